@@ -1,0 +1,93 @@
+"""Scrapy settings for the Libya news archiver: the one place where defaults live.
+
+Every project setting is listed here with its default, grouped by component. Components parse the settings
+they use once, at start-up, into frozen config dataclasses (``from_settings``) that reject bad values before
+the first request. The README's settings table mirrors this file.
+"""
+
+from __future__ import annotations
+
+import os
+
+BOT_NAME = "libya-news-archiver"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+# --- Identity and politeness ---------------------------------------------------------------------------
+# Who runs the crawl; appears in the User-Agent and in every warcinfo record. Set it to a URL or address
+# where site owners can reach you.
+OPERATOR_CONTACT = os.environ.get("CRAWL_OPERATOR_CONTACT", "https://github.com/libya-news-archiver")
+# Filled from OPERATOR_CONTACT at start-up when left empty (see crawler.config).
+USER_AGENT = ""
+ROBOTSTXT_OBEY = True
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+DOWNLOAD_DELAY = 0.25
+DOWNLOAD_TIMEOUT = 60
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 8 * 1024 * 1024
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+COOKIES_ENABLED = True
+REDIRECT_MAX_TIMES = 10
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"
+LOG_LEVEL = "INFO"
+
+# --- Sources and crawl identity --------------------------------------------------------------------------
+# The YAML sources file (one entry per site). `-a sources=FILE` on the spider overrides it.
+CRAWL_SOURCES = ""  # empty: the packaged default, sources/libya.yaml
+# Identifies this crawl in WARC names, warcinfo and the manifest. Empty: scrapyd's job id when run under
+# scrapyd (SCRAPY_JOB), else a UTC timestamp.
+CRAWL_ID = ""
+# Only sitemap entries newer than this date (YYYY-MM-DD); `-a since=` overrides.
+CRAWL_SINCE = ""
+
+# --- Storage -----------------------------------------------------------------------------------------------
+# Where everything goes: file:///abs/dir, a plain path, or s3://bucket/prefix.
+ARCHIVE_URI = "./archive-data"
+# Local spool for objects waiting to be uploaded to a remote store (never lost when S3 is down).
+ARCHIVE_SPOOL_DIR = ""  # empty: ./archive-spool
+# S3: credentials come from the standard AWS chain or these settings; never logged.
+AWS_ACCESS_KEY_ID = None
+AWS_SECRET_ACCESS_KEY = None
+AWS_SESSION_TOKEN = None
+AWS_ENDPOINT_URL = None
+AWS_REGION_NAME = None
+AWS_USE_SSL = None
+AWS_VERIFY = None
+S3_ADDRESSING_STYLE = "auto"  # auto | path | virtual
+S3_MULTIPART_THRESHOLD = 64 * 1024 * 1024
+S3_UPLOAD_RETRIES = 5
+
+# --- WARC --------------------------------------------------------------------------------------------------
+WARC_ENABLED = True
+WARC_PREFIX = "LIBYA"
+WARC_MAX_SIZE = 1_000_000_000
+WACZ_ENABLED = True
+
+# --- Extraction and relevance -----------------------------------------------------------------------------
+# Worker processes for text extraction (0: one per core).
+EXTRACT_WORKERS = 0
+# The relevance topic file; empty: the packaged relevance/topics/libya.yaml.
+RELEVANCE_TOPIC = ""
+# Keep every article (with its relevance decision) instead of only the relevant ones.
+RELEVANCE_KEEP_ALL = False
+
+# --- Rendering (JavaScript-gated pages) ------------------------------------------------------------------
+# Chromium executable; empty: Playwright's own browser download (`playwright install chromium`).
+RENDER_CHROMIUM_PATH = os.environ.get("CRAWL_CHROMIUM_PATH", "")
+RENDER_MAX_CONTEXTS = 2
+RENDER_MAX_PAGES_PER_CONTEXT = 2
+RENDER_TIMEOUT = 30.0
+
+# --- Components ------------------------------------------------------------------------------------------
+DOWNLOADER_MIDDLEWARES: dict[str, int] = {}
+ITEM_PIPELINES: dict[str, int] = {}
+EXTENSIONS: dict[str, int] = {}
+COMMANDS_MODULE = "crawler.commands"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -1,0 +1,1 @@
+"""Sources files (YAML): which sites the libya spider crawls. Data, not code."""
