@@ -1,0 +1,49 @@
+# Everything a fresh machine needs, from two commands: `make demo` and `make test`. Both are idempotent.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYWB_VENV := .pywb-venv
+
+.PHONY: demo test lint typecheck unit eval bench scrapyd deps venv system-deps pywb clean
+
+demo: deps
+	$(BIN)/python -m crawler.demo
+
+test: deps pywb
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+lint:
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+eval: deps
+	$(BIN)/python bench/eval_extraction.py
+	$(BIN)/python bench/eval_relevance.py
+
+bench: deps
+	$(BIN)/python bench/pipeline.py
+
+deps: venv system-deps
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade "pip" "setuptools<81" wheel
+	$(BIN)/pip install -q -c constraints.txt -e ".[test,ops]"
+	touch $(STAMP)
+
+system-deps:
+	./scripts/system-deps.sh
+
+pywb:
+	./scripts/pywb-venv.sh $(PYWB_VENV)
+
+clean:
+	rm -rf archive-data archive-spool .demo build *.egg-info

@@ -1,0 +1,1 @@
+"""Item pipelines: extraction (process pool), relevance, storage."""

@@ -1,0 +1,115 @@
+"""Extraction pipeline: HTML to the article record, in a process pool off the Twisted reactor.
+
+Reads EXTRACT_WORKERS (0: one worker per core). A page that is not an article (section page, empty or
+binary body) is dropped with its reason counted under ``extract/no_article/<reason>``; an extraction
+that crashes is logged, counted under ``extract/failed`` and skipped, and the crawl goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import time
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from scrapy.statscollectors import StatsCollector
+
+from crawler.items import ArticlePage
+
+logger = logging.getLogger(__name__)
+
+
+def extract_record(
+    body: bytes, url: str, headers: dict[str, str], feed_content: str | None, hint_published: str | None
+) -> dict[str, Any]:
+    """Run in a worker process: the article record, or ``{"status": "no_article", "reason": ...}``."""
+    from extraction import Article, extract, extract_feed_entry
+
+    result = extract(body, url, headers)
+    if not isinstance(result, Article) and feed_content:
+        # The page gave no article text (a broken template, a stub); the feed carried the whole body.
+        fallback = extract_feed_entry(feed_content, url, None, hint_published)
+        if isinstance(fallback, Article):
+            record = fallback.to_record()
+            record["status"] = "article"
+            record["text_source"] = "feed"
+            return record
+    record = result.to_record()
+    if isinstance(result, Article):
+        record["status"] = "article"
+        record["text_source"] = "page"
+        if not record.get("published") and hint_published:
+            record["published"] = hint_published
+            record["published_source"] = "listing"
+    return record
+
+
+def _warm_up() -> None:
+    import extraction  # noqa: F401  (import trafilatura and friends once per worker)
+
+
+class ExtractPipeline:
+    def __init__(self, stats: StatsCollector, workers: int) -> None:
+        self.stats = stats
+        self.workers = workers
+        self._executor: Executor | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
+        workers = crawler.settings.getint("EXTRACT_WORKERS", 0)
+        if workers < 0:
+            raise ValueError("EXTRACT_WORKERS must be 0 (one per core) or a positive number")
+        assert crawler.stats is not None
+        pipeline = cls(crawler.stats, workers or os.cpu_count() or 1)
+        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
+        return pipeline
+
+    def _pool(self) -> Executor:
+        if self._executor is None:
+            # spawn: forking a process that runs threads (uploads, the browser) is unsafe.
+            context = multiprocessing.get_context("spawn")
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers, mp_context=context, initializer=_warm_up
+            )
+        return self._executor
+
+    async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        if not isinstance(item, ArticlePage):
+            return item
+        started = time.monotonic()
+        loop = asyncio.get_running_loop()
+        args = (item.body, item.response_url, item.headers, item.feed_content, item.hint_published)
+        try:
+            record = await loop.run_in_executor(self._pool(), extract_record, *args)
+        except BrokenProcessPool:
+            self.stats.inc_value("extract/failed/worker_died")
+            logger.error("Extraction worker died on %s; restarting the pool", item.url)
+            self._executor = None
+            raise DropItem(f"extraction worker died on {item.url}") from None
+        except Exception as exc:  # an extraction bug must not stop the crawl
+            self.stats.inc_value("extract/failed/error")
+            logger.exception("Extraction failed on %s", item.url)
+            raise DropItem(f"extraction failed on {item.url}: {exc!r}") from None
+        self.stats.inc_value("extract/seconds", time.monotonic() - started)
+        if record.get("status") != "article":
+            reason = record.get("reason", "unknown")
+            self.stats.inc_value(f"extract/no_article/{reason}")
+            raise DropItem(f"no article at {item.url}: {reason}")
+        self.stats.inc_value("extract/articles")
+        self.stats.inc_value(f"extract/articles_by_site/{item.site}")
+        if not record.get("published"):
+            self.stats.inc_value("extract/missing_date")
+        item.record = record
+        return item
+
+    def spider_closed(self, spider: Spider) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None

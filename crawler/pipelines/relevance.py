@@ -1,0 +1,49 @@
+"""Relevance pipeline: scores each article's own text against the topic file and keeps the relevant ones.
+
+Reads RELEVANCE_TOPIC (empty: the packaged Libya topic) and RELEVANCE_KEEP_ALL. Every fetch stays in the
+WARCs whatever the decision; only the text records depend on it.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from scrapy import Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem
+from scrapy.statscollectors import StatsCollector
+
+from crawler.items import ArticlePage
+from relevance import Topic, default_topic_path
+
+logger = logging.getLogger(__name__)
+
+
+class RelevancePipeline:
+    def __init__(self, topic: Topic, stats: StatsCollector, keep_all: bool) -> None:
+        self.topic = topic
+        self.stats = stats
+        self.keep_all = keep_all
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RelevancePipeline:
+        path = crawler.settings.get("RELEVANCE_TOPIC") or ""
+        topic = Topic.load(Path(path) if path else default_topic_path())
+        assert crawler.stats is not None
+        return cls(topic, crawler.stats, crawler.settings.getbool("RELEVANCE_KEEP_ALL"))
+
+    def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        if not isinstance(item, ArticlePage) or not item.record:
+            return item
+        decision = self.topic.score(item.record.get("title") or "", item.record.get("text") or "")
+        item.relevance = decision.to_dict()
+        if decision.relevant:
+            self.stats.inc_value("relevance/relevant")
+            self.stats.inc_value(f"relevance/relevant_by_site/{item.site}")
+            return item
+        self.stats.inc_value("relevance/irrelevant")
+        if self.keep_all:
+            return item
+        raise DropItem(f"not relevant (score {decision.score:.2f} < {decision.threshold:.2f}): {item.url}")

@@ -1,0 +1,347 @@
+"""The ``libya`` spider: discovers and fetches the articles of every site in a sources file.
+
+Discovery per site, all of it polite (robots.txt via Scrapy's middleware, AutoThrottle, per-domain limits):
+robots.txt ``Sitemap:`` lines, sitemaps given in the sources file (indexes, gzip, Google news sitemaps with
+``since``), RSS/Atom feeds (given, or found by ``<link rel="alternate">``), the home page and section pages
+with their pagination. URLs are canonicalised (tracking parameters and fragments dropped, rel=canonical
+honoured) so each article is fetched once.
+
+Arguments: ``-a sources=FILE`` (default: setting CRAWL_SOURCES, else the packaged sources/libya.yaml),
+``-a since=YYYY-MM-DD``, ``-a sites=name1,name2`` (a subset of the file).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.http import Response, TextResponse
+from scrapy.settings import BaseSettings
+from twisted.python.failure import Failure
+
+from crawler.config import CrawlConfig, default_crawl_id, user_agent_for
+from crawler.discovery import (
+    DecompressionLimitError,
+    gunzip_limited,
+    is_before,
+    parse_feed,
+    parse_sitemap,
+)
+from crawler.items import ArticlePage
+from crawler.sources import Source, load_sources
+from crawler.urls import canonicalize_url, is_crawlable
+
+logger = logging.getLogger(__name__)
+
+_NEXT_TEXT = re.compile(r"(التالي|التالية|الصفحة التالية|المزيد|next|older|»|›|&raquo;)", re.I)
+_PAGE_URL = re.compile(r"([?&](page|paged|p|pg|start|offset)=\d+|/page/\d+/?$)", re.I)
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/xml")
+_HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+# Without an article_pattern, a path with a long slug or a numeric id is taken for an article.
+_ARTICLE_GUESS = re.compile(r"(\d{4,}|[^/]+-[^/]+-[^/]+)", re.U)
+
+
+class LibyaSpider(Spider):
+    name = "libya"
+
+    sources: list[Source]
+    config: CrawlConfig
+    _canonical_seen: set[str]
+    _max_listing_pages: int
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        # One crawl id and one User-Agent for every component, fixed before they are built.
+        if not settings.get("CRAWL_ID"):
+            settings.set("CRAWL_ID", default_crawl_id(), priority="spider")
+        if not settings.get("USER_AGENT") or str(settings.get("USER_AGENT")).startswith("Scrapy/"):
+            settings.set("USER_AGENT", user_agent_for(settings.get("OPERATOR_CONTACT") or ""), priority="spider")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> LibyaSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.config = CrawlConfig.from_settings(
+            crawler.settings, sources=kwargs.get("sources"), since=kwargs.get("since")
+        )
+        sources = load_sources(spider.config.sources_path)
+        wanted = [s.strip() for s in str(kwargs.get("sites") or "").split(",") if s.strip()]
+        if wanted:
+            unknown = sorted(set(wanted) - {s.name for s in sources})
+            if unknown:
+                raise ValueError(
+                    f"-a sites: {', '.join(unknown)} not in sources file {spider.config.sources_path}"
+                )
+            sources = [s for s in sources if s.name in wanted]
+        spider.sources = sources
+        spider._canonical_seen = set()
+        spider._max_listing_pages = crawler.settings.getint("CRAWL_MAX_LISTING_PAGES", 50)
+        crawler.signals.connect(spider._robots_parsed, signal=signals.robots_parsed)
+        logger.info(
+            "Crawl %s: %d site(s) from %s%s",
+            spider.config.crawl_id,
+            len(sources),
+            spider.config.sources_path,
+            f", since {spider.config.since}" if spider.config.since else "",
+        )
+        return spider
+
+    # --- requests ------------------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        for item in self._start_requests():
+            yield item
+
+    def _start_requests(self) -> Iterator[Request]:
+        obey = self.crawler.settings.getbool("ROBOTSTXT_OBEY")
+        for source in self.sources:
+            if not obey:
+                # Scrapy's robots middleware is off, so read robots.txt here for its Sitemap: lines.
+                robots = urljoin(source.home, "/robots.txt")
+                yield from self._req(robots, source, self.parse_robots, "robots", dont_obey_robotstxt=True)
+            yield from self._req(source.home, source, self.parse_listing, "home", listing_depth=0)
+            for url in source.sitemaps:
+                yield from self._req(url, source, self.parse_sitemap, "sitemap", trusted=True)
+            for url in source.feeds:
+                yield from self._req(url, source, self.parse_feed, "feed", trusted=True)
+            for url in source.sections:
+                yield from self._req(url, source, self.parse_listing, "section", listing_depth=0)
+
+    def _req(
+        self,
+        url: str,
+        source: Source,
+        callback: Any,
+        kind: str,
+        *,
+        trusted: bool = False,
+        **meta: Any,
+    ) -> Iterator[Request]:
+        """Build one request if ``url`` is crawlable and in the site's scope; count what is skipped."""
+        stats = self.crawler.stats
+        assert stats is not None
+        if not is_crawlable(url):
+            stats.inc_value("discovery/skipped/scheme")
+            return
+        if not trusted and not source.in_scope(url):
+            stats.inc_value("discovery/skipped/offsite")
+            return
+        canonical = canonicalize_url(url)
+        if kind == "article":
+            if canonical in self._canonical_seen:
+                stats.inc_value("discovery/skipped/duplicate")
+                return
+            self._canonical_seen.add(canonical)
+        request_meta: dict[str, Any] = {"site": source.name, "kind": kind, "render": source.render}
+        if source.render_wait_selector:
+            request_meta["render_wait_selector"] = source.render_wait_selector
+        request_meta.update(meta)
+        if kind == "article" and source.render == "always":
+            request_meta["playwright"] = True
+            request_meta["playwright_context"] = source.name
+            request_meta["render_reason"] = "always"
+        stats.inc_value(f"discovery/requests/{kind}")
+        yield Request(canonical, callback=callback, errback=self.on_error, meta=request_meta)
+
+    def _source(self, response: Response) -> Source:
+        name = response.meta["site"]
+        return next(s for s in self.sources if s.name == name)
+
+    # --- robots and sitemaps -------------------------------------------------------------------------
+
+    def _robots_parsed(self, robotparser: Any, request: Request) -> None:
+        """Queue the Sitemap: lines of a site's robots.txt as soon as Scrapy's middleware parsed it."""
+        source = next((s for s in self.sources if s.in_scope(request.url)), None)
+        if source is None:
+            return
+        sitemaps = list(getattr(getattr(robotparser, "rp", None), "sitemaps", []) or [])
+        engine = self.crawler.engine
+        assert engine is not None
+        for url in sitemaps:
+            for req in self._req(url, source, self.parse_sitemap, "sitemap", trusted=True):
+                engine.crawl(req)
+
+    def parse_robots(self, response: Response) -> Iterator[Request]:
+        source = self._source(response)
+        for line in response.text.splitlines() if isinstance(response, TextResponse) else []:
+            key, _, value = line.partition(":")
+            if key.strip().lower() == "sitemap" and value.strip():
+                yield from self._req(value.strip(), source, self.parse_sitemap, "sitemap", trusted=True)
+
+    def parse_sitemap(self, response: Response) -> Iterator[Request]:
+        source = self._source(response)
+        stats = self.crawler.stats
+        assert stats is not None
+        max_size = self.crawler.settings.getint("DOWNLOAD_MAXSIZE") or 64 * 1024 * 1024
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            try:
+                body = gunzip_limited(body, max_size)
+            except DecompressionLimitError:
+                logger.warning("Sitemap %s expands beyond %d bytes; skipped", response.url, max_size)
+                stats.inc_value("discovery/sitemap_too_large")
+                return
+            except (OSError, EOFError, ValueError):
+                logger.warning("Sitemap %s is not valid gzip; skipped", response.url)
+                stats.inc_value("discovery/sitemap_invalid")
+                return
+        sitemap = parse_sitemap(body)
+        if sitemap.kind == "unknown":
+            logger.warning("%s is not a sitemap; skipped", response.url)
+            stats.inc_value("discovery/sitemap_invalid")
+            return
+        stats.inc_value(f"discovery/sitemaps/{sitemap.kind}")
+        since = self.config.since
+        for entry in sitemap.entries:
+            loc = urljoin(response.url, entry.loc)
+            if sitemap.kind == "sitemapindex":
+                if is_before(entry.lastmod, since):
+                    stats.inc_value("discovery/skipped/before_since")
+                    continue
+                yield from self._req(loc, source, self.parse_sitemap, "sitemap")
+                continue
+            date = entry.published or entry.lastmod
+            if is_before(date, since):
+                stats.inc_value("discovery/skipped/before_since")
+                continue
+            yield from self._article(loc, source, via="sitemap", hint_published=entry.published)
+
+    # --- feeds and listing pages ---------------------------------------------------------------------
+
+    def parse_feed(self, response: Response) -> Iterator[Request]:
+        source = self._source(response)
+        stats = self.crawler.stats
+        assert stats is not None
+        entries = parse_feed(response.body)
+        if not entries:
+            logger.warning("Feed %s has no entries (or is not a feed)", response.url)
+            stats.inc_value("discovery/feed_empty")
+        for entry in entries:
+            if is_before(entry.published, self.config.since):
+                stats.inc_value("discovery/skipped/before_since")
+                continue
+            yield from self._article(
+                urljoin(response.url, entry.link),
+                source,
+                via="feed",
+                hint_published=entry.published,
+                feed_content=entry.content,
+            )
+
+    def parse_listing(self, response: Response) -> Iterator[Request]:
+        """Home and section pages: article links, pagination, feed autodiscovery."""
+        source = self._source(response)
+        stats = self.crawler.stats
+        assert stats is not None
+        if not isinstance(response, TextResponse):
+            stats.inc_value("discovery/listing_not_html")
+            return
+        kind = response.meta["kind"]
+        depth = int(response.meta.get("listing_depth", 0))
+        if kind == "home":
+            for link in response.css('link[rel~="alternate"]'):
+                if (link.attrib.get("type") or "").lower() in _FEED_TYPES and link.attrib.get("href"):
+                    yield from self._req(response.urljoin(link.attrib["href"]), source, self.parse_feed, "feed")
+        for anchor in response.css("a[href]"):
+            href = (anchor.attrib.get("href") or "").strip()
+            if not href or href.startswith("#"):
+                continue
+            url = response.urljoin(href)
+            if not is_crawlable(url):
+                stats.inc_value("discovery/skipped/scheme")
+                continue
+            if not source.in_scope(url):
+                stats.inc_value("discovery/skipped/offsite")
+                continue
+            if self._looks_like_article(source, url):
+                yield from self._article(url, source, via=kind)
+            elif self._is_next_page(anchor, url) and depth < self._max_listing_pages:
+                yield from self._req(url, source, self.parse_listing, "section", listing_depth=depth + 1)
+
+    @staticmethod
+    def _is_next_page(anchor: Any, url: str) -> bool:
+        if "next" in (anchor.attrib.get("rel") or "").lower().split():
+            return True
+        text = " ".join(anchor.css("::text").getall()).strip()
+        return bool(_PAGE_URL.search(url)) and (not text or bool(_NEXT_TEXT.search(text)) or text.isdigit())
+
+    @staticmethod
+    def _looks_like_article(source: Source, url: str) -> bool:
+        verdict = source.is_article(url)
+        if verdict is not None:
+            return verdict
+        path = urlsplit(url).path.rstrip("/")
+        last = path.rsplit("/", 1)[-1]
+        return bool(last) and bool(_ARTICLE_GUESS.search(last)) and not _PAGE_URL.search(url)
+
+    # --- articles ------------------------------------------------------------------------------------
+
+    def _article(self, url: str, source: Source, *, via: str, **meta: Any) -> Iterator[Request]:
+        if source.is_article(url) is False:
+            self.crawler.stats.inc_value("discovery/skipped/not_article")
+            return
+        yield from self._req(url, source, self.parse_article, "article", discovered_via=via, **meta)
+
+    def parse_article(self, response: Response) -> Iterable[ArticlePage | Request]:
+        stats = self.crawler.stats
+        assert stats is not None
+        content_type = (response.headers.get(b"Content-Type") or b"").split(b";")[0].strip().lower()
+        if content_type and content_type not in _HTML_TYPES:
+            logger.info("Not HTML (%s): %s", content_type.decode("latin-1"), response.url)
+            stats.inc_value("crawl/skipped/not_html")
+            return []
+        # rel=canonical: a later link to the canonical address is the same article, not a new fetch.
+        canonical = _rel_canonical(response)
+        if canonical and self._source(response).in_scope(canonical):
+            self._canonical_seen.add(canonical)
+        headers = {
+            k.decode("latin-1"): b", ".join(v).decode("latin-1") for k, v in response.headers.items()
+        }
+        return [
+            ArticlePage(
+                url=canonicalize_url(response.request.url) if response.request else response.url,
+                response_url=response.url,
+                site=response.meta["site"],
+                status=response.status,
+                headers=headers,
+                body=response.body,
+                fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                warc=response.meta.get("warc"),
+                rendered=bool(response.meta.get("rendered")),
+                render_reason=response.meta.get("render_reason"),
+                discovered_via=response.meta.get("discovered_via", ""),
+                hint_published=response.meta.get("hint_published"),
+                feed_content=response.meta.get("feed_content"),
+            )
+        ]
+
+    def on_error(self, failure: Failure) -> None:
+        """A page that fails is logged and counted; the crawl goes on."""
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        reason = failure.type.__name__ if failure.type else "error"
+        response = getattr(failure.value, "response", None)
+        if response is not None:
+            reason = f"http_{response.status}"
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value(f"crawl/failed/{reason}")
+        kind = request.meta.get("kind", "?") if request is not None else "?"
+        stats.inc_value(f"crawl/failed_kind/{kind}")
+        logger.warning("Failed %s (%s): %s", url, kind, reason)
+
+
+def _rel_canonical(response: Response) -> str | None:
+    if not isinstance(response, TextResponse):
+        return None
+    href = response.css('link[rel="canonical"]::attr(href)').get()
+    if not href:
+        return None
+    url = response.urljoin(href.strip())
+    return canonicalize_url(url) if is_crawlable(url) else None
