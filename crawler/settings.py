@@ -86,8 +86,24 @@ RENDER_MAX_PAGES_PER_CONTEXT = 2
 RENDER_TIMEOUT = 30.0
 
 # --- Components ------------------------------------------------------------------------------------------
-DOWNLOADER_MIDDLEWARES: dict[str, int] = {}
-ITEM_PIPELINES: dict[str, int] = {}
-EXTENSIONS: dict[str, int] = {}
+DOWNLOADER_MIDDLEWARES: dict[str, int] = {
+    # Closest to the network: sees every hop (3xx included) and bodies before decompression.
+    "crawler.warc.WarcCaptureMiddleware": 950,
+    # Decides per response whether a page is a JavaScript gate and re-fetches it in Chromium.
+    "crawler.render.JsGateMiddleware": 960,
+}
+ITEM_PIPELINES: dict[str, int] = {
+    "crawler.pipelines.extract.ExtractPipeline": 100,
+    "crawler.pipelines.relevance.RelevancePipeline": 200,
+    "crawler.pipelines.store.StorePipeline": 300,
+}
+EXTENSIONS: dict[str, int] = {
+    "crawler.storage.ArchiveStorageExtension": 100,
+    "crawler.warc.WarcExtension": 110,
+}
+LOG_FORMATTER = "crawler.logformatter.ArchiveLogFormatter"
 COMMANDS_MODULE = "crawler.commands"
+# scrapy-playwright needs the asyncio reactor; plain requests still go through Scrapy's HTTP handler.
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+# Listing pages followed from one home or section page (pagination depth).
+CRAWL_MAX_LISTING_PAGES = 50

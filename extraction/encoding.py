@@ -91,7 +91,11 @@ def _meta_charset(body: bytes) -> str | None:
     match = _META_CHARSET.search(body[:META_SNIFF_BYTES])
     if not match:
         return None
-    return _codec(match.group(1).decode("ascii", "replace"))
+    codec = _codec(match.group(1).decode("ascii", "replace"))
+    # A <meta> that could be read as ASCII cannot be UTF-16/32 (HTML standard: treat it as UTF-8).
+    if codec is not None and codec.startswith(("utf-16", "utf-32")):
+        return "utf-8"
+    return codec
 
 
 def _arabic_score(text: str) -> int:

@@ -138,7 +138,13 @@ class LibyaSpider(Spider):
                 stats.inc_value("discovery/skipped/duplicate")
                 return
             self._canonical_seen.add(canonical)
-        request_meta: dict[str, Any] = {"site": source.name, "kind": kind, "render": source.render}
+        request_meta: dict[str, Any] = {
+            "site": source.name,
+            "kind": kind,
+            "render": source.render,
+            # Politeness is per host and port: two sites on one IP but different ports are two sites.
+            "download_slot": urlsplit(canonical).netloc,
+        }
         if source.render_wait_selector:
             request_meta["render_wait_selector"] = source.render_wait_selector
         request_meta.update(meta)

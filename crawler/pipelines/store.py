@@ -1,0 +1,96 @@
+"""Store pipeline: the clean text and its metadata record, written through the archive store.
+
+For each relevant article: ``text/<site>/<yyyy>/<mm>/<id>.txt`` (the text) and ``.json`` (the record), a
+WARC ``metadata`` record that refers to the article's capture, the article as a WACZ entry page, and one
+line in the crawl manifest. The record carries the WARC file, offset, length and record id of its capture.
+Reads CRAWL_ID. Uses the storage extension (``crawler.archive_storage``) and, when WARC is on, the WARC
+extension (``crawler.warc_archive``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+from scrapy import Spider
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DropItem, NotConfigured
+from scrapy.statscollectors import StatsCollector
+
+from archive.capture import CaptureRef
+from archive.keys import article_id, text_key
+from crawler.items import ArticlePage
+from crawler.urls import canonicalize_url
+
+logger = logging.getLogger(__name__)
+
+RECORD_FIELDS = ("title", "author", "published", "language", "encoding", "text_source", "published_source")
+
+
+class StorePipeline:
+    def __init__(self, crawler: Crawler, crawl_id: str, stats: StatsCollector) -> None:
+        self.crawler = crawler
+        self.crawl_id = crawl_id
+        self.stats = stats
+        self._stored: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StorePipeline:
+        assert crawler.stats is not None
+        return cls(crawler, crawler.settings.get("CRAWL_ID") or "", crawler.stats)
+
+    def _storage(self) -> Any:
+        storage = getattr(self.crawler, "archive_storage", None)
+        if storage is None:
+            raise NotConfigured("StorePipeline needs crawler.storage.ArchiveStorageExtension in EXTENSIONS")
+        return storage
+
+    def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        if not isinstance(item, ArticlePage) or not item.record:
+            return item
+        record = item.record
+        canonical = canonicalize_url(record.get("canonical_url") or item.url)
+        if canonical in self._stored:
+            self.stats.inc_value("store/duplicate")
+            raise DropItem(f"already stored in this crawl: {canonical}")
+        self._stored.add(canonical)
+        aid = article_id(canonical)
+        text: str = record.get("text") or ""
+        published = record.get("published")
+        txt_key = text_key(item.site, published, aid, "txt")
+        json_key = text_key(item.site, published, aid, "json")
+        meta: dict[str, Any] = {
+            "id": aid,
+            "crawl_id": self.crawl_id,
+            "url": item.url,
+            "response_url": item.response_url,
+            "canonical_url": canonical,
+            "site": item.site,
+            **{name: record.get(name) for name in RECORD_FIELDS},
+            "fetched_at": item.fetched_at,
+            "discovered_via": item.discovered_via,
+            "rendered": item.rendered,
+            "render_reason": item.render_reason,
+            "relevance": item.relevance,
+            "text_key": txt_key,
+            "json_key": json_key,
+            "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "text_chars": len(text),
+            "warc": item.warc,
+        }
+        warc = getattr(self.crawler, "warc_archive", None)
+        if warc is not None and item.warc:
+            ref = CaptureRef.from_dict(item.warc)
+            payload = json.dumps({**meta, "text": text}, ensure_ascii=False).encode("utf-8")
+            meta["warc_metadata"] = warc.write_metadata(ref, payload, "application/json").to_dict()
+            warc.add_page(ref.target_uri, ref.warc_date, record.get("title"))
+        storage = self._storage()
+        meta["text_key"] = storage.put_text(txt_key, text)
+        meta["json_key"] = storage.put_json(json_key, meta)
+        storage.add_manifest_line(meta)
+        item.stored = {"text": meta["text_key"], "json": meta["json_key"]}
+        self.stats.inc_value("store/articles")
+        self.stats.inc_value(f"store/articles_by_site/{item.site}")
+        return item
