@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import io
 import ipaddress
 import logging
 import os
@@ -239,7 +240,9 @@ class StoreConfig:
                 "set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither (to use the AWS chain)"
             )
         threshold = _int_option(opts, "multipart_threshold", DEFAULT_MULTIPART_THRESHOLD)
-        chunksize = _int_option(opts, "multipart_chunksize", max(MIN_PART_SIZE, min(threshold, DEFAULT_CHUNKSIZE)))
+        chunksize = _int_option(
+            opts, "multipart_chunksize", max(MIN_PART_SIZE, min(threshold, DEFAULT_CHUNKSIZE))
+        )
         if threshold < MIN_PART_SIZE:
             raise StoreConfigError(f"S3_MULTIPART_THRESHOLD must be at least {MIN_PART_SIZE} (5 MiB)")
         if chunksize < MIN_PART_SIZE:
@@ -322,7 +325,11 @@ class Store(Protocol):
     ) -> str: ...
 
     def put_file(
-        self, key: str, path: str | os.PathLike[str], *, content_type: str = DEFAULT_CONTENT_TYPE,
+        self,
+        key: str,
+        path: str | os.PathLike[str],
+        *,
+        content_type: str = DEFAULT_CONTENT_TYPE,
         overwrite: bool = False,
     ) -> str: ...
 
@@ -371,8 +378,6 @@ class _Source:
 
     def open(self) -> IO[bytes]:
         if self.data is not None:
-            import io
-
             return io.BytesIO(self.data)
         assert self.path is not None
         return open(self.path, "rb")
@@ -427,7 +432,9 @@ class _BaseStore:
             info = self.stat(candidate)
             if info is not None and self._same(info, source):
                 return candidate
-        raise StoreError(f"{key}: all {MAX_ALTERNATIVES} alternative names are taken", reason="name_exhausted")
+        raise StoreError(
+            f"{key}: all {MAX_ALTERNATIVES} alternative names are taken", reason="name_exhausted"
+        )
 
     def _same(self, info: ObjectInfo, source: _Source) -> bool:
         return info.size == source.size and info.sha256 == source.sha256
@@ -560,10 +567,27 @@ def _fsync_dir(path: Path) -> None:
 
 # --- S3Store ---------------------------------------------------------------------------------------------
 
-_UNAVAILABLE_CODES = {"500", "502", "503", "504", "InternalError", "ServiceUnavailable", "SlowDown",
-                      "RequestTimeout", "RequestTimeTooSkewed"}
-_ACCESS_CODES = {"403", "AccessDenied", "SignatureDoesNotMatch", "InvalidAccessKeyId", "InvalidToken",
-                 "ExpiredToken", "AuthorizationHeaderMalformed", "MissingSecurityHeader"}
+_UNAVAILABLE_CODES = {
+    "500",
+    "502",
+    "503",
+    "504",
+    "InternalError",
+    "ServiceUnavailable",
+    "SlowDown",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+}
+_ACCESS_CODES = {
+    "403",
+    "AccessDenied",
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+    "InvalidToken",
+    "ExpiredToken",
+    "AuthorizationHeaderMalformed",
+    "MissingSecurityHeader",
+}
 _INTEGRITY_CODES = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum"}
 
 
@@ -624,10 +648,11 @@ class S3Store(_BaseStore):
             aws_session_token=cfg.session_token,
             region_name=cfg.region,
         )
+        s3_options: Any = {"addressing_style": self._addressing_style()}
         client_kwargs: dict[str, Any] = {
             "endpoint_url": cfg.endpoint_url,
             "config": Config(
-                s3={"addressing_style": self._addressing_style()},
+                s3=s3_options,
                 retries={"max_attempts": cfg.retries + 1, "mode": "standard"},
                 connect_timeout=cfg.connect_timeout,
                 read_timeout=cfg.read_timeout,
@@ -650,10 +675,12 @@ class S3Store(_BaseStore):
         from botocore.exceptions import (
             BotoCoreError,
             ClientError,
-            ConnectionError as BotoConnectionError,
             HTTPClientError,
             NoCredentialsError,
             PartialCredentialsError,
+        )
+        from botocore.exceptions import (
+            ConnectionError as BotoConnectionError,
         )
 
         where = f"{self.config.uri} at {self.config.endpoint_url or 'AWS'}"
@@ -673,8 +700,12 @@ class S3Store(_BaseStore):
                     "create it or fix ARCHIVE_URI"
                 )
             if code in _UNAVAILABLE_CODES or status >= 500:
-                return StoreUnavailableError(f"{action}: {where} answered {code or status}", reason="server_error")
-            return StoreError(f"{action}: {where} answered {code or status}", reason=_slug(code or str(status)))
+                return StoreUnavailableError(
+                    f"{action}: {where} answered {code or status}", reason="server_error"
+                )
+            return StoreError(
+                f"{action}: {where} answered {code or status}", reason=_slug(code or str(status))
+            )
         if isinstance(exc, NoCredentialsError | PartialCredentialsError):
             return StoreAccessError(
                 f"{action}: no usable AWS credentials for {where}; set AWS_ACCESS_KEY_ID and "
@@ -723,7 +754,9 @@ class S3Store(_BaseStore):
 
     def stat(self, key: str) -> ObjectInfo | None:
         try:
-            head = self._client.head_object(Bucket=self.config.bucket, Key=self._full(key), ChecksumMode="ENABLED")
+            head = self._client.head_object(
+                Bucket=self.config.bucket, Key=self._full(key), ChecksumMode="ENABLED"
+            )
         except self._errors() as exc:
             code, status = self._status(exc)
             if status == 404 or code in ("404", "NoSuchKey", "NotFound"):
@@ -769,8 +802,9 @@ class S3Store(_BaseStore):
             if conditional and (status == 412 or code == "PreconditionFailed"):
                 return False
             if conditional and (status == 501 or code == "NotImplemented"):
-                logger.warning("%s does not support conditional writes; falling back to a HEAD check",
-                               self.describe())
+                logger.warning(
+                    "%s does not support conditional writes; falling back to a HEAD check", self.describe()
+                )
                 self._conditional_put = False
                 return self._write(key, source, content_type, exclusive=exclusive)
             raise self._error(exc, f"uploading {key}") from None
@@ -796,7 +830,10 @@ class S3Store(_BaseStore):
         client, bucket, full = self._client, self.config.bucket, self._full(key)
         part_size = max(self.config.multipart_chunksize, -(-source.size // MAX_PARTS))
         upload = client.create_multipart_upload(
-            Bucket=bucket, Key=full, ContentType=content_type, ChecksumAlgorithm="SHA256",
+            Bucket=bucket,
+            Key=full,
+            ContentType=content_type,
+            ChecksumAlgorithm="SHA256",
             Metadata={_SHA256_META: source.sha256},
         )
         upload_id = upload["UploadId"]
@@ -810,7 +847,11 @@ class S3Store(_BaseStore):
                     digest = hashlib.sha256(chunk).digest()
                     b64 = base64.b64encode(digest).decode("ascii")
                     answer = client.upload_part(
-                        Bucket=bucket, Key=full, UploadId=upload_id, PartNumber=number, Body=chunk,
+                        Bucket=bucket,
+                        Key=full,
+                        UploadId=upload_id,
+                        PartNumber=number,
+                        Body=chunk,
                         ChecksumSHA256=b64,
                     )
                     parts.append({"PartNumber": number, "ETag": answer["ETag"], "ChecksumSHA256": b64})
@@ -838,7 +879,9 @@ class S3Store(_BaseStore):
 
     def _verify(self, key: str, source: _Source, composite: str | None) -> None:
         try:
-            head = self._client.head_object(Bucket=self.config.bucket, Key=self._full(key), ChecksumMode="ENABLED")
+            head = self._client.head_object(
+                Bucket=self.config.bucket, Key=self._full(key), ChecksumMode="ENABLED"
+            )
         except self._errors() as exc:
             raise self._error(exc, f"verifying {key}") from None
         size = int(head.get("ContentLength", -1))
@@ -854,7 +897,9 @@ class S3Store(_BaseStore):
             if checksum != expected:
                 problems.append("server checksum differs")
         if problems:
-            raise StoreIntegrityError(f"{key}: stored object does not match what was sent ({'; '.join(problems)})")
+            raise StoreIntegrityError(
+                f"{key}: stored object does not match what was sent ({'; '.join(problems)})"
+            )
 
 
 def _slug(text: str) -> str:
@@ -872,7 +917,9 @@ def open_store(uri: str, **options: Any) -> FileStore | S3Store:
     return store_from_config(config, progress=progress)
 
 
-def store_from_config(config: StoreConfig, *, progress: ProgressCallback | None = None) -> FileStore | S3Store:
+def store_from_config(
+    config: StoreConfig, *, progress: ProgressCallback | None = None
+) -> FileStore | S3Store:
     """The store for an already validated ``StoreConfig``."""
     if config.scheme == "file":
         return FileStore(config.root)

@@ -37,6 +37,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from importlib import metadata
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
@@ -82,6 +83,17 @@ def iri_to_uri(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, path, query, ""))
 
 
+def default_software() -> str:
+    """``libya-news-archiver/VERSION warcio/VERSION`` for the warcinfo ``software`` field."""
+    parts = []
+    for dist in ("libya-news-archiver", "warcio"):
+        try:
+            parts.append(f"{dist}/{metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            parts.append(dist)
+    return " ".join(parts)
+
+
 def payload_digest(body: bytes) -> str:
     """The WARC payload digest warcio writes: ``sha1:`` + base32 of the SHA-1 of the stored payload."""
     return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
@@ -123,7 +135,7 @@ def _encode_line(line: str) -> bytes:
         return line.encode("utf-8")
 
 
-class _RawHttpHeaders(StatusAndHeaders):  # type: ignore[misc]
+class _RawHttpHeaders(StatusAndHeaders):
     """warcio's StatusAndHeaders, but serialised byte-exact (latin-1) instead of percent-encoding non-ASCII."""
 
     def compute_headers_buffer(self, header_filter: object = None) -> None:
@@ -297,7 +309,13 @@ class WarcRotatingWriter:
 
     # --- internals --------------------------------------------------------------------------------------
     def _write_block(
-        self, uri: str, record_type: str, content: bytes, content_type: str, date: str, headers: dict[str, str]
+        self,
+        uri: str,
+        record_type: str,
+        content: bytes,
+        content_type: str,
+        date: str,
+        headers: dict[str, str],
     ) -> CaptureRef:
         with self._lock:
             writer = self._writer_for_next_record()
@@ -336,7 +354,9 @@ class WarcRotatingWriter:
             warc_headers_dict=record_headers,
         )
 
-    def _write(self, record: object, uri: str, date: str, digest: str | None, revisit: bool = False) -> CaptureRef:
+    def _write(
+        self, record: object, uri: str, date: str, digest: str | None, revisit: bool = False
+    ) -> CaptureRef:
         assert self._writer is not None and self._file is not None and self._path is not None
         offset = self._file.tell()
         self._writer.write_record(record)
@@ -386,7 +406,7 @@ class WarcRotatingWriter:
         self._path = self.directory / (name + OPEN_SUFFIX)
         self._file = self._path.open("xb")
         self._writer = WARCWriter(self._file, gzip=True, warc_version=WARC_VERSION)
-        info = {"software": "", **self.warcinfo}
+        info = {"software": default_software(), **self.warcinfo}
         info.setdefault("isPartOf", self.crawl_id)
         info.setdefault("hostname", self.host)
         info.setdefault("format", "WARC File Format 1.1")

@@ -1,0 +1,124 @@
+"""WACZ packages: one per crawl, built from its finished WARC files with the crawl's articles as pages.
+
+``build_wacz(warcs, out, pages)`` runs the ``wacz`` package's ``create`` in-process with a ``pages.jsonl``
+written from ``Page`` entries, so a replay tool (ReplayWeb.page, pywb) opens on the articles rather than on
+every captured URL. ``validate_wacz(path)`` runs ``wacz validate``. The wacz tool reports with ``print``;
+that output is sent to this module's logger at DEBUG level.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from wacz.main import main as wacz_main
+
+from archive.warc import iri_to_uri, warc_date
+
+logger = logging.getLogger(__name__)
+
+PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Articles"}
+
+
+@dataclass(frozen=True)
+class Page:
+    """An entry point of the archive: the URL as archived (``WARC-Target-URI``) and its WARC-Date."""
+
+    url: str
+    ts: str
+    title: str = ""
+
+    @classmethod
+    def create(cls, url: str, ts: str | datetime, title: str | None = None) -> Page:
+        """Normalise ``url`` to the archived URI form and ``ts`` (datetime or ISO 8601) to a WARC date."""
+        if isinstance(ts, datetime):
+            ts = warc_date(ts)
+        elif len(ts) == 14 and ts.isdigit():
+            ts = warc_date(datetime.strptime(ts, "%Y%m%d%H%M%S").replace(tzinfo=UTC))
+        return cls(url=iri_to_uri(url), ts=ts, title=title or "")
+
+    def to_json(self) -> dict[str, str]:
+        data = {"url": self.url, "ts": self.ts}
+        if self.title:
+            data["title"] = self.title
+        return data
+
+
+class WaczError(RuntimeError):
+    """``wacz create`` or ``wacz validate`` reported a failure; the message carries its output."""
+
+
+def write_pages_jsonl(pages: Iterable[Page], path: Path) -> Path:
+    """Write a ``json-pages-1.0`` file: a header line, then one page per line."""
+    with path.open("w", encoding="utf-8") as fh:
+        fh.write(json.dumps(PAGES_HEADER) + "\n")
+        for page in pages:
+            fh.write(json.dumps(page.to_json(), ensure_ascii=False) + "\n")
+    return path
+
+
+def _run_wacz(args: list[str]) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            rc = wacz_main(args)
+        except (ValueError, OSError) as exc:
+            raise WaczError(f"wacz {args[0]} failed: {exc}\n{out.getvalue()}") from exc
+    text = out.getvalue()
+    logger.debug("wacz %s: %s", args[0], text)
+    if rc not in (0, None):
+        raise WaczError(f"wacz {args[0]} failed ({rc}):\n{text}")
+    return text
+
+
+def build_wacz(
+    warc_files: Sequence[Path | str],
+    output: Path | str,
+    pages: Iterable[Page] = (),
+    *,
+    title: str | None = None,
+    description: str | None = None,
+) -> Path:
+    """Package ``warc_files`` into ``output`` (a .wacz) with ``pages`` as its page list; return the path.
+
+    Without pages, the wacz tool's own page detection (HTML 200 responses) is used instead.
+    """
+    if not warc_files:
+        raise ValueError("build_wacz needs at least one WARC file")
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    pages = list(pages)
+    tmp_out = output.with_name(output.name + ".tmp")
+    with tempfile.TemporaryDirectory(prefix="wacz-pages-") as tmp:
+        args = ["create", "-o", str(tmp_out)]
+        if pages:
+            args += ["--pages", str(write_pages_jsonl(pages, Path(tmp) / "pages.jsonl"))]
+        else:
+            args.append("--detect-pages")
+        if title:
+            args += ["--title", title]
+        if description:
+            args += ["--desc", description]
+        args += [str(p) for p in warc_files]
+        try:
+            text = _run_wacz(args)
+            tmp_out.replace(output)
+        finally:
+            tmp_out.unlink(missing_ok=True)
+    missing = [line for line in text.splitlines() if line.startswith("Invalid passed page")]
+    for line in missing:
+        logger.warning("WACZ %s: %s", output.name, line)
+    logger.info("Wrote WACZ %s (%d WARC files, %d pages)", output, len(warc_files), len(pages))
+    return output
+
+
+def validate_wacz(path: Path | str) -> None:
+    """Run ``wacz validate``; raise ``WaczError`` when the package is not valid."""
+    _run_wacz(["validate", "-f", str(path)])

@@ -1,0 +1,415 @@
+"""Topic files and relevance scoring of an article's own text (title + extracted main text).
+
+A topic is a YAML file (``relevance/topics/libya.yaml`` is the default). Schema, all weights positive numbers::
+
+    name: libya                  # required, a label
+    description: ...             # optional
+    threshold: 9.0               # required: score >= threshold means relevant
+    zones: {title: 3.0, lead: 2.0, body: 1.0}   # multiplier for a mention in each part of the article
+    lead: {paragraphs: 2, max_tokens: 80}       # the lead is the first N paragraphs, at most M tokens
+    repeat_decay: 0.5            # k-th repeat of the same term counts decay**k (0 <= decay <= 1)
+    distinct_bonus: 1.0          # added per distinct counted term beyond the first
+    density: {weight: 1.0, cap: 4.0}            # + weight * min(matches per 100 tokens, cap)
+    ambiguous_cap: 1.0           # ambiguous terms add at most this times the unambiguous evidence
+    groups:                      # required, at least one
+      <group name>:
+        weight: 2.0              # default weight of the group's terms (default 1.0)
+        ambiguous: false         # default for the group's terms (see below)
+        inflect: none            # "none" or "nisba" (demonym endings and article, see relevance.forms)
+        terms:                   # required, non-empty
+          - طرابلس               # a plain string, or a mapping:
+          - term: مصراتة          #   canonical name, reported in ``Relevance.matched``
+            variants: [مصراته, Misrata]   # other spellings, counted as the canonical term
+            weight: 2.5          #   overrides the group weight
+            ambiguous: true      #   overrides the group flag
+            inflect: nisba       #   overrides the group setting
+
+Terms and variants may be several words ("مجلس النواب"); they match as token sequences, the first word
+taking proclitics, the longest match winning (so "حكومة الوفاق" is one match, not also "الوفاق").
+
+An *ambiguous* term (``طرابلس`` is also a Lebanese city, ``الوفاق`` means "agreement", ``مجلس النواب`` is
+in many countries) only counts when the article also has unambiguous evidence, and then at most
+``ambiguous_cap`` times that evidence. It is still reported in ``matched``.
+
+Score = Σ over counted terms of weight × Σ_k zone(mention_k) × repeat_decay**k (mentions sorted by zone,
+strongest first) + distinct_bonus × (distinct counted terms − 1) + density. A single passing mention deep in
+an article about something else scores one term weight plus a small density, and stays below threshold;
+a headline or lead mention is multiplied, and real coverage brings several distinct terms.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from relevance.forms import surface_forms
+from relevance.normalize import tokenize
+
+__all__ = ["Relevance", "Topic", "TopicError", "default_topic_path"]
+
+_TOPIC_KEYS = {
+    "name",
+    "description",
+    "threshold",
+    "zones",
+    "lead",
+    "repeat_decay",
+    "distinct_bonus",
+    "density",
+    "ambiguous_cap",
+    "groups",
+}
+_GROUP_KEYS = {"weight", "ambiguous", "inflect", "terms"}
+_TERM_KEYS = {"term", "variants", "weight", "ambiguous", "inflect"}
+_INFLECTIONS = ("none", "nisba")
+_PARAGRAPH_SPLIT = re.compile(r"\n+")
+
+
+def default_topic_path() -> Path:
+    """Path of the packaged Libya topic file."""
+    return Path(__file__).resolve().parent / "topics" / "libya.yaml"
+
+
+class TopicError(ValueError):
+    """A topic file that cannot be used: names the file, the entry and the problem."""
+
+    def __init__(self, file: str, entry: str, problem: str) -> None:
+        super().__init__(f"{file}: {entry}: {problem}")
+        self.file = file
+        self.entry = entry
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """The verdict on one article: ``matched`` maps canonical term -> number of mentions."""
+
+    relevant: bool
+    score: float
+    threshold: float
+    matched: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for the stored record and the manifest."""
+        return {
+            "relevant": self.relevant,
+            "score": self.score,
+            "threshold": self.threshold,
+            "matched": dict(self.matched),
+        }
+
+
+@dataclass(frozen=True)
+class Term:
+    """One canonical term of a topic."""
+
+    canonical: str
+    group: str
+    weight: float
+    ambiguous: bool
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """A normalised spelling (one or more space-separated tokens) of term number ``term``."""
+
+    text: str
+    term: int
+    nisba: bool = False
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    term: int  # index into Topic.terms
+    tail: tuple[str, ...]  # the remaining tokens of a multi-word spelling, exact
+    added: int  # clitic letters on the first token (fewer wins a tie)
+
+
+@dataclass(frozen=True)
+class ScoringParams:
+    """Numeric knobs of a topic, validated at load time."""
+
+    threshold: float
+    title_zone: float = 3.0
+    lead_zone: float = 2.0
+    body_zone: float = 1.0
+    lead_paragraphs: int = 2
+    lead_max_tokens: int = 80
+    repeat_decay: float = 0.5
+    distinct_bonus: float = 1.0
+    density_weight: float = 1.0
+    density_cap: float = 4.0
+    ambiguous_cap: float = 1.0
+
+
+class Topic:
+    """A set of weighted terms and the scoring rules that decide whether an article is on the topic."""
+
+    def __init__(
+        self,
+        name: str,
+        terms: list[Term],
+        spellings: list[Spelling],
+        params: ScoringParams,
+        *,
+        source: str = "<topic>",
+    ) -> None:
+        """Build from canonical ``terms`` and their normalised ``spellings``."""
+        self.name = name
+        self.terms = list(terms)
+        self.params = params
+        self.source = source
+        self._index: dict[str, list[_Candidate]] = {}
+        for spelling in spellings:
+            tokens = spelling.text.split(" ")
+            tail = tuple(tokens[1:])
+            for form, added in surface_forms(tokens[0], nisba=spelling.nisba).items():
+                self._index.setdefault(form, []).append(_Candidate(spelling.term, tail, added))
+        for candidates in self._index.values():
+            # longest spelling first, then the reading with fewer clitics
+            candidates.sort(key=lambda c: (-len(c.tail), c.added))
+
+    @property
+    def threshold(self) -> float:
+        return self.params.threshold
+
+    # -- loading -------------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | Path) -> Topic:
+        """Read and validate a topic YAML file; raise :class:`TopicError` naming file, entry and problem."""
+        source = str(path)
+        try:
+            raw = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TopicError(source, "<file>", f"cannot read: {exc}") from exc
+        try:
+            data = yaml.safe_load(raw)
+        except yaml.YAMLError as exc:
+            raise TopicError(source, "<document>", f"invalid YAML: {exc}") from exc
+        return cls.from_mapping(data, source=source)
+
+    @classmethod
+    def from_mapping(cls, data: object, *, source: str = "<topic>") -> Topic:
+        """Validate an already-parsed topic document (same schema as the YAML file)."""
+        return _TopicBuilder(source).build(data)
+
+    # -- scoring -------------------------------------------------------------------------------------
+
+    def score(self, title: str, text: str) -> Relevance:
+        """Score an article's title and extracted main text (paragraphs separated by newlines)."""
+        p = self.params
+        mentions: dict[int, list[float]] = {}
+        order: dict[int, int] = {}
+        total_tokens = 0
+
+        def collect(tokens: list[str], zone_of: list[float]) -> None:
+            for term_index, position in self._matches(tokens):
+                mentions.setdefault(term_index, []).append(zone_of[position])
+                order.setdefault(term_index, len(order))
+
+        title_tokens = tokenize(title)
+        total_tokens += len(title_tokens)
+        collect(title_tokens, [p.title_zone] * len(title_tokens))
+
+        paragraphs = [tokens for tokens in map(tokenize, _PARAGRAPH_SPLIT.split(text)) if tokens]
+        body_seen = 0
+        for number, tokens in enumerate(paragraphs):
+            # the lead: the first paragraphs, and no further than lead_max_tokens into the text
+            lead_left = max(0, p.lead_max_tokens - body_seen) if number < p.lead_paragraphs else 0
+            zones = [p.lead_zone] * min(lead_left, len(tokens))
+            zones += [p.body_zone] * (len(tokens) - len(zones))
+            collect(tokens, zones)
+            body_seen += len(tokens)
+        total_tokens += body_seen
+        return self._verdict(mentions, order, total_tokens)
+
+    def _matches(self, tokens: list[str]) -> list[tuple[int, int]]:
+        found: list[tuple[int, int]] = []
+        i = 0
+        while i < len(tokens):
+            width = 1
+            for candidate in self._index.get(tokens[i], ()):
+                n = len(candidate.tail)
+                if tuple(tokens[i + 1 : i + 1 + n]) == candidate.tail:
+                    found.append((candidate.term, i))
+                    width = 1 + n
+                    break
+            i += width
+        return found
+
+    def _verdict(
+        self, mentions: dict[int, list[float]], order: dict[int, int], total_tokens: int
+    ) -> Relevance:
+        p = self.params
+        clear = 0.0
+        ambiguous = 0.0
+        counted_clear: list[int] = []
+        counted_ambiguous: list[int] = []
+        for term_index, zones in mentions.items():
+            term = self.terms[term_index]
+            strength = sum(z * p.repeat_decay**k for k, z in enumerate(sorted(zones, reverse=True)))
+            if term.ambiguous:
+                ambiguous += term.weight * strength
+                counted_ambiguous.append(term_index)
+            else:
+                clear += term.weight * strength
+                counted_clear.append(term_index)
+        counted = list(counted_clear)
+        if clear > 0:
+            ambiguous = min(ambiguous, p.ambiguous_cap * clear)
+            counted += counted_ambiguous
+        else:
+            ambiguous = 0.0
+        n_mentions = sum(len(mentions[t]) for t in counted)
+        density = 100.0 * n_mentions / total_tokens if total_tokens else 0.0
+        score = (
+            clear
+            + ambiguous
+            + p.distinct_bonus * max(0, len(counted) - 1)
+            + p.density_weight * min(density, p.density_cap)
+        )
+        score = round(score, 3)
+        matched = {
+            self.terms[t].canonical: len(mentions[t])
+            for t in sorted(mentions, key=lambda t: (-len(mentions[t]), order[t]))
+        }
+        return Relevance(relevant=score >= p.threshold, score=score, threshold=p.threshold, matched=matched)
+
+
+class _TopicBuilder:
+    """Validates a parsed topic document, turning every problem into a TopicError with its entry path."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, entry: str, problem: str) -> TopicError:
+        return TopicError(self.source, entry, problem)
+
+    def mapping(self, value: object, entry: str, allowed: set[str]) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(entry, f"expected a mapping, got {type(value).__name__}")
+        for key in value:
+            if key not in allowed:
+                raise self.fail(
+                    f"{entry}.{key}" if entry else str(key), f"unknown key (allowed: {sorted(allowed)})"
+                )
+        return value
+
+    def number(self, value: object, entry: str, *, minimum: float = 0.0, positive: bool = False) -> float:
+        # bool is an int subclass; "weight: yes" is a mistake, not 1.0
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise self.fail(entry, f"expected a number, got {value!r}")
+        if positive and value <= 0:
+            raise self.fail(entry, f"must be > 0, got {value!r}")
+        if value < minimum:
+            raise self.fail(entry, f"must be >= {minimum}, got {value!r}")
+        return float(value)
+
+    def integer(self, value: object, entry: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise self.fail(entry, f"expected a non-negative integer, got {value!r}")
+        return value
+
+    def flag(self, value: object, entry: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(entry, f"expected true or false, got {value!r}")
+        return value
+
+    def inflection(self, value: object, entry: str) -> str:
+        if value not in _INFLECTIONS:
+            raise self.fail(entry, f"expected one of {list(_INFLECTIONS)}, got {value!r}")
+        return str(value)
+
+    def spelling(self, value: object, entry: str) -> str:
+        if not isinstance(value, str):
+            raise self.fail(entry, f"expected a string, got {value!r}")
+        normalized = " ".join(tokenize(value))
+        if not normalized:
+            raise self.fail(entry, f"{value!r} is empty after normalisation")
+        return normalized
+
+    def params(self, doc: Mapping[str, Any]) -> ScoringParams:
+        if "threshold" not in doc:
+            raise self.fail("threshold", "missing (the score at which an article is relevant)")
+        values: dict[str, Any] = {"threshold": self.number(doc["threshold"], "threshold", positive=True)}
+        zones = self.mapping(doc.get("zones", {}), "zones", {"title", "lead", "body"})
+        for key in zones:
+            values[f"{key}_zone"] = self.number(zones[key], f"zones.{key}", positive=True)
+        lead = self.mapping(doc.get("lead", {}), "lead", {"paragraphs", "max_tokens"})
+        if "paragraphs" in lead:
+            values["lead_paragraphs"] = self.integer(lead["paragraphs"], "lead.paragraphs")
+        if "max_tokens" in lead:
+            values["lead_max_tokens"] = self.integer(lead["max_tokens"], "lead.max_tokens")
+        if "repeat_decay" in doc:
+            decay = self.number(doc["repeat_decay"], "repeat_decay")
+            if decay > 1:
+                raise self.fail("repeat_decay", f"must be between 0 and 1, got {decay!r}")
+            values["repeat_decay"] = decay
+        if "distinct_bonus" in doc:
+            values["distinct_bonus"] = self.number(doc["distinct_bonus"], "distinct_bonus")
+        density = self.mapping(doc.get("density", {}), "density", {"weight", "cap"})
+        if "weight" in density:
+            values["density_weight"] = self.number(density["weight"], "density.weight")
+        if "cap" in density:
+            values["density_cap"] = self.number(density["cap"], "density.cap", positive=True)
+        if "ambiguous_cap" in doc:
+            values["ambiguous_cap"] = self.number(doc["ambiguous_cap"], "ambiguous_cap")
+        return ScoringParams(**values)
+
+    def build(self, data: object) -> Topic:
+        doc = self.mapping(data, "", _TOPIC_KEYS)
+        name = doc.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise self.fail("name", f"expected a non-empty string, got {name!r}")
+        if "description" in doc and not isinstance(doc["description"], str):
+            raise self.fail("description", "expected a string")
+        params = self.params(doc)
+        groups = doc.get("groups")
+        if not isinstance(groups, Mapping) or not groups:
+            raise self.fail("groups", "expected a non-empty mapping of group name -> group")
+
+        terms: list[Term] = []
+        spellings: list[Spelling] = []
+        owner: dict[str, str] = {}  # normalised spelling -> entry that declared it
+        for group_name, group_value in groups.items():
+            g_entry = f"groups.{group_name}"
+            group = self.mapping(group_value, g_entry, _GROUP_KEYS)
+            g_weight = self.number(group.get("weight", 1.0), f"{g_entry}.weight", positive=True)
+            g_ambiguous = self.flag(group.get("ambiguous", False), f"{g_entry}.ambiguous")
+            g_inflect = self.inflection(group.get("inflect", "none"), f"{g_entry}.inflect")
+            items = group.get("terms")
+            if not isinstance(items, list) or not items:
+                raise self.fail(f"{g_entry}.terms", "expected a non-empty list of terms")
+            for n, item in enumerate(items):
+                t_entry = f"{g_entry}.terms[{n}]"
+                if isinstance(item, str):
+                    item = {"term": item}
+                spec = self.mapping(item, t_entry, _TERM_KEYS)
+                if "term" not in spec:
+                    raise self.fail(t_entry, "missing 'term'")
+                canonical = spec["term"]
+                texts = [self.spelling(canonical, f"{t_entry}.term")]
+                variants = spec.get("variants", [])
+                if not isinstance(variants, list):
+                    raise self.fail(f"{t_entry}.variants", "expected a list of strings")
+                texts += [self.spelling(v, f"{t_entry}.variants[{k}]") for k, v in enumerate(variants)]
+                weight = self.number(spec.get("weight", g_weight), f"{t_entry}.weight", positive=True)
+                ambiguous = self.flag(spec.get("ambiguous", g_ambiguous), f"{t_entry}.ambiguous")
+                nisba = self.inflection(spec.get("inflect", g_inflect), f"{t_entry}.inflect") == "nisba"
+                term_index = len(terms)
+                terms.append(
+                    Term(canonical=str(canonical), group=str(group_name), weight=weight, ambiguous=ambiguous)
+                )
+                for text in texts:
+                    if text in owner:
+                        raise self.fail(t_entry, f"spelling {text!r} is already declared by {owner[text]}")
+                    owner[text] = t_entry
+                    spellings.append(Spelling(text=text, term=term_index, nisba=nisba))
+        return Topic(str(name), terms, spellings, params, source=self.source)
