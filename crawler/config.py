@@ -61,8 +61,12 @@ class CrawlConfig:
             try:
                 since = date.fromisoformat(since_raw)
             except ValueError:
-                raise ConfigError(f"since / CRAWL_SINCE {since_raw!r} is not a date in the form YYYY-MM-DD") from None
+                raise ConfigError(
+                    f"since / CRAWL_SINCE {since_raw!r} is not a date in the form YYYY-MM-DD"
+                ) from None
         contact = (settings.get("OPERATOR_CONTACT") or "").strip()
         if not contact:
-            raise ConfigError("OPERATOR_CONTACT is empty: give a URL or e-mail where site owners can reach you")
+            raise ConfigError(
+                "OPERATOR_CONTACT is empty: give a URL or e-mail where site owners can reach you"
+            )
         return cls(sources_path=sources_path, crawl_id=crawl_id, since=since, operator_contact=contact)

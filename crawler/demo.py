@@ -63,7 +63,9 @@ def read_manifest(archive_uri: str, crawl_id: str, options: dict[str, Any]) -> l
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--archive-uri", default="./archive-data")
     parser.add_argument("--workdir", default=".demo")
     args = parser.parse_args(argv)

@@ -135,7 +135,10 @@ def _rss_item(item: etree._Element) -> FeedEntry:
     fields: dict[str, str] = {}
     for child in item:
         name = _local(child.tag)
-        if name in ("link", "title", "pubdate", "date", "description", "encoded", "guid") and name not in fields:
+        if (
+            name in ("link", "title", "pubdate", "date", "description", "encoded", "guid")
+            and name not in fields
+        ):
             fields[name] = (child.text or "").strip()
     link = fields.get("link") or ""
     if not link and fields.get("guid", "").startswith("http"):

@@ -10,7 +10,9 @@ from scrapy.http import Response
 
 
 class ArchiveLogFormatter(logformatter.LogFormatter):
-    def dropped(self, item: Any, exception: BaseException, response: Response | None, spider: Any) -> dict[str, Any]:  # type: ignore[override]
+    def dropped(
+        self, item: Any, exception: BaseException, response: Response | None, spider: Any
+    ) -> dict[str, Any]:  # type: ignore[override]
         return {"level": logging.INFO, "msg": "Dropped: %(exception)s", "args": {"exception": exception}}
 
     def scraped(self, item: Any, response: Response | Any, spider: Any) -> dict[str, Any]:  # type: ignore[override]

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-_TRACKING = re.compile(r"^(utm_[a-z_]*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|yclid|igshid|ref_src)$", re.I)
+_TRACKING = re.compile(
+    r"^(utm_[a-z_]*|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_ga|yclid|igshid|ref_src)$", re.I
+)
 # Characters left as they are in a path (RFC 3986 pchar + "/"); everything else is percent-encoded.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _ALLOWED_SCHEMES = ("http", "https")
@@ -40,7 +42,9 @@ def canonicalize_url(url: str) -> str:
 
 def _normalize_path(path: str) -> str:
     # Decode then re-encode, so "/أخبار/" and "/%D8%A3%D8%AE%D8%A8%D8%A7%D8%B1/" agree; keep %2F as is.
-    segments = [quote(unquote(seg), safe=_PATH_SAFE.replace("/", "").replace("%", "")) for seg in path.split("/")]
+    segments = [
+        quote(unquote(seg), safe=_PATH_SAFE.replace("/", "").replace("%", "")) for seg in path.split("/")
+    ]
     return "/".join(segments) or "/"
 
 

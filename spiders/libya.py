@@ -62,7 +62,9 @@ class LibyaSpider(Spider):
         if not settings.get("CRAWL_ID"):
             settings.set("CRAWL_ID", default_crawl_id(), priority="spider")
         if not settings.get("USER_AGENT") or str(settings.get("USER_AGENT")).startswith("Scrapy/"):
-            settings.set("USER_AGENT", user_agent_for(settings.get("OPERATOR_CONTACT") or ""), priority="spider")
+            settings.set(
+                "USER_AGENT", user_agent_for(settings.get("OPERATOR_CONTACT") or ""), priority="spider"
+            )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> LibyaSpider:
@@ -253,7 +255,9 @@ class LibyaSpider(Spider):
         if kind == "home":
             for link in response.css('link[rel~="alternate"]'):
                 if (link.attrib.get("type") or "").lower() in _FEED_TYPES and link.attrib.get("href"):
-                    yield from self._req(response.urljoin(link.attrib["href"]), source, self.parse_feed, "feed")
+                    yield from self._req(
+                        response.urljoin(link.attrib["href"]), source, self.parse_feed, "feed"
+                    )
         for anchor in response.css("a[href]"):
             href = (anchor.attrib.get("href") or "").strip()
             if not href or href.startswith("#"):
@@ -306,9 +310,7 @@ class LibyaSpider(Spider):
         canonical = _rel_canonical(response)
         if canonical and self._source(response).in_scope(canonical):
             self._canonical_seen.add(canonical)
-        headers = {
-            k.decode("latin-1"): b", ".join(v).decode("latin-1") for k, v in response.headers.items()
-        }
+        headers = {k.decode("latin-1"): b", ".join(v).decode("latin-1") for k, v in response.headers.items()}
         return [
             ArticlePage(
                 url=canonicalize_url(response.request.url) if response.request else response.url,

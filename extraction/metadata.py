@@ -1,0 +1,304 @@
+"""Article metadata from a parsed page: title (without the site suffix), author, date, language, canonical URL.
+
+Dates come from page metadata first (``article:published_time``, JSON-LD ``datePublished``, ``itemprop``,
+``<time datetime>``), then from visible Arabic dates in date-ish elements (``parse_arabic_date``), then from
+htmldate as a last resort. The language is read from the text (share of Arabic script among letters) with
+the ``<html lang>`` attribute as a hint for non-Arabic text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterator
+from copy import deepcopy
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from lxml.html import HtmlElement
+
+from extraction.dates import parse_arabic_date, to_iso
+
+logger = logging.getLogger(__name__)
+
+_WS = re.compile(r"\s+")
+_TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:»«•·~/]\s+|\s*\|\s*|\s+::\s+")
+_ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671-\u06d3]")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_DATEISH = re.compile(r"date|time|publish|posted|created|byline|post-?meta|entry-?meta|article-?info|news-?info")
+_AUTHORISH = re.compile(r"author|byline|writer|kateb|katib")
+_AUTHOR_PREFIX = re.compile(r"^(?:بقلم|كتب|كتبت|الكاتب|الكاتبة|إعداد|اعداد|تحرير|by)\s*[:：]?\s*", re.IGNORECASE)
+
+_DATE_META = (
+    "article:published_time",
+    "og:published_time",
+    "article:published",
+    "datepublished",
+    "publishdate",
+    "publish-date",
+    "publish_date",
+    "pubdate",
+    "parsely-pub-date",
+    "sailthru.date",
+    "dc.date.issued",
+    "dcterms.created",
+    "dc.date",
+    "date",
+    "article.published",
+    "published-date",
+    "cxenseparse:recs:publishtime",
+)
+_AUTHOR_META = ("author", "article:author", "dc.creator", "parsely-author", "sailthru.author", "byl")
+_TITLE_META = ("og:title", "twitter:title")
+_ARTICLE_TYPES = frozenset({"article", "newsarticle", "reportagenewsarticle", "blogposting", "analysisnewsarticle"})
+
+
+def norm_space(text: str) -> str:
+    """Collapse whitespace runs to one space."""
+    return _WS.sub(" ", text).strip()
+
+
+def meta_values(root: HtmlElement) -> dict[str, str]:
+    """``<meta>`` name/property/itemprop -> content (lower-cased keys, first occurrence wins)."""
+    values: dict[str, str] = {}
+    for meta in root.iter("meta"):
+        content = meta.get("content")
+        if not content:
+            continue
+        for attr in ("property", "name", "itemprop"):
+            key = meta.get(attr)
+            if key:
+                values.setdefault(key.strip().lower(), content.strip())
+    return values
+
+
+def json_ld(root: HtmlElement) -> list[dict[str, Any]]:
+    """Every JSON-LD object on the page, flattened out of lists and ``@graph``."""
+    objects: list[dict[str, Any]] = []
+    for script in root.iter("script"):
+        if (script.get("type") or "").lower() != "application/ld+json" or not script.text:
+            continue
+        try:
+            data = json.loads(script.text)
+        except ValueError:
+            logger.debug("unparseable JSON-LD block skipped")
+            continue
+        objects.extend(_flatten_ld(data))
+    return objects
+
+
+def _flatten_ld(data: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(data, list):
+        for item in data:
+            yield from _flatten_ld(item)
+    elif isinstance(data, dict):
+        yield data
+        if "@graph" in data:
+            yield from _flatten_ld(data["@graph"])
+
+
+def _ld_types(obj: dict[str, Any]) -> set[str]:
+    value = obj.get("@type")
+    types = value if isinstance(value, list) else [value]
+    return {str(t).lower() for t in types if t}
+
+
+def is_article_page(metas: dict[str, str], ld: list[dict[str, Any]]) -> bool:
+    """Whether the page declares itself an article (og:type or JSON-LD type)."""
+    if metas.get("og:type", "").lower() == "article":
+        return True
+    return any(_ld_types(obj) & _ARTICLE_TYPES for obj in ld)
+
+
+# --- title ----------------------------------------------------------------------------------------------
+
+
+def site_names(metas: dict[str, str], url: str) -> set[str]:
+    """Names a site may append to titles: og:site_name, application-name, host labels."""
+    names = {metas.get(k, "") for k in ("og:site_name", "application-name", "twitter:site", "al:android:app_name")}
+    host = urlsplit(url).hostname or ""
+    labels = [label for label in host.split(".") if label not in ("www", "com", "net", "org", "ly", "ar", "news")]
+    names.update(labels)
+    names.add(host)
+    return {n.strip().lstrip("@").lower() for n in names if n and n.strip()}
+
+
+def _is_site_part(part: str, names: set[str]) -> bool:
+    lowered = part.strip().lower()
+    if not lowered:
+        return True
+    return any(lowered == n or (len(n) > 3 and (n in lowered or lowered in n)) for n in names)
+
+
+def strip_site_suffix(title: str, names: set[str], headline: str | None = None) -> str:
+    """Remove a site name prefix or suffix ("TITLE - الواحة", "site | TITLE") from a page title."""
+    title = norm_space(title)
+    if headline:
+        headline = norm_space(headline)
+        if len(headline) >= 10 and title.startswith(headline) and title != headline:
+            return headline
+    parts = _TITLE_SEPARATORS.split(title)
+    if len(parts) < 2:
+        return title
+    separators = _TITLE_SEPARATORS.findall(title)
+    while len(parts) > 1 and _is_site_part(parts[-1], names):
+        parts.pop()
+        separators.pop()
+    while len(parts) > 1 and _is_site_part(parts[0], names):
+        parts.pop(0)
+        separators.pop(0)
+    if len(parts) > 1:
+        # An unknown short trailing segment after a long title is a site name we could not match.
+        last = parts[-1].split()
+        rest = " ".join(parts[:-1]).split()
+        if len(last) <= 3 and len(rest) >= 4 and separators[-1].strip() in ("|", "-", "–", "—"):
+            parts.pop()
+            separators.pop()
+    rebuilt = parts[0]
+    for sep, part in zip(separators, parts[1:], strict=False):
+        rebuilt += sep + part
+    return rebuilt.strip()
+
+
+def extract_title(root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]], url: str) -> str | None:
+    """The article headline without the site's name."""
+    h1 = None
+    for element in root.iter("h1"):
+        text = norm_space(element.text_content())
+        if len(text) >= 10:
+            h1 = text
+            break
+    headline = next(
+        (norm_space(str(o["headline"])) for o in ld if isinstance(o.get("headline"), str) and _ld_types(o) & _ARTICLE_TYPES),
+        None,
+    )
+    raw = next((metas[k] for k in _TITLE_META if metas.get(k)), None)
+    if raw is None:
+        title_element = root.find(".//title")
+        if title_element is not None and title_element.text_content().strip():
+            raw = title_element.text_content()
+    names = site_names(metas, url)
+    if raw:
+        return strip_site_suffix(raw, names, headline or h1) or None
+    return headline or h1
+
+
+# --- author ---------------------------------------------------------------------------------------------
+
+
+def _clean_author(value: str) -> str | None:
+    value = _AUTHOR_PREFIX.sub("", norm_space(value))
+    if not value or value.startswith(("http://", "https://")) or len(value) > 80:
+        return None
+    return value
+
+
+def extract_author(root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]]) -> str | None:
+    """The byline: JSON-LD author, then author meta tags, then a rel=author / byline element."""
+    for obj in ld:
+        if not _ld_types(obj) & _ARTICLE_TYPES:
+            continue
+        author = obj.get("author")
+        authors = author if isinstance(author, list) else [author]
+        names = []
+        for item in authors:
+            name = item.get("name") if isinstance(item, dict) else item
+            if isinstance(name, str) and (cleaned := _clean_author(name)):
+                names.append(cleaned)
+        if names:
+            return ", ".join(names)
+    for key in _AUTHOR_META:
+        if metas.get(key) and (cleaned := _clean_author(metas[key])):
+            return cleaned
+    for element in root.iter("a", "span", "div", "p"):
+        if element.get("rel") == "author" or _AUTHORISH.search(
+            f"{element.get('class', '')} {element.get('itemprop', '')}".lower()
+        ):
+            text = norm_space(element.text_content())
+            if 2 <= len(text) <= 60 and (cleaned := _clean_author(text)):
+                return cleaned
+    return None
+
+
+# --- date -----------------------------------------------------------------------------------------------
+
+
+def _published_from_metadata(root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]]) -> date | datetime | None:
+    for obj in ld:
+        value = obj.get("datePublished") or obj.get("dateCreated")
+        if isinstance(value, str) and (parsed := parse_arabic_date(value)):
+            return parsed
+    for key in _DATE_META:
+        if metas.get(key) and (parsed := parse_arabic_date(metas[key])):
+            return parsed
+    for element in root.iter("time", "span", "div", "abbr"):
+        if element.tag != "time" and element.get("itemprop") != "datePublished":
+            continue
+        value = element.get("datetime") or element.get("content") or element.text_content()
+        if value and (parsed := parse_arabic_date(value)):
+            return parsed
+    return None
+
+
+def _published_from_visible(root: HtmlElement) -> date | datetime | None:
+    for element in root.iter("span", "div", "p", "time", "li", "small", "em"):
+        hint = f"{element.get('class', '')} {element.get('id', '')}".lower()
+        if not _DATEISH.search(hint):
+            continue
+        text = element.text_content()
+        if len(text) > 300:
+            continue
+        parsed = parse_arabic_date(text)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def _published_from_htmldate(root: HtmlElement, url: str) -> date | datetime | None:
+    # Imported lazily: only pages without any usable date pay for it.
+    from htmldate import find_date
+
+    try:
+        found = find_date(deepcopy(root), url=url or None, original_date=True, extensive_search=True)
+    except ValueError:
+        return None
+    return parse_arabic_date(found) if found else None
+
+
+def extract_published(root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]], url: str) -> str | None:
+    """The publication date as ISO 8601 (date or date-time), or None."""
+    parsed = (
+        _published_from_metadata(root, metas, ld)
+        or _published_from_visible(root)
+        or _published_from_htmldate(root, url)
+    )
+    return to_iso(parsed) if parsed is not None else None
+
+
+# --- language and canonical URL -------------------------------------------------------------------------
+
+
+def detect_language(text: str, lang_hint: str | None) -> str:
+    """"ar" when Arabic script dominates the letters; else the page's lang hint, else "und"."""
+    arabic = len(_ARABIC_LETTER.findall(text))
+    latin = len(_LATIN_LETTER.findall(text))
+    if arabic and arabic >= latin:
+        return "ar"
+    hint = (lang_hint or "").strip().lower().replace("_", "-").split("-")[0]
+    if hint and hint != "ar":
+        return hint
+    if latin > arabic:
+        return "en" if not hint else "und"
+    return "und"
+
+
+def canonical_url(root: HtmlElement, metas: dict[str, str], url: str) -> str:
+    """``<link rel=canonical>``, then og:url, resolved against the page URL; the URL itself otherwise."""
+    for link in root.iter("link"):
+        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
+            return urljoin(url, link.get("href", "").strip())
+    if metas.get("og:url"):
+        return urljoin(url, metas["og:url"])
+    return url
