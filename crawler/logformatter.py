@@ -6,15 +6,12 @@ import logging
 from typing import Any
 
 from scrapy import logformatter
-from scrapy.http import Response
 
 
 class ArchiveLogFormatter(logformatter.LogFormatter):
-    def dropped(
-        self, item: Any, exception: BaseException, response: Response | None, spider: Any
-    ) -> dict[str, Any]:  # type: ignore[override]
+    def dropped(self, item: Any, exception: BaseException, response: Any, spider: Any = None) -> Any:
         return {"level": logging.INFO, "msg": "Dropped: %(exception)s", "args": {"exception": exception}}
 
-    def scraped(self, item: Any, response: Response | Any, spider: Any) -> dict[str, Any]:  # type: ignore[override]
-        url = getattr(item, "url", None) or (response.url if response is not None else "?")
+    def scraped(self, item: Any, response: Any, spider: Any = None) -> Any:
+        url = getattr(item, "url", None) or getattr(response, "url", "?")
         return {"level": logging.DEBUG, "msg": "Stored article %(url)s", "args": {"url": url}}
