@@ -392,8 +392,8 @@ class WarcRotatingWriter:
     def _file_name(self) -> str:
         now = datetime.now(UTC)
         stamp = now.strftime("%Y%m%d%H%M%S") + f"{now.microsecond // 1000:03d}"
-        host = re.sub(r"[^A-Za-z0-9.]+", "_", self.host)
-        worker = re.sub(r"[^A-Za-z0-9.]+", "_", self.worker_id) if self.worker_id else ""
+        host = re.sub(r"[^A-Za-z0-9.~-]+", "_", self.host)
+        worker = re.sub(r"[^A-Za-z0-9.~-]+", "_", self.worker_id) if self.worker_id else ""
         return f"{self.prefix}-{stamp}-{self._serial:05d}-{worker}{host}.warc.gz"
 
     def _open_file(self) -> None:

@@ -87,6 +87,8 @@ RENDER_TIMEOUT = 30.0
 
 # --- Components ------------------------------------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES: dict[str, int] = {
+    # Before robots.txt (100): out-of-scope URLs and redirects are dropped before anything is fetched.
+    "crawler.scope.ScopeMiddleware": 50,
     # Closest to the network: sees every hop (3xx included) and bodies before decompression.
     "crawler.warc.WarcCaptureMiddleware": 950,
     # Decides per response whether a page is a JavaScript gate and re-fetches it in Chromium.
@@ -98,9 +100,13 @@ ITEM_PIPELINES: dict[str, int] = {
     "crawler.pipelines.store.StorePipeline": 300,
 }
 EXTENSIONS: dict[str, int] = {
-    "crawler.storage.ArchiveStorageExtension": 100,
-    "crawler.warc.WarcExtension": 110,
+    # WARC closes its files at spider_closed and hands them to storage, which then drains: WARC first.
+    "crawler.warc.WarcExtension": 100,
+    "crawler.storage.ArchiveStorageExtension": 110,
+    "crawler.statsfile.StatsFileExtension": 900,
 }
+# Write the final stats as JSON to this file (empty: off).
+CRAWL_STATS_FILE = ""
 LOG_FORMATTER = "crawler.logformatter.ArchiveLogFormatter"
 COMMANDS_MODULE = "crawler.commands"
 # scrapy-playwright needs the asyncio reactor; plain requests still go through Scrapy's HTTP handler.

@@ -34,7 +34,18 @@ _HIDDEN_TAGS = frozenset(
     {"script", "style", "noscript", "template", "head", "title", "meta", "link", "svg", "iframe", "object"}
 )
 _APP_SHELL_IDS = frozenset(
-    {"app", "root", "__next", "__nuxt", "___gatsby", "svelte", "main-app", "app-root", "react-root", "vue-app"}
+    {
+        "app",
+        "root",
+        "__next",
+        "__nuxt",
+        "___gatsby",
+        "svelte",
+        "main-app",
+        "app-root",
+        "react-root",
+        "vue-app",
+    }
 )
 _APP_SHELL_TAGS = frozenset({"app-root", "my-app"})
 
@@ -124,10 +135,15 @@ class JsGateDetector:
         if is_article:
             return _NOT_GATED
         lowered = text.lower()
-        if any(marker in lowered for marker in _CHALLENGE_MARKERS) and facts.non_link_chars < self.min_text_chars:
+        if (
+            any(marker in lowered for marker in _CHALLENGE_MARKERS)
+            and facts.non_link_chars < self.min_text_chars
+        ):
             return GateVerdict(True, "challenge-marker")
-        if facts.scripts and _COOKIE_RELOAD_RE.search(facts.inline_scripts) and (
-            facts.non_link_chars < self.min_text_chars
+        if (
+            facts.scripts
+            and _COOKIE_RELOAD_RE.search(facts.inline_scripts)
+            and (facts.non_link_chars < self.min_text_chars)
         ):
             return GateVerdict(True, "challenge-marker")
         normalised = _ARABIC_MARKS_RE.sub("", facts.visible_text)
@@ -216,7 +232,7 @@ def _has_empty_app_container(root: lxml.html.HtmlElement) -> bool:
     candidates: Iterable[lxml.html.HtmlElement] = root.iter(*_APP_SHELL_TAGS, "div", "main", "section")
     for element in candidates:
         tag = element.tag if isinstance(element.tag, str) else ""
-        if tag in _APP_SHELL_TAGS or (element.get("id") or "").lower() in _APP_SHELL_IDS:
-            if len(_SPACE_RE.sub("", element.text_content())) < 50:
-                return True
+        is_container = tag in _APP_SHELL_TAGS or (element.get("id") or "").lower() in _APP_SHELL_IDS
+        if is_container and len(_SPACE_RE.sub("", element.text_content())) < 50:
+            return True
     return False

@@ -8,7 +8,9 @@ A topic is a YAML file (``relevance/topics/libya.yaml`` is the default). Schema,
     zones: {title: 3.0, lead: 2.0, body: 1.0}   # multiplier for a mention in each part of the article
     lead: {paragraphs: 2, max_tokens: 80}       # the lead is the first N paragraphs, at most M tokens
     repeat_decay: 0.5            # k-th repeat of the same term counts decay**k (0 <= decay <= 1)
-    distinct_bonus: 1.0          # added per distinct counted term beyond the first
+    distinct_bonus: 0.5          # added per distinct counted term beyond the first
+    spread_bonus: 1.0            # added per unit (title or paragraph) with evidence beyond the first
+    paragraph_cap: 5.0           # most one body paragraph (after the lead) can add as evidence
     density: {weight: 1.0, cap: 4.0}            # + weight * min(matches per 100 tokens, cap)
     ambiguous_cap: 1.0           # ambiguous terms add at most this times the unambiguous evidence
     groups:                      # required, at least one
@@ -31,10 +33,12 @@ An *ambiguous* term (``طرابلس`` is also a Lebanese city, ``الوفاق`` 
 in many countries) only counts when the article also has unambiguous evidence, and then at most
 ``ambiguous_cap`` times that evidence. It is still reported in ``matched``.
 
-Score = Σ over counted terms of weight × Σ_k zone(mention_k) × repeat_decay**k (mentions sorted by zone,
-strongest first) + distinct_bonus × (distinct counted terms − 1) + density. A single passing mention deep in
-an article about something else scores one term weight plus a small density, and stays below threshold;
-a headline or lead mention is multiplied, and real coverage brings several distinct terms.
+Each mention is worth weight × zone × repeat_decay**k, k counting earlier (stronger) mentions of the same
+term. Mentions add up per unit (the title, each paragraph); a body paragraph adds at most ``paragraph_cap``.
+Score = evidence + spread_bonus × (units with evidence − 1) + distinct_bonus × (distinct terms − 1)
++ density_weight × min(mentions per 100 tokens, cap). So a passing mention deep in an article about
+something else — even a background sentence dense with names — stays below threshold, while a headline or
+lead mention is multiplied and real coverage spreads over many paragraphs with several distinct terms.
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ _TOPIC_KEYS = {
     "lead",
     "repeat_decay",
     "distinct_bonus",
+    "spread_bonus",
+    "paragraph_cap",
     "density",
     "ambiguous_cap",
     "groups",
@@ -143,6 +149,8 @@ class ScoringParams:
     lead_max_tokens: int = 80
     repeat_decay: float = 0.5
     distinct_bonus: float = 1.0
+    spread_bonus: float = 1.0
+    paragraph_cap: float = 5.0
     density_weight: float = 1.0
     density_cap: float = 4.0
     ambiguous_cap: float = 1.0
@@ -205,32 +213,26 @@ class Topic:
     def score(self, title: str, text: str) -> Relevance:
         """Score an article's title and extracted main text (paragraphs separated by newlines)."""
         p = self.params
-        mentions: dict[int, list[float]] = {}
-        order: dict[int, int] = {}
-        total_tokens = 0
-
-        def collect(tokens: list[str], zone_of: list[float]) -> None:
-            for term_index, position in self._matches(tokens):
-                mentions.setdefault(term_index, []).append(zone_of[position])
-                order.setdefault(term_index, len(order))
-
+        mentions: list[_Mention] = []
         title_tokens = tokenize(title)
-        total_tokens += len(title_tokens)
-        collect(title_tokens, [p.title_zone] * len(title_tokens))
-
+        for term, _ in self._matches(title_tokens):
+            mentions.append(_Mention(unit=0, term=term, zone=p.title_zone, capped=False))
+        total_tokens = len(title_tokens)
         paragraphs = [tokens for tokens in map(tokenize, _PARAGRAPH_SPLIT.split(text)) if tokens]
         body_seen = 0
         for number, tokens in enumerate(paragraphs):
+            in_lead = number < p.lead_paragraphs
             # the lead: the first paragraphs, and no further than lead_max_tokens into the text
-            lead_left = max(0, p.lead_max_tokens - body_seen) if number < p.lead_paragraphs else 0
-            zones = [p.lead_zone] * min(lead_left, len(tokens))
-            zones += [p.body_zone] * (len(tokens) - len(zones))
-            collect(tokens, zones)
+            lead_left = max(0, p.lead_max_tokens - body_seen) if in_lead else 0
+            for term, position in self._matches(tokens):
+                zone = p.lead_zone if position < lead_left else p.body_zone
+                mentions.append(_Mention(unit=number + 1, term=term, zone=zone, capped=not in_lead))
             body_seen += len(tokens)
         total_tokens += body_seen
-        return self._verdict(mentions, order, total_tokens)
+        return self._verdict(mentions, total_tokens)
 
     def _matches(self, tokens: list[str]) -> list[tuple[int, int]]:
+        """(term index, token position) of each match, longest spelling first, left to right."""
         found: list[tuple[int, int]] = []
         i = 0
         while i < len(tokens):
@@ -244,43 +246,57 @@ class Topic:
             i += width
         return found
 
-    def _verdict(
-        self, mentions: dict[int, list[float]], order: dict[int, int], total_tokens: int
-    ) -> Relevance:
+    def _verdict(self, mentions: list[_Mention], total_tokens: int) -> Relevance:
         p = self.params
-        clear = 0.0
-        ambiguous = 0.0
-        counted_clear: list[int] = []
-        counted_ambiguous: list[int] = []
-        for term_index, zones in mentions.items():
-            term = self.terms[term_index]
-            strength = sum(z * p.repeat_decay**k for k, z in enumerate(sorted(zones, reverse=True)))
-            if term.ambiguous:
-                ambiguous += term.weight * strength
-                counted_ambiguous.append(term_index)
-            else:
-                clear += term.weight * strength
-                counted_clear.append(term_index)
-        counted = list(counted_clear)
-        if clear > 0:
-            ambiguous = min(ambiguous, p.ambiguous_cap * clear)
-            counted += counted_ambiguous
-        else:
-            ambiguous = 0.0
-        n_mentions = sum(len(mentions[t]) for t in counted)
-        density = 100.0 * n_mentions / total_tokens if total_tokens else 0.0
+        matched: dict[str, int] = {}
+        for m in mentions:
+            canonical = self.terms[m.term].canonical
+            matched[canonical] = matched.get(canonical, 0) + 1
+
+        # Each mention's value: term weight x zone, the k-th mention of a term (strongest first) x decay**k.
+        value: dict[int, float] = {}
+        repeats: dict[int, int] = {}
+        for i in sorted(range(len(mentions)), key=lambda i: -mentions[i].zone):
+            m = mentions[i]
+            k = repeats.get(m.term, 0)
+            repeats[m.term] = k + 1
+            value[i] = self.terms[m.term].weight * m.zone * p.repeat_decay**k
+
+        # Ambiguous terms need unambiguous support and may add at most ambiguous_cap times it.
+        clear = sum(v for i, v in value.items() if not self.terms[mentions[i].term].ambiguous)
+        unclear = sum(v for i, v in value.items() if self.terms[mentions[i].term].ambiguous)
+        factor = min(1.0, p.ambiguous_cap * clear / unclear) if unclear else 1.0
+        counted = [i for i in value if not self.terms[mentions[i].term].ambiguous or clear > 0]
+
+        # Evidence per unit (title, paragraph); a body paragraph adds at most paragraph_cap, so one
+        # background paragraph dense with names cannot carry an article about something else.
+        per_unit: dict[int, float] = {}
+        for i in counted:
+            m = mentions[i]
+            v = value[i] * (factor if self.terms[m.term].ambiguous else 1.0)
+            per_unit[m.unit] = per_unit.get(m.unit, 0.0) + v
+        capped_units = {m.unit for m in mentions if m.capped}
+        evidence = sum(min(v, p.paragraph_cap) if u in capped_units else v for u, v in per_unit.items())
+
+        distinct = len({mentions[i].term for i in counted})
+        density = 100.0 * len(counted) / total_tokens if total_tokens else 0.0
         score = (
-            clear
-            + ambiguous
-            + p.distinct_bonus * max(0, len(counted) - 1)
+            evidence
+            + p.spread_bonus * max(0, len(per_unit) - 1)
+            + p.distinct_bonus * max(0, distinct - 1)
             + p.density_weight * min(density, p.density_cap)
         )
         score = round(score, 3)
-        matched = {
-            self.terms[t].canonical: len(mentions[t])
-            for t in sorted(mentions, key=lambda t: (-len(mentions[t]), order[t]))
-        }
-        return Relevance(relevant=score >= p.threshold, score=score, threshold=p.threshold, matched=matched)
+        ordered = dict(sorted(matched.items(), key=lambda kv: -kv[1]))
+        return Relevance(relevant=score >= p.threshold, score=score, threshold=p.threshold, matched=ordered)
+
+
+@dataclass(frozen=True)
+class _Mention:
+    unit: int  # 0 = title, n = n-th non-empty paragraph
+    term: int
+    zone: float
+    capped: bool  # a body paragraph, subject to paragraph_cap
 
 
 class _TopicBuilder:
@@ -352,8 +368,11 @@ class _TopicBuilder:
             if decay > 1:
                 raise self.fail("repeat_decay", f"must be between 0 and 1, got {decay!r}")
             values["repeat_decay"] = decay
-        if "distinct_bonus" in doc:
-            values["distinct_bonus"] = self.number(doc["distinct_bonus"], "distinct_bonus")
+        for key in ("distinct_bonus", "spread_bonus"):
+            if key in doc:
+                values[key] = self.number(doc[key], key)
+        if "paragraph_cap" in doc:
+            values["paragraph_cap"] = self.number(doc["paragraph_cap"], "paragraph_cap", positive=True)
         density = self.mapping(doc.get("density", {}), "density", {"weight", "cap"})
         if "weight" in density:
             values["density_weight"] = self.number(density["weight"], "density.weight")

@@ -53,6 +53,7 @@ class LibyaSpider(Spider):
     sources: list[Source]
     config: CrawlConfig
     _canonical_seen: set[str]
+    trusted_hosts: set[str]
     _max_listing_pages: int
 
     @classmethod
@@ -83,6 +84,7 @@ class LibyaSpider(Spider):
             sources = [s for s in sources if s.name in wanted]
         spider.sources = sources
         spider._canonical_seen = set()
+        spider.trusted_hosts = set()
         spider._max_listing_pages = crawler.settings.getint("CRAWL_MAX_LISTING_PAGES", 50)
         crawler.signals.connect(spider._robots_parsed, signal=signals.robots_parsed)
         logger.info(
@@ -134,6 +136,9 @@ class LibyaSpider(Spider):
         if not trusted and not source.in_scope(url):
             stats.inc_value("discovery/skipped/offsite")
             return
+        if trusted and not source.in_scope(url):
+            # A sitemap or feed the site points to on another host (a CDN): fetch it, nothing else there.
+            self.trusted_hosts.add((urlsplit(url).hostname or "").lower())
         canonical = canonicalize_url(url)
         if kind == "article":
             if canonical in self._canonical_seen:

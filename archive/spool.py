@@ -1,0 +1,488 @@
+"""A local spool that makes uploads durable: nothing handed to it is lost when the store is down or we crash.
+
+``Spool(directory, store)`` keeps each object as two files under ``<directory>/objects/``:
+``<id>.json`` (the sidecar: key, sha256, size, content type, when) and ``<id>.data`` (the bytes). The
+sidecar is written first (temp file, fsync, rename), the data second, so at any crash point the spool is in
+one of three states: nothing, a sidecar without data (the hand-over never finished: the caller still has
+the file; the sidecar is discarded on the next start) or a complete entry (uploaded on the next start).
+
+An ``Uploader`` thread drains entries oldest first, off the caller's thread: it re-hashes the spool copy,
+``put_file``s it (the store verifies the upload), checks ``store.stat()`` against the sidecar's SHA-256 and
+only then deletes the spool copy. If the upload succeeded but we crashed before the delete, the next
+attempt finds identical bytes at the key and the store writes nothing: each object lands exactly once.
+
+Failures: an unreachable store (``StoreUnavailableError``) is retried for as long as the uploader runs,
+with exponential backoff, logged once per outage (and once when it ends). Other errors (access denied,
+checksum mismatch...) are retried ``retries`` times, then the entry is left in the spool for the next run
+(``scrapy upload``) and logged. A spool copy whose bytes no longer match its sidecar is never uploaded.
+
+A lock file (``<directory>/.lock``, flock) keeps two processes from draining one spool at once.
+Hooks: ``stats(name, increment)`` with names ``uploaded``, ``bytes``, ``failed/<reason>``;
+``on_uploaded(entry, stored_key)`` after each upload (``stored_key`` differs from ``entry.key`` only when
+the key held different bytes, see ``archive.storage``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from archive.keys import check_key
+from archive.storage import (
+    DEFAULT_CONTENT_TYPE,
+    Store,
+    StoreError,
+    StoreIntegrityError,
+    StoreUnavailableError,
+)
+
+logger = logging.getLogger(__name__)
+
+StatsHook = Callable[[str, int], None]
+_READ_BLOCK = 1024 * 1024
+
+
+class SpoolLockedError(RuntimeError):
+    """Another process holds the spool."""
+
+
+@dataclass(frozen=True)
+class SpoolEntry:
+    """One object waiting in the spool."""
+
+    id: str
+    key: str
+    sha256: str
+    size: int
+    content_type: str
+    created: float
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What is still in the spool: entry count and total bytes."""
+
+    count: int
+    bytes: int
+
+
+UploadedHook = Callable[[SpoolEntry, str], None]
+
+
+def _sha256_of(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(_READ_BLOCK):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # not every file system allows it; the files themselves are synced
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, writer: Callable[[IO[bytes]], object]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            writer(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+class Spool:
+    """Durable hand-over of objects to a ``Store``; see the module docstring.
+
+    ``retries``: attempts for non-transient failures before an entry is left for a later run.
+    ``backoff``/``max_backoff``: first and longest wait between attempts, in seconds.
+    ``start=False`` leaves the uploader stopped (call ``start()``), e.g. to add entries first.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        store: Store,
+        *,
+        retries: int = 5,
+        backoff: float = 1.0,
+        max_backoff: float = 60.0,
+        stats: StatsHook | None = None,
+        on_uploaded: UploadedHook | None = None,
+        start: bool = True,
+    ) -> None:
+        self.directory = Path(os.path.abspath(directory))
+        self.objects = self.directory / "objects"
+        self.store = store
+        self.retries = max(1, retries)
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._stats = stats
+        self._on_uploaded = on_uploaded
+        self._cond = threading.Condition()
+        self._queue: deque[SpoolEntry] = deque()
+        self._inflight: SpoolEntry | None = None
+        self._given_up: list[SpoolEntry] = []
+        self._closed = False
+        self.objects.mkdir(parents=True, exist_ok=True)
+        self._lock_fh = self._acquire_lock()
+        try:
+            self._recover()
+        except BaseException:
+            self._release_lock()
+            raise
+        self._uploader = Uploader(self)
+        if start:
+            self.start()
+
+    # -- lifecycle --
+
+    def _acquire_lock(self) -> IO[str]:
+        fh = open(self.directory / ".lock", "a+", encoding="ascii")  # noqa: SIM115 (held until close())
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            fh.seek(0)
+            holder = fh.read().strip() or "unknown"
+            fh.close()
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise SpoolLockedError(
+                    f"spool {self.directory} is in use by another process (pid {holder}); "
+                    "let it finish (a crawl drains it at close) or stop it first"
+                ) from None
+            raise
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        return fh
+
+    def _release_lock(self) -> None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
+        self._lock_fh.close()
+
+    def _recover(self) -> None:
+        """Queue complete entries left by earlier runs; drop half-written ones (the caller kept the file)."""
+        recovered = 0
+        for stray in self.objects.glob(".*.tmp"):
+            stray.unlink(missing_ok=True)
+        for meta in sorted(self.objects.glob("*.json")):
+            data = meta.with_suffix(".data")
+            try:
+                entry = SpoolEntry(**json.loads(meta.read_bytes()))
+            except (ValueError, TypeError) as exc:
+                logger.error("spool sidecar %s is unreadable (%s); left in place for inspection", meta, exc)
+                continue
+            if not data.exists():
+                logger.debug("dropping spool sidecar %s: its hand-over never finished", meta.name)
+                meta.unlink()
+                continue
+            self._queue.append(entry)
+            recovered += 1
+        for data in self.objects.glob("*.data"):
+            if not data.with_suffix(".json").exists():
+                logger.warning("spool file %s has no sidecar; left in place for inspection", data)
+        if recovered:
+            pending = self.pending()
+            logger.info(
+                "spool %s: %d objects (%d bytes) left by an earlier run will be uploaded",
+                self.directory,
+                pending.count,
+                pending.bytes,
+            )
+
+    def start(self) -> None:
+        """Start the uploader thread (idempotent)."""
+        if not self._uploader.is_alive() and not self._closed:
+            self._uploader.start()
+
+    def close(self, timeout: float | None = 30.0) -> Pending:
+        """Stop the uploader (waiting up to ``timeout`` for an upload in flight) and release the spool.
+
+        What is left stays on disk for the next run. Returns it.
+        """
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._uploader.is_alive():
+            self._uploader.join(timeout)
+            if self._uploader.is_alive():
+                logger.warning("uploader still busy after %ss; its object stays in the spool", timeout)
+        left = self.pending()
+        self._release_lock()
+        return left
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- adding --
+
+    def _new_id(self) -> str:
+        # Time first, so a directory listing recovers entries oldest first.
+        return f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+
+    def _paths(self, entry_id: str) -> tuple[Path, Path]:
+        return self.objects / f"{entry_id}.json", self.objects / f"{entry_id}.data"
+
+    def add_file(
+        self,
+        key: str,
+        path: str | os.PathLike[str],
+        content_type: str = DEFAULT_CONTENT_TYPE,
+        *,
+        keep_source: bool = False,
+    ) -> SpoolEntry:
+        """Move the closed file at ``path`` into the spool (hard-link/copy it with ``keep_source``)."""
+        self._check_open()
+        check_key(key)
+        source = Path(path)
+        sha, size = _sha256_of(source)
+        entry = SpoolEntry(self._new_id(), key, sha, size, content_type, time.time())
+        meta, data = self._paths(entry.id)
+        _write_atomic(meta, lambda fh: fh.write(entry.to_json()))
+        try:
+            self._place(source, data, keep_source=keep_source)
+            if _sha256_of(data) != (sha, size):
+                raise StoreIntegrityError(f"{source} changed while it was handed to the spool")
+        except BaseException:
+            meta.unlink(missing_ok=True)
+            if not keep_source and not source.exists() and data.exists():
+                os.replace(data, source)  # give the file back: the caller still owns it
+            else:
+                data.unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.objects)
+        self._enqueue(entry)
+        return entry
+
+    def _place(self, source: Path, data: Path, *, keep_source: bool) -> None:
+        if not keep_source:
+            try:
+                os.replace(source, data)
+                return
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+        else:
+            try:
+                os.link(source, data)
+                return
+            except OSError:
+                pass  # another file system, or links not allowed: copy
+        with open(source, "rb") as src:
+            _write_atomic(data, lambda fh: shutil.copyfileobj(src, fh, _READ_BLOCK))
+        if not keep_source:
+            source.unlink()
+
+    def add_bytes(self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> SpoolEntry:
+        """Put ``data`` in the spool under ``key``."""
+        self._check_open()
+        check_key(key)
+        entry = SpoolEntry(
+            self._new_id(), key, hashlib.sha256(data).hexdigest(), len(data), content_type, time.time()
+        )
+        meta, data_path = self._paths(entry.id)
+        _write_atomic(meta, lambda fh: fh.write(entry.to_json()))
+        try:
+            _write_atomic(data_path, lambda fh: fh.write(data))
+        except BaseException:
+            meta.unlink(missing_ok=True)
+            raise
+        _fsync_dir(self.objects)
+        self._enqueue(entry)
+        return entry
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"spool {self.directory} is closed")
+
+    def _enqueue(self, entry: SpoolEntry) -> None:
+        with self._cond:
+            self._queue.append(entry)
+            self._cond.notify_all()
+
+    # -- waiting and counting --
+
+    def pending(self) -> Pending:
+        """Entries still in the spool (queued, in flight or given up for this run)."""
+        with self._cond:
+            entries = [*self._queue, *self._given_up]
+            if self._inflight is not None and self._inflight not in self._queue:
+                entries.append(self._inflight)
+        return Pending(len(entries), sum(e.size for e in entries))
+
+    def failed(self) -> list[SpoolEntry]:
+        """Entries this run gave up on (still in the spool)."""
+        with self._cond:
+            return list(self._given_up)
+
+    def retry_failed(self) -> None:
+        """Queue the given-up entries again."""
+        with self._cond:
+            self._queue.extend(self._given_up)
+            self._given_up.clear()
+            self._cond.notify_all()
+
+    def drain(self, timeout: float | None = None) -> Pending:
+        """Block until the queue is empty (or ``timeout`` seconds pass); return what is left."""
+        self.start()
+        with self._cond:
+            self._cond.wait_for(lambda: not self._queue and self._inflight is None, timeout)
+        return self.pending()
+
+    def _stat(self, name: str, value: int = 1) -> None:
+        if self._stats is not None:
+            self._stats(name, value)
+
+
+class Uploader(threading.Thread):
+    """Drains a ``Spool`` into its store; see the module docstring for the retry rules."""
+
+    def __init__(self, spool: Spool) -> None:
+        super().__init__(name=f"spool-uploader-{spool.directory.name}", daemon=True)
+        self.spool = spool
+        self._attempts: dict[str, int] = {}
+        self._outage_since: float | None = None
+        self._outage_failures = 0
+        self._delay = spool.backoff
+
+    def run(self) -> None:
+        spool = self.spool
+        cond = spool._cond
+        while True:
+            with cond:
+                cond.wait_for(lambda: spool._closed or bool(spool._queue))
+                if spool._closed:
+                    return
+                entry = spool._queue[0]
+                spool._inflight = entry
+            error = self._upload_one(entry)
+            with cond:
+                spool._inflight = None
+                if error is None:
+                    if spool._queue and spool._queue[0] is entry:
+                        spool._queue.popleft()
+                    self._attempts.pop(entry.id, None)
+                    self._delay = spool.backoff
+                elif not isinstance(error, StoreUnavailableError):
+                    self._attempts[entry.id] = self._attempts.get(entry.id, 0) + 1
+                    if self._attempts[entry.id] >= spool.retries or error.reason == "spool_corrupt":
+                        spool._queue.popleft()
+                        spool._given_up.append(entry)
+                        logger.error(
+                            "giving up on %s for this run after %d attempts (%s); it stays in spool %s "
+                            "for `scrapy upload`",
+                            entry.key,
+                            self._attempts[entry.id],
+                            error,
+                            spool.directory,
+                        )
+                cond.notify_all()
+                if error is not None and not spool._closed:
+                    cond.wait(self._delay)  # interruptible by close()
+                    self._delay = min(self._delay * 2, spool.max_backoff)
+
+    def _upload_one(self, entry: SpoolEntry) -> StoreError | None:
+        spool = self.spool
+        _, data = spool._paths(entry.id)
+        try:
+            if _sha256_of(data) != (entry.sha256, entry.size):
+                raise StoreError(
+                    f"spool copy of {entry.key} no longer matches its sidecar", reason="spool_corrupt"
+                )
+            stored_key = spool.store.put_file(entry.key, data, content_type=entry.content_type)
+            info = spool.store.stat(stored_key)
+            if info is None or info.sha256 != entry.sha256 or info.size != entry.size:
+                raise StoreIntegrityError(f"{stored_key}: stored object does not match the spool copy")
+        except StoreError as exc:
+            spool._stat(f"failed/{exc.reason}")
+            if isinstance(exc, StoreUnavailableError):
+                self._note_outage(exc)
+            else:
+                logger.warning("upload of %s failed: %s", entry.key, exc)
+            return exc
+        except ValueError as exc:  # a key the store refuses; add_* checks keys, so only old spools
+            spool._stat("failed/invalid_key")
+            logger.error("cannot upload %s: %s", entry.key, exc)
+            return StoreError(str(exc), reason="spool_corrupt")
+        except OSError as exc:
+            spool._stat("failed/local_io")
+            logger.warning("upload of %s failed reading the spool: %s", entry.key, exc)
+            return StoreError(str(exc), reason="local_io")
+        self._end_outage()
+        meta, data = spool._paths(entry.id)
+        meta.unlink(missing_ok=True)  # sidecar first: a crash in between leaves an orphan, never a re-upload
+        data.unlink(missing_ok=True)
+        spool._stat("uploaded")
+        spool._stat("bytes", entry.size)
+        logger.debug("uploaded %s (%d bytes) as %s", entry.key, entry.size, stored_key)
+        if spool._on_uploaded is not None:
+            spool._on_uploaded(entry, stored_key)
+        return None
+
+    def _note_outage(self, exc: StoreError) -> None:
+        self._outage_failures += 1
+        if self._outage_since is not None:
+            return
+        self._outage_since = time.monotonic()
+        pending = self.spool.pending()
+        logger.warning(
+            "%s is unavailable (%s); keeping %d objects (%d bytes) in spool %s and retrying with backoff "
+            "(logged once per outage)",
+            self.spool.store.describe(),
+            exc,
+            pending.count,
+            pending.bytes,
+            self.spool.directory,
+        )
+
+    def _end_outage(self) -> None:
+        if self._outage_since is None:
+            return
+        logger.warning(
+            "%s is reachable again after %.0fs and %d failed attempts; resuming uploads",
+            self.spool.store.describe(),
+            time.monotonic() - self._outage_since,
+            self._outage_failures,
+        )
+        self._outage_since = None
+        self._outage_failures = 0
+
+
+def read_entry(meta_path: str | os.PathLike[str]) -> SpoolEntry:
+    """Read one sidecar (for tools and tests)."""
+    data: dict[str, Any] = json.loads(Path(meta_path).read_bytes())
+    return SpoolEntry(**data)

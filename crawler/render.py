@@ -1,0 +1,556 @@
+"""Render JavaScript-gated pages in Chromium only when needed, and archive everything the browser fetched.
+
+Reads: RENDER_CHROMIUM_PATH, RENDER_MAX_CONTEXTS, RENDER_MAX_PAGES_PER_CONTEXT, RENDER_TIMEOUT (into
+``RenderConfig``), USER_AGENT via the request headers, and DOWNLOAD_HANDLERS (to refuse to run without
+scrapy-playwright).
+
+- ``playwright_settings(config)`` gives the scrapy-playwright settings for a ``RenderConfig``;
+  ``RenderAddon`` (``ADDONS = {"crawler.render.RenderAddon": 0}``) applies them plus the middleware after
+  every other settings source, so ``-s RENDER_TIMEOUT=...`` is honoured.
+- ``JsGateMiddleware`` (downloader middleware, order ``JS_GATE_MIDDLEWARE_ORDER`` = 585: after
+  HttpCompression 590 has decoded the body, before Retry 550 / MetaRefresh 580) runs ``JsGateDetector`` on
+  plain HTML responses of ``render: auto`` sites and answers a gated one with a browser request
+  (``playwright=True``, one browser context per site so a challenge cookie serves the site's next pages).
+  For every browser request (auto or the spider's ``render: always``) it records each network response of
+  the page as a ``Capture(source="browser")`` through the crawl's WARC writer (``crawler.warc_archive``),
+  waits for the content, writes the rendered DOM as a ``conversion`` record and points
+  ``request.meta["warc"]`` at it.
+
+Meta read: ``render`` ("auto" | "always" | "never", default "auto"), ``site`` (context name),
+``render_wait_selector``. Meta written: ``render_reason``, ``rendered``, ``warc`` (the DOM record),
+``render_document_warc`` (the browser's capture of the final document), ``render_gated_warc`` (the plain
+gated response, when the WARC middleware recorded it). Stats: ``render/gate/<reason>``, ``render/pages``,
+``render/seconds``, ``render/captures``, ``render/capture_failed``, ``render/failed/<reason>``,
+``render/pages_closed``, ``render/contexts_closed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError
+from scrapy import signals
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import HtmlResponse, Request, Response
+from scrapy_playwright.page import PageMethod
+
+from archive.capture import Capture, CaptureRef
+from extraction.gate import JsGateDetector
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext, Page
+    from playwright.async_api import Response as BrowserResponse
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+    from scrapy.statscollectors import StatsCollector
+
+__all__ = [
+    "BROWSER_ARGS",
+    "JS_GATE_MIDDLEWARE_ORDER",
+    "JsGateMiddleware",
+    "RenderAddon",
+    "RenderConfig",
+    "RenderFailed",
+    "decoded_body_headers",
+    "playwright_settings",
+]
+
+logger = logging.getLogger(__name__)
+
+PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+JS_GATE_MIDDLEWARE_ORDER = 585
+RENDER_MODES = frozenset({"auto", "always", "never"})
+# Chromium flags for containers and crawling: no /dev/shm limits, no background traffic of its own
+# (that would land in the archive), no QUIC (captures stay HTTP/1.1 or HTTP/2).
+BROWSER_ARGS: tuple[str, ...] = (
+    "--disable-dev-shm-usage",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+)
+# Statuses a challenge or app shell is served with; other errors are not worth a browser.
+_GATE_STATUSES = frozenset({200, 202, 203, 403, 429, 503})
+# Headers that describe the bytes on the wire; Playwright hands back the decoded body.
+_WIRE_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
+_ORIG_PREFIX = "X-Archive-Orig-"
+_STATE_KEY = "_render_state"
+# How long the DOM must stay unchanged (network idle, still gated) before the render is declared failed.
+_QUIET_SECONDS = 1.0
+_POLL_SECONDS = 0.2
+
+
+class WarcSink(Protocol):
+    """What the WARC extension exposes as ``crawler.warc_archive`` (thread-safe)."""
+
+    def write_capture(self, capture: Capture) -> CaptureRef: ...
+
+    def write_resource(
+        self,
+        url: str,
+        content: bytes,
+        content_type: str,
+        *,
+        concurrent_to: str | None = None,
+        record_type: str = "resource",
+    ) -> CaptureRef: ...
+
+
+class RenderFailed(Exception):
+    """The page did not show its content in time; ``reason`` names why (a stats key suffix)."""
+
+    def __init__(self, reason: str, url: str) -> None:
+        super().__init__(f"render failed ({reason}): {url}")
+        self.reason = reason
+        self.url = url
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """Browser settings, parsed once. ``chromium_path`` None means Playwright's own Chromium download."""
+
+    chromium_path: str | None
+    max_contexts: int
+    max_pages_per_context: int
+    timeout: float
+
+    def __post_init__(self) -> None:
+        if self.chromium_path is not None and not os.access(self.chromium_path, os.X_OK):
+            raise ValueError(
+                f"RENDER_CHROMIUM_PATH {self.chromium_path!r} is not an executable file; set it to a "
+                "Chromium binary (e.g. /usr/bin/chromium) or leave it empty to use `playwright install chromium`"
+            )
+        if self.max_contexts < 1:
+            raise ValueError(f"RENDER_MAX_CONTEXTS must be at least 1, got {self.max_contexts}")
+        if self.max_pages_per_context < 1:
+            raise ValueError(
+                f"RENDER_MAX_PAGES_PER_CONTEXT must be at least 1, got {self.max_pages_per_context}"
+            )
+        if not self.timeout > 0:
+            raise ValueError(f"RENDER_TIMEOUT must be a positive number of seconds, got {self.timeout}")
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> RenderConfig:
+        path = (settings.get("RENDER_CHROMIUM_PATH") or "").strip()
+        try:
+            return cls(
+                chromium_path=path or None,
+                max_contexts=settings.getint("RENDER_MAX_CONTEXTS", 2),
+                max_pages_per_context=settings.getint("RENDER_MAX_PAGES_PER_CONTEXT", 2),
+                timeout=settings.getfloat("RENDER_TIMEOUT", 30.0),
+            )
+        except TypeError as exc:  # getint/getfloat on a value that is not a number
+            raise ValueError(f"bad RENDER_* setting: {exc}") from exc
+
+
+def playwright_settings(config: RenderConfig) -> dict[str, Any]:
+    """The scrapy-playwright settings for ``config`` (merge them into the crawl's settings)."""
+    launch: dict[str, Any] = {"headless": True, "args": list(BROWSER_ARGS)}
+    if config.chromium_path:
+        launch["executable_path"] = config.chromium_path
+    return {
+        "DOWNLOAD_HANDLERS": {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER},
+        "PLAYWRIGHT_BROWSER_TYPE": "chromium",
+        "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
+        "PLAYWRIGHT_MAX_CONTEXTS": config.max_contexts,
+        "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT": config.max_pages_per_context,
+        "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT": config.timeout * 1000,
+        # The browser sends its own headers (and the cookies its scripts set, which Scrapy's jar never
+        # sees); the User-Agent comes from the context (see JsGateMiddleware._context_kwargs).
+        "PLAYWRIGHT_PROCESS_REQUEST_HEADERS": None,
+    }
+
+
+class RenderAddon:
+    """Scrapy add-on: applies ``playwright_settings`` and enables ``JsGateMiddleware``."""
+
+    def update_settings(self, settings: BaseSettings) -> None:
+        config = RenderConfig.from_settings(settings)
+        for name, value in playwright_settings(config).items():
+            if name == "DOWNLOAD_HANDLERS":
+                value = {**settings.getdict("DOWNLOAD_HANDLERS"), **value}
+            settings.set(name, value, "addon")
+        settings.set_in_component_priority_dict(
+            "DOWNLOADER_MIDDLEWARES", JsGateMiddleware, JS_GATE_MIDDLEWARE_ORDER
+        )
+
+
+def decoded_body_headers(headers: list[tuple[str, str]], body_length: int) -> list[tuple[str, str]]:
+    """Make response headers true to a decoded body of ``body_length`` bytes.
+
+    Content-Encoding and Transfer-Encoding go (kept as ``X-Archive-Orig-*``), Content-Length is set to the
+    body's length (the original kept as ``X-Archive-Orig-Content-Length`` when it differed).
+    """
+    kept: list[tuple[str, str]] = []
+    originals: list[tuple[str, str]] = []
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered.startswith(":"):  # HTTP/2 pseudo-headers are not HTTP/1.1 header lines
+            continue
+        if lowered in _WIRE_HEADERS:
+            if lowered != "content-length" or value.strip() != str(body_length):
+                originals.append((_ORIG_PREFIX + "-".join(p.capitalize() for p in lowered.split("-")), value))
+            continue
+        kept.append((name, value))
+    kept.append(("Content-Length", str(body_length)))
+    return kept + originals
+
+
+@dataclass
+class _RenderState:
+    """What one browser render collected; lives in request.meta only while the request is downloading."""
+
+    site: str
+    reason: str
+    started: float
+    tasks: list[asyncio.Task[CaptureRef | None]] = field(default_factory=list)
+    document_task: asyncio.Task[CaptureRef | None] | None = None
+    document_status: int | None = None
+    page_errors: list[str] = field(default_factory=list)
+    network_idle: bool = False
+
+
+class JsGateMiddleware:
+    """Re-fetch gated pages with Chromium and archive the browser's traffic; see the module docstring."""
+
+    def __init__(
+        self,
+        config: RenderConfig,
+        detector: JsGateDetector,
+        stats: StatsCollector,
+        crawler: Crawler | None = None,
+    ) -> None:
+        self.config = config
+        self.detector = detector
+        self.stats = stats
+        self.crawler = crawler
+        self._inflight: Counter[str] = Counter()
+        # Cookies and storage of a site's closed context, restored into its next one.
+        self._storage: dict[str, dict[str, Any]] = {}
+        self._contexts: dict[str, BrowserContext] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> JsGateMiddleware:
+        handlers = crawler.settings.getdict("DOWNLOAD_HANDLERS")
+        if not all(handlers.get(scheme) == PLAYWRIGHT_HANDLER for scheme in ("http", "https")):
+            raise NotConfigured(
+                "JsGateMiddleware needs scrapy-playwright's download handler for http and https: merge "
+                "crawler.render.playwright_settings(RenderConfig.from_settings(settings)) or enable "
+                "ADDONS = {'crawler.render.RenderAddon': 0}"
+            )
+        assert crawler.stats is not None
+        mw = cls(RenderConfig.from_settings(crawler.settings), JsGateDetector(), crawler.stats, crawler)
+        crawler.signals.connect(mw._spider_closed, signal=signals.spider_closed)
+        return mw
+
+    # --- plain responses: the gate ------------------------------------------------------------------
+
+    async def process_request(self, request: Request) -> None:
+        if not request.meta.get("playwright") or _STATE_KEY in request.meta:
+            return None
+        # A browser request (re-scheduled by us, or render: always from the spider): set up capture.
+        # Callables go into meta only here, after the scheduler, so queued requests stay serialisable.
+        site = self._site(request)
+        reason = request.meta.setdefault("render_reason", "always")
+        state = _RenderState(site=site, reason=reason, started=time.monotonic())
+        meta = request.meta
+        meta[_STATE_KEY] = state
+        meta["playwright_context"] = site
+        meta["playwright_include_page"] = True
+        meta["playwright_context_kwargs"] = self._context_kwargs(request, site)
+        meta["playwright_page_goto_kwargs"] = {"wait_until": "commit"}
+        meta["playwright_page_event_handlers"] = {
+            "response": lambda response: self._on_response(response, state),
+            "pageerror": lambda error: state.page_errors.append(str(error)),
+        }
+        meta["playwright_page_methods"] = [
+            PageMethod(self._settle, state, meta.get("render_wait_selector"), request.url)
+        ]
+        self._inflight[site] += 1
+        return None
+
+    async def process_response(self, request: Request, response: Response) -> Request | Response:
+        state = request.meta.pop(_STATE_KEY, None)
+        if isinstance(state, _RenderState):
+            return await self._finish_render(request, response, state)
+        if request.meta.get("playwright"):
+            return response
+        return self._gate(request, response)
+
+    async def process_exception(self, request: Request, exception: Exception) -> None:
+        state = request.meta.pop(_STATE_KEY, None)
+        if not isinstance(state, _RenderState):
+            return None
+        page = request.meta.pop("playwright_page", None)
+        try:
+            await self._drain(state)
+        finally:
+            await self._release(page, state)
+        self._clean_meta(request)
+        reason = _failure_reason(exception)
+        self.stats.inc_value(f"render/failed/{reason}")
+        self._add_seconds(time.monotonic() - state.started)
+        logger.warning(
+            "Render failed (%s) for %s after %.1fs: %s",
+            reason,
+            request.url,
+            time.monotonic() - state.started,
+            exception,
+        )
+        # The gated plain response is already archived; the crawl goes on without this page's content.
+        raise IgnoreRequest(f"render failed ({reason}): {request.url}") from exception
+
+    def _gate(self, request: Request, response: Response) -> Request | Response:
+        mode = request.meta.get("render", "auto")
+        if mode not in RENDER_MODES:
+            logger.warning("Unknown render mode %r for %s; treating it as 'auto'", mode, request.url)
+            mode = "auto"
+        if mode != "auto" or not isinstance(response, HtmlResponse) or response.status not in _GATE_STATUSES:
+            return response
+        verdict = self.detector.detect(response.text, response.url)
+        if not verdict.gated:
+            return response
+        reason = verdict.reason or "gated"
+        self.stats.inc_value(f"render/gate/{reason}")
+        logger.info("JavaScript gate (%s) at %s: rendering it in the browser", reason, response.url)
+        meta = {k: v for k, v in request.meta.items() if k not in ("warc", "download_latency")}
+        if "warc" in request.meta:
+            meta["render_gated_warc"] = request.meta["warc"]
+        meta.update(playwright=True, playwright_context=self._site(request), render_reason=reason)
+        return request.replace(meta=meta, dont_filter=True)
+
+    # --- browser requests -------------------------------------------------------------------------
+
+    def _site(self, request: Request) -> str:
+        return str(
+            request.meta.get("site") or request.meta.get("playwright_context") or urlsplit(request.url).netloc
+        )
+
+    def _context_kwargs(self, request: Request, site: str) -> dict[str, Any]:
+        kwargs: dict[str, Any] = dict(request.meta.get("playwright_context_kwargs") or {})
+        user_agent = request.headers.get("User-Agent")
+        if user_agent:
+            kwargs.setdefault("user_agent", user_agent.decode("latin-1"))
+        # Archived bytes must come from the network, not from a service worker's cache.
+        kwargs.setdefault("service_workers", "block")
+        kwargs.setdefault("ignore_https_errors", True)
+        if site in self._storage:
+            kwargs.setdefault("storage_state", self._storage[site])
+        return kwargs
+
+    def _on_response(self, response: BrowserResponse, state: _RenderState) -> None:
+        if not response.url.startswith(("http://", "https://")):
+            return
+        task = asyncio.ensure_future(self._capture(response))
+        state.tasks.append(task)
+        try:
+            is_document = response.request.is_navigation_request() and response.frame.parent_frame is None
+        except PlaywrightError:  # service-worker responses have no frame
+            is_document = False
+        if is_document and not 300 <= response.status < 400:
+            state.document_task = task
+            state.document_status = response.status
+
+    async def _capture(self, response: BrowserResponse) -> CaptureRef | None:
+        request = response.request
+        fetched_at = datetime.now(UTC)
+        try:
+            request_headers = await request.headers_array()
+            response_headers = await response.headers_array()
+            # Redirects have no body in the browser; the record keeps their headers with an empty one.
+            body = b"" if 300 <= response.status < 400 else await response.body()
+            server = await response.server_addr()
+        except PlaywrightError as exc:
+            self.stats.inc_value("render/capture_failed")
+            logger.debug("Could not capture browser response %s: %s", response.url, exc)
+            return None
+        sink = self._sink()
+        if sink is None:
+            return None
+        capture = Capture(
+            url=response.url,
+            method=request.method,
+            request_headers=[
+                (h["name"], h["value"]) for h in request_headers if not h["name"].startswith(":")
+            ],
+            status=response.status,
+            reason=response.status_text,
+            response_headers=decoded_body_headers(
+                [(h["name"], h["value"]) for h in response_headers], len(body)
+            ),
+            body=body,
+            fetched_at=fetched_at,
+            request_body=request.post_data_buffer or b"",
+            ip_address=server["ipAddress"] if server else None,
+            source="browser",
+            extra={"resource_type": request.resource_type},
+        )
+        ref = await asyncio.to_thread(sink.write_capture, capture)
+        self.stats.inc_value("render/captures")
+        self.stats.inc_value(f"render/captures/{request.resource_type}")
+        return ref
+
+    async def _settle(self, page: Page, state: _RenderState, selector: str | None, url: str) -> None:
+        """Wait until the page shows content: ``selector`` appears, or the network idles on an ungated DOM."""
+        deadline = time.monotonic() + self.config.timeout
+        if selector:
+            try:
+                await page.wait_for_selector(selector, state="attached", timeout=self.config.timeout * 1000)
+            except PlaywrightTimeoutError as exc:
+                raise RenderFailed("selector-timeout", url) from exc
+            await self._wait_idle(page, state, deadline)
+            return
+        last_html: str | None = None
+        unchanged_since = 0.0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RenderFailed(self._stuck_reason(state), url)
+            if not await self._wait_idle(page, state, deadline):
+                continue
+            try:
+                html = await page.content()
+            except PlaywrightError:  # navigating (a challenge reloading): look again
+                await asyncio.sleep(_POLL_SECONDS)
+                continue
+            verdict = self.detector.detect(html, page.url)
+            if not verdict.gated:
+                return
+            now = time.monotonic()
+            if html != last_html:
+                last_html, unchanged_since = html, now
+            elif verdict.reason != "challenge-marker" and now - unchanged_since >= _QUIET_SECONDS:
+                # Scripts done, network quiet, DOM still a shell: waiting longer will not help.
+                raise RenderFailed(self._stuck_reason(state), url)
+            await asyncio.sleep(_POLL_SECONDS)
+
+    async def _wait_idle(self, page: Page, state: _RenderState, deadline: float) -> bool:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        try:
+            await page.wait_for_load_state("networkidle", timeout=remaining * 1000)
+        except PlaywrightTimeoutError:
+            return False
+        state.network_idle = True
+        return True
+
+    @staticmethod
+    def _stuck_reason(state: _RenderState) -> str:
+        if state.page_errors:
+            return "script-error"
+        return "still-gated" if state.network_idle else "timeout"
+
+    async def _drain(self, state: _RenderState) -> None:
+        """Let the capture tasks read their bodies while the page is still open."""
+        if state.tasks:
+            await asyncio.wait(list(state.tasks), timeout=min(self.config.timeout, 10.0))
+
+    async def _release(self, page: Page | None, state: _RenderState) -> None:
+        """Close the page; close the site's context once no render of the site is in flight."""
+        self._inflight[state.site] -= 1
+        context = None
+        try:
+            if page is not None:
+                context = page.context
+                if self._inflight[state.site] <= 0:
+                    self._storage[state.site] = dict(await context.storage_state())
+        except PlaywrightError as exc:
+            logger.debug("Could not save browser storage for %s: %s", state.site, exc)
+        finally:
+            if page is not None and not page.is_closed():
+                await page.close()
+                self.stats.inc_value("render/pages_closed")
+            for task in state.tasks:
+                task.cancel()
+            await asyncio.gather(*state.tasks, return_exceptions=True)
+        if context is not None and self._inflight[state.site] <= 0:
+            del self._inflight[state.site]
+            try:
+                await context.close()
+            except PlaywrightError as exc:
+                logger.debug("Closing the browser context of %s failed: %s", state.site, exc)
+            else:
+                self.stats.inc_value("render/contexts_closed")
+
+    async def _finish_render(self, request: Request, response: Response, state: _RenderState) -> Response:
+        page = request.meta.pop("playwright_page", None)
+        try:
+            await self._drain(state)
+            document_ref = None
+            if (
+                state.document_task is not None
+                and state.document_task.done()
+                and not state.document_task.cancelled()
+            ):
+                document_ref = state.document_task.result()
+        finally:
+            await self._release(page, state)
+        self._clean_meta(request)
+        request.meta["rendered"] = True
+        request.meta["render_reason"] = state.reason
+        sink = self._sink()
+        if sink is not None:
+            dom_ref = await asyncio.to_thread(
+                sink.write_resource,
+                response.url,
+                response.body,
+                f"text/html; charset={getattr(response, 'encoding', 'utf-8')}",
+                concurrent_to=document_ref.record_id if document_ref else None,
+                record_type="conversion",
+            )
+            request.meta["warc"] = dom_ref.to_dict()
+            if document_ref is not None:
+                request.meta["render_document_warc"] = document_ref.to_dict()
+        elapsed = time.monotonic() - state.started
+        self.stats.inc_value("render/pages")
+        self._add_seconds(elapsed)
+        logger.info("Rendered %s (%s) in %.1fs", response.url, state.reason, elapsed)
+        # scrapy-playwright reports the status of the first navigation (a challenge's 403/503); the page
+        # the spider parses is the last document the browser loaded.
+        if state.document_status is not None and state.document_status != response.status:
+            return response.replace(status=state.document_status)
+        return response
+
+    def _add_seconds(self, seconds: float) -> None:
+        total = float(self.stats.get_value("render/seconds", 0.0) or 0.0)
+        self.stats.set_value("render/seconds", round(total + seconds, 3))
+
+    def _clean_meta(self, request: Request) -> None:
+        for key in ("playwright_page_event_handlers", "playwright_page_methods", "playwright_include_page"):
+            request.meta.pop(key, None)
+
+    def _sink(self) -> WarcSink | None:
+        return getattr(self.crawler, "warc_archive", None) if self.crawler is not None else None
+
+    def _spider_closed(self) -> None:
+        if self._inflight and any(self._inflight.values()):
+            logger.warning("Spider closed with renders in flight: %s", dict(self._inflight))
+
+
+def _failure_reason(exception: BaseException) -> str:
+    if isinstance(exception, RenderFailed):
+        return exception.reason
+    if isinstance(exception, PlaywrightTimeoutError):
+        return "timeout"
+    if isinstance(exception, PlaywrightError):
+        return "browser-error"
+    return type(exception).__name__.lower()
+
+
+def render_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``render/*`` entries of a stats dict (for reports and tests)."""
+    return {k: v for k, v in stats.items() if k.startswith("render/")}

@@ -1,0 +1,51 @@
+"""Writes the crawl's final stats as JSON to a local file (setting CRAWL_STATS_FILE; empty: off).
+
+For scripts and tests that read a crawl's numbers without parsing logs; the operator report keeps its own
+copy in the archive store.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.statscollectors import StatsCollector
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return str(value)
+
+
+class StatsFileExtension:
+    def __init__(self, path: Path, stats: StatsCollector) -> None:
+        self.path = path
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> StatsFileExtension:
+        path = crawler.settings.get("CRAWL_STATS_FILE") or ""
+        if not path:
+            raise NotConfigured("CRAWL_STATS_FILE is empty")
+        assert crawler.stats is not None
+        ext = cls(Path(path), crawler.stats)
+        # After every other spider_closed handler has added its numbers (low priority = late).
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        return ext
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        data = {key: _jsonable(value) for key, value in self.stats.get_stats().items()}
+        data["finish_reason"] = reason
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, self.path)

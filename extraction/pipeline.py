@@ -1,0 +1,291 @@
+"""HTML bytes -> ``Article`` | ``NoArticle``: decode, parse once, read metadata, clean the DOM, run
+trafilatura (precision-tuned, comments excluded), split into paragraphs, clean the text.
+
+Also ``extract_feed_entry`` for a feed description that carries a whole body (often escaped HTML): the
+crawler prefers the page's own body and falls back to this.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
+
+import trafilatura
+from lxml import etree
+from lxml.html import HtmlElement, HTMLParser, document_fromstring
+
+from extraction.cleanup import clean_dom, clean_paragraphs
+from extraction.dates import parse_arabic_date, to_iso
+from extraction.encoding import decode_html
+from extraction.metadata import (
+    canonical_url,
+    detect_language,
+    extract_author,
+    extract_published,
+    extract_title,
+    is_article_page,
+    json_ld,
+    meta_values,
+    norm_space,
+)
+from extraction.models import (
+    REASON_BINARY,
+    REASON_EMPTY_BODY,
+    REASON_NO_MAIN_TEXT,
+    REASON_NOT_HTML,
+    REASON_SECTION_PAGE,
+    REASON_TOO_SHORT,
+    REASON_UNPARSEABLE,
+    Article,
+    NoArticle,
+)
+
+logger = logging.getLogger(__name__)
+
+# An article needs at least this much clean text (characters, paragraphs joined).
+MIN_TEXT_CHARS = 120
+# A page whose extracted text is mostly the text of links to other pages is a listing.
+SECTION_LINK_SHARE = 0.5
+# Link texts at least this long count as headlines of other articles.
+HEADLINE_LINK_CHARS = 20
+SECTION_MIN_TEASER_ARTICLES = 4
+
+_BINARY_MAGIC = (
+    b"%PDF",
+    b"\x89PNG",
+    b"GIF8",
+    b"\xff\xd8\xff",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+    b"ID3",
+    b"OggS",
+    b"RIFF",
+    b"\x00\x00\x01\x00",
+    b"wOFF",
+    b"wOF2",
+    b"\x7fELF",
+    b"fLaC",
+    b"BZh",
+    b"\xfd7zXZ",
+)
+_HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml")
+_HTML_SNIFF = re.compile(r"<(?:!doctype\s+html|html|head|body|p|div|article|meta|title)\b", re.IGNORECASE)
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+_BLOCK_TAGS = (
+    "p",
+    "div",
+    "br",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "blockquote",
+    "section",
+    "article",
+    "tr",
+    "figcaption",
+    "pre",
+)
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    if not headers:
+        return None
+    return next((v for k, v in headers.items() if k.lower() == name), None)
+
+
+def _is_binary(body: bytes) -> bool:
+    if body.startswith(_BINARY_MAGIC):
+        return True
+    head = body[:1024]
+    # UTF-16/32 text has NULs too; a BOM says it is text.
+    return b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff"))
+
+
+def _parse(text: str) -> HtmlElement | None:
+    text = _XML_DECLARATION.sub("", text, count=1)
+    parser = HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
+    try:
+        return document_fromstring(text, parser=parser)
+    except (etree.ParserError, ValueError) as error:
+        logger.debug("unparseable HTML: %s", error)
+        return None
+
+
+def _trafilatura_paragraphs(root: HtmlElement, url: str, favor_precision: bool) -> list[str]:
+    document = trafilatura.bare_extraction(
+        root,
+        url=url or None,
+        favor_precision=favor_precision,
+        include_comments=False,
+        include_tables=True,
+        include_images=False,
+        with_metadata=False,
+    )
+    body = getattr(document, "body", None)
+    if body is None:
+        return []
+    paragraphs: list[str] = []
+    for child in body:
+        if child.tag == "list":
+            for item in child.iter("item"):
+                paragraphs.extend(_split_lines(item))
+        elif child.tag == "table":
+            for row in child.iter("row"):
+                cells = [norm_space("".join(cell.itertext())) for cell in row.iter("cell")]
+                paragraphs.append(" ".join(c for c in cells if c))
+        else:
+            paragraphs.extend(_split_lines(child))
+    return paragraphs
+
+
+def _split_lines(element: etree._Element) -> list[str]:
+    # trafilatura keeps <br> inside a paragraph as <lb/>: each is a paragraph break in the source.
+    for lb in element.iter("lb"):
+        lb.tail = "\n" + (lb.tail or "")
+    return "".join(element.itertext()).split("\n")
+
+
+def _headline_links(root: HtmlElement) -> set[str]:
+    texts: set[str] = set()
+    for anchor in root.iter("a"):
+        text = norm_space(anchor.text_content())
+        if len(text) >= HEADLINE_LINK_CHARS:
+            texts.add(text)
+    return texts
+
+
+def _looks_like_section(
+    paragraphs: list[str], headline_links: set[str], teaser_articles: int, declared_article: bool
+) -> bool:
+    total = sum(len(p) for p in paragraphs) or 1
+    linked = sum(len(p) for p in paragraphs if p in headline_links)
+    if linked >= SECTION_LINK_SHARE * total:
+        return True
+    if declared_article:
+        return False
+    if teaser_articles >= SECTION_MIN_TEASER_ARTICLES:
+        return True
+    return linked >= 0.3 * total and len(headline_links) >= 10
+
+
+def extract(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> Article | NoArticle:
+    """Extract the article from one fetched page.
+
+    ``headers`` are the HTTP response headers (only Content-Type is read). Returns ``NoArticle`` with an
+    explicit reason, never an Article with empty text.
+    """
+    if not body or not body.strip():
+        return NoArticle(url, REASON_EMPTY_BODY)
+    if _is_binary(body):
+        return NoArticle(url, REASON_BINARY)
+    content_type = (_header(headers, "content-type") or "").split(";")[0].strip().lower()
+    if content_type and not content_type.startswith(_HTML_TYPES):
+        return NoArticle(url, REASON_NOT_HTML)
+    text, encoding = decode_html(body, headers)
+    if not _HTML_SNIFF.search(text[:8192]):
+        return NoArticle(url, REASON_NOT_HTML)
+    root = _parse(text)
+    if root is None:
+        return NoArticle(url, REASON_UNPARSEABLE)
+
+    metas = meta_values(root)
+    ld = json_ld(root)
+    title = extract_title(root, metas, ld, url)
+    author = extract_author(root, metas, ld)
+    published = extract_published(root, metas, ld, url)
+    canonical = canonical_url(root, metas, url)
+    lang_hint = root.get("lang") or metas.get("og:locale") or metas.get("content-language")
+    declared_article = is_article_page(metas, ld)
+    headline_links = _headline_links(root)
+    teaser_articles = sum(1 for _ in root.iter("article"))
+    teaser_articles = teaser_articles if teaser_articles > 1 else 0
+
+    clean_dom(root)
+    raw = _trafilatura_paragraphs(root, url, favor_precision=True)
+    paragraphs = clean_paragraphs(raw, title=title)
+    if sum(len(p) for p in paragraphs) < MIN_TEXT_CHARS:
+        # Precision mode can drop a short article whole; recall mode gets a second chance.
+        paragraphs = clean_paragraphs(_trafilatura_paragraphs(root, url, favor_precision=False), title=title)
+    if not paragraphs:
+        return NoArticle(url, REASON_SECTION_PAGE if len(headline_links) >= 10 else REASON_NO_MAIN_TEXT)
+    if _looks_like_section(paragraphs, headline_links, teaser_articles, declared_article):
+        return NoArticle(url, REASON_SECTION_PAGE)
+    joined = "\n\n".join(paragraphs)
+    if len(joined) < MIN_TEXT_CHARS:
+        return NoArticle(url, REASON_TOO_SHORT)
+    return Article(
+        url=url,
+        canonical_url=canonical,
+        title=title,
+        author=author,
+        published=published,
+        language=detect_language(joined, lang_hint),
+        text=joined,
+        paragraphs=paragraphs,
+        encoding=encoding,
+    )
+
+
+def normalise_published(value: str | None) -> str | None:
+    """A feed date (RFC 822 ``pubDate``, ISO 8601 or an Arabic date) as ISO 8601, or None."""
+    if not value or not value.strip():
+        return None
+    parsed: date | datetime | None = None
+    try:
+        parsed = parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        parsed = None
+    if parsed is None:
+        parsed = parse_arabic_date(value)
+    return to_iso(parsed) if parsed is not None else None
+
+
+def _fragment_paragraphs(root: HtmlElement) -> list[str]:
+    # Mark every block boundary with a newline, then split: works for <p> bodies and <br> bodies alike.
+    for element in root.iter(*_BLOCK_TAGS):
+        element.tail = "\n" + (element.tail or "")
+        if element.tag != "br":
+            element.text = "\n" + (element.text or "")
+    body = root.find(".//body")
+    return (body if body is not None else root).text_content().split("\n")
+
+
+def extract_feed_entry(
+    html_fragment: str, url: str, title: str | None = None, published: str | None = None
+) -> Article | NoArticle:
+    """Build an Article from a feed description holding a whole body (escaped HTML is unescaped first)."""
+    fragment = (html_fragment or "").strip()
+    if not fragment:
+        return NoArticle(url, REASON_EMPTY_BODY)
+    if "&lt;" in fragment and "<" not in fragment.replace("&lt;", ""):
+        fragment = html.unescape(fragment)
+    root = _parse(f"<html><body><article>{fragment}</article></body></html>")
+    if root is None:
+        return NoArticle(url, REASON_UNPARSEABLE)
+    clean_dom(root)
+    clean_title = norm_space(title) if title else None
+    paragraphs = clean_paragraphs(_fragment_paragraphs(root), title=clean_title)
+    joined = "\n\n".join(paragraphs)
+    if not paragraphs:
+        return NoArticle(url, REASON_NO_MAIN_TEXT)
+    if len(joined) < MIN_TEXT_CHARS:
+        return NoArticle(url, REASON_TOO_SHORT)
+    return Article(
+        url=url,
+        canonical_url=url,
+        title=clean_title,
+        author=None,
+        published=normalise_published(published),
+        language=detect_language(joined, None),
+        text=joined,
+        paragraphs=paragraphs,
+        encoding="utf-8",
+    )
