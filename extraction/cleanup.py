@@ -280,7 +280,7 @@ def clean_paragraphs(paragraphs: Iterable[str], title: str | None = None) -> lis
             index = _skip_teasers(candidates, index + 1)
             continue
         if _INLINE.match(text):
-            index = _skip_teasers(candidates, index + 1, limit=3)
+            index = _skip_teasers(candidates, index + 1, limit=1)
             continue
         if not _is_noise(text, arabic_page):
             kept.append(text)
@@ -289,7 +289,11 @@ def clean_paragraphs(paragraphs: Iterable[str], title: str | None = None) -> lis
 
 
 def _is_about_author(candidates: list[str], index: int) -> bool:
-    return index >= len(candidates) * 0.6 and index > 0 and bool(_ABOUT_NAME.match(candidates[index]))
+    # "عن <name>" is an author box only after most of the text (a paragraph may legitimately be "عن ...").
+    if index == 0 or not _ABOUT_NAME.match(candidates[index]):
+        return False
+    before = sum(len(p) for p in candidates[:index])
+    return before >= 0.5 * sum(len(p) for p in candidates)
 
 
 def _skip_teasers(candidates: list[str], index: int, limit: int = 6) -> int:
@@ -297,8 +301,9 @@ def _skip_teasers(candidates: list[str], index: int, limit: int = 6) -> int:
     skipped = 0
     while index < len(candidates) and skipped < limit:
         text = candidates[index]
-        teaser = len(text) <= _TEASER_MAX_CHARS or text.endswith(("…", "..."))
-        if not teaser:
+        # Teasers are headlines (no sentence-final stop) or excerpts cut with an ellipsis.
+        headline = len(text) <= _TEASER_MAX_CHARS and not text.endswith((".", "!", "؟", "?", ":", "»", "”"))
+        if not (headline or text.endswith(("…", "..."))):
             break
         index += 1
         skipped += 1

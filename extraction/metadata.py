@@ -137,7 +137,7 @@ def strip_site_suffix(title: str, names: set[str], headline: str | None = None) 
     title = norm_space(title)
     if headline:
         headline = norm_space(headline)
-        if len(headline) >= 10 and title.startswith(headline) and title != headline:
+        if len(headline) >= 10 and title != headline and (title.startswith(headline) or title.endswith(headline)):
             return headline
     parts = _TITLE_SEPARATORS.split(title)
     if len(parts) < 2:
@@ -188,15 +188,38 @@ def extract_title(root: HtmlElement, metas: dict[str, str], ld: list[dict[str, A
 # --- author ---------------------------------------------------------------------------------------------
 
 
-def _clean_author(value: str) -> str | None:
+def _clean_author(value: str, not_names: set[str]) -> str | None:
     value = _AUTHOR_PREFIX.sub("", norm_space(value))
-    if not value or value.startswith(("http://", "https://")) or len(value) > 80:
+    if not value or "http" in value or "www." in value or len(value) > 80:
+        return None
+    lowered = value.lower()
+    # Publishers put their own name in the author fields; that is not a byline.
+    if any(lowered == name or (len(name) > 3 and lowered in name) for name in not_names):
         return None
     return value
 
 
-def extract_author(root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]]) -> str | None:
-    """The byline: JSON-LD author, then author meta tags, then a rel=author / byline element."""
+def _title_segments(root: HtmlElement, metas: dict[str, str]) -> set[str]:
+    raws = [metas.get(k, "") for k in _TITLE_META]
+    title_element = root.find(".//title")
+    if title_element is not None:
+        raws.append(title_element.text_content())
+    segments: set[str] = set()
+    for raw in raws:
+        parts = _TITLE_SEPARATORS.split(norm_space(raw))
+        if len(parts) > 1:
+            segments.update(p.strip().lower() for p in (parts[0], parts[-1]) if p.strip())
+    return segments
+
+
+def extract_author(
+    root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]], url: str = ""
+) -> str | None:
+    """The byline: JSON-LD author, then author meta tags, then a rel=author / byline element.
+
+    Names of the site itself (og:site_name, host labels, title prefixes/suffixes) are not authors.
+    """
+    not_names = site_names(metas, url) | _title_segments(root, metas)
     for obj in ld:
         if not _ld_types(obj) & _ARTICLE_TYPES:
             continue
@@ -205,19 +228,19 @@ def extract_author(root: HtmlElement, metas: dict[str, str], ld: list[dict[str, 
         names = []
         for item in authors:
             name = item.get("name") if isinstance(item, dict) else item
-            if isinstance(name, str) and (cleaned := _clean_author(name)):
+            if isinstance(name, str) and (cleaned := _clean_author(name, not_names)):
                 names.append(cleaned)
         if names:
             return ", ".join(names)
     for key in _AUTHOR_META:
-        if metas.get(key) and (cleaned := _clean_author(metas[key])):
+        if metas.get(key) and (cleaned := _clean_author(metas[key], not_names)):
             return cleaned
     for element in root.iter("a", "span", "div", "p"):
         if element.get("rel") == "author" or _AUTHORISH.search(
             f"{element.get('class', '')} {element.get('itemprop', '')}".lower()
         ):
             text = norm_space(element.text_content())
-            if 2 <= len(text) <= 60 and (cleaned := _clean_author(text)):
+            if 2 <= len(text) <= 60 and (cleaned := _clean_author(text, not_names)):
                 return cleaned
     return None
 

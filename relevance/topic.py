@@ -36,7 +36,7 @@ in many countries) only counts when the article also has unambiguous evidence, a
 Each mention is worth weight × zone × repeat_decay**k, k counting earlier (stronger) mentions of the same
 term. Mentions add up per unit (the title, each paragraph); a body paragraph adds at most ``paragraph_cap``.
 Score = evidence + spread_bonus × (units with evidence − 1) + distinct_bonus × (distinct terms − 1)
-+ density_weight × min(mentions per 100 tokens, cap). So a passing mention deep in an article about
++ density_weight × min(mentions per 100 tokens, cap), a text shorter than 100 tokens counting as 100. So a passing mention deep in an article about
 something else — even a background sentence dense with names — stays below threshold, while a headline or
 lead mention is multiplied and real coverage spreads over many paragraphs with several distinct terms.
 """
@@ -75,6 +75,7 @@ _GROUP_KEYS = {"weight", "ambiguous", "inflect", "terms"}
 _TERM_KEYS = {"term", "variants", "weight", "ambiguous", "inflect"}
 _INFLECTIONS = ("none", "nisba")
 _PARAGRAPH_SPLIT = re.compile(r"\n+")
+DENSITY_MIN_TOKENS = 100
 
 
 def default_topic_path() -> Path:
@@ -279,7 +280,8 @@ class Topic:
         evidence = sum(min(v, p.paragraph_cap) if u in capped_units else v for u, v in per_unit.items())
 
         distinct = len({mentions[i].term for i in counted})
-        density = 100.0 * len(counted) / total_tokens if total_tokens else 0.0
+        # a short text cannot claim a high density: count it as at least DENSITY_MIN_TOKENS long
+        density = 100.0 * len(counted) / max(total_tokens, DENSITY_MIN_TOKENS)
         score = (
             evidence
             + p.spread_bonus * max(0, len(per_unit) - 1)

@@ -33,6 +33,7 @@ from crawler.discovery import (
     parse_feed,
     parse_sitemap,
 )
+from crawler.distributed import RedisConfig, apply_redis_settings
 from crawler.items import ArticlePage
 from crawler.sources import Source, load_sources
 from crawler.urls import canonicalize_url, is_crawlable
@@ -59,6 +60,9 @@ class LibyaSpider(Spider):
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
+        redis_config = RedisConfig.from_settings(settings)
+        if redis_config is not None:
+            apply_redis_settings(settings, redis_config)
         # One crawl id and one User-Agent for every component, fixed before they are built.
         if not settings.get("CRAWL_ID"):
             settings.set("CRAWL_ID", default_crawl_id(), priority="spider")
@@ -99,8 +103,28 @@ class LibyaSpider(Spider):
     # --- requests ------------------------------------------------------------------------------------
 
     async def start(self) -> AsyncIterator[Any]:
+        if self.crawler.settings.get("CRAWL_REDIS_URL"):
+            return  # distributed: seeds come from Redis (crawler.distributed.RedisCoordinator)
         for item in self._start_requests():
             yield item
+
+    def requests_from_seed(self, seed: dict[str, Any]) -> Iterator[Request]:
+        """Requests for one JSON seed ({"site", "kind", "url"}) pushed by ``scrapy seed``."""
+        source = next((s for s in self.sources if s.name == seed.get("site")), None)
+        url = seed.get("url")
+        if source is None or not isinstance(url, str):
+            logger.warning("Ignoring seed for a site not in the sources file: %r", seed)
+            return
+        kind = seed.get("kind", "home")
+        if kind == "robots":
+            yield from self._req(url, source, self.parse_robots, "robots", dont_obey_robotstxt=True)
+        elif kind in ("sitemap", "feed"):
+            callback = self.parse_sitemap if kind == "sitemap" else self.parse_feed
+            yield from self._req(url, source, callback, kind, trusted=True)
+        elif kind in ("home", "section"):
+            yield from self._req(url, source, self.parse_listing, kind, listing_depth=0)
+        else:
+            yield from self._article(url, source, via="seed")
 
     def _start_requests(self) -> Iterator[Request]:
         obey = self.crawler.settings.getbool("ROBOTSTXT_OBEY")
@@ -348,6 +372,9 @@ class LibyaSpider(Spider):
         kind = request.meta.get("kind", "?") if request is not None else "?"
         stats.inc_value(f"crawl/failed_kind/{kind}")
         logger.warning("Failed %s (%s): %s", url, kind, reason)
+        coordinator = getattr(self.crawler, "redis_coordinator", None)
+        if coordinator is not None:
+            coordinator.done(request)
 
 
 def _rel_canonical(response: Response) -> str | None:

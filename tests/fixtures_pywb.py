@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -94,6 +95,7 @@ def pywb_replay(
 ) -> Iterator[Callable[..., PywbServer]]:
     """Factory: ``pywb_replay(warc_files, coll="test")`` -> a running ``PywbServer`` replaying them."""
     procs: list[subprocess.Popen[str]] = []
+    logs: list[IO[str]] = []
     bin_dir = pywb_venv / "bin"
 
     def start(warc_files: Sequence[Path], coll: str = "test", cdxj_files: Sequence[Path] = ()) -> PywbServer:
@@ -116,6 +118,7 @@ def pywb_replay(
                 capture_output=True,
             )
         log = (directory / "wayback.log").open("w")
+        logs.append(log)
         proc = subprocess.Popen(
             [str(bin_dir / "python"), "-c", _LAUNCHER],
             cwd=directory,
@@ -126,7 +129,12 @@ def pywb_replay(
         )
         procs.append(proc)
         assert proc.stdout is not None
+        # pywb may print notices (e.g. no config.yaml: defaults are used) before the launcher's port line.
         line = proc.stdout.readline()
+        for _ in range(50):
+            if line.startswith("PORT ") or not line:
+                break
+            line = proc.stdout.readline()
         if not line.startswith("PORT "):
             proc.kill()
             proc.wait()
@@ -147,3 +155,5 @@ def pywb_replay(
             proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+    for log in logs:
+        log.close()

@@ -60,7 +60,13 @@ class Command(ScrapyCrawlCommand):
             else:
                 traceback.print_exception(exc)
 
-        started = self.crawler_process.crawl(self._create_crawler(args[0]), **opts.spargs)
+        try:
+            crawler = self._create_crawler(args[0])
+        except errors as exc:  # settings rejected while the crawler is built (spider.update_settings)
+            print(f"error: {exc}", file=sys.stderr)
+            self.exitcode = 2
+            return
+        started = self.crawler_process.crawl(crawler, **opts.spargs)
         if isinstance(started, asyncio.Future):
             started.add_done_callback(report_task)
         else:

@@ -1,0 +1,83 @@
+"""``scrapy extract PATH_OR_URL [--url URL]``: print the extraction record of one page as JSON.
+
+A file path is read from disk (``--url`` gives the page's URL; without it a ``file://`` URL is used); an
+http(s) URL is fetched with urllib and its response headers are passed on, so the charset path is the
+crawl's. The record is printed with ``ensure_ascii=False, indent=2``. Exit codes: 0 when a record was
+printed (also for a NoArticle, whose record says ``"status": "no_article"`` and why: deciding that a page
+holds no article is a successful extraction), 1 when the page could not be read (missing file, fetch
+error). Reads no settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from extraction import extract
+
+FETCH_TIMEOUT = 30.0
+USER_AGENT = "libya-news-archiver extract command"
+
+
+class Command(ScrapyCommand):
+    requires_project = False
+    requires_crawler_process = False
+    default_settings = {"LOG_ENABLED": False}  # noqa: RUF012 (ScrapyCommand declares it a ClassVar)
+
+    def syntax(self) -> str:
+        return "PATH_OR_URL [--url URL]"
+
+    def short_desc(self) -> str:
+        return "Extract the article of one page (file or URL) and print its JSON record"
+
+    def long_desc(self) -> str:
+        return (
+            "Extract the article of one page and print the JSON record the crawl would store. "
+            "PATH_OR_URL is a local HTML file (--url gives its URL) or an http(s) URL fetched directly. "
+            "Exits 0 when a record is printed (an article or a no_article record), 1 when the page cannot be read."
+        )
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("--url", dest="page_url", default=None, help="the URL of a page read from a file")
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError("give exactly one file path or URL")
+        target = args[0]
+        if target.startswith(("http://", "https://")):
+            fetched = _fetch(target)
+            if fetched is None:
+                self.exitcode = 1
+                return
+            body, headers = fetched
+            url = opts.page_url or target
+        else:
+            path = Path(target)
+            if not path.is_file():
+                print(f"extract: no such file: {target}", file=sys.stderr)
+                self.exitcode = 1
+                return
+            body, headers = path.read_bytes(), {}
+            url = opts.page_url or path.resolve().as_uri()
+        record = extract(body, url, headers).to_record()
+        print(json.dumps(record, ensure_ascii=False, indent=2))
+
+
+def _fetch(url: str) -> tuple[bytes, dict[str, str]] | None:
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    try:
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:  # noqa: S310 (http(s) only)
+            return response.read(), dict(response.headers.items())
+    except urllib.error.HTTPError as error:
+        print(f"extract: {url}: HTTP {error.code} {error.reason}", file=sys.stderr)
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        print(f"extract: {url}: cannot fetch: {error}", file=sys.stderr)
+    return None

@@ -1,0 +1,564 @@
+"""A real crawl with real Chromium against a local JavaScript-gated site: render only when needed, archive
+everything the browser fetched, fail cleanly, and leave no browser page or context open.
+
+The site (a threaded http.server on 127.0.0.1, port 0) mimics a bot challenge: without the ``nr_challenge``
+cookie every article is a challenge shell (503) whose script sets the cookie and reloads; with it, an app
+shell whose script fetches ``/api/articles/<id>.json`` (served gzip-encoded) and writes the paragraphs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from crawler.render import (
+    BROWSER_ARGS,
+    JsGateMiddleware,
+    RenderConfig,
+    decoded_body_headers,
+    playwright_settings,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+
+ARTICLES = {
+    "1": {
+        "title": "خطة لإعادة إعمار درنة",
+        "paragraphs": [
+            "أعلنت حكومة الوحدة الوطنية في طرابلس عن إطلاق خطة جديدة لإعادة إعمار المناطق المتضررة من "
+            "الفيضانات في مدينة درنة شرق ليبيا بمشاركة شركات محلية ودولية.",
+            "وقال المتحدث باسم الحكومة إن الخطة تشمل إعادة بناء الجسور والطرق والمدارس والمستشفيات التي "
+            "دمرتها العاصفة دانيال خلال ستة أشهر.",
+            "ورحبت بعثة الأمم المتحدة للدعم في ليبيا بالخطة مؤكدة استعدادها لتقديم الدعم الفني ومراقبة التنفيذ.",
+        ],
+        "next": "/gated/2",
+    },
+    "2": {
+        "title": "اجتماع في بنغازي حول الانتخابات",
+        "paragraphs": [
+            "عقد مجلس النواب الليبي في بنغازي اجتماعا لمناقشة القوانين الانتخابية والجدول الزمني المقترح لإجراء "
+            "الانتخابات الرئاسية والبرلمانية في البلاد.",
+            "وأكد رئيس المجلس أن التوافق على القوانين خطوة أساسية نحو إنهاء المرحلة الانتقالية وتوحيد المؤسسات.",
+        ],
+        "next": None,
+    },
+}
+FULL_ARTICLE = "".join(f"<p>{p}</p>" for p in ARTICLES["1"]["paragraphs"] + ARTICLES["2"]["paragraphs"])
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000" "1f15c4890000000d4944415478da63f8cfc0f01f0005000201"
+    "b4f0a1e50000000049454e44ae426082"
+)
+
+
+def html_page(title: str, body: str, head: str = "") -> bytes:
+    return (
+        f'<!DOCTYPE html><html lang="ar" dir="rtl"><head><meta charset="utf-8"><title>{title}</title>{head}'
+        f"</head><body>{body}</body></html>"
+    ).encode()
+
+
+CHALLENGE = html_page(
+    "Just a moment...",
+    "<p>لحظة من فضلك</p><script>document.cookie = 'nr_challenge=ok; path=/'; location.reload();</script>",
+)
+APP_JS = b"""
+const id = location.pathname.split('/').filter(Boolean).pop();
+fetch('/api/articles/' + id + '.json').then(r => r.json()).then(a => {
+  const app = document.getElementById('app');
+  const h1 = document.createElement('h1'); h1.textContent = a.title; app.appendChild(h1);
+  for (const text of a.paragraphs) { const p = document.createElement('p'); p.textContent = text; app.appendChild(p); }
+  if (a.next) { const l = document.createElement('a'); l.href = a.next; l.className = 'next'; l.textContent = '>'; app.appendChild(l); }
+});
+"""
+APP_HEAD = '<link rel="stylesheet" href="/static/site.css"><script defer src="/static/app.js"></script>'
+APP_SHELL = html_page("الخبر", '<div id="app"></div><img src="/static/logo.png" alt="">', APP_HEAD)
+BROKEN = html_page("معطل", '<div id="app"></div><script>throw new Error("boom: app failed");</script>')
+HANGING = html_page("بطيء", '<div id="root"></div><script src="/static/slow.js"></script>')
+NORMAL = html_page("خبر عادي", f"<article><h1>خبر عادي</h1>{FULL_ARTICLE}</article><script src='/static/a.js'></script>")
+SECKIT = html_page(
+    "سيكيت",
+    "<noscript><div>Sorry, you need to enable JavaScript to visit this website.</div></noscript>"
+    f"<article><h1>سيكيت</h1>{FULL_ARTICLE}</article>",
+    "<style>body{display:none}</style><script>document.body.style.display='block'</script>",
+)
+
+
+@dataclass
+class GatedSite:
+    """The test site; ``hits`` logs (path, from_browser, with_cookie) for every request."""
+
+    server: ThreadingHTTPServer
+    release: threading.Event
+    hits: list[tuple[str, bool, bool]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def count(self, path: str, *, browser: bool, cookie: bool | None = None) -> int:
+        with self.lock:
+            return sum(1 for p, b, c in self.hits if p == path and b == browser and (cookie is None or c == cookie))
+
+
+def make_handler(site: GatedSite) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            path = self.path.split("?")[0]
+            cookie = "nr_challenge=ok" in (self.headers.get("Cookie") or "")
+            # Chromium sends Fetch Metadata headers; Scrapy does not.
+            browser = self.headers.get("Sec-Fetch-Mode") is not None
+            with site.lock:
+                site.hits.append((path, browser, cookie))
+            if path.startswith("/gated/"):
+                if not cookie:
+                    return self.send(503, "text/html; charset=utf-8", CHALLENGE)
+                return self.send(200, "text/html; charset=utf-8", APP_SHELL)
+            if path.startswith("/api/articles/"):
+                article = ARTICLES.get(path.rsplit("/", 1)[-1].removesuffix(".json"))
+                if article is None or not cookie:
+                    return self.send(404, "text/plain", b"no")
+                data = gzip.compress(json.dumps(article, ensure_ascii=False).encode())
+                return self.send(200, "application/json; charset=utf-8", data, {"Content-Encoding": "gzip"})
+            pages = {"/normal": NORMAL, "/seckit": SECKIT, "/broken": BROKEN, "/hang": HANGING}
+            if path in pages:
+                return self.send(200, "text/html; charset=utf-8", pages[path])
+            static = {
+                "/static/app.js": ("application/javascript", APP_JS),
+                "/static/a.js": ("application/javascript", b"window.ok = 1;"),
+                "/static/site.css": ("text/css", b"#app p { line-height: 1.8; }"),
+                "/static/logo.png": ("image/png", PNG),
+            }
+            if path in static:
+                return self.send(200, static[path][0], static[path][1])
+            if path == "/static/slow.js":
+                # Headers now, the body never (until the test ends): the page never finishes loading.
+                self.send_response(200)
+                self.send_header("Content-Type", "application/javascript")
+                self.send_header("Content-Length", "100")
+                self.end_headers()
+                self.wfile.flush()
+                site.release.wait(60)
+                return None
+            return self.send(404, "text/plain", b"not found")
+
+        def send(self, status: int, ctype: str, body: bytes, extra: dict[str, str] | None = None) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (extra or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+    return Handler
+
+
+SPIDER = '''
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import scrapy
+from scrapy import signals
+
+from archive.capture import Capture
+from archive.warc import WarcRotatingWriter
+
+OUT = Path(__file__).parent
+
+
+class TestWarcWriterExtension:
+    """Stand-in for the WARC extension: exposes the writer as crawler.warc_archive."""
+
+    def __init__(self, crawler):
+        self.writer = WarcRotatingWriter(OUT / "warc", "TEST", "render-test", warcinfo={"software": "test"})
+        crawler.warc_archive = self.writer
+        crawler.signals.connect(self.writer.close, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+
+class TestWarcResponseMiddleware:
+    """Stand-in for the WARC middleware: writes plain responses, skips browser ones."""
+
+    def __init__(self, crawler):
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def process_response(self, request, response):
+        if request.meta.get("playwright"):
+            return response
+        from datetime import UTC, datetime
+        capture = Capture(
+            url=response.url, method=request.method,
+            request_headers=[(k.decode(), v.decode()) for k, vs in request.headers.items() for v in vs],
+            status=response.status, reason="",
+            response_headers=[(k.decode(), v.decode()) for k, vs in response.headers.items() for v in vs],
+            body=response.body, fetched_at=datetime.now(UTC),
+        )
+        request.meta["warc"] = self.crawler.warc_archive.write_capture(capture).to_dict()
+        return response
+
+
+class RenderTestSpider(scrapy.Spider):
+    name = "render_test"
+    custom_settings = {
+        "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+        "ADDONS": {"crawler.render.RenderAddon": 0},
+        "RENDER_CHROMIUM_PATH": "/usr/bin/chromium",
+        "RENDER_TIMEOUT": 5,
+        "RENDER_MAX_CONTEXTS": 1,
+        "RENDER_MAX_PAGES_PER_CONTEXT": 2,
+        "ROBOTSTXT_OBEY": False,
+        "USER_AGENT": "Mozilla/5.0 (compatible; libya-news-archiver-test/0.1)",
+        "LOG_LEVEL": "INFO",
+        "TELNETCONSOLE_ENABLED": False,
+    }
+
+    def __init__(self, base_url: str, **kwargs):
+        super().__init__(**kwargs)
+        self.base_url = base_url
+
+    @classmethod
+    def from_crawler(cls, crawler, *args, **kwargs):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.idle, signal=signals.spider_idle)
+        crawler.signals.connect(spider.closed_with_stats, signal=signals.spider_closed)
+        return spider
+
+    async def start(self):
+        for path in ("gated/1", "normal", "seckit", "broken", "hang"):
+            yield self.request(self.base_url + path)
+
+    def request(self, url):
+        return scrapy.Request(url, meta={"site": "gatedsite", "render": "auto", "kind": "article"},
+                              callback=self.parse, errback=self.failed)
+
+    def parse(self, response):
+        with (OUT / "pages.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({
+                "url": response.url, "status": response.status,
+                "rendered": bool(response.meta.get("rendered")),
+                "render_reason": response.meta.get("render_reason"),
+                "warc": response.meta.get("warc"),
+                "render_document_warc": response.meta.get("render_document_warc"),
+                "render_gated_warc": response.meta.get("render_gated_warc"),
+                "paragraphs": response.css("p::text").getall(),
+                "has_page": "playwright_page" in response.meta,
+            }, ensure_ascii=False) + "\\n")
+        for href in response.css("a.next::attr(href)").getall():
+            yield self.request(response.urljoin(href))
+
+    def failed(self, failure):
+        with (OUT / "failures.jsonl").open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"url": failure.request.url, "error": repr(failure.value)}) + "\\n")
+
+    def idle(self):
+        # Every render is finished when the spider idles: count what the browser still has open.
+        handler = self.crawler.engine.downloader.handlers._handlers.get("http")
+        wrappers = getattr(handler, "context_wrappers", {})
+        self.crawler.stats.set_value("test/open_contexts", len(wrappers))
+        self.crawler.stats.set_value("test/open_pages", sum(len(w.context.pages) for w in wrappers.values()))
+
+    def closed_with_stats(self, spider):
+        stats = {k: v for k, v in self.crawler.stats.get_stats().items() if isinstance(v, (int, float, str))}
+        (OUT / "stats.json").write_text(json.dumps(stats, indent=1))
+'''
+
+RUNNER = """
+import sys
+from scrapy.crawler import CrawlerProcess
+sys.path.insert(0, {repo!r})
+import spider_file
+from spider_file import RenderTestSpider, TestWarcWriterExtension, TestWarcResponseMiddleware
+
+process = CrawlerProcess(settings={{
+    "EXTENSIONS": {{"spider_file.TestWarcWriterExtension": 0}},
+    "DOWNLOADER_MIDDLEWARES": {{"spider_file.TestWarcResponseMiddleware": 950}},
+}})
+process.crawl(RenderTestSpider, base_url=sys.argv[1])
+process.start()
+"""
+
+
+@dataclass
+class CrawlResult:
+    pages: dict[str, dict[str, Any]]
+    failures: list[dict[str, str]]
+    stats: dict[str, Any]
+    warcs: list[Path]
+    log: str
+
+
+def run_crawl(tmp_path: Path, base_url: str) -> CrawlResult:
+    (tmp_path / "spider_file.py").write_text(SPIDER, encoding="utf-8")
+    (tmp_path / "run.py").write_text(RUNNER.format(repo=str(REPO)), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
+    proc = subprocess.run(
+        [sys.executable, str(tmp_path / "run.py"), base_url],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    pages: dict[str, dict[str, Any]] = {}
+    pages_file = tmp_path / "pages.jsonl"
+    for line in pages_file.read_text(encoding="utf-8").splitlines() if pages_file.exists() else []:
+        page = json.loads(line)
+        pages[page["url"].removeprefix(base_url)] = page
+    failures_file = tmp_path / "failures.jsonl"
+    failures = [json.loads(x) for x in failures_file.read_text().splitlines()] if failures_file.exists() else []
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    warcs = sorted((tmp_path / "warc").glob("*.warc.gz"))
+    return CrawlResult(pages, failures, stats, warcs, proc.stderr)
+
+
+@dataclass
+class Record:
+    rec_type: str
+    uri: str
+    status: int | None
+    headers: dict[str, str]
+    body: bytes
+    record_id: str
+    concurrent_to: str | None
+
+
+def read_records(warcs: list[Path]) -> list[Record]:
+    records = []
+    for path in warcs:
+        with path.open("rb") as fh:
+            for rec in ArchiveIterator(fh):
+                http = rec.http_headers
+                records.append(
+                    Record(
+                        rec_type=rec.rec_type,
+                        uri=rec.rec_headers.get_header("WARC-Target-URI") or "",
+                        status=int(http.get_statuscode()) if http and rec.rec_type == "response" else None,
+                        headers={k.lower(): v for k, v in http.headers} if http else {},
+                        body=rec.content_stream().read(),
+                        record_id=rec.rec_headers.get_header("WARC-Record-ID"),
+                        concurrent_to=rec.rec_headers.get_header("WARC-Concurrent-To"),
+                    )
+                )
+    return records
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatedSite, CrawlResult]]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server.daemon_threads = True
+    site = GatedSite(server=server, release=threading.Event())
+    server.RequestHandlerClass = make_handler(site)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield site, run_crawl(tmp_path_factory.mktemp("render-crawl"), site.base_url)
+    finally:
+        site.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_gated_articles_are_rendered_with_their_text(crawl: tuple[GatedSite, CrawlResult]) -> None:
+    site, result = crawl
+    for article_id, article in ARTICLES.items():
+        page = result.pages[f"gated/{article_id}"]
+        assert page["rendered"] is True
+        assert page["render_reason"] == "challenge-marker"
+        assert page["status"] == 200  # the final document's status, not the challenge's 503
+        assert page["paragraphs"] == article["paragraphs"]
+        assert page["has_page"] is False
+    assert result.stats["render/gate/challenge-marker"] == 2
+    assert result.stats["render/pages"] == 2
+    assert result.stats["render/seconds"] > 0
+
+
+def test_challenge_cookie_serves_the_sites_next_page(crawl: tuple[GatedSite, CrawlResult]) -> None:
+    site, _ = crawl
+    # Article 1: the browser met the challenge once, then came back with the cookie it set.
+    assert site.count("/gated/1", browser=True, cookie=False) == 1
+    assert site.count("/gated/1", browser=True, cookie=True) == 1
+    # Article 2, in a later context of the same site: the cookie was kept, no challenge for the browser.
+    assert site.count("/gated/2", browser=True, cookie=False) == 0
+    assert site.count("/gated/2", browser=True, cookie=True) == 1
+    # Scrapy itself never has the cookie: each article's plain fetch was gated.
+    assert site.count("/gated/1", browser=False, cookie=False) == 1
+    assert site.count("/gated/2", browser=False, cookie=False) == 1
+
+
+def test_ungated_pages_are_not_rendered(crawl: tuple[GatedSite, CrawlResult]) -> None:
+    site, result = crawl
+    for path in ("normal", "seckit"):
+        assert result.pages[path]["rendered"] is False
+        assert len(result.pages[path]["paragraphs"]) == 5
+        assert site.count(f"/{path}", browser=True) == 0
+        assert site.count(f"/{path}", browser=False) == 1
+    assert site.count("/static/a.js", browser=True) == 0
+
+
+def test_pages_that_never_render_fail_cleanly(crawl: tuple[GatedSite, CrawlResult]) -> None:
+    site, result = crawl
+    assert "broken" not in result.pages and "hang" not in result.pages
+    failed = {f["url"].removeprefix(site.base_url): f["error"] for f in result.failures}
+    assert set(failed) == {"broken", "hang"}
+    assert all("IgnoreRequest" in error for error in failed.values())
+    assert result.stats["render/failed/script-error"] == 1
+    assert result.stats["render/failed/timeout"] == 1
+    assert result.stats["render/gate/app-shell"] == 2
+    assert "Render failed (script-error)" in result.log
+
+
+def test_no_browser_page_or_context_stays_open(crawl: tuple[GatedSite, CrawlResult]) -> None:
+    _, result = crawl
+    stats = result.stats
+    assert stats["playwright/page_count"] == 4
+    assert stats["render/pages_closed"] == stats["playwright/page_count"]
+    assert stats["render/contexts_closed"] == stats["playwright/context_count"]
+    assert stats["test/open_pages"] == 0
+    assert stats["test/open_contexts"] == 0
+
+
+def test_warc_holds_gated_response_browser_captures_and_dom(crawl: tuple[GatedSite, CrawlResult]) -> None:
+    site, result = crawl
+    records = read_records(result.warcs)
+    base = site.base_url
+    responses = [r for r in records if r.rec_type == "response"]
+
+    def of(url: str) -> list[Record]:
+        return [r for r in responses if r.uri == base + url]
+
+    # The plain, gated fetch (from Scrapy) and the browser's challenge + app shell for the same URL.
+    gated = of("gated/1")
+    assert sorted(r.status or 0 for r in gated) == [200, 503, 503]
+    assert sum(1 for r in gated if b"Just a moment..." in r.body) == 2
+    page = result.pages["gated/1"]
+    assert page["render_gated_warc"]["target_uri"] == base + "gated/1"
+
+    # The XHR JSON: decoded body, headers made true to it, the original encoding kept aside.
+    (api,) = of("api/articles/1.json")
+    assert json.loads(api.body)["paragraphs"] == ARTICLES["1"]["paragraphs"]
+    assert "content-encoding" not in api.headers
+    assert api.headers["x-archive-orig-content-encoding"] == "gzip"
+    assert int(api.headers["content-length"]) == len(api.body)
+    assert int(api.headers["x-archive-orig-content-length"]) < len(api.body)
+
+    (script,) = of("static/app.js")
+    assert script.body == APP_JS
+    (css,) = of("static/site.css")
+    assert css.headers["content-type"] == "text/css"
+    (image,) = of("static/logo.png")
+    assert image.body == PNG
+
+    # The rendered DOM, pointed at by meta["warc"], linked to the browser's capture of the document.
+    conversions = [r for r in records if r.rec_type == "conversion" and r.uri == base + "gated/1"]
+    assert len(conversions) == 1
+    assert all(p.encode() in conversions[0].body for p in ARTICLES["1"]["paragraphs"])
+    assert page["warc"]["record_id"] == conversions[0].record_id
+    document = next(r for r in gated if r.status == 200)
+    assert conversions[0].concurrent_to == document.record_id == page["render_document_warc"]["record_id"]
+
+    # What the failing pages fetched is archived too; the never-finishing script is not.
+    assert len(of("broken")) == 2
+    assert of("static/slow.js") == []
+    assert result.stats["render/captures"] == len([r for r in responses if r.uri != base + "normal"]) - 4
+
+
+def test_warcio_check_passes(crawl: tuple[GatedSite, CrawlResult]) -> None:
+    _, result = crawl
+    assert result.warcs
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "warcio"), "check", *map(str, result.warcs)],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_playwright_settings_launch_the_given_chromium() -> None:
+    config = RenderConfig(chromium_path=CHROMIUM, max_contexts=3, max_pages_per_context=4, timeout=12.5)
+    settings = playwright_settings(config)
+    assert settings["DOWNLOAD_HANDLERS"]["https"] == "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+    assert settings["PLAYWRIGHT_LAUNCH_OPTIONS"]["executable_path"] == CHROMIUM
+    assert settings["PLAYWRIGHT_LAUNCH_OPTIONS"]["args"] == list(BROWSER_ARGS)
+    assert settings["PLAYWRIGHT_MAX_CONTEXTS"] == 3
+    assert settings["PLAYWRIGHT_MAX_PAGES_PER_CONTEXT"] == 4
+    assert settings["PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT"] == 12500
+    default = playwright_settings(RenderConfig(None, 1, 1, 1.0))
+    assert "executable_path" not in default["PLAYWRIGHT_LAUNCH_OPTIONS"]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("RENDER_CHROMIUM_PATH", "/nonexistent/chromium", "RENDER_CHROMIUM_PATH"),
+        ("RENDER_MAX_CONTEXTS", 0, "RENDER_MAX_CONTEXTS"),
+        ("RENDER_MAX_PAGES_PER_CONTEXT", -1, "RENDER_MAX_PAGES_PER_CONTEXT"),
+        ("RENDER_TIMEOUT", 0, "RENDER_TIMEOUT"),
+        ("RENDER_TIMEOUT", "soon", "RENDER_"),
+    ],
+)
+def test_bad_render_settings_are_rejected(name: str, value: object, message: str) -> None:
+    from scrapy.settings import Settings
+
+    settings = Settings({"RENDER_CHROMIUM_PATH": "", name: value})
+    with pytest.raises(ValueError, match=message):
+        RenderConfig.from_settings(settings)
+
+
+def test_middleware_refuses_to_run_without_the_playwright_handler() -> None:
+    from scrapy.exceptions import NotConfigured
+    from scrapy.utils.test import get_crawler
+
+    with pytest.raises(NotConfigured, match="scrapy-playwright"):
+        JsGateMiddleware.from_crawler(get_crawler(settings_dict={"RENDER_CHROMIUM_PATH": ""}))
+
+
+def test_decoded_body_headers_are_true_to_the_body() -> None:
+    headers = [
+        ("Content-Type", "text/html"),
+        ("content-encoding", "br"),
+        ("Content-Length", "120"),
+        ("Transfer-Encoding", "chunked"),
+        ("Set-Cookie", "a=1"),
+        ("Set-Cookie", "b=2"),
+    ]
+    assert decoded_body_headers(headers, 500) == [
+        ("Content-Type", "text/html"),
+        ("Set-Cookie", "a=1"),
+        ("Set-Cookie", "b=2"),
+        ("Content-Length", "500"),
+        ("X-Archive-Orig-Content-Encoding", "br"),
+        ("X-Archive-Orig-Content-Length", "120"),
+        ("X-Archive-Orig-Transfer-Encoding", "chunked"),
+    ]
+    # Nothing to fix: only the length is (re)stated.
+    assert decoded_body_headers([("Content-Length", "3")], 3) == [("Content-Length", "3")]
