@@ -21,6 +21,7 @@ import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -61,21 +62,30 @@ def load_jsonl(path: Path) -> list[Labelled]:
 
 
 def load_newsroom() -> list[Labelled]:
-    """The newsroom's gold articles (no server is started: only the article list is read)."""
+    """The newsroom's gold articles; no server is started, only the article list is read.
+
+    Falls back to the newsroom's corpus catalogue (``newsroom.catalog.load_catalog``) while the
+    ``Newsroom`` class is not importable.
+    """
     try:
         from newsroom import Newsroom  # type: ignore[attr-defined,unused-ignore]
-    except ImportError as exc:
-        raise SystemExit(f"the newsroom gold is not available ({exc}); pass --jsonl FILE") from exc
-    newsroom = Newsroom()
+    except ImportError:
+        try:
+            from newsroom.catalog import load_catalog  # type: ignore[import-not-found,unused-ignore]
+        except ImportError as exc:
+            raise SystemExit(f"the newsroom gold is not available ({exc}); pass --jsonl FILE") from exc
+        articles: list[Any] = [spec for specs in load_catalog().values() for spec in specs]
+    else:
+        articles = list(Newsroom().articles)
     return [
         Labelled(
             id=str(a.id),
-            case=str(a.relevance_case),
+            case=str(getattr(a, "relevance_case", None) or a.case),
             title=a.title,
-            text=a.text,
+            text="\n\n".join(a.paragraphs),
             relevant=bool(a.relevant),
         )
-        for a in newsroom.articles
+        for a in articles
     ]
 
 

@@ -28,6 +28,7 @@ import pickle
 import socket
 import time
 from dataclasses import dataclass
+from urllib.parse import urljoin
 from typing import Any
 
 from scrapy import Request, Spider, signals
@@ -110,7 +111,9 @@ def seed_messages(sources: list[Any], obey_robots: bool) -> list[str]:
     for source in sources:
         if not obey_robots:
             messages.append(
-                json.dumps({"site": source.name, "kind": "robots", "url": source.home + "robots.txt"})
+                json.dumps(
+                    {"site": source.name, "kind": "robots", "url": urljoin(source.home, "/robots.txt")}
+                )
             )
         messages.append(json.dumps({"site": source.name, "kind": "home", "url": source.home}))
         for kind, urls in (

@@ -189,9 +189,15 @@ def test_headline_and_lead_count_more_than_the_body(libya: Topic) -> None:
     assert in_title.matched == in_lead.matched == in_body.matched == {"ليبيا": 1}
 
 
-def test_headline_about_libya_makes_an_article_relevant(libya: Topic) -> None:
-    r = libya.score("الأمم المتحدة تدعو إلى وقف إطلاق النار في ليبيا", text_of(*TUNISIA[3:]))
+def test_headline_and_lead_about_libya_make_a_short_article_relevant(libya: Topic) -> None:
+    lead = "ودعا الأمين العام الأطراف الليبية إلى العودة إلى طاولة الحوار ووقف القتال فوراً."
+    r = libya.score("الأمم المتحدة تدعو إلى وقف إطلاق النار في ليبيا", text_of(lead, *TUNISIA[3:]))
     assert r.relevant
+    # the same two mentions deep in a longer article are a passing reference
+    deep = libya.score(
+        TUNISIA_TITLE, text_of(*TUNISIA, "الأمم المتحدة تدعو إلى وقف إطلاق النار في ليبيا", lead)
+    )
+    assert not deep.relevant
 
 
 def test_lebanese_tripoli_is_not_libya(libya: Topic) -> None:
@@ -273,7 +279,9 @@ def test_another_topic_file_with_the_same_schema(tmp_path: Path) -> None:
         ("name: x\nthreshold: 1\ngroups: [\n", "<document>", "invalid YAML"),
     ],
 )
-def test_bad_topic_files_name_file_entry_and_problem(tmp_path: Path, body: str, entry: str, problem: str) -> None:
+def test_bad_topic_files_name_file_entry_and_problem(
+    tmp_path: Path, body: str, entry: str, problem: str
+) -> None:
     path = write(tmp_path, body)
     with pytest.raises(TopicError) as info:
         Topic.load(path)

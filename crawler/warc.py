@@ -1,0 +1,275 @@
+"""Scrapy glue for WARC archiving: the extension that owns the writer, and the middleware that feeds it.
+
+``WarcExtension`` (EXTENSIONS) builds one ``archive.warc.WarcRotatingWriter`` per crawl and publishes itself
+as ``crawler.warc_archive``, so the middleware, pipelines and the browser renderer all write into the same
+files. When the spider closes it finishes the last WARC file, writes a CDXJ index beside each WARC file,
+builds the crawl's WACZ (pages: what pipelines registered with ``add_page``) and hands every finished file
+to the ``on_file_ready`` hooks (e.g. an uploader). That closing work runs in a thread, off the reactor.
+
+``WarcCaptureMiddleware`` (DOWNLOADER_MIDDLEWARES, order 950: closest to the downloader, so it sees bodies
+before HttpCompressionMiddleware (590) decodes them and every 3xx hop before RedirectMiddleware (600)
+follows it) turns each plain-HTTP (request, response) into a ``Capture`` and puts the ``CaptureRef`` as a
+dict in ``request.meta["warc"]`` (so callbacks see ``response.meta["warc"]`` for the final response).
+Responses from the browser (``request.meta["playwright"]``) and from the HTTP cache are skipped: the
+renderer writes browser traffic itself through ``crawler.warc_archive``.
+
+Scrapy hands over header names in its own normalised case (``Content-Type``) and the body de-chunked; the
+stored headers therefore carry Scrapy's names, and ``Transfer-Encoding: chunked`` is dropped by the writer.
+
+Settings: WARC_ENABLED, WARC_PREFIX, WARC_MAX_SIZE, WACZ_ENABLED, CRAWL_ID (empty: $SCRAPY_JOB, else a UTC
+timestamp), OPERATOR_CONTACT, ROBOTSTXT_OBEY, USER_AGENT, CRAWL_SOURCES, ARCHIVE_SPOOL_DIR, and
+WARC_DIR (default ``<ARCHIVE_SPOOL_DIR or ./archive-spool>/warc/<crawl id>``), WARC_DIGEST_INDEX (a JSONL
+digest index path shared between crawls; default ``<WARC_DIR>/digests.jsonl``, this crawl only).
+Stats: ``warc/records``, ``warc/bytes``, ``warc/files``, ``warc/revisits``.
+"""
+
+from __future__ import annotations
+
+import http
+import logging
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.http import Request, Response
+from twisted.internet import threads
+
+from archive.capture import Capture, CaptureRef
+from archive.cdxj import write_cdxj
+from archive.digests import JsonlDigestIndex
+from archive.wacz import Page, WaczError, build_wacz
+from archive.warc import WarcRotatingWriter
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+    from scrapy.spiders import Spider
+    from scrapy.statscollectors import StatsCollector
+    from twisted.internet.defer import Deferred
+
+logger = logging.getLogger(__name__)
+
+
+def default_crawl_id() -> str:
+    """scrapyd's job id when run under scrapyd, else the UTC time as ``YYYYMMDDThhmmss``."""
+    return os.environ.get("SCRAPY_JOB") or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+
+
+@dataclass(frozen=True)
+class WarcConfig:
+    """The WARC settings, parsed and checked once at start-up."""
+
+    enabled: bool
+    prefix: str
+    max_size: int
+    wacz_enabled: bool
+    crawl_id: str
+    directory: Path
+    digest_index: Path
+    warcinfo: dict[str, str]
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> WarcConfig:
+        crawl_id = settings.get("CRAWL_ID") or default_crawl_id()
+        spool = settings.get("ARCHIVE_SPOOL_DIR") or "./archive-spool"
+        directory = Path(settings.get("WARC_DIR") or Path(spool) / "warc" / crawl_id)
+        max_size = settings.getint("WARC_MAX_SIZE", 1_000_000_000)
+        if max_size <= 0:
+            raise NotConfigured(f"WARC_MAX_SIZE must be a positive number of bytes, got {max_size}")
+        prefix = settings.get("WARC_PREFIX") or "LIBYA"
+        if "/" in prefix or "-" in prefix:
+            raise NotConfigured(f"WARC_PREFIX must not contain '/' or '-' (IIPC file names), got {prefix!r}")
+        warcinfo = {
+            "operator": settings.get("OPERATOR_CONTACT") or "",
+            "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+            "http-header-user-agent": settings.get("USER_AGENT") or "",
+            "sources": settings.get("CRAWL_SOURCES") or "sources/libya.yaml (packaged default)",
+            "description": f"Arabic news coverage of Libya, crawl {crawl_id}",
+        }
+        return cls(
+            enabled=settings.getbool("WARC_ENABLED", True),
+            prefix=prefix,
+            max_size=max_size,
+            wacz_enabled=settings.getbool("WACZ_ENABLED", True),
+            crawl_id=crawl_id,
+            directory=directory,
+            digest_index=Path(settings.get("WARC_DIGEST_INDEX") or directory / "digests.jsonl"),
+            warcinfo=warcinfo,
+        )
+
+
+class WarcExtension:
+    """Owns the crawl's WARC writer; reachable as ``crawler.warc_archive``."""
+
+    def __init__(self, config: WarcConfig, stats: StatsCollector | None = None) -> None:
+        self.config = config
+        self.stats = stats
+        self.on_file_ready: list[Callable[[Path], None]] = []
+        self.pages: list[Page] = []
+        self.ready_files: list[Path] = []
+        self.wacz_path: Path | None = None
+        self._pages_lock = threading.Lock()
+        # One worker: CDXJ indexing of rotated files and the hooks run in order, off the reactor thread.
+        self._post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc-post")
+        self._pending: list[Future[None]] = []
+        self.digest_index = JsonlDigestIndex(config.digest_index)
+        self.writer = WarcRotatingWriter(
+            config.directory,
+            config.prefix,
+            config.crawl_id,
+            max_size=config.max_size,
+            warcinfo=config.warcinfo,
+            digest_index=self.digest_index,
+            on_close=self._warc_finished,
+        )
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcExtension:
+        config = WarcConfig.from_settings(crawler.settings)
+        if not config.enabled:
+            raise NotConfigured("WARC_ENABLED is off")
+        ext = cls(config, crawler.stats)
+        crawler.warc_archive = ext  # type: ignore[attr-defined]
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        logger.info("Writing WARC files for crawl %s to %s", config.crawl_id, config.directory)
+        return ext
+
+    # --- writing (any thread) -------------------------------------------------------------------------
+    def write_capture(self, capture: Capture) -> CaptureRef:
+        ref = self.writer.write_capture(capture)
+        self._sync_stats()
+        return ref
+
+    def write_metadata(self, refers_to: CaptureRef, content: bytes, content_type: str = "application/json") -> CaptureRef:
+        ref = self.writer.write_metadata(refers_to, content, content_type)
+        self._sync_stats()
+        return ref
+
+    def write_resource(self, url: str, content: bytes, content_type: str, **kwargs: Any) -> CaptureRef:
+        ref = self.writer.write_resource(url, content, content_type, **kwargs)
+        self._sync_stats()
+        return ref
+
+    def add_page(self, url: str, ts: str | datetime, title: str | None = None) -> None:
+        """Make ``url`` captured at ``ts`` (its ``warc_date``) an entry point of the crawl's WACZ."""
+        with self._pages_lock:
+            self.pages.append(Page.create(url, ts, title))
+
+    def _sync_stats(self) -> None:
+        if self.stats is None:
+            return
+        self.stats.set_value("warc/records", self.writer.records)
+        self.stats.set_value("warc/bytes", self.writer.bytes_written)
+        self.stats.set_value("warc/files", self.writer.files)
+        self.stats.set_value("warc/revisits", self.writer.revisits)
+
+    # --- finishing --------------------------------------------------------------------------------------
+    def _warc_finished(self, path: Path) -> None:
+        self._pending.append(self._post.submit(self._index_and_hand_over, path))
+
+    def _index_and_hand_over(self, warc: Path) -> None:
+        cdxj = write_cdxj(warc)
+        self._ready(warc)
+        self._ready(cdxj)
+
+    def _ready(self, path: Path) -> None:
+        self.ready_files.append(path)
+        for hook in self.on_file_ready:
+            hook(path)
+
+    def spider_closed(self, spider: Spider, reason: str) -> Deferred[None]:
+        return threads.deferToThread(self.close)
+
+    def close(self) -> None:
+        """Finish the WARC files, their CDXJ indexes and the WACZ; call the hooks. Blocking."""
+        try:
+            self.writer.close()
+            self._sync_stats()
+        finally:
+            self.digest_index.close()
+            self._post.shutdown(wait=True)
+        for future in self._pending:
+            future.result()  # re-raise an indexing or hook failure here, where Scrapy logs it
+        warcs = self.writer.finished_files
+        if not (self.config.wacz_enabled and warcs):
+            return
+        wacz = self.config.directory / f"{self.config.prefix}-{self.config.crawl_id}.wacz"
+        with self._pages_lock:
+            pages = list(self.pages)
+        try:
+            self.wacz_path = build_wacz(
+                warcs, wacz, pages, title=f"Libya news crawl {self.config.crawl_id}",
+                description=self.config.warcinfo.get("description"),
+            )
+        except WaczError:
+            logger.exception("Could not build the WACZ for crawl %s", self.config.crawl_id)
+            return
+        self._ready(self.wacz_path)
+
+
+def _headers(headers: Any) -> list[tuple[str, str]]:
+    # Scrapy keeps header values as bytes; latin-1 maps each byte to one char, so the writer restores them.
+    return [
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, values in headers.items()
+        for value in values
+    ]
+
+
+def capture_from_scrapy(request: Request, response: Response, fetched_at: datetime | None = None) -> Capture:
+    """A ``Capture`` of one plain-HTTP exchange, as seen closest to the downloader."""
+    try:
+        reason = http.HTTPStatus(response.status).phrase
+    except ValueError:
+        reason = ""
+    ip = getattr(response, "ip_address", None)
+    return Capture(
+        url=response.url,
+        method=request.method,
+        request_headers=_headers(request.headers),
+        status=response.status,
+        reason=reason,
+        response_headers=_headers(response.headers),
+        body=response.body,
+        fetched_at=fetched_at or datetime.now(UTC),
+        request_body=request.body,
+        protocol=getattr(response, "protocol", None) or "HTTP/1.1",
+        ip_address=str(ip) if ip is not None else None,
+        source="http",
+    )
+
+
+class WarcCaptureMiddleware:
+    """Writes every plain-HTTP response (each redirect hop too) to the crawl's WARC files."""
+
+    def __init__(self, archive: WarcExtension) -> None:
+        self.archive = archive
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WarcCaptureMiddleware:
+        archive = getattr(crawler, "warc_archive", None)
+        if archive is None:
+            raise NotConfigured(
+                "No WARC archive: WARC_ENABLED is off, or crawler.warc.WarcExtension is missing from EXTENSIONS"
+            )
+        return cls(archive)
+
+    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+        if request.meta.get("playwright") or "cached" in response.flags:
+            return response
+        if not response.url.startswith(("http://", "https://")):
+            return response
+        latency = request.meta.get("download_latency")
+        now = datetime.now(UTC)
+        # WARC-Date is when the capture began; Scrapy measured how long the download took.
+        fetched_at = datetime.fromtimestamp(now.timestamp() - latency, UTC) if latency else now
+        ref = self.archive.write_capture(capture_from_scrapy(request, response, fetched_at))
+        request.meta["warc"] = ref.to_dict()
+        return response
