@@ -28,8 +28,8 @@ import pickle
 import socket
 import time
 from dataclasses import dataclass
-from urllib.parse import urljoin
 from typing import Any
+from urllib.parse import urljoin
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
