@@ -19,11 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from wacz.main import main as wacz_main
+from warcio.archiveiterator import ArchiveIterator
 
 from archive.warc import iri_to_uri, warc_date
 
 logger = logging.getLogger(__name__)
 
+HTML_TYPES = ("text/html", "application/xhtml+xml")
 PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Articles"}
 
 
@@ -64,6 +66,21 @@ def write_pages_jsonl(pages: Iterable[Page], path: Path) -> Path:
     return path
 
 
+def detect_pages(warc_files: Sequence[Path | str]) -> list[Page]:
+    """Every 200 HTML response or revisit in ``warc_files``, as a page titled by its URL."""
+    pages = []
+    for path in warc_files:
+        with open(path, "rb") as fh:
+            for record in ArchiveIterator(fh):
+                if record.rec_type not in ("response", "revisit") or record.http_headers is None:
+                    continue
+                mime = (record.http_headers.get_header("Content-Type") or "").split(";")[0].strip().lower()
+                if record.http_headers.get_statuscode() == "200" and mime in HTML_TYPES:
+                    url = record.rec_headers.get_header("WARC-Target-URI")
+                    pages.append(Page(url=url, ts=record.rec_headers.get_header("WARC-Date"), title=url))
+    return pages
+
+
 def _run_wacz(args: list[str]) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -88,20 +105,19 @@ def build_wacz(
 ) -> Path:
     """Package ``warc_files`` into ``output`` (a .wacz) with ``pages`` as its page list; return the path.
 
-    Without pages, the wacz tool's own page detection (HTML 200 responses) is used instead.
+    Without pages, every HTML 200 response in the WARC files is a page (``detect_pages``); the wacz tool's
+    own detection needs Referer headers from a browser crawl, which plain HTTP captures do not have.
     """
     if not warc_files:
         raise ValueError("build_wacz needs at least one WARC file")
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    pages = list(pages)
+    pages = list(pages) or detect_pages(warc_files)
     tmp_out = output.with_name(output.name + ".tmp")
     with tempfile.TemporaryDirectory(prefix="wacz-pages-") as tmp:
         args = ["create", "-o", str(tmp_out)]
         if pages:
             args += ["--pages", str(write_pages_jsonl(pages, Path(tmp) / "pages.jsonl"))]
-        else:
-            args.append("--detect-pages")
         if title:
             args += ["--title", title]
         if description:

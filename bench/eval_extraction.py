@@ -163,7 +163,9 @@ def score(
     return result
 
 
-def run_ours(body: bytes, url: str, headers: dict[str, str] | None) -> tuple[str, str | None, str | None, float]:
+def run_ours(
+    body: bytes, url: str, headers: dict[str, str] | None
+) -> tuple[str, str | None, str | None, float]:
     start = time.perf_counter()
     result = extract(body, url, headers)
     seconds = time.perf_counter() - start
@@ -240,7 +242,7 @@ def eval_real() -> list[PageResult]:
 
 
 def _fetch(url: str) -> tuple[bytes, dict[str, str]]:
-    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (127.0.0.1 only)
+    with urllib.request.urlopen(url, timeout=30) as response:
         return response.read(), dict(response.headers.items())
 
 
@@ -310,7 +312,9 @@ def report(results: list[PageResult]) -> bool:
         if not rows:
             continue
         print(f"\n== {set_name}: {len(rows)} pages (ours vs trafilatura.extract defaults)")
-        print(f"{'page':44} {'F1 ours':>8} {'F1 traf':>8} {'P':>6} {'R':>6} {'leaks':>7} date/title/snip   note")
+        print(
+            f"{'page':44} {'F1 ours':>8} {'F1 traf':>8} {'P':>6} {'R':>6} {'leaks':>7} date/title/snip   note"
+        )
         for r in rows:
             worse = regressions(r)
             note = ""
@@ -353,7 +357,9 @@ def report(results: list[PageResult]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", choices=("real", "newsroom"), help="score one gold set only")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args(argv)

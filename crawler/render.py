@@ -146,14 +146,14 @@ class RenderConfig:
     def from_settings(cls, settings: BaseSettings) -> RenderConfig:
         path = (settings.get("RENDER_CHROMIUM_PATH") or "").strip()
         try:
-            return cls(
-                chromium_path=path or None,
-                max_contexts=settings.getint("RENDER_MAX_CONTEXTS", 2),
-                max_pages_per_context=settings.getint("RENDER_MAX_PAGES_PER_CONTEXT", 2),
-                timeout=settings.getfloat("RENDER_TIMEOUT", 30.0),
-            )
-        except TypeError as exc:  # getint/getfloat on a value that is not a number
-            raise ValueError(f"bad RENDER_* setting: {exc}") from exc
+            max_contexts = settings.getint("RENDER_MAX_CONTEXTS", 2)
+            max_pages = settings.getint("RENDER_MAX_PAGES_PER_CONTEXT", 2)
+            timeout = settings.getfloat("RENDER_TIMEOUT", 30.0)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"RENDER_MAX_CONTEXTS, RENDER_MAX_PAGES_PER_CONTEXT and RENDER_TIMEOUT must be numbers: {exc}"
+            ) from exc
+        return cls(path or None, max_contexts, max_pages, timeout)
 
 
 def playwright_settings(config: RenderConfig) -> dict[str, Any]:

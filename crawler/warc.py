@@ -147,7 +147,9 @@ class WarcExtension:
         self._sync_stats()
         return ref
 
-    def write_metadata(self, refers_to: CaptureRef, content: bytes, content_type: str = "application/json") -> CaptureRef:
+    def write_metadata(
+        self, refers_to: CaptureRef, content: bytes, content_type: str = "application/json"
+    ) -> CaptureRef:
         ref = self.writer.write_metadata(refers_to, content, content_type)
         self._sync_stats()
         return ref
@@ -205,7 +207,10 @@ class WarcExtension:
             pages = list(self.pages)
         try:
             self.wacz_path = build_wacz(
-                warcs, wacz, pages, title=f"Libya news crawl {self.config.crawl_id}",
+                warcs,
+                wacz,
+                pages,
+                title=f"Libya news crawl {self.config.crawl_id}",
                 description=self.config.warcinfo.get("description"),
             )
         except WaczError:
@@ -261,7 +266,9 @@ class WarcCaptureMiddleware:
             )
         return cls(archive)
 
-    def process_response(self, request: Request, response: Response, spider: Spider | None = None) -> Response:
+    def process_response(
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Response:
         if request.meta.get("playwright") or "cached" in response.flags:
             return response
         if not response.url.startswith(("http://", "https://")):

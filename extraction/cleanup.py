@@ -123,7 +123,9 @@ def _remove_headed_blocks(body: HtmlElement, total: int) -> int:
     # Match on an element's own leading text first, so the scan stays linear on big pages.
     candidates = [
         el
-        for el in body.iter("h2", "h3", "h4", "h5", "h6", "div", "p", "span", "strong", "b", "section", "header")
+        for el in body.iter(
+            "h2", "h3", "h4", "h5", "h6", "div", "p", "span", "strong", "b", "section", "header"
+        )
         if el.text
         and len(el.text) < 60
         and _is_block_heading(_norm(el.text))
@@ -143,8 +145,10 @@ def _remove_headed_blocks(body: HtmlElement, total: int) -> int:
             block = parent
         if block is heading:
             following = heading.getnext()
-            if following is not None and _link_dense(following):
-                _remove(following)
+            if following is None or not _link_dense(following):
+                # No separable block: the text stage decides (it sees the heading's position in the text).
+                continue
+            _remove(following)
         _remove(block)
         removed += 1
     return removed
@@ -205,7 +209,9 @@ _LEAKED_TAG = re.compile(
     re.IGNORECASE,
 )
 _ESCAPED_MARKUP = re.compile(r"&(?:lt|gt|amp|quot|#\d{1,6}|#x[0-9a-f]{1,6}|nbsp|apos);", re.IGNORECASE)
-_ATTR_NAMES = r"class|id|style|src|srcset|href|alt|title|width|height|data-[\w-]{1,40}|rel|target|loading|sizes"
+_ATTR_NAMES = (
+    r"class|id|style|src|srcset|href|alt|title|width|height|data-[\w-]{1,40}|rel|target|loading|sizes"
+)
 # `" class="main-news-image img` and `class="x" id="y">`: a run of attribute assignments.
 _ATTR_LEAK = re.compile(
     rf"(?:^|(?<=\s)|(?<=\"))\"?\s*(?:(?:{_ATTR_NAMES})\s*=\s*\"[^\"\n]{{0,300}}(?:\"|$)\s*)+/?>?",

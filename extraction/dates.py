@@ -11,7 +11,7 @@ leading day names and a trailing time ("10:30 م"). Years outside 1990-2100 are 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 MIN_YEAR = 1990
 MAX_YEAR = 2100
@@ -50,9 +50,7 @@ def _month_key(name: str) -> str:
     return " ".join(name.split())
 
 
-_MONTH_ALT = "|".join(
-    name.replace(" ", r"\s+") for name in sorted(_MONTHS, key=len, reverse=True)
-)
+_MONTH_ALT = "|".join(name.replace(" ", r"\s+") for name in sorted(_MONTHS, key=len, reverse=True))
 _SEP = r"\s*[-/.,،]?\s*"
 # Not preceded/followed by an Arabic letter, so "ماي" never matches inside "مايكل".
 _MONTH = rf"(?<![\u0621-\u064a])(?:{_MONTH_ALT})(?![\u0621-\u064a])"
@@ -100,7 +98,7 @@ def _with_time(day: date, text: str) -> date | datetime:
 
 def _parse_tz(value: str) -> timezone:
     if value == "Z":
-        return timezone.utc
+        return UTC
     sign = -1 if value[0] == "-" else 1
     digits = value[1:].replace(":", "")
     return timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:4])))

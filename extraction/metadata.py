@@ -27,9 +27,13 @@ _WS = re.compile(r"\s+")
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:»«•·~/]\s+|\s*\|\s*|\s+::\s+")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671-\u06d3]")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
-_DATEISH = re.compile(r"date|time|publish|posted|created|byline|post-?meta|entry-?meta|article-?info|news-?info")
+_DATEISH = re.compile(
+    r"date|time|publish|posted|created|byline|post-?meta|entry-?meta|article-?info|news-?info"
+)
 _AUTHORISH = re.compile(r"author|byline|writer|kateb|katib")
-_AUTHOR_PREFIX = re.compile(r"^(?:بقلم|كتب|كتبت|الكاتب|الكاتبة|إعداد|اعداد|تحرير|by)\s*[:：]?\s*", re.IGNORECASE)
+_AUTHOR_PREFIX = re.compile(
+    r"^(?:بقلم|كتب|كتبت|الكاتب|الكاتبة|إعداد|اعداد|تحرير|by)\s*[:：]?\s*", re.IGNORECASE
+)
 
 _DATE_META = (
     "article:published_time",
@@ -52,7 +56,9 @@ _DATE_META = (
 )
 _AUTHOR_META = ("author", "article:author", "dc.creator", "parsely-author", "sailthru.author", "byl")
 _TITLE_META = ("og:title", "twitter:title")
-_ARTICLE_TYPES = frozenset({"article", "newsarticle", "reportagenewsarticle", "blogposting", "analysisnewsarticle"})
+_ARTICLE_TYPES = frozenset(
+    {"article", "newsarticle", "reportagenewsarticle", "blogposting", "analysisnewsarticle"}
+)
 
 
 def norm_space(text: str) -> str:
@@ -117,9 +123,13 @@ def is_article_page(metas: dict[str, str], ld: list[dict[str, Any]]) -> bool:
 
 def site_names(metas: dict[str, str], url: str) -> set[str]:
     """Names a site may append to titles: og:site_name, application-name, host labels."""
-    names = {metas.get(k, "") for k in ("og:site_name", "application-name", "twitter:site", "al:android:app_name")}
+    names = {
+        metas.get(k, "") for k in ("og:site_name", "application-name", "twitter:site", "al:android:app_name")
+    }
     host = urlsplit(url).hostname or ""
-    labels = [label for label in host.split(".") if label not in ("www", "com", "net", "org", "ly", "ar", "news")]
+    labels = [
+        label for label in host.split(".") if label not in ("www", "com", "net", "org", "ly", "ar", "news")
+    ]
     names.update(labels)
     names.add(host)
     return {n.strip().lstrip("@").lower() for n in names if n and n.strip()}
@@ -137,7 +147,11 @@ def strip_site_suffix(title: str, names: set[str], headline: str | None = None) 
     title = norm_space(title)
     if headline:
         headline = norm_space(headline)
-        if len(headline) >= 10 and title != headline and (title.startswith(headline) or title.endswith(headline)):
+        if (
+            len(headline) >= 10
+            and title != headline
+            and (title.startswith(headline) or title.endswith(headline))
+        ):
             return headline
     parts = _TITLE_SEPARATORS.split(title)
     if len(parts) < 2:
@@ -171,7 +185,11 @@ def extract_title(root: HtmlElement, metas: dict[str, str], ld: list[dict[str, A
             h1 = text
             break
     headline = next(
-        (norm_space(str(o["headline"])) for o in ld if isinstance(o.get("headline"), str) and _ld_types(o) & _ARTICLE_TYPES),
+        (
+            norm_space(str(o["headline"]))
+            for o in ld
+            if isinstance(o.get("headline"), str) and _ld_types(o) & _ARTICLE_TYPES
+        ),
         None,
     )
     raw = next((metas[k] for k in _TITLE_META if metas.get(k)), None)
@@ -248,7 +266,9 @@ def extract_author(
 # --- date -----------------------------------------------------------------------------------------------
 
 
-def _published_from_metadata(root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]]) -> date | datetime | None:
+def _published_from_metadata(
+    root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]]
+) -> date | datetime | None:
     for obj in ld:
         value = obj.get("datePublished") or obj.get("dateCreated")
         if isinstance(value, str) and (parsed := parse_arabic_date(value)):
@@ -290,7 +310,9 @@ def _published_from_htmldate(root: HtmlElement, url: str) -> date | datetime | N
     return parse_arabic_date(found) if found else None
 
 
-def extract_published(root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]], url: str) -> str | None:
+def extract_published(
+    root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]], url: str
+) -> str | None:
     """The publication date as ISO 8601 (date or date-time), or None."""
     parsed = (
         _published_from_metadata(root, metas, ld)
@@ -304,7 +326,7 @@ def extract_published(root: HtmlElement, metas: dict[str, str], ld: list[dict[st
 
 
 def detect_language(text: str, lang_hint: str | None) -> str:
-    """"ar" when Arabic script dominates the letters; else the page's lang hint, else "und"."""
+    """ "ar" when Arabic script dominates the letters; else the page's lang hint, else "und"."""
     arabic = len(_ARABIC_LETTER.findall(text))
     latin = len(_LATIN_LETTER.findall(text))
     if arabic and arabic >= latin:

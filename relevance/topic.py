@@ -4,14 +4,14 @@ A topic is a YAML file (``relevance/topics/libya.yaml`` is the default). Schema,
 
     name: libya                  # required, a label
     description: ...             # optional
-    threshold: 9.0               # required: score >= threshold means relevant
+    threshold: 10.0              # required: score >= threshold means relevant
     zones: {title: 3.0, lead: 2.0, body: 1.0}   # multiplier for a mention in each part of the article
     lead: {paragraphs: 2, max_tokens: 80}       # the lead is the first N paragraphs, at most M tokens
     repeat_decay: 0.5            # k-th repeat of the same term counts decay**k (0 <= decay <= 1)
     distinct_bonus: 0.5          # added per distinct counted term beyond the first
     spread_bonus: 1.0            # added per unit (title or paragraph) with evidence beyond the first
     paragraph_cap: 5.0           # most one body paragraph (after the lead) can add as evidence
-    density: {weight: 1.0, cap: 4.0}            # + weight * min(matches per 100 tokens, cap)
+    density: {weight: 0.5, cap: 4.0}            # + weight * min(matches per 100 tokens, cap)
     ambiguous_cap: 1.0           # ambiguous terms add at most this times the unambiguous evidence
     groups:                      # required, at least one
       <group name>:
@@ -21,7 +21,7 @@ A topic is a YAML file (``relevance/topics/libya.yaml`` is the default). Schema,
         terms:                   # required, non-empty
           - طرابلس               # a plain string, or a mapping:
           - term: مصراتة          #   canonical name, reported in ``Relevance.matched``
-            variants: [مصراته, Misrata]   # other spellings, counted as the canonical term
+            variants: [مصراطة, Misrata]   # other spellings, counted as the canonical term
             weight: 2.5          #   overrides the group weight
             ambiguous: true      #   overrides the group flag
             inflect: nisba       #   overrides the group setting
@@ -36,8 +36,8 @@ in many countries) only counts when the article also has unambiguous evidence, a
 Each mention is worth weight × zone × repeat_decay**k, k counting earlier (stronger) mentions of the same
 term. Mentions add up per unit (the title, each paragraph); a body paragraph adds at most ``paragraph_cap``.
 Score = evidence + spread_bonus × (units with evidence − 1) + distinct_bonus × (distinct terms − 1)
-+ density_weight × min(mentions per 100 tokens, cap), a text shorter than 100 tokens counting as 100. So a passing mention deep in an article about
-something else — even a background sentence dense with names — stays below threshold, while a headline or
++ density_weight × min(mentions per 100 tokens, cap), a text shorter than 100 tokens counting as 100.
+So a passing mention deep in an article about something else — even a background sentence dense with names — stays below threshold, while a headline or
 lead mention is multiplied and real coverage spreads over many paragraphs with several distinct terms.
 """
 

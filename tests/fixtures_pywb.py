@@ -101,8 +101,13 @@ def pywb_replay(
     def start(warc_files: Sequence[Path], coll: str = "test", cdxj_files: Sequence[Path] = ()) -> PywbServer:
         directory = tmp_path_factory.mktemp("pywb")
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-        subprocess.run([str(bin_dir / "wb-manager"), "init", coll], cwd=directory, env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [str(bin_dir / "wb-manager"), "init", coll],
+            cwd=directory,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         if cdxj_files:
             # Use the given indexes as they are: copy the WARCs into the collection, the CDXJ into indexes/.
             for path in warc_files:

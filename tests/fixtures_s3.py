@@ -78,8 +78,18 @@ class SeaweedS3:
             ]
         }
         self.config_path.write_text(json.dumps(identity), encoding="utf-8")
-        names = ["master", "master_grpc", "volume", "volume_grpc", "filer", "filer_grpc", "s3", "s3_grpc",
-                 "admin", "admin_grpc"]
+        names = [
+            "master",
+            "master_grpc",
+            "volume",
+            "volume_grpc",
+            "filer",
+            "filer_grpc",
+            "s3",
+            "s3_grpc",
+            "admin",
+            "admin_grpc",
+        ]
         self.ports = dict(zip(names, _free_ports(len(names)), strict=True))
         self.endpoint_url = f"http://{HOST}:{self.ports['s3']}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -220,7 +230,11 @@ class SeaweedS3:
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
         paginator = self.client().get_paginator("list_objects_v2")
-        return [o["Key"] for page in paginator.paginate(Bucket=bucket, Prefix=prefix) for o in page.get("Contents", [])]
+        return [
+            o["Key"]
+            for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
+            for o in page.get("Contents", [])
+        ]
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,9 @@ from archive.storage import FileStore
 hostile = st.one_of(
     st.text(max_size=300),
     st.text(alphabet=st.sampled_from(["/", "\\", ".", "\x00", "\n", "\u202e", "\u200f", "~", " ", "ل"])),
-    st.sampled_from(["..", ".", "/", "../../etc/passwd", "..\\..\\x", "", " ", "\u202e..", "%2e%2e", "ليبيا/.."]),
+    st.sampled_from(
+        ["..", ".", "/", "../../etc/passwd", "..\\..\\x", "", " ", "\u202e..", "%2e%2e", "ليبيا/.."]
+    ),
 )
 
 
@@ -89,8 +91,9 @@ def test_other_keys_stay_under_their_prefix(crawl_id: str, name: str) -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(site=hostile, ident=hostile)
-def test_file_store_writes_hostile_keys_inside_its_root(tmp_path_factory: pytest.TempPathFactory, site: str,
-                                                        ident: str) -> None:
+def test_file_store_writes_hostile_keys_inside_its_root(
+    tmp_path_factory: pytest.TempPathFactory, site: str, ident: str
+) -> None:
     base = tmp_path_factory.mktemp("keys")
     root = base / "root"
     store = FileStore(root)

@@ -75,7 +75,12 @@ def test_config_never_echoes_credentials_from_the_uri() -> None:
 
 def test_config_parses_s3_and_file_uris(tmp_path: Path) -> None:
     cfg = StoreConfig.from_uri("s3://my-bucket/news/libya/", {"region": "eu-west-1", "access_key": None})
-    assert (cfg.bucket, cfg.prefix, cfg.region, cfg.access_key) == ("my-bucket", "news/libya", "eu-west-1", None)
+    assert (cfg.bucket, cfg.prefix, cfg.region, cfg.access_key) == (
+        "my-bucket",
+        "news/libya",
+        "eu-west-1",
+        None,
+    )
     assert cfg.uri == "s3://my-bucket/news/libya"
     assert StoreConfig.from_uri("s3://my-bucket").prefix == ""
     assert StoreConfig.from_uri(f"file://{tmp_path}/a").root == str(tmp_path / "a")
@@ -86,7 +91,8 @@ def test_config_parses_s3_and_file_uris(tmp_path: Path) -> None:
 
 def test_config_repr_and_describe_hide_secrets() -> None:
     cfg = StoreConfig.from_uri(
-        "s3://bucket/p", {"access_key": "AKIDVISIBLE", "secret_key": "s3cr3t-value", "session_token": "tok-value"}
+        "s3://bucket/p",
+        {"access_key": "AKIDVISIBLE", "secret_key": "s3cr3t-value", "session_token": "tok-value"},
     )
     store = S3Store(cfg)
     for text in (repr(cfg), str(cfg), store.describe(), repr(store)):
@@ -198,7 +204,9 @@ def test_s3_never_overwrites_silently(seaweed: SeaweedS3, s3_bucket: str) -> Non
     assert sorted(store.list()) == ["text/s/undated/a.1.json", "text/s/undated/a.json"]
 
 
-def test_s3_conditional_put_refuses_an_existing_key(seaweed: SeaweedS3, s3_bucket: str, tmp_path: Path) -> None:
+def test_s3_conditional_put_refuses_an_existing_key(
+    seaweed: SeaweedS3, s3_bucket: str, tmp_path: Path
+) -> None:
     """If-None-Match: * is what makes the no-overwrite rule race-free; SeaweedFS honours it."""
     store = open_store(seaweed.uri(s3_bucket), **seaweed.store_options(multipart_threshold=5 * MiB))
     assert isinstance(store, S3Store)

@@ -58,7 +58,8 @@ ARTICLES = {
 }
 FULL_ARTICLE = "".join(f"<p>{p}</p>" for p in ARTICLES["1"]["paragraphs"] + ARTICLES["2"]["paragraphs"])
 PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000" "1f15c4890000000d4944415478da63f8cfc0f01f0005000201"
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d4944415478da63f8cfc0f01f0005000201"
     "b4f0a1e50000000049454e44ae426082"
 )
 
@@ -88,7 +89,9 @@ APP_HEAD = '<link rel="stylesheet" href="/static/site.css"><script defer src="/s
 APP_SHELL = html_page("الخبر", '<div id="app"></div><img src="/static/logo.png" alt="">', APP_HEAD)
 BROKEN = html_page("معطل", '<div id="app"></div><script>throw new Error("boom: app failed");</script>')
 HANGING = html_page("بطيء", '<div id="root"></div><script src="/static/slow.js"></script>')
-NORMAL = html_page("خبر عادي", f"<article><h1>خبر عادي</h1>{FULL_ARTICLE}</article><script src='/static/a.js'></script>")
+NORMAL = html_page(
+    "خبر عادي", f"<article><h1>خبر عادي</h1>{FULL_ARTICLE}</article><script src='/static/a.js'></script>"
+)
 SECKIT = html_page(
     "سيكيت",
     "<noscript><div>Sorry, you need to enable JavaScript to visit this website.</div></noscript>"
@@ -112,7 +115,9 @@ class GatedSite:
 
     def count(self, path: str, *, browser: bool, cookie: bool | None = None) -> int:
         with self.lock:
-            return sum(1 for p, b, c in self.hits if p == path and b == browser and (cookie is None or c == cookie))
+            return sum(
+                1 for p, b, c in self.hits if p == path and b == browser and (cookie is None or c == cookie)
+            )
 
 
 def make_handler(site: GatedSite) -> type[BaseHTTPRequestHandler]:
@@ -173,7 +178,7 @@ def make_handler(site: GatedSite) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-SPIDER = '''
+SPIDER = """
 from __future__ import annotations
 
 import json
@@ -182,48 +187,7 @@ from pathlib import Path
 import scrapy
 from scrapy import signals
 
-from archive.capture import Capture
-from archive.warc import WarcRotatingWriter
-
 OUT = Path(__file__).parent
-
-
-class TestWarcWriterExtension:
-    """Stand-in for the WARC extension: exposes the writer as crawler.warc_archive."""
-
-    def __init__(self, crawler):
-        self.writer = WarcRotatingWriter(OUT / "warc", "TEST", "render-test", warcinfo={"software": "test"})
-        crawler.warc_archive = self.writer
-        crawler.signals.connect(self.writer.close, signal=signals.spider_closed)
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler)
-
-
-class TestWarcResponseMiddleware:
-    """Stand-in for the WARC middleware: writes plain responses, skips browser ones."""
-
-    def __init__(self, crawler):
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler)
-
-    def process_response(self, request, response):
-        if request.meta.get("playwright"):
-            return response
-        from datetime import UTC, datetime
-        capture = Capture(
-            url=response.url, method=request.method,
-            request_headers=[(k.decode(), v.decode()) for k, vs in request.headers.items() for v in vs],
-            status=response.status, reason="",
-            response_headers=[(k.decode(), v.decode()) for k, vs in response.headers.items() for v in vs],
-            body=response.body, fetched_at=datetime.now(UTC),
-        )
-        request.meta["warc"] = self.crawler.warc_archive.write_capture(capture).to_dict()
-        return response
 
 
 class RenderTestSpider(scrapy.Spider):
@@ -289,18 +253,19 @@ class RenderTestSpider(scrapy.Spider):
     def closed_with_stats(self, spider):
         stats = {k: v for k, v in self.crawler.stats.get_stats().items() if isinstance(v, (int, float, str))}
         (OUT / "stats.json").write_text(json.dumps(stats, indent=1))
-'''
+"""
 
 RUNNER = """
 import sys
 from scrapy.crawler import CrawlerProcess
-sys.path.insert(0, {repo!r})
-import spider_file
-from spider_file import RenderTestSpider, TestWarcWriterExtension, TestWarcResponseMiddleware
+from spider_file import RenderTestSpider
 
 process = CrawlerProcess(settings={{
-    "EXTENSIONS": {{"spider_file.TestWarcWriterExtension": 0}},
-    "DOWNLOADER_MIDDLEWARES": {{"spider_file.TestWarcResponseMiddleware": 950}},
+    "EXTENSIONS": {{"crawler.warc.WarcExtension": 0}},
+    "DOWNLOADER_MIDDLEWARES": {{"crawler.warc.WarcCaptureMiddleware": 950}},
+    "WARC_DIR": {warc_dir!r},
+    "WACZ_ENABLED": False,
+    "CRAWL_ID": "render-test",
 }})
 process.crawl(RenderTestSpider, base_url=sys.argv[1])
 process.start()
@@ -318,7 +283,7 @@ class CrawlResult:
 
 def run_crawl(tmp_path: Path, base_url: str) -> CrawlResult:
     (tmp_path / "spider_file.py").write_text(SPIDER, encoding="utf-8")
-    (tmp_path / "run.py").write_text(RUNNER.format(repo=str(REPO)), encoding="utf-8")
+    (tmp_path / "run.py").write_text(RUNNER.format(warc_dir=str(tmp_path / "warc")), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
     proc = subprocess.run(
         [sys.executable, str(tmp_path / "run.py"), base_url],
@@ -335,7 +300,9 @@ def run_crawl(tmp_path: Path, base_url: str) -> CrawlResult:
         page = json.loads(line)
         pages[page["url"].removeprefix(base_url)] = page
     failures_file = tmp_path / "failures.jsonl"
-    failures = [json.loads(x) for x in failures_file.read_text().splitlines()] if failures_file.exists() else []
+    failures = (
+        [json.loads(x) for x in failures_file.read_text().splitlines()] if failures_file.exists() else []
+    )
     stats = json.loads((tmp_path / "stats.json").read_text())
     warcs = sorted((tmp_path / "warc").glob("*.warc.gz"))
     return CrawlResult(pages, failures, stats, warcs, proc.stderr)
@@ -390,7 +357,7 @@ def crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatedSite,
 
 
 def test_gated_articles_are_rendered_with_their_text(crawl: tuple[GatedSite, CrawlResult]) -> None:
-    site, result = crawl
+    _, result = crawl
     for article_id, article in ARTICLES.items():
         page = result.pages[f"gated/{article_id}"]
         assert page["rendered"] is True
@@ -452,10 +419,11 @@ def test_warc_holds_gated_response_browser_captures_and_dom(crawl: tuple[GatedSi
     site, result = crawl
     records = read_records(result.warcs)
     base = site.base_url
-    responses = [r for r in records if r.rec_type == "response"]
+    # Identical 200 bodies seen twice (app.js, the app shell of both articles) are written as revisits.
+    fetched = [r for r in records if r.rec_type in ("response", "revisit")]
 
-    def of(url: str) -> list[Record]:
-        return [r for r in responses if r.uri == base + url]
+    def of(url: str, rec_type: str = "response") -> list[Record]:
+        return [r for r in fetched if r.uri == base + url and r.rec_type == rec_type]
 
     # The plain, gated fetch (from Scrapy) and the browser's challenge + app shell for the same URL.
     gated = of("gated/1")
@@ -463,6 +431,7 @@ def test_warc_holds_gated_response_browser_captures_and_dom(crawl: tuple[GatedSi
     assert sum(1 for r in gated if b"Just a moment..." in r.body) == 2
     page = result.pages["gated/1"]
     assert page["render_gated_warc"]["target_uri"] == base + "gated/1"
+    assert page["render_gated_warc"]["record_id"] in {r.record_id for r in gated if r.status == 503}
 
     # The XHR JSON: decoded body, headers made true to it, the original encoding kept aside.
     (api,) = of("api/articles/1.json")
@@ -474,12 +443,14 @@ def test_warc_holds_gated_response_browser_captures_and_dom(crawl: tuple[GatedSi
 
     (script,) = of("static/app.js")
     assert script.body == APP_JS
+    assert len(of("static/app.js", "revisit")) == 1
     (css,) = of("static/site.css")
     assert css.headers["content-type"] == "text/css"
+    assert css.body == b"#app p { line-height: 1.8; }"
     (image,) = of("static/logo.png")
     assert image.body == PNG
 
-    # The rendered DOM, pointed at by meta["warc"], linked to the browser's capture of the document.
+    # The rendered DOM, pointed at by meta["warc"], concurrent to the browser's capture of the document.
     conversions = [r for r in records if r.rec_type == "conversion" and r.uri == base + "gated/1"]
     assert len(conversions) == 1
     assert all(p.encode() in conversions[0].body for p in ARTICLES["1"]["paragraphs"])
@@ -488,10 +459,10 @@ def test_warc_holds_gated_response_browser_captures_and_dom(crawl: tuple[GatedSi
     assert conversions[0].concurrent_to == document.record_id == page["render_document_warc"]["record_id"]
 
     # What the failing pages fetched is archived too; the never-finishing script is not.
-    assert len(of("broken")) == 2
+    assert len(of("broken")) + len(of("broken", "revisit")) == 2
     assert of("static/slow.js") == []
     plain_fetches = 6  # gated/1, gated/2, normal, seckit, broken, hang
-    assert result.stats["render/captures"] == len(responses) - plain_fetches
+    assert result.stats["render/captures"] == len(fetched) - plain_fetches
     assert "render/capture_failed" not in result.stats
 
 
@@ -509,7 +480,9 @@ def test_warcio_check_passes(crawl: tuple[GatedSite, CrawlResult]) -> None:
 def test_playwright_settings_launch_the_given_chromium() -> None:
     config = RenderConfig(chromium_path=CHROMIUM, max_contexts=3, max_pages_per_context=4, timeout=12.5)
     settings = playwright_settings(config)
-    assert settings["DOWNLOAD_HANDLERS"]["https"] == "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+    assert (
+        settings["DOWNLOAD_HANDLERS"]["https"] == "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+    )
     assert settings["PLAYWRIGHT_LAUNCH_OPTIONS"]["executable_path"] == CHROMIUM
     assert settings["PLAYWRIGHT_LAUNCH_OPTIONS"]["args"] == list(BROWSER_ARGS)
     assert settings["PLAYWRIGHT_MAX_CONTEXTS"] == 3

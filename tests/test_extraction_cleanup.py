@@ -8,7 +8,9 @@ from lxml.html import document_fromstring
 from extraction.cleanup import clean_dom, clean_paragraphs, clean_text, strip_markup
 
 P1 = "قال متحدث باسم الحكومة الليبية المعترف بها دوليًا إن 20 من قوات حفتر قتلوا في منطقة الوشكة غربي مدينة سرت."
-P2 = "وذكر المتحدث أن الطائرات التابعة لقوات الحكومة الليبية استهدفت عددًا من المركبات والذخيرة في تلك المنطقة."
+P2 = (
+    "وذكر المتحدث أن الطائرات التابعة لقوات الحكومة الليبية استهدفت عددًا من المركبات والذخيرة في تلك المنطقة."
+)
 P3 = "ودعت تركيا وروسيا أمس إلى وقف إطلاق النار في ليبيا بحلول منتصف ليل 12 يناير، وفق بيان مشترك."
 BODY = [P1, P2, P3]
 
@@ -49,7 +51,14 @@ def test_related_block_and_comment_form_at_end_removed() -> None:
 
 
 def test_read_also_teaser_inside_body_removed() -> None:
-    text = [P1, "اقرأ أيضاً:", "حفتر يعلن النفير العام في بنغازي", P2, "اقرأ أيضا: مواضيع من الأرشيف عن ليبيا", P3]
+    text = [
+        P1,
+        "اقرأ أيضاً:",
+        "حفتر يعلن النفير العام في بنغازي",
+        P2,
+        "اقرأ أيضا: مواضيع من الأرشيف عن ليبيا",
+        P3,
+    ]
     assert clean_paragraphs(text) == BODY
     related = [*BODY, "مواضيع ذات صلة", "عنوان خبر آخر عن طرابلس", "أخبار ذات صلة:", "عنوان ثالث"]
     assert clean_paragraphs(related) == BODY
@@ -71,7 +80,13 @@ def test_comment_notes_removed_anywhere() -> None:
 
 
 def test_share_strings_removed() -> None:
-    shares = ["شارك على فيسبوك", "تويتر", "واتساب", "شارك على فيسبوك | تويتر | واتساب | طباعة", "Facebook Twitter"]
+    shares = [
+        "شارك على فيسبوك",
+        "تويتر",
+        "واتساب",
+        "شارك على فيسبوك | تويتر | واتساب | طباعة",
+        "Facebook Twitter",
+    ]
     assert clean_paragraphs([shares[0], P1, shares[1], shares[2], P2, shares[3], P3, shares[4]]) == BODY
 
 
@@ -81,7 +96,12 @@ def test_share_words_inside_prose_kept() -> None:
 
 
 def test_leftover_tags_and_escaped_html_removed() -> None:
-    leaked = [f"<p>{P1}</p>", f"&lt;p&gt;{P2}&lt;/p&gt;", f'<div class="phcv phcv-clearfix"> </div>', f"<p>{P3}</p>"]
+    leaked = [
+        f"<p>{P1}</p>",
+        f"&lt;p&gt;{P2}&lt;/p&gt;",
+        '<div class="phcv phcv-clearfix"> </div>',
+        f"<p>{P3}</p>",
+    ]
     assert clean_paragraphs(leaked) == BODY
 
 
@@ -142,6 +162,8 @@ def test_clean_dom_removes_boilerplate_containers_and_keeps_article() -> None:
 
 def test_clean_dom_never_removes_the_article_on_a_class_hint() -> None:
     paragraphs = "".join(f"<p>{p}</p>" for p in BODY * 3)
-    root = document_fromstring(f'<html><body><div class="content has-sidebar">{paragraphs}</div></body></html>')
+    root = document_fromstring(
+        f'<html><body><div class="content has-sidebar">{paragraphs}</div></body></html>'
+    )
     clean_dom(root)
     assert P1 in root.text_content()

@@ -61,7 +61,9 @@ def test_seckit_noscript_notice_with_full_article_is_not_gated(detector: JsGateD
     assert detector.detect(page(body, head=head), URL) == GateVerdict(False, None)
 
 
-def test_noscript_notice_alone_on_an_empty_shell_is_gated_for_another_reason(detector: JsGateDetector) -> None:
+def test_noscript_notice_alone_on_an_empty_shell_is_gated_for_another_reason(
+    detector: JsGateDetector,
+) -> None:
     html = page("<noscript>Please enable JavaScript</noscript><div id='root'></div>")
     assert detector.detect(html, URL) == GateVerdict(True, "app-shell")
 
@@ -127,7 +129,9 @@ def test_short_page_without_scripts_is_not_gated(detector: JsGateDetector) -> No
 
 
 def test_section_page_of_links_is_not_gated(detector: JsGateDetector) -> None:
-    links = "".join(f'<li><a href="/news/{i}">عنوان خبر رقم {i} عن الأوضاع في ليبيا اليوم</a></li>' for i in range(40))
+    links = "".join(
+        f'<li><a href="/news/{i}">عنوان خبر رقم {i} عن الأوضاع في ليبيا اليوم</a></li>' for i in range(40)
+    )
     html = page(NAV + f"<ul>{links}</ul>")
     assert not detector.detect(html, URL).gated
 
@@ -151,7 +155,9 @@ def test_windows_1256_bytes_are_read(detector: JsGateDetector) -> None:
 def test_empty_and_bad_input_is_not_gated(detector: JsGateDetector) -> None:
     assert detector.detect(b"", URL) == GateVerdict(False, None)
     assert detector.detect("   ", URL) == GateVerdict(False, None)
-    assert detector.detect('<?xml version="1.0" encoding="utf-8"?><urlset></urlset>', URL) == GateVerdict(False, None)
+    assert detector.detect('<?xml version="1.0" encoding="utf-8"?><urlset></urlset>', URL) == GateVerdict(
+        False, None
+    )
 
 
 def test_bad_thresholds_are_rejected() -> None:

@@ -74,7 +74,7 @@ class Command(ScrapyCommand):
 def _fetch(url: str) -> tuple[bytes, dict[str, str]] | None:
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:  # noqa: S310 (http(s) only)
+        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:
             return response.read(), dict(response.headers.items())
     except urllib.error.HTTPError as error:
         print(f"extract: {url}: HTTP {error.code} {error.reason}", file=sys.stderr)

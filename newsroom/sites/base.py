@@ -10,6 +10,8 @@ import gzip
 import hashlib
 import html
 import logging
+import struct
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,7 +27,7 @@ PER_PAGE = 5
 SERVER_START = datetime(2021, 12, 31, 12, 0, 0).astimezone()
 # Boilerplate the templates print around articles; none of it may appear in the gold text.
 BOILERPLATE = (
-    "الرئيسية",
+    "الرئيسية »",
     "شارك على فيسبوك",
     "شارك على تويتر",
     "شاهد أيضاً",
@@ -334,6 +336,21 @@ class SiteRenderer:
         return routes
 
     page_gate = ""
+
+
+def _png_pixel() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xc8\x10\x2e")) + chunk(b"IEND", b"")
+
+
+PNG_PIXEL = _png_pixel()
+
+
+def image_resource() -> Resource:
+    return Resource(PNG_PIXEL, "image/png", compressible=False)
 
 
 def paragraphs_html(paragraphs: Iterable[str]) -> str:

@@ -1,0 +1,198 @@
+"""extract() and extract_feed_entry(): Article vs NoArticle, metadata, title suffixes, encodings."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+from extraction import Article, NoArticle, extract, extract_feed_entry
+from extraction.metadata import strip_site_suffix
+
+PARAGRAPHS = [
+    "أعلنت حكومة الوفاق الوطني الليبية، اليوم الأحد، أن قواتها استعادت السيطرة على منطقة أبو قرين جنوب شرق مدينة مصراتة بعد معارك عنيفة.",
+    "وقال المتحدث باسم قوات الحكومة إن القوات دمرت عدداً من الآليات المسلحة وسيطرت على ذخائر ومعدات عسكرية خلال الهجوم المضاد.",
+    "ودعت بعثة الأمم المتحدة للدعم في ليبيا جميع الأطراف إلى احترام وقف إطلاق النار الساري منذ الثاني عشر من يناير الماضي.",
+    "وأشارت البعثة إلى أن استهداف مطار معيتيقة في طرابلس حرم نحو مليونين من سكان العاصمة من منفذهم الجوي الوحيد.",
+]
+TITLE = "الوفاق تستعيد أبو قرين جنوب مصراتة"
+
+
+def article_page(
+    title_tag: str = f"{TITLE} - الواحة",
+    head_extra: str = '<meta property="article:published_time" content="2020-01-26T10:30:00+02:00">',
+    byline: str = '<span class="author">بقلم: سالم الورفلي</span>',
+    paragraphs: list[str] = PARAGRAPHS,
+    charset: str = "utf-8",
+) -> str:
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
+    return f"""<!DOCTYPE html><html lang="ar" dir="rtl"><head><meta charset="{charset}">
+<title>{title_tag}</title><meta property="og:site_name" content="الواحة"><meta property="og:type" content="article">
+<link rel="canonical" href="/news/2020/01/26/abu-qurain">{head_extra}</head><body>
+<header><nav><a href="/">الرئيسية</a><a href="/libya">ليبيا</a><a href="/world">العالم</a></nav></header>
+<div class="breadcrumb">الرئيسية » ليبيا » {TITLE}</div>
+<main><article><h1>{TITLE}</h1>{byline}{body}
+<div class="share">شارك على فيسبوك تويتر واتساب</div>
+<div class="related"><h3>شاهد أيضاً</h3><ul>
+<li><a href="/n/1">حفتر يعلن النفير العام في بنغازي ويهدد طرابلس</a></li>
+<li><a href="/n/2">البرلمان الليبي يعقد جلسة طارئة في طبرق اليوم</a></li></ul></div>
+<div id="respond"><h3>اترك تعليقاً</h3><p>لن يتم نشر عنوان بريدك الإلكتروني. الحقول الإلزامية مشار إليها بـ *</p>
+<form><textarea></textarea></form></div></article></main>
+<footer><p>جميع الحقوق محفوظة © الواحة 2020</p></footer></body></html>"""
+
+
+def section_page() -> str:
+    items = "".join(
+        f'<article class="teaser"><h2><a href="/news/{i}">عنوان الخبر رقم {i} عن الأوضاع في ليبيا وطرابلس</a></h2>'
+        f"<p>مقتطف قصير من الخبر رقم {i}.</p></article>"
+        for i in range(12)
+    )
+    return f"""<html lang="ar"><head><title>أخبار ليبيا - الواحة</title></head><body>
+<nav><a href="/">الرئيسية</a></nav><h1>أخبار ليبيا</h1><main>{items}</main></body></html>"""
+
+
+def test_article_page_gives_clean_article() -> None:
+    result = extract(article_page().encode("utf-8"), "https://alwaha.test/news/2020/01/26/abu-qurain?utm=x")
+    assert isinstance(result, Article)
+    assert result.paragraphs == PARAGRAPHS
+    assert result.text == "\n\n".join(PARAGRAPHS)
+    assert result.title == TITLE
+    assert result.author == "سالم الورفلي"
+    assert result.published == "2020-01-26T10:30:00+02:00"
+    assert result.language == "ar"
+    assert result.encoding == "utf-8"
+    assert result.canonical_url == "https://alwaha.test/news/2020/01/26/abu-qurain"
+    for leak in ("الرئيسية", "شارك على", "شاهد أيضاً", "حفتر يعلن", "اترك تعليقاً", "بريدك", "محفوظة"):
+        assert leak not in result.text
+
+
+def test_record_has_the_documented_keys() -> None:
+    result = extract(article_page().encode("utf-8"), "https://alwaha.test/a")
+    assert isinstance(result, Article)
+    record = result.to_record()
+    assert set(record) == {
+        "url",
+        "canonical_url",
+        "title",
+        "author",
+        "published",
+        "language",
+        "text",
+        "paragraphs",
+        "encoding",
+    }
+    assert record["paragraphs"] == PARAGRAPHS
+
+
+def test_section_page_is_no_article() -> None:
+    result = extract(section_page().encode("utf-8"), "https://alwaha.test/libya/")
+    assert result == NoArticle("https://alwaha.test/libya/", "section-page")
+    assert result.to_record() == {
+        "url": "https://alwaha.test/libya/",
+        "status": "no_article",
+        "reason": "section-page",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "reason"),
+    [
+        (b"", None, "empty-body"),
+        (b"  \n\t ", None, "empty-body"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", None, "binary-content"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj", None, "binary-content"),
+        (b"\x00\x01\x02\x03<html>", None, "binary-content"),
+        (b'{"title": "\xd8\xae\xd8\xa8\xd8\xb1"}', {"Content-Type": "application/json"}, "not-html"),
+        ("مجرد نص بلا وسوم".encode(), None, "not-html"),
+    ],
+)
+def test_no_article_reasons(body: bytes, headers: dict[str, str] | None, reason: str) -> None:
+    assert extract(body, "https://alwaha.test/x", headers) == NoArticle("https://alwaha.test/x", reason)
+
+
+def test_page_without_enough_text_is_too_short_or_no_text() -> None:
+    page = article_page(paragraphs=["خبر عاجل."], byline="")
+    result = extract(page.encode("utf-8"), "https://alwaha.test/short")
+    assert isinstance(result, NoArticle)
+    assert result.reason in ("too-short", "no-main-text")
+
+
+def test_undeclared_windows_1256_page() -> None:
+    page = article_page().replace('<meta charset="utf-8">', "")
+    result = extract(page.encode("cp1256"), "https://alwaha.test/a")
+    assert isinstance(result, Article)
+    assert result.encoding == "windows-1256"
+    assert result.paragraphs == PARAGRAPHS
+
+
+def test_header_charset_is_used() -> None:
+    # ISO-8859-6 has no «»©: the page is written without them.
+    page = article_page().replace('<meta charset="utf-8">', "").replace("»", "/").replace("©", "")
+    result = extract(
+        page.encode("iso8859-6"), "https://alwaha.test/a", {"Content-Type": "text/html; charset=ISO-8859-6"}
+    )
+    assert isinstance(result, Article)
+    assert result.encoding == "iso-8859-6"
+    assert result.title == TITLE
+
+
+def test_visible_arabic_date_when_no_metadata() -> None:
+    page = article_page(head_extra="", byline='<div class="post-date">الأحد ٢٦ جانفي ٢٠٢٠</div>')
+    result = extract(page.encode("utf-8"), "https://alwaha.test/a")
+    assert isinstance(result, Article)
+    assert result.published == "2020-01-26"
+
+
+def test_json_ld_metadata() -> None:
+    ld = (
+        '<script type="application/ld+json">{"@context": "https://schema.org", "@type": "NewsArticle", '
+        f'"headline": "{TITLE}", "datePublished": "2020-01-26", "author": {{"@type": "Person", "name": "ليلى بن علي"}}}}'
+        "</script>"
+    )
+    result = extract(article_page(head_extra=ld, byline="").encode("utf-8"), "https://alwaha.test/a")
+    assert isinstance(result, Article)
+    assert (result.published, result.author) == ("2020-01-26", "ليلى بن علي")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [f"{TITLE} - الواحة", f"{TITLE} | الواحة", f"الواحة | {TITLE}", f"{TITLE} – موقع الواحة الإخباري", TITLE],
+)
+def test_title_suffix_removed(raw: str) -> None:
+    assert strip_site_suffix(raw, {"الواحة", "alwaha"}) == TITLE
+
+
+def test_title_with_inner_dash_is_kept() -> None:
+    title = "لواء الإسلام - جبهة النصرة تسيطر على مخازن للصواريخ بريف دمشق"
+    assert strip_site_suffix(title, {"cnn"}) == title
+
+
+def test_title_from_page_strips_unknown_site_name_via_h1() -> None:
+    page = article_page(title_tag=f"{TITLE} :: بوابة الوسط الإخبارية")
+    result = extract(page.encode("utf-8"), "https://alwasat.test/a")
+    assert isinstance(result, Article)
+    assert result.title == TITLE
+
+
+def test_feed_entry_with_escaped_body() -> None:
+    escaped = html.escape("".join(f"<p>{p}</p>" for p in PARAGRAPHS) + "<p>شاهد أيضاً</p><p>عنوان آخر</p>")
+    result = extract_feed_entry(escaped, "https://alwaha.test/a", TITLE, "Sun, 26 Jan 2020 10:30:00 +0200")
+    assert isinstance(result, Article)
+    assert result.paragraphs == PARAGRAPHS
+    assert result.published == "2020-01-26T10:30:00+02:00"
+    assert result.title == TITLE
+    assert "<p>" not in result.text
+
+
+def test_feed_entry_with_br_body_and_arabic_date() -> None:
+    body = "<br>".join(PARAGRAPHS)
+    result = extract_feed_entry(body, "https://alwaha.test/a", None, "26 يناير 2020")
+    assert isinstance(result, Article)
+    assert result.paragraphs == PARAGRAPHS
+    assert result.published == "2020-01-26"
+
+
+def test_empty_feed_entry() -> None:
+    assert extract_feed_entry("  ", "https://alwaha.test/a", TITLE, None) == NoArticle(
+        "https://alwaha.test/a", "empty-body"
+    )
