@@ -91,9 +91,10 @@ DOWNLOADER_MIDDLEWARES: dict[str, int] = {
     "crawler.scope.ScopeMiddleware": 50,
     # Closest to the network: sees every hop (3xx included) and bodies before decompression.
     "crawler.warc.WarcCaptureMiddleware": 950,
-    # Decides per response whether a page is a JavaScript gate and re-fetches it in Chromium.
-    "crawler.render.JsGateMiddleware": 960,
 }
+# Rendering of JavaScript-gated pages: installs scrapy-playwright's download handler (Chromium starts only on
+# the first gated page) and the JsGateMiddleware (585, after decompression) that decides per response.
+ADDONS: dict[str, int] = {"crawler.render.RenderAddon": 0}
 ITEM_PIPELINES: dict[str, int] = {
     "crawler.pipelines.extract.ExtractPipeline": 100,
     "crawler.pipelines.relevance.RelevancePipeline": 200,

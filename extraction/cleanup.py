@@ -75,7 +75,7 @@ def clean_dom(root: HtmlElement) -> int:
     total = max(_text_len(body), 1)
     removed = 0
     for element in list(body.iter(*_DROP_TAGS)):
-        if element.getparent() is not None and _text_len(element) < _PROTECT_TEXT_SHARE * total:
+        if element.getparent() is not None and not _holds_article(element, total):
             _remove(element)
             removed += 1
     for element in list(body.iter(etree.Element)):

@@ -12,6 +12,7 @@ Env: ``PYWB_VENV`` overrides the venv location.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -82,10 +83,8 @@ def _wait_until_up(proc: subprocess.Popen[str], base_url: str) -> None:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             last_error = exc
-        try:
-            proc.wait(timeout=0.1)
-        except subprocess.TimeoutExpired:
-            pass
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=0.1)  # a pause between attempts that also notices an early exit
     raise RuntimeError(f"pywb did not come up at {base_url}: {last_error}")
 
 

@@ -34,7 +34,7 @@ from crawler.render import (
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 
-ARTICLES = {
+ARTICLES: dict[str, dict[str, Any]] = {
     "1": {
         "title": "خطة لإعادة إعمار درنة",
         "paragraphs": [

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from extraction import parse_arabic_date
 
@@ -81,3 +83,10 @@ def test_iso_strings() -> None:
 )
 def test_no_date(text: str) -> None:
     assert parse_arabic_date(text) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789٠١٢٣٤٥٦٧٨٩/-:. يناركوشتبسمأاإآلثيحزرفجوتغصدم", max_size=80))
+def test_any_text_parses_or_gives_none(text: str) -> None:
+    value = parse_arabic_date(text)
+    assert value is None or 1990 <= value.year <= 2100

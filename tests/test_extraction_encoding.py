@@ -5,6 +5,8 @@ from __future__ import annotations
 import codecs
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from extraction import decode_html
 
@@ -89,3 +91,11 @@ def test_unknown_charset_label_is_ignored() -> None:
     text, encoding = decode_html(PAGE.encode("utf-8"), {"Content-Type": "text/html; charset=x-nonsense"})
     assert encoding == "utf-8"
     assert ARABIC in text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2048))
+def test_any_bytes_decode_without_error(body: bytes) -> None:
+    text, encoding = decode_html(body)
+    assert isinstance(text, str)
+    assert encoding

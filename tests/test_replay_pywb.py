@@ -75,7 +75,7 @@ def origin() -> Iterator[str]:
 def fetch(url: str) -> Capture:
     """One GET with http.client (no decoding, no redirects), as a Capture of the bytes received."""
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     request_headers = [("Host", parts.netloc), ("Accept-Encoding", "gzip"), ("User-Agent", "test-archiver")]
     try:
         conn.putrequest("GET", parts.path or "/", skip_host=True, skip_accept_encoding=True)
@@ -107,7 +107,7 @@ def ts14(ref: CaptureRef) -> str:
 def get(url: str) -> tuple[int, dict[str, str], bytes]:
     """GET without decoding or following redirects: status, headers, raw body."""
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
     try:
         conn.request("GET", url[len(f"{parts.scheme}://{parts.netloc}") :])
         resp = conn.getresponse()
@@ -154,12 +154,11 @@ def test_pages_replay_raw_and_rewritten(origin: str, tmp_path: Path, pywb_replay
 
     server = pywb_replay(writer.finished_files)
 
-    # id_: the original response, content-encoding and all.
+    # id_: the original body. pywb undoes the archived gzip Content-Encoding itself and says so.
     status, headers, body = get(server.url(ts14(refs["gzip"]), "id_", gzip_url))
     assert status == 200
+    assert headers.get("x-archive-orig-content-encoding") == "gzip"
     assert decoded(headers, body) == GZIP_HTML.encode()
-    if headers.get("content-encoding") == "gzip":
-        assert body == captures["gzip"].body
 
     for target in (origin + ARABIC_PATH_ENCODED, origin + ARABIC_PATH_ENCODED.lower()):
         status, headers, body = get(server.url(ts14(refs["arabic"]), "id_", target))

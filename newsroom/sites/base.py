@@ -86,8 +86,10 @@ class Resource:
 
 
 def html_resource(text: str, modified: datetime = SERVER_START, charset: str = "utf-8", gate: str = "") -> Resource:
+    # Legacy charsets lack some characters (windows-1256 has no Eastern Arabic digits): the old PHP
+    # sites this imitates wrote those as numeric character references, and so do we.
     return Resource(
-        text.encode(charset),
+        text.encode(charset, errors="xmlcharrefreplace"),
         f"text/html; charset={charset}",
         last_modified=modified,
         gate=gate,
@@ -118,6 +120,7 @@ class SiteRenderer:
     disallow: tuple[str, ...] = ()
     section_names: dict[str, str] = {"libya": "أخبار ليبيا", "world": "عربي ودولي"}
     templates: tuple[str, ...] = ("v1", "v2")
+    page_gate = ""
 
     def __init__(self, base_url: str, other_sites: dict[str, str]) -> None:
         self.base_url = base_url
@@ -335,7 +338,6 @@ class SiteRenderer:
         routes.update(self.extra_routes())
         return routes
 
-    page_gate = ""
 
 
 def _png_pixel() -> bytes:

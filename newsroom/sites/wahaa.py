@@ -32,7 +32,6 @@ class WahaaSite(SiteRenderer):
     name = "wahaa"
     display_name = SITE_TITLE
     gzip_encoding = True
-    render = "never"
     article_pattern = r"^/\d{4}/\d{2}/\d{2}/[^/]+/$"
     sitemap_index = "/sitemap_index.xml"
     sitemap_plain = "/post-sitemap.xml"
@@ -250,6 +249,6 @@ class WahaaSite(SiteRenderer):
             routes[f"/?p={spec.number}"] = redirect(self.article_url(spec))
             routes[self.image_path(spec)] = image_resource()
         css = b"body{direction:rtl;font-family:Tahoma,sans-serif}.entry-content p{line-height:1.8}"
-        routes["/wp-content/themes/wahaa/style.css"] = Resource(css, "text/css; charset=utf-8")
-        routes["/wp-includes/js/wp-embed.min.js"] = Resource(b"/* wp-embed */", "application/javascript")
+        routes["/wp-content/themes/wahaa/style.css?ver=5.3"] = Resource(css, "text/css; charset=utf-8")
+        routes["/wp-includes/js/wp-embed.min.js?ver=5.3"] = Resource(b"/* wp-embed */", "application/javascript")
         return routes
