@@ -31,7 +31,10 @@ PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "Articles"}
 
 @dataclass(frozen=True)
 class Page:
-    """An entry point of the archive: the URL as archived (``WARC-Target-URI``) and its WARC-Date."""
+    """An entry point of the archive: the URL as archived (``WARC-Target-URI``) and its WARC-Date.
+
+    An empty ``ts`` lets the wacz tool pair the page with any capture of the URL.
+    """
 
     url: str
     ts: str
@@ -47,7 +50,9 @@ class Page:
         return cls(url=iri_to_uri(url), ts=ts, title=title or "")
 
     def to_json(self) -> dict[str, str]:
-        data = {"url": self.url, "ts": self.ts}
+        data = {"url": self.url}
+        if self.ts:
+            data["ts"] = self.ts
         if self.title:
             data["title"] = self.title
         return data
@@ -81,6 +86,37 @@ def detect_pages(warc_files: Sequence[Path | str]) -> list[Page]:
     return pages
 
 
+def _replayable(warc_files: Sequence[Path | str]) -> set[tuple[str, str]]:
+    found = set()
+    for path in warc_files:
+        with open(path, "rb") as fh:
+            for record in ArchiveIterator(fh):
+                if record.rec_type in ("response", "revisit", "resource"):
+                    url = record.rec_headers.get_header("WARC-Target-URI")
+                    found.add((url, _ts14(record.rec_headers.get_header("WARC-Date"))))
+    return found
+
+
+def _ts14(date: str) -> str:
+    return "".join(ch for ch in date if ch.isdigit())[:14]
+
+
+def _match_captures(pages: list[Page], warc_files: Sequence[Path | str]) -> list[Page]:
+    # The wacz tool pairs a page with a capture by (URL, 14-digit timestamp), and only with replayable
+    # records; a page that names e.g. a rendered-DOM conversion record is matched by URL alone instead.
+    found = _replayable(warc_files)
+    urls = {url for url, _ in found}
+    matched = []
+    for page in pages:
+        if (page.url, _ts14(page.ts)) in found:
+            matched.append(page)
+        elif page.url in urls:
+            matched.append(Page(url=page.url, ts="", title=page.title))
+        else:
+            logger.warning("WACZ page %s (%s) has no capture in the WARC files; left out", page.url, page.ts)
+    return matched
+
+
 def _run_wacz(args: list[str]) -> str:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -112,7 +148,7 @@ def build_wacz(
         raise ValueError("build_wacz needs at least one WARC file")
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    pages = list(pages) or detect_pages(warc_files)
+    pages = _match_captures(list(pages), warc_files) if pages else detect_pages(warc_files)
     tmp_out = output.with_name(output.name + ".tmp")
     with tempfile.TemporaryDirectory(prefix="wacz-pages-") as tmp:
         args = ["create", "-o", str(tmp_out)]

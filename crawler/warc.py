@@ -19,7 +19,9 @@ stored headers therefore carry Scrapy's names, and ``Transfer-Encoding: chunked`
 Settings: WARC_ENABLED, WARC_PREFIX, WARC_MAX_SIZE, WACZ_ENABLED, CRAWL_ID (empty: $SCRAPY_JOB, else a UTC
 timestamp), OPERATOR_CONTACT, ROBOTSTXT_OBEY, USER_AGENT, CRAWL_SOURCES, ARCHIVE_SPOOL_DIR, and
 WARC_DIR (default ``<ARCHIVE_SPOOL_DIR or ./archive-spool>/warc/<crawl id>``), WARC_DIGEST_INDEX (a JSONL
-digest index path shared between crawls; default ``<WARC_DIR>/digests.jsonl``, this crawl only).
+digest index path shared between crawls; default ``<WARC_DIR>/digests.jsonl``, this crawl only),
+CRAWL_REDIS_URL (when set, the digest index is ``archive.redis_digests.RedisDigestIndex`` there, shared by
+all workers and crawls) and CRAWL_WORKER_ID (goes into WARC file names as ``...-<worker>~<host>.warc.gz``).
 Stats: ``warc/records``, ``warc/bytes``, ``warc/files``, ``warc/revisits``.
 """
 
@@ -43,7 +45,7 @@ from twisted.internet import threads
 
 from archive.capture import Capture, CaptureRef
 from archive.cdxj import write_cdxj
-from archive.digests import JsonlDigestIndex
+from archive.digests import DigestIndex, JsonlDigestIndex
 from archive.wacz import Page, WaczError, build_wacz
 from archive.warc import WarcRotatingWriter
 
@@ -74,6 +76,8 @@ class WarcConfig:
     directory: Path
     digest_index: Path
     warcinfo: dict[str, str]
+    redis_url: str = ""
+    worker_id: str | None = None
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> WarcConfig:
@@ -102,6 +106,8 @@ class WarcConfig:
             directory=directory,
             digest_index=Path(settings.get("WARC_DIGEST_INDEX") or directory / "digests.jsonl"),
             warcinfo=warcinfo,
+            redis_url=settings.get("CRAWL_REDIS_URL") or "",
+            worker_id=f"{settings.get('CRAWL_WORKER_ID')}~" if settings.get("CRAWL_WORKER_ID") else None,
         )
 
 
@@ -119,7 +125,14 @@ class WarcExtension:
         # One worker: CDXJ indexing of rotated files and the hooks run in order, off the reactor thread.
         self._post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc-post")
         self._pending: list[Future[None]] = []
-        self.digest_index = JsonlDigestIndex(config.digest_index)
+        self.digest_index: DigestIndex
+        if config.redis_url:
+            # A distributed crawl: every worker (and every later crawl) shares one index in Redis.
+            from archive.redis_digests import RedisDigestIndex
+
+            self.digest_index = RedisDigestIndex(config.redis_url)
+        else:
+            self.digest_index = JsonlDigestIndex(config.digest_index)
         self.writer = WarcRotatingWriter(
             config.directory,
             config.prefix,
@@ -127,6 +140,7 @@ class WarcExtension:
             max_size=config.max_size,
             warcinfo=config.warcinfo,
             digest_index=self.digest_index,
+            worker_id=config.worker_id,
             on_close=self._warc_finished,
         )
 
@@ -154,8 +168,24 @@ class WarcExtension:
         self._sync_stats()
         return ref
 
-    def write_resource(self, url: str, content: bytes, content_type: str, **kwargs: Any) -> CaptureRef:
-        ref = self.writer.write_resource(url, content, content_type, **kwargs)
+    def write_resource(
+        self,
+        url: str,
+        content: bytes,
+        content_type: str,
+        *,
+        concurrent_to: str | None = None,
+        record_type: str = "resource",
+        fetched_at: datetime | None = None,
+    ) -> CaptureRef:
+        ref = self.writer.write_resource(
+            url,
+            content,
+            content_type,
+            concurrent_to=concurrent_to,
+            record_type=record_type,
+            fetched_at=fetched_at,
+        )
         self._sync_stats()
         return ref
 
@@ -195,7 +225,8 @@ class WarcExtension:
             self.writer.close()
             self._sync_stats()
         finally:
-            self.digest_index.close()
+            if isinstance(self.digest_index, JsonlDigestIndex):
+                self.digest_index.close()
             self._post.shutdown(wait=True)
         for future in self._pending:
             future.result()  # re-raise an indexing or hook failure here, where Scrapy logs it

@@ -105,3 +105,27 @@ def test_validate_rejects_a_tampered_wacz(tmp_path: Path) -> None:
         validate_wacz(tampered)
     with pytest.raises(ValueError):
         build_wacz([], tmp_path / "empty.wacz")
+
+
+def test_page_naming_a_rendered_dom_record_is_matched_by_url(tmp_path: Path) -> None:
+    when = datetime(2026, 11, 23, 9, 0, 0, tzinfo=UTC)
+    with WarcRotatingWriter(tmp_path / "warc", "TEST", "crawl-r", warcinfo={}) as writer:
+        document = writer.write_capture(capture(ARABIC_URL, "<html><title>فارغ</title></html>", when))
+        dom = writer.write_resource(
+            ARABIC_URL,
+            "<html><title>مقال</title><p>نص</p></html>".encode(),
+            "text/html; charset=utf-8",
+            concurrent_to=document.record_id,
+            record_type="conversion",
+            fetched_at=datetime(2026, 11, 23, 9, 0, 7, tzinfo=UTC),
+        )
+    pages = [
+        Page.create(dom.target_uri, dom.warc_date, "مقال"),
+        Page.create("http://news.example.ly/gone", when),
+    ]
+    wacz = build_wacz(writer.finished_files, tmp_path / "r.wacz", pages)
+    validate_wacz(wacz)
+    with zipfile.ZipFile(wacz) as zf:
+        lines = [json.loads(line) for line in zf.read("pages/pages.jsonl").decode("utf-8").splitlines()]
+    assert [(line["url"], line["title"]) for line in lines[1:]] == [(document.target_uri, "مقال")]
+    assert lines[1]["ts"].startswith("2026-11-23T09:00:00")  # the document's capture, which replays
