@@ -19,7 +19,7 @@ INDEXED_RECORDS = "response,revisit,resource"
 
 
 def cdxj_path(warc_path: Path) -> Path:
-    """``LIBYA-...warc.gz`` -> ``LIBYA-...warc.gz.cdxj`` would be ambiguous; use ``LIBYA-....cdxj``."""
+    """Where the index of a WARC file goes: ``LIBYA-...-host.warc.gz`` -> ``LIBYA-...-host.cdxj`` beside it."""
     name = warc_path.name
     for ext in (".warc.gz", ".warc"):
         if name.endswith(ext):

@@ -63,6 +63,8 @@ AWS_VERIFY = None
 S3_ADDRESSING_STYLE = "auto"  # auto | path | virtual
 S3_MULTIPART_THRESHOLD = 64 * 1024 * 1024
 S3_UPLOAD_RETRIES = 5
+# Seconds to wait at the end of a crawl for uploads; what is left stays in the spool for `scrapy upload`.
+ARCHIVE_DRAIN_TIMEOUT = 300.0
 
 # --- WARC --------------------------------------------------------------------------------------------------
 WARC_ENABLED = True
@@ -101,9 +103,11 @@ ITEM_PIPELINES: dict[str, int] = {
     "crawler.pipelines.store.StorePipeline": 300,
 }
 EXTENSIONS: dict[str, int] = {
-    # WARC closes its files at spider_closed and hands them to storage, which then drains: WARC first.
+    # Storage first (the others write through it); WARC closes its files at spider_closed and hands them
+    # over; storage connects its drain at engine start, so it runs after them.
+    "crawler.storage.ArchiveStorageExtension": 90,
     "crawler.warc.WarcExtension": 100,
-    "crawler.storage.ArchiveStorageExtension": 110,
+    "crawler.handover.ArchiveHandoverExtension": 120,
     "crawler.statsfile.StatsFileExtension": 900,
 }
 # Write the final stats as JSON to this file (empty: off).

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
     from scrapy.spiders import Spider
     from scrapy.statscollectors import StatsCollector
+    from twisted.internet.defer import Deferred
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,13 @@ class ArchiveStorageExtension:
             raise
         ext = cls(config, store, crawler.stats)
         crawler.archive_storage = ext  # type: ignore[attr-defined]
-        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        # spider_closed is connected at engine start, after every component has connected its own: our drain
+        # then runs after the WARC writer and the manifest have handed over their last files.
+        crawler.signals.connect(
+            lambda: crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed),
+            signal=signals.engine_started,
+            weak=False,
+        )
         logger.info("archive storage: %s (spool %s)", store.describe(), config.spool_dir)
         return ext
 
@@ -141,10 +148,16 @@ class ArchiveStorageExtension:
         """Hand over a closed file (it is moved into the spool)."""
         return self.spool.add_file(key, path, content_type)
 
-    def spider_closed(self, spider: Spider) -> None:
-        left = self.close()
-        if self.stats is not None:
-            self.stats.set_value("storage/pending", left.count)
+    def spider_closed(self, spider: Spider) -> Deferred[Pending]:
+        """Drain in a thread (the reactor keeps running); Scrapy waits for the returned Deferred."""
+        from twisted.internet.threads import deferToThread
+
+        def record(left: Pending) -> Pending:
+            if self.stats is not None:
+                self.stats.set_value("storage/pending", left.count)
+            return left
+
+        return deferToThread(self.close).addCallback(record)
 
     def close(self) -> Pending:
         """Wait (bounded) for the uploads, then stop the uploader; return what is left in the spool."""

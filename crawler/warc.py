@@ -2,9 +2,11 @@
 
 ``WarcExtension`` (EXTENSIONS) builds one ``archive.warc.WarcRotatingWriter`` per crawl and publishes itself
 as ``crawler.warc_archive``, so the middleware, pipelines and the browser renderer all write into the same
-files. When the spider closes it finishes the last WARC file, writes a CDXJ index beside each WARC file,
-builds the crawl's WACZ (pages: what pipelines registered with ``add_page``) and hands every finished file
-to the ``on_file_ready`` hooks (e.g. an uploader). That closing work runs in a thread, off the reactor.
+files. Each WARC file finished (rotation during the crawl, or the last one when the spider closes) gets a
+CDXJ index beside it, and then the WARC file and its CDXJ are handed to the ``on_file_ready`` hooks (e.g. an
+uploader). When the spider closes, the crawl's WACZ (pages: what pipelines registered with ``add_page``) is
+built and handed over last. Indexing, packaging and the hooks run in one worker thread, off the reactor, in
+that order; a hook must therefore be thread-safe, and one that raises is logged and does not stop others.
 
 ``WarcCaptureMiddleware`` (DOWNLOADER_MIDDLEWARES, order 950: closest to the downloader, so it sees bodies
 before HttpCompressionMiddleware (590) decodes them and every 3xx hop before RedirectMiddleware (600)
@@ -146,9 +148,9 @@ class WarcExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcExtension:
-        config = WarcConfig.from_settings(crawler.settings)
-        if not config.enabled:
+        if not crawler.settings.getbool("WARC_ENABLED", True):
             raise NotConfigured("WARC_ENABLED is off")
+        config = WarcConfig.from_settings(crawler.settings)
         ext = cls(config, crawler.stats)
         crawler.warc_archive = ext  # type: ignore[attr-defined]
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
@@ -214,7 +216,11 @@ class WarcExtension:
     def _ready(self, path: Path) -> None:
         self.ready_files.append(path)
         for hook in self.on_file_ready:
-            hook(path)
+            try:
+                hook(path)
+            except Exception:
+                # A hook is someone else's code (an uploader); one failing must not keep the file from the rest.
+                logger.exception("on_file_ready hook %r failed for %s", hook, path)
 
     def spider_closed(self, spider: Spider, reason: str) -> Deferred[None]:
         return threads.deferToThread(self.close)
@@ -233,7 +239,8 @@ class WarcExtension:
         warcs = self.writer.finished_files
         if not (self.config.wacz_enabled and warcs):
             return
-        wacz = self.config.directory / f"{self.config.prefix}-{self.config.crawl_id}.wacz"
+        # Named like its store key (wacz/<crawl-id>.wacz); WARC files keep the IIPC names.
+        wacz = self.config.directory / f"{self.config.crawl_id.replace('/', '_')}.wacz"
         with self._pages_lock:
             pages = list(self.pages)
         try:

@@ -11,7 +11,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from http.cookies import CookieError, SimpleCookie
@@ -24,7 +24,7 @@ import yaml
 
 from .catalog import SITE_NAMES, load_catalog
 from .dates import LIBYA_TZ, iso
-from .models import DISCOVERY_FORMS, RELEVANT_CASES, ArticleSpec, GoldArticle, RequestRecord
+from .models import RELEVANT_CASES, ArticleSpec, GoldArticle, RequestRecord
 from .sites import RENDERERS
 from .sites.base import Resource, SiteRenderer, route_key
 from .sites.gated import CHALLENGE_COOKIE, challenge_page
@@ -203,7 +203,10 @@ class Newsroom:
         self._refresh_articles()
         for site in self.sites.values():
             thread = threading.Thread(
-                target=site.server.serve_forever, kwargs={"poll_interval": 0.2}, name=f"newsroom-{site.name}", daemon=True
+                target=site.server.serve_forever,
+                kwargs={"poll_interval": 0.2},
+                name=f"newsroom-{site.name}",
+                daemon=True,
             )
             site.thread = thread
             thread.start()
@@ -270,7 +273,9 @@ class Newsroom:
         )
 
     def _refresh_articles(self) -> None:
-        self._articles = [self._gold(self.sites[s.site], s) for name in SITE_NAMES for s in self._catalog[name]]
+        self._articles = [
+            self._gold(self.sites[s.site], s) for name in SITE_NAMES for s in self._catalog[name]
+        ]
 
     def _render(self, name: str) -> None:
         site = self.sites[name]
@@ -402,8 +407,3 @@ class Newsroom:
 
     def specs(self) -> Iterator[ArticleSpec]:
         return itertools.chain.from_iterable(self._catalog.values())
-
-
-def _check_forms(gold: GoldArticle) -> GoldArticle:
-    assert all(f in DISCOVERY_FORMS for f in gold.discovery)
-    return replace(gold)

@@ -8,12 +8,53 @@
 set -euo pipefail
 
 PYWB_VERSION="2.10.0"
-# pywb 2.10.0 still imports pkg_resources (removed in setuptools 81); the rest are kept at versions known
-# to work with it on Python 3.11.
+# pywb 2.10.0 still imports pkg_resources (removed in setuptools 81).
 PINS=(
     "pywb==${PYWB_VERSION}"
     "setuptools<81"
 )
+# The whole tree as tested with pywb 2.10.0 on Python 3.11 (its own pins: redis 2.10.6, fakeredis 0.16).
+# Regenerate with: .pywb-venv/bin/pip freeze | grep -v '^pywb=='
+CONSTRAINTS="
+brotlipy==0.7.0
+certauth==1.3.0
+certifi==2026.10.18
+cffi==2.1.1
+charset-normalizer==3.5.2
+cryptography==47.0.0
+defusedxml==0.7.1
+fakeredis==0.16.0
+filelock==4.2.12
+gevent==26.9.0
+greenlet==3.5.6
+idna==3.20
+Jinja2==3.1.6
+MarkupSafe==3.0.4
+portalocker==4.4.2
+Py3AMF==0.9.1
+pycparser==3.12
+pyOpenSSL==26.1.0
+python-dateutil==4.0.0
+PyYAML==6.0.3
+redis==2.10.6
+requests==2.34.2
+requests-file==3.0.1
+six==1.17.0
+surt==0.3.1
+tldextract==5.4.0
+typing_extensions==4.16.0
+tzdata==2026.6
+ua-parser==1.0.2
+ua-parser-builtins==202610
+urllib3==2.8.0
+warcio==1.8.1
+webassets==2.0
+webencodings==0.6.1
+Werkzeug==3.1.7
+wsgiprox==1.5.2
+zope.event==6.2
+zope.interface==8.7
+"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${1:-${root}/.pywb-venv}"
@@ -39,7 +80,10 @@ if [[ ! -x "${venv}/bin/python" ]]; then
     "${python}" -m venv "${venv}"
 fi
 "${venv}/bin/python" -m pip install --quiet --upgrade "pip<26"
-"${venv}/bin/python" -m pip install --quiet "${PINS[@]}"
+constraints="$(mktemp)"
+trap 'rm -f "${constraints}"' EXIT
+printf '%s\n' "${CONSTRAINTS}" > "${constraints}"
+"${venv}/bin/python" -m pip install --quiet -c "${constraints}" "${PINS[@]}"
 # Fail here, not in a test, if pywb cannot import on this interpreter.
 "${venv}/bin/python" -c "import pywb, pywb.apps.frontendapp; print('pywb', pywb.__version__)"
 "${venv}/bin/wb-manager" --help >/dev/null

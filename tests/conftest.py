@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["tests.fixtures_newsroom", "tests.fixtures_s3", "tests.fixtures_redis", "tests.fixtures_pywb"]

@@ -18,7 +18,6 @@ from archive.storage import FileStore, open_store
 if TYPE_CHECKING:
     from tests.fixtures_s3 import SeaweedS3
 
-pytest_plugins = ["tests.fixtures_s3"]
 
 
 def _spool_files(spool_dir: Path) -> list[Path]:
@@ -80,7 +79,9 @@ def test_spool_picks_up_leftovers_and_drops_half_written_entries(tmp_path: Path)
         first.add_bytes(f"text/s/undated/{i}.txt", f"article {i}".encode())
     assert first.close().count == 5
     # A crash between the sidecar and the data: the caller never got an entry, so nothing is owed.
-    half = SpoolEntry("00000000000000000001-deadbeef", "text/s/undated/half.txt", "0" * 64, 1, "text/plain", 0.0)
+    half = SpoolEntry(
+        "00000000000000000001-deadbeef", "text/s/undated/half.txt", "0" * 64, 1, "text/plain", 0.0
+    )
     (tmp_path / "spool/objects" / f"{half.id}.json").write_bytes(half.to_json())
     (tmp_path / "spool/objects/.stray.tmp").write_bytes(b"partial")
     with Spool(tmp_path / "spool", store) as second:
@@ -91,16 +92,20 @@ def test_spool_picks_up_leftovers_and_drops_half_written_entries(tmp_path: Path)
 
 def test_spool_is_locked_against_a_second_uploader(tmp_path: Path) -> None:
     store = FileStore(tmp_path / "archive")
-    with Spool(tmp_path / "spool", store, start=False):
-        with pytest.raises(SpoolLockedError, match="in use by another process"):
-            Spool(tmp_path / "spool", store)
+    with (
+        Spool(tmp_path / "spool", store, start=False),
+        pytest.raises(SpoolLockedError, match="in use by another process"),
+    ):
+        Spool(tmp_path / "spool", store)
     Spool(tmp_path / "spool", store).close()  # released at close
 
 
 def test_spool_never_uploads_a_corrupted_spool_copy(tmp_path: Path) -> None:
     store = FileStore(tmp_path / "archive")
     counts: Counter[str] = Counter()
-    spool = Spool(tmp_path / "spool", store, start=False, backoff=0.01, stats=lambda n, v: counts.update({n: v}))
+    spool = Spool(
+        tmp_path / "spool", store, start=False, backoff=0.01, stats=lambda n, v: counts.update({n: v})
+    )
     entry = spool.add_bytes("a/b.txt", b"original")
     (tmp_path / "spool/objects" / f"{entry.id}.data").write_bytes(b"bit rot!")
     left = spool.drain(60)
@@ -111,7 +116,9 @@ def test_spool_never_uploads_a_corrupted_spool_copy(tmp_path: Path) -> None:
     assert (tmp_path / "spool/objects" / f"{entry.id}.data").exists()  # kept for a human to look at
 
 
-def test_spool_to_s3_with_identical_reupload_after_crash(seaweed: SeaweedS3, s3_bucket: str, tmp_path: Path) -> None:
+def test_spool_to_s3_with_identical_reupload_after_crash(
+    seaweed: SeaweedS3, s3_bucket: str, tmp_path: Path
+) -> None:
     store = open_store(seaweed.uri(s3_bucket), **seaweed.store_options())
     spool = Spool(tmp_path / "spool", store, start=False)
     entries = [spool.add_bytes(f"text/s/2024/05/{i:016x}.json", os.urandom(2000)) for i in range(10)]

@@ -27,7 +27,6 @@ from archive.storage import (
 if TYPE_CHECKING:
     from tests.fixtures_s3 import SeaweedS3
 
-pytest_plugins = ["tests.fixtures_s3"]
 
 MiB = 1024 * 1024
 

@@ -11,13 +11,19 @@ import sys
 import threading
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from scrapy.exceptions import NotConfigured
+from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.capture import Capture
 from archive.wacz import validate_wacz
+from crawler.warc import WarcCaptureMiddleware, WarcConfig, WarcExtension
 
 ROOT = Path(__file__).resolve().parents[1]
 GZ_HTML = "<html><head><title>طرابلس</title></head><body><p>خبر مضغوط عن طرابلس</p></body></html>".encode()
@@ -216,7 +222,7 @@ def test_scrapy_crawl_writes_replayable_warcs(site: str, tmp_path: Path) -> None
 
     cdxj = warcs[0].with_name(warcs[0].name.removesuffix(".warc.gz") + ".cdxj")
     assert cdxj.exists() and len(cdxj.read_text().splitlines()) == 5
-    wacz = warc_dir / "TEST-test-crawl.wacz"
+    wacz = warc_dir / "test-crawl.wacz"
     validate_wacz(wacz)
     with zipfile.ZipFile(wacz) as zf:
         pages = [json.loads(line) for line in zf.read("pages/pages.jsonl").decode().splitlines()]
@@ -224,3 +230,75 @@ def test_scrapy_crawl_writes_replayable_warcs(site: str, tmp_path: Path) -> None
     assert {p["title"] for p in pages[1:]} == {"طرابلس", "بنغازي", "مصراتة"}
     ready = json.loads((tmp_path / "ready.json").read_text())
     assert ready == [str(warcs[0]), str(cdxj), str(wacz)]
+
+
+def test_extension_rotates_indexes_and_hands_files_over_in_order(tmp_path: Path) -> None:
+    crawler = get_crawler(
+        settings_dict={
+            "WARC_DIR": str(tmp_path / "w"),
+            "CRAWL_ID": "c1",
+            "WARC_PREFIX": "T",
+            "WARC_MAX_SIZE": 1,
+        }
+    )
+    ext = WarcExtension.from_crawler(crawler)
+    assert crawler.warc_archive is ext  # type: ignore[attr-defined]
+    handed: list[str] = []
+
+    def broken_hook(path: Path) -> None:
+        raise OSError("upload failed")
+
+    ext.on_file_ready += [broken_hook, lambda path: handed.append(path.name)]
+    when = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    refs = []
+    for i in range(3):
+        refs.append(
+            ext.write_capture(
+                Capture(
+                    url=f"http://a.example/{i}",
+                    method="GET",
+                    request_headers=[],
+                    status=200,
+                    reason="OK",
+                    response_headers=[("Content-Type", "text/html")],
+                    body=f"<html><title>{i}</title></html>".encode(),
+                    fetched_at=when,
+                )
+            )
+        )
+    ext.add_page(refs[1].target_uri, refs[1].warc_date, "one")
+    ext.close()
+
+    warcs = ext.writer.finished_files
+    assert len(warcs) == 3  # max_size 1: one capture per file
+    expected = []
+    for warc in warcs:
+        expected += [warc.name, warc.name.removesuffix(".warc.gz") + ".cdxj"]
+    assert handed == [*expected, "c1.wacz"]
+    validate_wacz(tmp_path / "w" / "c1.wacz")
+    assert crawler.stats is not None
+    assert crawler.stats.get_value("warc/files") == 3 and crawler.stats.get_value("warc/records") == 9
+
+
+def test_warc_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCRAPY_JOB", "job-42")
+    monkeypatch.chdir(tmp_path)
+    config = WarcConfig.from_settings(
+        Settings({"ROBOTSTXT_OBEY": True, "OPERATOR_CONTACT": "ops@example.org"})
+    )
+    assert config.crawl_id == "job-42"
+    assert config.directory == Path("archive-spool/warc/job-42")
+    assert config.warcinfo["robots"] == "obey" and config.warcinfo["operator"] == "ops@example.org"
+    config = WarcConfig.from_settings(Settings({"ARCHIVE_SPOOL_DIR": "/spool", "CRAWL_ID": "c2"}))
+    assert config.directory == Path("/spool/warc/c2") and config.digest_index == Path(
+        "/spool/warc/c2/digests.jsonl"
+    )
+    monkeypatch.delenv("SCRAPY_JOB")
+    crawl_id = WarcConfig.from_settings(Settings({})).crawl_id
+    assert len(crawl_id) == 15 and crawl_id[8] == "T" and crawl_id.replace("T", "").isdigit()
+    with pytest.raises(NotConfigured, match="WARC_ENABLED is off"):
+        WarcExtension.from_crawler(get_crawler(settings_dict={"WARC_ENABLED": False}))
+    with pytest.raises(NotConfigured, match="WARC_MAX_SIZE"):
+        WarcConfig.from_settings(Settings({"WARC_MAX_SIZE": 0}))
+    with pytest.raises(NotConfigured, match="WarcExtension"):
+        WarcCaptureMiddleware.from_crawler(get_crawler(settings_dict={}))

@@ -27,7 +27,6 @@ from crawler.storage import ArchiveStorageConfig, ArchiveStorageExtension
 if TYPE_CHECKING:
     from tests.fixtures_s3 import SeaweedS3
 
-pytest_plugins = ["tests.fixtures_s3"]
 
 MiB = 1024 * 1024
 PROJECT = Path(__file__).resolve().parent.parent
@@ -185,11 +184,13 @@ def test_extension_uploads_and_counts(seaweed: SeaweedS3, s3_bucket: str, tmp_pa
     warc.write_bytes(b"WARC" * 100)
     ext.add_file("warc/c/x.warc.gz", warc)
     assert crawler.stats is not None
-    ext.spider_closed(spider=None)  # type: ignore[arg-type]
+    ext.close()
     stats = crawler.stats.get_stats()
     assert stats["storage/uploaded"] == 3
-    assert stats["storage/bytes"] == 400 + len("نص المقال".encode()) + len(ext.store.get_bytes("text/s/undated/a.json") or b"")
-    assert stats["storage/pending"] == 0
+    assert stats["storage/bytes"] == 400 + len("نص المقال".encode()) + len(
+        ext.store.get_bytes("text/s/undated/a.json") or b""
+    )
+    assert ext.spool.pending().count == 0
     assert "عنوان" in (ext.store.get_bytes("text/s/undated/a.json") or b"").decode()
     assert seaweed.secret_key not in repr(ext.config)
 
@@ -213,7 +214,9 @@ def test_extension_refuses_to_start_with_bad_storage(
 
 
 def test_config_rejects_spool_inside_file_archive(tmp_path: Path) -> None:
-    crawler = get_crawler(settings_dict={"ARCHIVE_URI": str(tmp_path), "ARCHIVE_SPOOL_DIR": str(tmp_path / "sp")})
+    crawler = get_crawler(
+        settings_dict={"ARCHIVE_URI": str(tmp_path), "ARCHIVE_SPOOL_DIR": str(tmp_path / "sp")}
+    )
     with pytest.raises(ValueError, match="must not contain each other"):
         ArchiveStorageConfig.from_settings(crawler.settings)
 

@@ -26,9 +26,9 @@ def setup_error_types() -> tuple[type[BaseException], ...]:
 
     types: list[type[BaseException]] = [ConfigError, SourcesError]
     try:
-        from archive.storage import StoreConfigError
+        from archive.storage import StoreError
 
-        types.append(StoreConfigError)
+        types.append(StoreError)
     except ImportError:  # pragma: no cover - storage is part of the project; kept for partial installs
         pass
     return tuple(types)

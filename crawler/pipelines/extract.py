@@ -97,7 +97,7 @@ class ExtractPipeline:
             self.stats.inc_value("extract/failed/error")
             logger.exception("Extraction failed on %s", item.url)
             raise DropItem(f"extraction failed on {item.url}: {exc!r}") from None
-        self.stats.inc_value("extract/seconds", time.monotonic() - started)
+        self.stats.inc_value("extract/milliseconds", int((time.monotonic() - started) * 1000))
         if record.get("status") != "article":
             reason = record.get("reason", "unknown")
             self.stats.inc_value(f"extract/no_article/{reason}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from scrapy import Spider
@@ -21,6 +22,7 @@ from scrapy.statscollectors import StatsCollector
 
 from archive.capture import CaptureRef
 from archive.keys import article_id, text_key
+from archive.manifest import ManifestWriter
 from crawler.items import ArticlePage
 from crawler.urls import canonicalize_url
 
@@ -35,11 +37,23 @@ class StorePipeline:
         self.crawl_id = crawl_id
         self.stats = stats
         self._stored: set[str] = set()
+        self._manifest: ManifestWriter | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         assert crawler.stats is not None
         return cls(crawler, crawler.settings.get("CRAWL_ID") or "", crawler.stats)
+
+    def open_spider(self, spider: Spider | None = None) -> None:
+        storage = self._storage()
+        work_dir = Path(storage.config.spool_dir) / "manifests-open"
+        self._manifest = ManifestWriter(self.crawl_id, work_dir, storage)
+
+    def close_spider(self, spider: Spider | None = None) -> None:
+        # Before the storage extension drains (spider_closed): the manifest is handed over complete.
+        if self._manifest is not None:
+            self._manifest.close()
+            self._manifest = None
 
     def _storage(self) -> Any:
         storage = getattr(self.crawler, "archive_storage", None)
@@ -87,9 +101,10 @@ class StorePipeline:
             meta["warc_metadata"] = warc.write_metadata(ref, payload, "application/json").to_dict()
             warc.add_page(ref.target_uri, ref.warc_date, record.get("title"))
         storage = self._storage()
-        meta["text_key"] = storage.put_text(txt_key, text)
-        meta["json_key"] = storage.put_json(json_key, meta)
-        storage.add_manifest_line(meta)
+        storage.put_text(txt_key, text)
+        storage.put_json(json_key, meta)
+        assert self._manifest is not None
+        self._manifest.write(meta)
         item.stored = {"text": meta["text_key"], "json": meta["json_key"]}
         self.stats.inc_value("store/articles")
         self.stats.inc_value(f"store/articles_by_site/{item.site}")

@@ -15,6 +15,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ClassVar
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from ..catalog import is_exclusive
@@ -85,7 +86,9 @@ class Resource:
         return http_date(self.last_modified)
 
 
-def html_resource(text: str, modified: datetime = SERVER_START, charset: str = "utf-8", gate: str = "") -> Resource:
+def html_resource(
+    text: str, modified: datetime = SERVER_START, charset: str = "utf-8", gate: str = ""
+) -> Resource:
     # Legacy charsets lack some characters (windows-1256 has no Eastern Arabic digits): the old PHP
     # sites this imitates wrote those as numeric character references, and so do we.
     return Resource(
@@ -98,7 +101,9 @@ def html_resource(text: str, modified: datetime = SERVER_START, charset: str = "
 
 def redirect(location: str, status: int = 301) -> Resource:
     body = f'<html><body>Moved: <a href="{esc(location)}">{esc(location)}</a></body></html>'
-    return Resource(body.encode(), "text/html; charset=utf-8", status=status, headers=(("Location", location),))
+    return Resource(
+        body.encode(), "text/html; charset=utf-8", status=status, headers=(("Location", location),)
+    )
 
 
 class SiteRenderer:
@@ -118,7 +123,7 @@ class SiteRenderer:
     sitemap_news = "/news-sitemap.xml"
     feed_paths: tuple[str, ...] = ("/feed/",)
     disallow: tuple[str, ...] = ()
-    section_names: dict[str, str] = {"libya": "أخبار ليبيا", "world": "عربي ودولي"}
+    section_names: ClassVar[dict[str, str]] = {"libya": "أخبار ليبيا", "world": "عربي ودولي"}
     templates: tuple[str, ...] = ("v1", "v2")
     page_gate = ""
 
@@ -226,15 +231,24 @@ class SiteRenderer:
         index = ['<?xml version="1.0" encoding="UTF-8"?>']
         index.append('<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">')
         for path in (self.sitemap_plain, self.sitemap_gz, self.sitemap_news):
-            index.append(f"  <sitemap><loc>{esc(self.url(path))}</loc><lastmod>{iso(newest)}</lastmod></sitemap>")
+            index.append(
+                f"  <sitemap><loc>{esc(self.url(path))}</loc><lastmod>{iso(newest)}</lastmod></sitemap>"
+            )
         index.append("</sitemapindex>")
         plain = self.urlset(self.sorted_articles("sitemap"))
         gz_body = self.urlset(self.sorted_articles("sitemap_gz")).encode()
         return {
-            self.sitemap_index: Resource("\n".join(index).encode(), "application/xml; charset=utf-8", last_modified=newest),
-            self.sitemap_plain: Resource(plain.encode(), "application/xml; charset=utf-8", last_modified=newest),
+            self.sitemap_index: Resource(
+                "\n".join(index).encode(), "application/xml; charset=utf-8", last_modified=newest
+            ),
+            self.sitemap_plain: Resource(
+                plain.encode(), "application/xml; charset=utf-8", last_modified=newest
+            ),
             self.sitemap_gz: Resource(
-                gzip.compress(gz_body, mtime=0), "application/x-gzip", last_modified=newest, compressible=False
+                gzip.compress(gz_body, mtime=0),
+                "application/x-gzip",
+                last_modified=newest,
+                compressible=False,
             ),
             self.sitemap_news: Resource(
                 self.news_urlset(self.sorted_articles("news_sitemap")).encode(),
@@ -339,13 +353,17 @@ class SiteRenderer:
         return routes
 
 
-
 def _png_pixel() -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xc8\x10\x2e")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xc8\x10\x2e"))
+        + chunk(b"IEND", b"")
+    )
 
 
 PNG_PIXEL = _png_pixel()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import ClassVar
 
 from ..dates import iso, standard_date
 from ..models import ArticleSpec
@@ -100,7 +101,7 @@ class GatedSite(SiteRenderer):
     sitemap_news = "/sitemaps/news.xml"
     feed_paths = ("/rss.xml",)
     disallow = ("/admin/",)
-    section_names = {"libya": "ليبيا", "world": "العالم العربي"}
+    section_names: ClassVar[dict[str, str]] = {"libya": "ليبيا", "world": "العالم العربي"}
 
     def article_path(self, spec: ArticleSpec) -> str:
         return f"/news/{700 + spec.number}"
@@ -132,19 +133,33 @@ class GatedSite(SiteRenderer):
         )
 
     def render_home(self) -> str:
-        return self.head(SITE_TITLE) + f"<main><h1>آخر الأخبار</h1><ul>{self.listing(self.linkable()[:10])}</ul></main>" + self.tail()
+        return (
+            self.head(SITE_TITLE)
+            + f"<main><h1>آخر الأخبار</h1><ul>{self.listing(self.linkable()[:10])}</ul></main>"
+            + self.tail()
+        )
 
     def render_section(self, section: str, page: int, pages: int, items: list[ArticleSpec]) -> str:
         nav = ""
         if page < pages:
-            nav = f'<a class="next" rel="next" href="{self.section_path(section, page + 1)}">الصفحة التالية</a>'
+            nav = (
+                f'<a class="next" rel="next" href="{self.section_path(section, page + 1)}">الصفحة التالية</a>'
+            )
         name = self.section_names[section]
-        return self.head(f"{name} | {SITE_TITLE}") + f"<main><h1>{name}</h1><ul>{self.listing(items)}</ul>{nav}</main>" + self.tail()
+        return (
+            self.head(f"{name} | {SITE_TITLE}")
+            + f"<main><h1>{name}</h1><ul>{self.listing(items)}</ul>{nav}</main>"
+            + self.tail()
+        )
 
     def render_article(self, spec: ArticleSpec) -> str:
         extra = f'<link rel="canonical" href="{esc(self.article_url(spec))}">'
         layout = ' data-layout="v2"' if self.template == "v2" else ""
-        return self.head(SITE_TITLE, extra) + f'<div id="app" data-article-id="{700 + spec.number}"{layout}></div>' + self.tail()
+        return (
+            self.head(SITE_TITLE, extra)
+            + f'<div id="app" data-article-id="{700 + spec.number}"{layout}></div>'
+            + self.tail()
+        )
 
     def api_body(self, spec: ArticleSpec) -> bytes:
         data = {
@@ -173,6 +188,9 @@ class GatedSite(SiteRenderer):
         }
         for spec in self.articles:
             routes[f"/api/articles/{700 + spec.number}.json"] = Resource(
-                self.api_body(spec), "application/json; charset=utf-8", last_modified=spec.modified, gate="api"
+                self.api_body(spec),
+                "application/json; charset=utf-8",
+                last_modified=spec.modified,
+                gate="api",
             )
         return routes

@@ -8,12 +8,12 @@ blocks without ``<p>``. ``/?p=N`` answers 301 to the pretty URL.
 from __future__ import annotations
 
 import logging
+from typing import ClassVar
 from urllib.parse import quote
 
 from ..dates import iso, standard_date
 from ..models import ArticleSpec
 from .base import (
-    NO_JS,
     Resource,
     SiteRenderer,
     esc,
@@ -25,7 +25,6 @@ from .base import (
 logger = logging.getLogger(__name__)
 
 SITE_TITLE = "الواحة"
-_ = NO_JS  # wahaa is the one site without a JavaScript notice
 
 
 class WahaaSite(SiteRenderer):
@@ -39,7 +38,7 @@ class WahaaSite(SiteRenderer):
     sitemap_news = "/news-sitemap.xml"
     feed_paths = ("/feed/",)
     disallow = ("/wp-admin/", "/wp-login.php")
-    section_slugs = {"libya": "libya", "world": "arab-world"}
+    section_slugs: ClassVar[dict[str, str]] = {"libya": "libya", "world": "arab-world"}
 
     def article_path(self, spec: ArticleSpec) -> str:
         day = spec.published
@@ -85,7 +84,9 @@ class WahaaSite(SiteRenderer):
 <div id="content" class="site-content">"""
 
     def sidebar(self) -> str:
-        items = "".join(f'<li><a href="{self.article_path(a)}">{esc(a.title)}</a></li>' for a in self.linkable()[3:8])
+        items = "".join(
+            f'<li><a href="{self.article_path(a)}">{esc(a.title)}</a></li>' for a in self.linkable()[3:8]
+        )
         return f"""<aside id="secondary" class="widget-area">
 <section class="widget widget_recent_entries"><h2 class="widget-title">الأكثر قراءة</h2><ul>{items}</ul></section>
 <section class="widget"><h2 class="widget-title">تابعونا</h2>
@@ -93,7 +94,9 @@ class WahaaSite(SiteRenderer):
 </aside>"""
 
     def footer(self) -> str:
-        links = "".join(f'<li><a href="{esc(href)}">{esc(text)}</a></li>' for href, text in self.noise_links())
+        links = "".join(
+            f'<li><a href="{esc(href)}">{esc(text)}</a></li>' for href, text in self.noise_links()
+        )
         return f"""</div>
 <footer id="colophon" class="site-footer">
 <nav class="footer-links"><ul>{links}</ul></nav>
@@ -116,7 +119,9 @@ class WahaaSite(SiteRenderer):
 <a class="more-link" href="{self.article_path(spec)}">اقرأ المزيد</a></article>"""
             )
         first = self.linkable()[0]
-        shortlink = f'<p class="shortlink">رابط مختصر: <a href="/?p={first.number}">/?p={first.number}</a></p>'
+        shortlink = (
+            f'<p class="shortlink">رابط مختصر: <a href="/?p={first.number}">/?p={first.number}</a></p>'
+        )
         return (
             self.head(f"{SITE_TITLE} - بوابة الأخبار الليبية والعربية")
             + self.masthead()
@@ -137,14 +142,20 @@ class WahaaSite(SiteRenderer):
         )
         nav = ['<nav class="navigation pagination"><div class="nav-links">']
         if page > 1:
-            nav.append(f'<a class="prev page-numbers" href="{self.section_path(section, page - 1)}">الصفحة السابقة</a>')
+            nav.append(
+                f'<a class="prev page-numbers" href="{self.section_path(section, page - 1)}">الصفحة السابقة</a>'
+            )
         for number in range(1, pages + 1):
             if number == page:
                 nav.append(f'<span aria-current="page" class="page-numbers current">{number}</span>')
             else:
-                nav.append(f'<a class="page-numbers" href="{self.section_path(section, number)}">{number}</a>')
+                nav.append(
+                    f'<a class="page-numbers" href="{self.section_path(section, number)}">{number}</a>'
+                )
         if page < pages:
-            nav.append(f'<a class="next page-numbers" href="{self.section_path(section, page + 1)}">الصفحة التالية</a>')
+            nav.append(
+                f'<a class="next page-numbers" href="{self.section_path(section, page + 1)}">الصفحة التالية</a>'
+            )
         nav.append("</div></nav>")
         return (
             self.head(f"{name} - الصفحة {page} - {SITE_TITLE}")
@@ -236,7 +247,13 @@ class WahaaSite(SiteRenderer):
         article += f"""<section class="related-posts"><h3 class="related-title">شاهد أيضاً</h3><ul>{related}</ul></section>
 <p class="shortlink">الرابط المختصر: <a href="/?p={spec.number}">{self.url(f"/?p={spec.number}")}</a></p>
 {comments}</main>"""
-        return self.head(f"{spec.title} - {SITE_TITLE}", meta) + self.masthead() + article + self.sidebar() + self.footer()
+        return (
+            self.head(f"{spec.title} - {SITE_TITLE}", meta)
+            + self.masthead()
+            + article
+            + self.sidebar()
+            + self.footer()
+        )
 
     def feeds(self) -> dict[str, Resource]:
         items = self.sorted_articles("feed")
@@ -250,5 +267,7 @@ class WahaaSite(SiteRenderer):
             routes[self.image_path(spec)] = image_resource()
         css = b"body{direction:rtl;font-family:Tahoma,sans-serif}.entry-content p{line-height:1.8}"
         routes["/wp-content/themes/wahaa/style.css?ver=5.3"] = Resource(css, "text/css; charset=utf-8")
-        routes["/wp-includes/js/wp-embed.min.js?ver=5.3"] = Resource(b"/* wp-embed */", "application/javascript")
+        routes["/wp-includes/js/wp-embed.min.js?ver=5.3"] = Resource(
+            b"/* wp-embed */", "application/javascript"
+        )
         return routes

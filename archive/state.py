@@ -1,0 +1,496 @@
+"""Incremental crawl state per site, kept in the archive store so that any machine can pick it up.
+
+A ``CrawlState`` remembers, for every article URL a site has shown us: the validators of the last full fetch
+(``etag``, ``last_modified``), its WARC payload digest (``sha1:BASE32`` of the body, as in the WARC record) and
+capture, the SHA-256 of the clean text we stored, the text version count and the keys of the latest text
+record, and when (which crawl, what time) the article was last seen and last confirmed (200 or 304). The
+crawler uses it to send conditional requests, to skip articles whose listing date is older than our last
+confirmation, and to store a changed text as a new version linked to the previous one.
+
+Layout in the store (``prefix`` defaults to ``state/sites``)::
+
+    state/sites/<site>.json                  snapshot: every article, plus the run deltas folded into it
+    state/sites/<site>/runs/<crawl-id>.json  delta: what one crawl learned (written once, never replaced)
+
+Concurrency: merge-on-save. A lock with a lease would need delete and compare-and-swap, which the ``Store``
+protocol does not offer (and a crashed holder leaves a stale lock); instead each save first writes its own
+immutable delta with ``put_bytes(overwrite=False)`` (two crawls never share a key: a clash gets ``.1``), then
+folds the snapshot and every delta not yet in it into a new snapshot, written with ``overwrite=True`` (an
+atomic replace on both stores). ``load`` does the same fold. Merging is a join: each group of fields carries
+its own clock and the newer (or the higher version) wins, so the result does not depend on the order in which
+deltas are merged. Two savers racing can only overwrite each other's *snapshot*; a delta missing from the
+winning snapshot is not listed in its ``merged_runs`` and is folded in again by the next load, so no update
+is lost and no reader ever sees a half-written object.
+
+No Scrapy here: plain data, the ``archive.storage.Store`` protocol and JSON.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from archive.keys import check_key, safe_segment
+from archive.storage import Store, StoreError
+
+logger = logging.getLogger(__name__)
+
+STATE_FORMAT = 1
+DEFAULT_PREFIX = "state/sites"
+
+# Field groups: each merges as a unit, by its own clock (the first field of the tuple).
+_SEEN = ("last_seen_at", "last_seen")
+_FETCH = ("fetched_at", "etag", "last_modified", "payload_digest", "capture", "status", "fetch_crawl")
+_TEXT = ("text_at", "version", "text_sha256", "text_key", "json_key", "canonical_url", "text_crawl")
+_MAX_FIELDS = ("confirmed_at",)
+_GROUPS = (_SEEN, _FETCH, _TEXT)
+_ALL_FIELDS = frozenset((*_SEEN, *_FETCH, *_TEXT, *_MAX_FIELDS))
+_DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
+
+
+def utc_now() -> str:
+    """The current time as the state writes it: ISO 8601 UTC with microseconds, sortable as a string."""
+    return format_time(datetime.now(UTC))
+
+
+def format_time(when: datetime) -> str:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An ISO 8601 or RFC 822 date/datetime as an aware UTC datetime; None when absent or unreadable.
+
+    A bare date (``2024-05-01``) means the *end* of that day in UTC: a listing that gives only a day cannot
+    tell whether a change came before or after our fetch on that day, so it is read the safe way.
+    """
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    if _DATE_ONLY.match(text):
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            return None
+        return datetime.combine(day, time.max, tzinfo=UTC)
+    parsed: datetime | None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        try:
+            parsed = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if parsed is None:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _group_key(entry: Mapping[str, Any], group: tuple[str, ...]) -> tuple[Any, ...]:
+    if group is _TEXT:
+        # The higher version wins; then the later recording; then the digest, so ties are deterministic.
+        return (int(entry.get("version") or 0), entry.get("text_at") or "", entry.get("text_sha256") or "")
+    return (entry.get(group[0]) or "", json.dumps([entry.get(f) for f in group[1:]], sort_keys=True))
+
+
+def version_key(key: str, version: int) -> str:
+    """``dir/<id>.txt`` -> ``dir/<id>.v<version>.txt``: where version N > 1 of a text record goes."""
+    if version <= 1:
+        return key
+    head, _, name = key.rpartition("/")
+    stem, dot, ext = name.partition(".")
+    new = f"{stem}.v{version}{dot}{ext}"
+    return check_key(f"{head}/{new}" if head else new)
+
+
+def merge_entries(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
+    """Join two records of one article: per field group, the newer one wins (commutative, idempotent)."""
+    merged: dict[str, Any] = {}
+    for group in _GROUPS:
+        has_a = any(a.get(f) is not None for f in group)
+        has_b = any(b.get(f) is not None for f in group)
+        if not (has_a or has_b):
+            continue
+        winner = a if not has_b or (has_a and _group_key(a, group) >= _group_key(b, group)) else b
+        for name in group:
+            if winner.get(name) is not None:
+                merged[name] = winner[name]
+    for name in _MAX_FIELDS:
+        values = [v for v in (a.get(name), b.get(name)) if v]
+        if values:
+            merged[name] = max(values)
+    return merged
+
+
+@dataclass(frozen=True)
+class ArticleState:
+    """A read-only view of one article's record (see the module docstring for the fields)."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    payload_digest: str | None = None
+    capture: dict[str, Any] | None = None
+    text_sha256: str | None = None
+    version: int = 0
+    text_key: str | None = None
+    json_key: str | None = None
+    canonical_url: str | None = None
+    last_seen: str | None = None
+    last_seen_at: str | None = None
+    confirmed_at: str | None = None
+    fetched_at: str | None = None
+    text_crawl: str | None = None
+
+    @classmethod
+    def from_entry(cls, url: str, entry: Mapping[str, Any]) -> ArticleState:
+        return cls(
+            url=url,
+            etag=entry.get("etag"),
+            last_modified=entry.get("last_modified"),
+            payload_digest=entry.get("payload_digest"),
+            capture=entry.get("capture"),
+            text_sha256=entry.get("text_sha256"),
+            version=int(entry.get("version") or 0),
+            text_key=entry.get("text_key"),
+            json_key=entry.get("json_key"),
+            canonical_url=entry.get("canonical_url"),
+            last_seen=entry.get("last_seen"),
+            last_seen_at=entry.get("last_seen_at"),
+            confirmed_at=entry.get("confirmed_at"),
+            fetched_at=entry.get("fetched_at"),
+            text_crawl=entry.get("text_crawl"),
+        )
+
+    def previous_version(self) -> dict[str, Any] | None:
+        """What a new text version links back to; None when no text was ever stored."""
+        if not self.version or not self.text_key:
+            return None
+        return {
+            "version": self.version,
+            "text_key": self.text_key,
+            "json_key": self.json_key,
+            "text_sha256": self.text_sha256,
+            "crawl_id": self.text_crawl,
+        }
+
+
+class CrawlState:
+    """One site's article records: loaded at crawl start, updated during the crawl, saved at its end.
+
+    Thread-safe. Every update also goes into this crawl's delta (``changes()``), which is what ``save``
+    persists first; the snapshot is derived from the deltas.
+    """
+
+    def __init__(
+        self, site: str, crawl_id: str, entries: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> None:
+        self.site = site
+        self.crawl_id = crawl_id
+        self._entries: dict[str, dict[str, Any]] = {u: dict(e) for u, e in (entries or {}).items()}
+        self._delta: dict[str, dict[str, Any]] = {}
+        self._by_canonical: dict[str, str] = {}
+        self._lock = threading.Lock()
+        for url, entry in self._entries.items():
+            if entry.get("canonical_url"):
+                self._by_canonical[entry["canonical_url"]] = url
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, url: object) -> bool:
+        return url in self._entries
+
+    def urls(self) -> list[str]:
+        with self._lock:
+            return sorted(self._entries)
+
+    def get(self, url: str) -> ArticleState | None:
+        with self._lock:
+            entry = self._entries.get(url)
+            return ArticleState.from_entry(url, entry) if entry is not None else None
+
+    def by_canonical(self, canonical_url: str) -> ArticleState | None:
+        """The article whose stored text has this canonical URL (or whose fetch URL it is)."""
+        with self._lock:
+            url = self._by_canonical.get(canonical_url, canonical_url)
+            entry = self._entries.get(url)
+            return ArticleState.from_entry(url, entry) if entry is not None else None
+
+    # --- decisions ----------------------------------------------------------------------------------------
+
+    def conditional_headers(self, url: str) -> dict[str, str]:
+        """``If-None-Match`` / ``If-Modified-Since`` for a known article with validators; else ``{}``."""
+        known = self.get(url)
+        headers: dict[str, str] = {}
+        if known is None:
+            return headers
+        if known.etag:
+            headers["If-None-Match"] = known.etag
+        if known.last_modified:
+            headers["If-Modified-Since"] = known.last_modified
+        return headers
+
+    def listed_unchanged(self, url: str, listed: str | None) -> bool:
+        """True when ``listed`` (a lastmod or publication date) is older than our last confirmed fetch."""
+        known = self.get(url)
+        if known is None or not known.confirmed_at or not known.payload_digest:
+            return False
+        listed_at, confirmed = parse_time(listed), parse_time(known.confirmed_at)
+        return listed_at is not None and confirmed is not None and listed_at < confirmed
+
+    def text_unchanged(self, canonical_url: str, text_sha256: str) -> bool:
+        known = self.by_canonical(canonical_url)
+        return known is not None and known.text_sha256 == text_sha256 and known.version > 0
+
+    def next_version(self, canonical_url: str, text_sha256: str) -> tuple[int, dict[str, Any] | None]:
+        """``(version, previous)`` for storing this text: the same version when unchanged, else one more."""
+        known = self.by_canonical(canonical_url)
+        if known is None or not known.version:
+            return 1, None
+        if known.text_sha256 == text_sha256:
+            return known.version, known.previous_version()
+        return known.version + 1, known.previous_version()
+
+    # --- updates --------------------------------------------------------------------------------------------
+
+    def _update(self, url: str, fields: Mapping[str, Any]) -> None:
+        unknown = set(fields) - _ALL_FIELDS
+        if unknown:
+            raise ValueError(f"unknown state fields {sorted(unknown)}")
+        with self._lock:
+            current = self._entries.get(url, {})
+            self._entries[url] = merge_entries(current, fields)
+            self._delta[url] = merge_entries(self._delta.get(url, {}), fields)
+            canonical = self._entries[url].get("canonical_url")
+            if canonical:
+                self._by_canonical[canonical] = url
+
+    def record_seen(self, url: str, *, when: str | None = None) -> None:
+        """The article was listed (or fetched) in this crawl."""
+        self._update(url, {"last_seen_at": when or utc_now(), "last_seen": self.crawl_id})
+
+    def record_fetch(
+        self,
+        url: str,
+        *,
+        status: int,
+        etag: str | None,
+        last_modified: str | None,
+        payload_digest: str | None,
+        capture: Mapping[str, Any] | None = None,
+        when: str | None = None,
+    ) -> None:
+        """A full response (200) for the article: its validators, digest and capture replace the old ones."""
+        now = when or utc_now()
+        self._update(
+            url,
+            {
+                "last_seen_at": now,
+                "last_seen": self.crawl_id,
+                "fetched_at": now,
+                "etag": etag,
+                "last_modified": last_modified,
+                "payload_digest": payload_digest,
+                "capture": dict(capture) if capture else None,
+                "status": status,
+                "fetch_crawl": self.crawl_id,
+                "confirmed_at": now,
+            },
+        )
+
+    def record_not_modified(self, url: str, *, when: str | None = None) -> None:
+        """A 304: what we hold is still current."""
+        now = when or utc_now()
+        self._update(url, {"last_seen_at": now, "last_seen": self.crawl_id, "confirmed_at": now})
+
+    def record_text(
+        self,
+        url: str,
+        *,
+        canonical_url: str,
+        text_sha256: str,
+        version: int,
+        text_key: str,
+        json_key: str,
+        when: str | None = None,
+    ) -> None:
+        """A text record was stored for the article (``version`` as returned by ``next_version``)."""
+        self._update(
+            url,
+            {
+                "text_at": when or utc_now(),
+                "version": version,
+                "text_sha256": text_sha256,
+                "text_key": text_key,
+                "json_key": json_key,
+                "canonical_url": canonical_url,
+                "text_crawl": self.crawl_id,
+            },
+        )
+
+    # --- serialisation --------------------------------------------------------------------------------------
+
+    def changes(self) -> dict[str, dict[str, Any]]:
+        """What this crawl learned (the delta ``save`` writes)."""
+        with self._lock:
+            return {url: dict(entry) for url, entry in self._delta.items()}
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return {url: dict(entry) for url, entry in self._entries.items()}
+
+
+def _merge_into(target: dict[str, dict[str, Any]], entries: Mapping[str, Mapping[str, Any]]) -> None:
+    for url, entry in entries.items():
+        if not isinstance(entry, Mapping):
+            continue
+        clean = {k: v for k, v in entry.items() if k in _ALL_FIELDS}
+        target[url] = merge_entries(target.get(url, {}), clean)
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What ``StateStore.save`` did: the delta's key, whether the snapshot was rewritten, its size."""
+
+    delta_key: str | None
+    snapshot_key: str
+    snapshot_written: bool
+    articles: int
+    merged_runs: int
+
+
+class StateStore:
+    """Loads and saves ``CrawlState`` objects through an ``archive.storage.Store`` (see module docstring)."""
+
+    def __init__(self, store: Store, prefix: str = DEFAULT_PREFIX) -> None:
+        self.store = store
+        self.prefix = check_key(prefix.strip("/"))
+
+    def snapshot_key(self, site: str) -> str:
+        return check_key(f"{self.prefix}/{safe_segment(site)}.json")
+
+    def runs_prefix(self, site: str) -> str:
+        return f"{self.prefix}/{safe_segment(site)}/runs/"
+
+    def delta_key(self, site: str, crawl_id: str) -> str:
+        return check_key(f"{self.runs_prefix(site)}{safe_segment(crawl_id)}.json")
+
+    def _read_json(self, key: str) -> dict[str, Any] | None:
+        data = self.store.get_bytes(key)
+        if data is None:
+            return None
+        try:
+            value = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            logger.warning("State object %s is not valid JSON; ignored", key)
+            return None
+        if not isinstance(value, dict):
+            logger.warning("State object %s is not a JSON object; ignored", key)
+            return None
+        return value
+
+    def _fold(self, site: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
+        """The snapshot plus every delta not yet folded into it: (entries, all merged run keys)."""
+        entries: dict[str, dict[str, Any]] = {}
+        snapshot = self._read_json(self.snapshot_key(site)) or {}
+        merged_runs = [str(k) for k in snapshot.get("merged_runs") or []]
+        _merge_into(entries, snapshot.get("articles") or {})
+        folded = set(merged_runs)
+        for key in self.store.list(self.runs_prefix(site)):
+            if key in folded or not key.endswith(".json"):
+                continue
+            delta = self._read_json(key)
+            if delta is None:
+                continue
+            _merge_into(entries, delta.get("articles") or {})
+            merged_runs.append(key)
+            folded.add(key)
+        return entries, merged_runs
+
+    def load(self, site: str, crawl_id: str) -> CrawlState:
+        """The site's state as of now (snapshot plus unfolded deltas); empty for a site never crawled."""
+        entries, runs = self._fold(site)
+        logger.info(
+            "Incremental state for %s: %d article(s) from %s (%d run(s))",
+            site,
+            len(entries),
+            self.store.describe(),
+            len(runs),
+        )
+        return CrawlState(site, crawl_id, entries)
+
+    def save(self, state: CrawlState) -> SaveResult:
+        """Persist this crawl's delta (immutable), then rewrite the snapshot with everything known.
+
+        A failure to write the delta raises ``StoreError`` (the crawl's knowledge would be lost: the caller
+        must report it). A failure to rewrite the snapshot only logs: the delta is safe and the next load
+        folds it in.
+        """
+        site = state.site
+        changes = state.changes()
+        delta_key: str | None = None
+        if changes:
+            delta = {
+                "format": STATE_FORMAT,
+                "site": site,
+                "crawl_id": state.crawl_id,
+                "saved_at": utc_now(),
+                "articles": changes,
+            }
+            delta_key = self.store.put_bytes(
+                self.delta_key(site, state.crawl_id),
+                _dumps(delta),
+                content_type="application/json",
+                overwrite=False,
+            )
+        entries, runs = self._fold(site)
+        if delta_key is not None and delta_key not in runs:
+            # A store that lists lazily (eventual consistency) may not show our own delta yet.
+            _merge_into(entries, changes)
+            runs.append(delta_key)
+        snapshot_key = self.snapshot_key(site)
+        snapshot = {
+            "format": STATE_FORMAT,
+            "site": site,
+            "updated_at": utc_now(),
+            "updated_by": state.crawl_id,
+            "merged_runs": sorted(runs),
+            "articles": entries,
+        }
+        written = True
+        try:
+            self.store.put_bytes(
+                snapshot_key, _dumps(snapshot), content_type="application/json", overwrite=True
+            )
+        except StoreError as exc:
+            written = False
+            logger.warning(
+                "Could not rewrite the state snapshot %s (%s); the run delta %s is saved and will be folded "
+                "in by the next crawl",
+                snapshot_key,
+                exc,
+                delta_key,
+            )
+        return SaveResult(delta_key, snapshot_key, written, len(entries), len(runs))
+
+    def sites(self) -> Iterable[str]:
+        """Names of the sites with a snapshot."""
+        for key in self.store.list(f"{self.prefix}/"):
+            rest = key[len(self.prefix) + 1 :]
+            if "/" not in rest and rest.endswith(".json"):
+                yield rest[: -len(".json")]
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
