@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         target = Path(arg)
         if target.is_dir():
             results = repair_directory(target)
-            failed = failed or len(results) < len(list(target.glob(f"*.warc.gz{OPEN_SUFFIX}"))) + len(results)
+            failed = failed or any(target.glob(f"*.warc.gz{OPEN_SUFFIX}"))  # the ones left could not be
             for result in results:
                 print(f"{result.source}: {result.records} records kept -> {result.path or 'deleted'}")
         else:

@@ -47,8 +47,11 @@ class ArchiveHandoverExtension:
         ext = cls(warc, storage)
         warc.on_file_ready.append(ext.file_ready)
         ext.load_digests()
-        # Connected now, so it runs after the WARC extension's own spider_closed (which closes the files).
-        crawler.signals.connect(ext.save_digests, signal=signals.spider_closed)
+        # Closing order matters: WARC files (and the WACZ built from them) first, then the revisit index,
+        # then the storage drain. Signal handlers run concurrently, so the storage extension runs the
+        # first two itself, in order, before it drains.
+        crawler.signals.disconnect(warc.spider_closed, signal=signals.spider_closed)
+        storage.before_drain.extend([warc.close, ext.save_digests])
         return ext
 
     def file_ready(self, path: Path) -> None:

@@ -275,7 +275,7 @@ class IncrementalDownloaderMiddleware:
         if response.status != 200:
             return response
         known = state.get(request.url)
-        warc = response.meta.get("warc") or {}
+        warc = request.meta.get("warc") or {}
         state.record_fetch(
             request.url,
             status=response.status,

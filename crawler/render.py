@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import time
 from collections import Counter
 from collections.abc import Mapping
@@ -153,7 +154,29 @@ class RenderConfig:
             raise ValueError(
                 f"RENDER_MAX_CONTEXTS, RENDER_MAX_PAGES_PER_CONTEXT and RENDER_TIMEOUT must be numbers: {exc}"
             ) from exc
-        return cls(path or None, max_contexts, max_pages, timeout)
+        return cls(path or find_chromium(), max_contexts, max_pages, timeout)
+
+
+def _playwright_has_chromium() -> bool:
+    root = os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or os.path.expanduser("~/.cache/ms-playwright")
+    return os.path.isdir(root) and any(name.startswith("chromium") for name in os.listdir(root))
+
+
+def _is_article(request: Request) -> bool:
+    """Article pages (and requests from outside the spider, which carry no kind) get the full gate test."""
+    return request.meta.get("kind", "article") == "article"
+
+
+def find_chromium() -> str | None:
+    """Playwright's own Chromium when it was downloaded (``playwright install chromium``: None here means
+    "let Playwright choose"); otherwise the system's Chromium (Debian's ``chromium`` package) if installed."""
+    if _playwright_has_chromium():
+        return None
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
 
 
 def playwright_settings(config: RenderConfig) -> dict[str, Any]:
@@ -221,6 +244,7 @@ class _RenderState:
     document_status: int | None = None
     page_errors: list[str] = field(default_factory=list)
     network_idle: bool = False
+    listing: bool = False
 
 
 class JsGateMiddleware:
@@ -276,9 +300,10 @@ class JsGateMiddleware:
             "response": lambda response: self._on_response(response, state),
             "pageerror": lambda error: state.page_errors.append(str(error)),
         }
-        meta["playwright_page_methods"] = [
-            PageMethod(self._settle, state, meta.get("render_wait_selector"), request.url)
-        ]
+        # The site's wait selector describes its article pages; listing pages settle on network idle.
+        selector = meta.get("render_wait_selector") if _is_article(request) else None
+        meta["playwright_page_methods"] = [PageMethod(self._settle, state, selector, request.url)]
+        state.listing = not _is_article(request)
         self._inflight[site] += 1
         return None
 
@@ -321,7 +346,8 @@ class JsGateMiddleware:
         if mode != "auto" or not isinstance(response, HtmlResponse) or response.status not in _GATE_STATUSES:
             return response
         verdict = self.detector.detect(response.text, response.url)
-        if not verdict.gated:
+        if not verdict.gated or (verdict.reason == "too-short" and not _is_article(request)):
+            # A listing page is mostly links: little prose is normal there, not a sign of a gate.
             return response
         reason = verdict.reason or "gated"
         self.stats.inc_value(f"render/gate/{reason}")
@@ -427,7 +453,7 @@ class JsGateMiddleware:
                 await asyncio.sleep(_POLL_SECONDS)
                 continue
             verdict = self.detector.detect(html, page.url)
-            if not verdict.gated:
+            if not verdict.gated or (verdict.reason == "too-short" and state.listing):
                 return
             now = time.monotonic()
             if html != last_html:

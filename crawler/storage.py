@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -98,6 +99,9 @@ class ArchiveStorageExtension:
         self.store = store
         self.stats = stats
         self.spool = Spool(config.spool_dir, store, retries=config.retries, stats=self._count)
+        # Work that must hand its last files over before the drain (the WARC writer's close, ...), run in
+        # order in the drain thread.
+        self.before_drain: list[Callable[[], object]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveStorageExtension:
@@ -157,7 +161,15 @@ class ArchiveStorageExtension:
                 self.stats.set_value("storage/pending", left.count)
             return left
 
-        return deferToThread(self.close).addCallback(record)
+        return deferToThread(self._finish).addCallback(record)
+
+    def _finish(self) -> Pending:
+        for step in self.before_drain:
+            try:
+                step()
+            except Exception:  # one failing step (say, the WACZ build) must not keep the rest from the store
+                logger.exception("Closing step %r failed before the storage drain", step)
+        return self.close()
 
     def close(self) -> Pending:
         """Wait (bounded) for the uploads, then stop the uploader; return what is left in the spool."""

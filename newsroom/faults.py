@@ -18,6 +18,7 @@ crawler asked for each URL. ``write_sources(path)`` writes the sources YAML the 
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import html
 import socket
@@ -99,10 +100,9 @@ class _Handler(BaseHTTPRequestHandler):
         site = self.server.site
         site._record(FaultRequest("GET", self.path, time.monotonic(), dict(self.headers.items())))
         handler = site._route(self.path)
-        try:
+        # The crawler may hang up first (timeout, size limit): expected here.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             handler(self)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the crawler gave up on this one (timeout, size limit): expected here
 
     # --- answers -----------------------------------------------------------------------------------
     def send(
@@ -143,6 +143,8 @@ class FaultSite:
     ``robots``: "ok", "5xx" (robots.txt always answers 503) or "timeout" (robots.txt never answers).
     ``articles``: how many normal articles; ``faults``: which fault URLs to serve (default: all).
     ``name`` is the site name in the sources file; ``offsite_url`` is where "offsite-redirect" points.
+    ``first_story`` picks which corpus stories the pages use (two sites in one crawl should differ);
+    ``article_delay`` slows every normal article answer down by that many seconds.
     """
 
     def __init__(
@@ -159,6 +161,7 @@ class FaultSite:
         faults: tuple[str, ...] | None = None,
         offsite_url: str = "http://127.0.0.1:9/news/elsewhere",
         first_story: int = 0,
+        article_delay: float = 0.0,
     ) -> None:
         if robots not in ROBOTS_MODES:
             raise ValueError(f"robots must be one of {ROBOTS_MODES}, not {robots!r}")
@@ -175,6 +178,7 @@ class FaultSite:
         self.robots = robots
         self.faults = tuple(FAULTS) if faults is None else tuple(faults)
         self.offsite_url = offsite_url
+        self.article_delay = article_delay
         self._requests: list[FaultRequest] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -325,11 +329,16 @@ class FaultSite:
         if path == "/sitemap.xml":
             return lambda h: h.send(200, self._sitemap(), "application/xml")
         if path in self.normal_paths:
-            return lambda h: h.send_html(self._pages[path])
+            return lambda h: self._answer_article(h, path)
         fault = path.removeprefix("/news/").split("/", 1)[0]
         if path.startswith("/news/") and fault in self.faults:
             return lambda h: self._answer_fault(h, fault, raw_path)
         return lambda h: h.send_html("<html><body>غير موجودة</body></html>".encode(), status=404)
+
+    def _answer_article(self, h: _Handler, path: str) -> None:
+        if self.article_delay:
+            self._stopping.wait(self.article_delay)  # a slower site, so a test can stop a crawl midway
+        h.send_html(self._pages[path])
 
     def _answer_robots(self, h: _Handler) -> None:
         if self.robots == "5xx":
@@ -350,7 +359,9 @@ class FaultSite:
                 h.send_html(page)
         elif fault in ("rate-limited", "unavailable"):
             if nth == 1:
-                h.send_html(b"<h1>Slow down</h1>", 429 if fault == "rate-limited" else 503, {"Retry-After": "1"})
+                h.send_html(
+                    b"<h1>Slow down</h1>", 429 if fault == "rate-limited" else 503, {"Retry-After": "1"}
+                )
             else:
                 h.send_html(page)
         elif fault == "rate-limited-long":
@@ -397,13 +408,19 @@ class FaultSite:
         elif fault == "gzip-bomb":
             h.send(200, self._bomb, "text/html; charset=utf-8", {"Content-Encoding": "gzip"})
         elif fault == "bad-bytes":
-            broken = page.replace("<p>".encode(), b"<p>\xff\xfe\xc3(", 2)
+            broken = page.replace(b"<p>", b"<p>\xff\xfe\xc3(", 2)
             h.send_html(broken)
         elif fault == "malformed":
-            broken = page.replace(b"</p>", b"").replace(b"</article>", b"</div></span>").replace(b"</html>", b"")
+            broken = (
+                page.replace(b"</p>", b"").replace(b"</article>", b"</div></span>").replace(b"</html>", b"")
+            )
             h.send_html(b"<table><tr><td>" + broken)
         elif fault == "pdf":
-            h.send(200, b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n", "application/pdf")
+            h.send(
+                200,
+                b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n",
+                "application/pdf",
+            )
         elif fault == "image":
             jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9"
             h.send(200, jpeg, "image/jpeg")
@@ -439,7 +456,9 @@ def article_html(spec: ArticleSpec, url: str) -> str:
 def article_filler(size: int) -> bytes:
     """An HTML page of about ``size`` bytes of Arabic text (for truncated, trickled and oversize bodies)."""
     head = b'<!DOCTYPE html><html lang="ar"><head><meta charset="utf-8"><title>x</title></head><body>'
-    para = "<p>أعلنت المؤسسة الوطنية للنفط في ليبيا استئناف الإنتاج في حقل الشرارة جنوب غرب البلاد.</p>".encode()
+    para = (
+        "<p>أعلنت المؤسسة الوطنية للنفط في ليبيا استئناف الإنتاج في حقل الشرارة جنوب غرب البلاد.</p>".encode()
+    )
     count = max(1, (size - len(head)) // len(para))
     return head + para * count + b"</body></html>"
 

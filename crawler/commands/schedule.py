@@ -3,7 +3,7 @@
     scrapy schedule [--url http://127.0.0.1:6800] [--project libya] [--spider libya] [--sources FILE]
                     [--since YYYY-MM-DD] [--sites a,b] [--jobid ID] [-a NAME=VALUE ...] [-s NAME=VALUE ...]
 
-The job id is chosen here (``<UTC timestamp>-<8 hex>``, unless ``--jobid``) and sent twice: as scrapyd's
+The job id is chosen here (``<UTC yyyymmdd-hhmmss>-<8 hex>``, unless ``--jobid``) and sent twice: as scrapyd's
 ``jobid`` and as the setting ``CRAWL_ID``, so the scrapyd job, its log file (``logs/<project>/<spider>/<job>
 .log``) and the crawl's WARC names, warcinfo and manifest all carry the same id. (scrapyd 1.6 passes the job
 id to the spider only as the ``_job`` argument; it no longer sets ``SCRAPY_JOB``.) ``-s`` settings are
@@ -41,8 +41,12 @@ REQUEST_TIMEOUT = 60.0
 
 
 def new_job_id(now: datetime | None = None) -> str:
-    """A job id that sorts by start time and is usable as CRAWL_ID: ``20250101T060000-1a2b3c4d``."""
-    return f"{(now or datetime.now(UTC)):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    """A job id that sorts by start time and is usable as CRAWL_ID: ``20250101-060000-1a2b3c4d``.
+
+    Lowercase on purpose: archive keys lowercase crawl ids (``warc/<crawl-id>/``, ``manifests/<crawl-id>.jsonl``),
+    so the job id, its log file name and the archive's keys are spelt the same.
+    """
+    return f"{(now or datetime.now(UTC)):%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
 
 
 def schedule_form(
