@@ -512,6 +512,10 @@ def load_manifest(data: bytes | None) -> list[dict[str, Any]]:
 # --- formatting ---------------------------------------------------------------------------------------------
 
 
+def _mark(site: SiteReport, figure: str) -> str:
+    return "*" if site.sources.get(figure) == "manifest" else ""
+
+
 def _n(value: int | None) -> str:
     return "—" if value is None else str(value)
 
@@ -571,8 +575,9 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}th,td{padding:.3rem .5
 th{text-align:start;background:#f4f6fa}td.num{text-align:end;font-variant-numeric:tabular-nums}
 .warn{background:#fff4e0;border:1px solid #f0b050;padding:.6rem 1rem;border-radius:4px}
 .warn li{margin:.2rem 0}.drift td{background:#fff4e0}
-.charts{display:flex;flex-wrap:wrap;gap:1.5rem}.chart{flex:1 1 320px}
-.chart svg{width:100%;height:auto;display:block}
+.charts{display:flex;flex-wrap:wrap;gap:1.5rem}.chart{flex:1 1 320px;max-width:540px;margin:0}
+.chart svg{width:100%;max-width:520px;height:auto;display:block}
+table.totals{width:auto;min-width:24rem}sup{color:#667}
 code,pre{background:#f4f6fa;border-radius:3px}pre{padding:.6rem;overflow-x:auto}
 .muted{color:#667}[dir=rtl],[dir=auto]{unicode-bidi:plaintext}
 details{margin:.4rem 0}summary{cursor:pointer;font-weight:600}
@@ -624,7 +629,7 @@ def _hbar_svg(title: str, rows: Sequence[tuple[str, float, float | None]], *, co
 
 
 def _vbar_svg(title: str, rows: Sequence[tuple[str, int]], *, color: str) -> str:
-    width, height, top, bottom, left = 520, 230, 28, 36, 36
+    width, height, top, bottom, left = 520, 240, 44, 36, 36
     plot_h = height - top - bottom
     slot = (width - left) / max(1, len(rows))
     biggest = max([1, *(v for _, v in rows)])
@@ -671,7 +676,7 @@ def _render_html(report: CrawlReport) -> str:
         body.append('<div class="warn" id="warnings"><strong>Warnings</strong><ul>')
         body += [f"<li>⚠ {_e(w.message)}</li>" for w in report.warnings]
         body.append("</ul></div>")
-    body.append("<h2>Totals</h2><table><tbody>")
+    body.append('<h2>Totals</h2><table class="totals"><tbody>')
     rows = [
         ("Article pages found", t["found"]),
         ("Articles extracted", t["extracted"]),
@@ -727,9 +732,9 @@ def _render_html(report: CrawlReport) -> str:
         cls = ' class="drift"' if s.drift else ""
         cells = [
             _n(s.found),
-            str(s.stored),
-            _n(s.relevant),
-            _n(s.rendered),
+            str(s.stored) + _mark(s, "stored"),
+            _n(s.relevant) + _mark(s, "relevant"),
+            _n(s.rendered) + _mark(s, "rendered"),
             _n(s.failed),
             _pct(s.empty_rate),
             _pct(s.missing_date_rate),
@@ -741,7 +746,10 @@ def _render_html(report: CrawlReport) -> str:
         body += [f'<td class="num">{_e(c)}</td>' for c in cells]
         body.append("</tr>")
     body.append("</tbody></table>")
-    body.append('<p class="muted">— : not counted per site in this crawl.</p>')
+    body.append(
+        '<p class="muted">— : not counted per site in this crawl. * : counted from the manifest '
+        "(stored articles only), the crawl has no per-site stat for it.</p>"
+    )
 
     body.append("<h2>Articles</h2>")
     for s in report.sites:

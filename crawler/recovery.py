@@ -10,14 +10,15 @@ a clean pause (one SIGINT/SIGTERM), not for a crash.
 So the crawl keeps its own small state, and a restart rediscovers (home, sitemaps and feeds are fetched again,
 they are cheap and may have changed) and skips what is done:
 
-* ``CrawlRecoveryExtension`` (EXTENSIONS, before ``crawler.warc.WarcExtension``): at start-up repairs every
+* ``CrawlRecoveryExtension`` (EXTENSIONS, 95: after the storage extension, before ``crawler.warc.WarcExtension``): at start-up repairs every
   ``*.warc.gz.open`` left in the crawl's WARC directory (``archive.repair``: cut after the last whole record,
   rename) and, once the engine runs, hands the repaired files to the WARC extension like any finished file
   (CDXJ, upload). It keeps a journal, ``<CRAWL_STATE_DIR>/<crawl id>.done``, of the canonical URLs of
   article pages that went through every item pipeline (stored, or dropped on purpose: irrelevant, not an
   article); each line is flushed as it is written, so a killed process loses nothing the OS got. At start it
   loads that journal, plus the lines of the crawl's manifest working file when the storage extension
-  exposes it (``crawler.archive_storage.manifest.path``), into the set of done URLs.
+  exposes it (``crawler.archive_storage.manifest.path``; else ``<spool>/manifests-open/<crawl id>.jsonl``,
+  where ``StorePipeline`` keeps it), into the set of done URLs.
 * ``SkipDoneSpiderMiddleware`` (SPIDER_MIDDLEWARES): drops article requests whose canonical URL is done,
   before they reach the scheduler (``recovery/skipped_done``).
 
@@ -119,6 +120,7 @@ class CrawlRecoveryExtension:
         self.journal = journal
         self.stats = stats
         self.repaired: list[RepairResult] = []
+        self.crawl_id = crawler.settings.get("CRAWL_ID") or ""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlRecoveryExtension:
@@ -140,16 +142,25 @@ class CrawlRecoveryExtension:
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
 
+    def _manifest_paths(self) -> list[Path]:
+        """The crawl's manifest working file: exposed by storage, else where StorePipeline keeps it."""
+        paths = []
+        storage = getattr(self.crawler, "archive_storage", None)
+        exposed = getattr(getattr(storage, "manifest", None), "path", None)
+        if exposed is not None:
+            paths.append(Path(exposed))
+        spool = getattr(getattr(storage, "config", None), "spool_dir", None)
+        if spool:
+            paths.append(Path(spool) / "manifests-open" / f"{safe_segment(self.crawl_id)}.jsonl")
+        return paths
+
     @property
     def done(self) -> set[str]:
         return self.journal.done
 
     def engine_started(self) -> None:
-        storage = getattr(self.crawler, "archive_storage", None)
-        manifest = getattr(storage, "manifest", None)
-        manifest_path = getattr(manifest, "path", None)
-        if manifest_path is not None:
-            self.journal.done.update(_manifest_urls(Path(manifest_path)))
+        for path in self._manifest_paths():
+            self.journal.done.update(_manifest_urls(path))
         if self.stats is not None:
             self.stats.set_value("recovery/done_loaded", len(self.journal.done))
             self.stats.set_value("recovery/warc_repaired", len(self.repaired))
@@ -173,7 +184,9 @@ class CrawlRecoveryExtension:
         for result in self.repaired:
             hand_over(result.path)
 
-    def item_done(self, item: Any, response: Response | None = None, spider: Spider | None = None, **_: Any) -> None:
+    def item_done(
+        self, item: Any, response: Response | None = None, spider: Spider | None = None, **_: Any
+    ) -> None:
         url = getattr(item, "url", None)
         if isinstance(url, str) and url:
             self.journal.add(canonicalize_url(url))

@@ -51,7 +51,6 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
     from scrapy.spiders import Spider
     from scrapy.statscollectors import StatsCollector
-    from twisted.internet.defer import Deferred
 
 logger = logging.getLogger(__name__)
 
@@ -205,8 +204,23 @@ class CrawlReportExtension:
             )
             return {}
 
-    def spider_closed(self, spider: Spider, reason: str) -> Deferred[None] | None:
-        """Write everything that goes through the spool now; append the health lines in a thread."""
+    async def spider_closed(self, spider: Spider, reason: str) -> None:
+        """Write everything that goes through the spool now; append the health lines in a thread.
+
+        Everything before the ``await`` runs when the signal is sent, before the storage drain starts.
+        """
+        self.close(reason)
+        if self.store is None or self.report is None:
+            self._executor.shutdown(wait=False)
+            return
+        from scrapy.utils.defer import maybe_deferred_to_future
+        from twisted.internet.threads import deferToThread
+
+        runs = [h for h in self.report.health if h.pages > 0]
+        await maybe_deferred_to_future(deferToThread(self._append_health, runs))
+
+    def close(self, reason: str) -> CrawlReport:
+        """Snapshot the stats, build the report, write the report objects and log the summary."""
         stats = self.snapshot(reason)
         report = build_report(
             self.config.crawl_id,
@@ -233,13 +247,7 @@ class CrawlReportExtension:
             report.store_location(report_key(self.config.crawl_id, "report.html")) if self.storage else None
         )
         logger.info("Crawl report: %s%s", local, f" (store: {where})" if where else "")
-        if self.store is None:
-            self._executor.shutdown(wait=False)
-            return None
-        from twisted.internet.threads import deferToThread
-
-        runs = [h for h in report.health if h.pages > 0]
-        return deferToThread(self._append_health, runs)
+        return report
 
     def _append_health(self, runs: list[SiteHealth]) -> None:
         if self.store is None:

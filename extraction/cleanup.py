@@ -2,7 +2,12 @@
 
 Each defect class an older pipeline let through (see ``../shared/seeds``) has a rule here:
 
-- notices: "Sorry, you need to enable JavaScript...", "يرجى تفعيل جافا سكريبت", cookie banners;
+- notices: "Sorry, you need to enable JavaScript...", "يرجى تفعيل جافا سكريبت", cookie banners, copyright
+  footers ("جميع الحقوق محفوظة");
+- page tools: "نسخة للطباعة | أرسل الخبر لصديق | عدد القراءات: 137";
+- old table-layout pages: layout tables become plain blocks before trafilatura, so its content scoring
+  (not its table export, which glues every cell of a row into one line) picks the article; ``<marquee>``
+  tickers go;
 - breadcrumbs: "الرئيسية » قسم » عنوان" (also "/", ">", "›", "|" separators);
 - related/teaser blocks: "شاهد أيضاً", "اقرأ أيضاً", "مواضيع ذات صلة", "أخبار ذات صلة", "المزيد من ...";
 - author boxes and bios: "عن الكاتب", "عن <name>" followed by a bio at the end of the text;
@@ -40,7 +45,24 @@ _BOILERPLATE_HINT = re.compile(
 # Containers never removed on a hint alone: they may hold the article.
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
 _PROTECT_TEXT_SHARE = 0.4
-_DROP_TAGS = ("noscript", "nav", "footer", "aside", "form", "button", "select", "template", "dialog")
+_DROP_TAGS = (
+    "noscript",
+    "nav",
+    "footer",
+    "aside",
+    "form",
+    "button",
+    "select",
+    "template",
+    "dialog",
+    "marquee",
+)
+# Table parts renamed to <div> when a table only lays out the page.
+_TABLE_PARTS = ("table", "thead", "tbody", "tfoot", "tr", "td", "th")
+# A table cell holding this much text, or this many paragraphs, is page layout, not tabular data.
+_LAYOUT_CELL_CHARS = 400
+_LAYOUT_CELL_BLOCKS = 2
+_BLOCK_CHILDREN = ("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote")
 
 _WS = re.compile(r"\s+")
 
@@ -72,6 +94,7 @@ def clean_dom(root: HtmlElement) -> int:
     body = root.find(".//body")
     if body is None:
         body = root
+    unwrap_layout_tables(body)
     total = max(_text_len(body), 1)
     removed = 0
     for element in list(body.iter(*_DROP_TAGS)):
@@ -93,6 +116,67 @@ def clean_dom(root: HtmlElement) -> int:
         removed += 1
     removed += _remove_headed_blocks(body, total)
     return removed
+
+
+def unwrap_layout_tables(root: HtmlElement) -> int:
+    """Turn tables that lay out the page (not tabular data) into ``<div>`` blocks; return how many.
+
+    Old sites put the header, the menu, the article and the footer into cells of nested tables. Left as
+    tables, trafilatura keeps them all and exports each row as one line, so the article's paragraphs are
+    glued together and the menu comes along. As blocks, its content scoring picks the article.
+    A table is layout when it nests in or holds another table, says ``role="presentation"``, or has a cell
+    with several paragraphs or a long text; one with ``<th>``, ``<thead>`` or ``<caption>`` is data.
+    """
+    layout = [table for table in root.iter("table") if _is_layout_table(table)]
+    for table in layout:
+        for part in _own_table_parts(table):
+            part.tag = "div"
+            for attr in ("colspan", "rowspan"):
+                part.attrib.pop(attr, None)
+        table.tag = "div"
+    return len(layout)
+
+
+def _own_table_parts(table: HtmlElement) -> list[HtmlElement]:
+    # Rows and cells of this table only: a nested table is judged on its own.
+    parts: list[HtmlElement] = []
+    stack = list(table)
+    while stack:
+        element = stack.pop()
+        if not isinstance(element.tag, str) or element.tag not in _TABLE_PARTS or element.tag == "table":
+            continue
+        parts.append(element)
+        if element.tag not in ("td", "th"):
+            stack.extend(element)
+    return parts
+
+
+def _is_layout_table(table: HtmlElement) -> bool:
+    parts = _own_table_parts(table)
+    if table.find("caption") is not None or any(p.tag in ("th", "thead") for p in parts):
+        return False
+    if (table.get("role") or "").lower() in ("presentation", "none"):
+        return True
+    if table.find(".//table") is not None:
+        return True
+    if any(ancestor.tag == "table" for ancestor in table.iterancestors()):
+        return True
+    for cell in parts:
+        if cell.tag != "td":
+            continue
+        blocks = sum(1 for _ in cell.iter(*_BLOCK_CHILDREN)) + _double_breaks(cell)
+        if blocks >= _LAYOUT_CELL_BLOCKS or _text_len(cell) >= _LAYOUT_CELL_CHARS:
+            return True
+    return False
+
+
+def _double_breaks(cell: HtmlElement) -> int:
+    # "text<br><br>text": the paragraph separator of template-era bodies.
+    return sum(
+        1
+        for br in cell.iter("br")
+        if not (br.tail or "").strip() and (nxt := br.getnext()) is not None and nxt.tag == "br"
+    )
 
 
 def _holds_article(element: HtmlElement, total: int) -> bool:
@@ -149,9 +233,24 @@ def _remove_headed_blocks(body: HtmlElement, total: int) -> int:
                 # No separable block: the text stage decides (it sees the heading's position in the text).
                 continue
             _remove(following)
+        elif _text_len(block) == _text_len(heading):
+            # The heading sits alone in its own row or box; its teaser links are the siblings that follow.
+            for sibling in _link_dense_siblings(block):
+                _remove(sibling)
         _remove(block)
         removed += 1
     return removed
+
+
+def _link_dense_siblings(block: HtmlElement) -> list[HtmlElement]:
+    siblings: list[HtmlElement] = []
+    following = block.getnext()
+    while following is not None and _text_len(following) and _link_dense(following):
+        if (block.tail or "").strip() or (siblings and (siblings[-1].tail or "").strip()):
+            break  # loose text between the rows is not part of a link list
+        siblings.append(following)
+        following = following.getnext()
+    return siblings
 
 
 def _link_dense(element: HtmlElement) -> bool:
@@ -177,6 +276,17 @@ _NOTICE = re.compile(
     r"required fields are marked|يجب أن تكون مسجل الدخول|"
     r"ترحب شبكة \S+ بالنقاش|الآراء الواردة أدناه|التعليقات المنشورة لا تعبر|"
     r"جميع الحقوق محفوظة|all rights reserved|حقوق النشر محفوظة",
+    re.IGNORECASE,
+)
+# Page tools around an article: print view, send to a friend, a read/view counter, font size.
+_PAGE_TOOL = re.compile(
+    r"(?:نسخة للطباعة|نسخة مطبوعة|طباعة الخبر|طباعة المقال|اطبع الخبر|طباعة|اطبع|"
+    r"أرسل|ارسل|إرسال|ارسال)(?:\s+(?:الخبر|المقال|الموضوع|الصفحة))?(?:\s+(?:لصديق|إلى صديق|الى صديق))?|"
+    r"(?:عدد\s+)?(?:القراءات|المشاهدات|الزيارات|الزوار)\s*[:：]?\s*[\d٠-٩,٬.]*|"
+    r"(?:قرأ|شاهد)\s*[:：]?\s*[\d٠-٩,٬.]+\s*(?:مرة|مرات)?|"
+    r"تكبير الخط|تصغير الخط|حجم الخط|تغيير حجم الخط|أضف للمفضلة|اضف للمفضلة|"
+    r"print(?:er[- ]friendly)?(?: version)?|send to a friend|e-?mail this|views?\s*[:：]?\s*[\d,]*|"
+    r"[\s|•·/\-–]+",
     re.IGNORECASE,
 )
 _TERMINAL_HEADINGS = (
@@ -245,6 +355,14 @@ def _is_share_line(text: str) -> bool:
     return _SHARE_WORD.sub("", text).strip() == "" and _WORDISH.search(text) is not None
 
 
+def _is_page_tools_line(text: str) -> bool:
+    # Only the tools themselves: "أرسل" alone is a verb in a sentence, so a line needs two tools or a count.
+    if len(text) > 120 or _PAGE_TOOL.sub("", text).strip():
+        return False
+    tools = [m for m in _PAGE_TOOL.findall(text) if m.strip(" |•·/-–")]
+    return len(tools) >= 2 or any(c.isdigit() for c in text)
+
+
 def _is_noise(text: str, arabic_page: bool) -> bool:
     if not _WORDISH.search(text):
         return True  # ".", "*", "—" and other punctuation-only lines
@@ -252,7 +370,7 @@ def _is_noise(text: str, arabic_page: bool) -> bool:
         return True
     if len(text) < 400 and _BREADCRUMB.match(text):
         return True
-    if _is_share_line(text):
+    if _is_share_line(text) or _is_page_tools_line(text):
         return True
     if _INLINE_PREFIX.match(text) and len(text) < 250:
         return True

@@ -4,12 +4,14 @@ Handled: ISO 8601 strings (date or date-time, with offset), day-month-year with 
 Egyptian/Gulf family (يناير), the Levantine/Iraqi family (كانون الثاني), the Maghrebi family
 (جانفي، جويلية، أوت) and the Moroccan one (يوليوز، غشت، شتنبر), combined forms such as
 "12 كانون الثاني/يناير 2020", numeric d/m/Y and Y/m/d, Eastern Arabic (٠-٩) and Persian (۰-۹) digits,
-leading day names and a trailing time ("10:30 م"). Years outside 1990-2100 are refused, so Hijri dates
+leading day names, a trailing time ("10:30 م") and digits still written as character references
+("&#1634;&#1641;"). Years outside 1990-2100 are refused, so Hijri dates
 (1441) are never mistaken for Gregorian ones.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
@@ -126,6 +128,9 @@ def parse_arabic_date(text: str) -> date | datetime | None:
     """
     if not text:
         return None
+    if "&" in text:
+        # "&#1634;&#1641;" (٢٩): numeric references that reach us still escaped (attributes, feeds).
+        text = html.unescape(text)
     text = text.translate(_DIGITS)
     iso = _parse_iso(text)
     if iso is not None:

@@ -1,8 +1,10 @@
 """Article metadata from a parsed page: title (without the site suffix), author, date, language, canonical URL.
 
 Dates come from page metadata first (``article:published_time``, JSON-LD ``datePublished``, ``itemprop``,
-``<time datetime>``), then from visible Arabic dates in date-ish elements (``parse_arabic_date``), then from
-htmldate as a last resort. The language is read from the text (share of Arabic script among letters) with
+``<time datetime>``), then from visible Arabic dates in date-ish elements (``parse_arabic_date``), then from a
+short dateline just after the headline, then from htmldate as a last resort. Site names stripped from titles
+come from metadata, the host, the page's copyright line and logo, and the headline may be bold text
+(old templates without ``<h1>``). The language is read from the text (share of Arabic script among letters) with
 the ``<html lang>`` attribute as a hint for non-Arabic text.
 """
 
@@ -17,6 +19,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from lxml import etree
 from lxml.html import HtmlElement
 
 from extraction.dates import parse_arabic_date, to_iso
@@ -25,11 +28,30 @@ logger = logging.getLogger(__name__)
 
 _WS = re.compile(r"\s+")
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:»«•·~/]\s+|\s*\|\s*|\s+::\s+")
+_SEPARATOR_AT_END = re.compile(rf"(?:{_TITLE_SEPARATORS.pattern})$")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671-\u06d3]")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _DATEISH = re.compile(
     r"date|time|publish|posted|created|byline|post-?meta|entry-?meta|article-?info|news-?info"
 )
+# "جميع الحقوق محفوظة © 2003-2021 شبكة المنارة" / "© 2021 Al Wasat. All rights reserved": the owner is the site.
+_COPYRIGHT = re.compile(
+    r"©|\(c\)|copyright|جميع الحقوق محفوظة|كل الحقوق محفوظة|حقوق النشر محفوظة|الحقوق محفوظة|"
+    r"all rights reserved",
+    re.IGNORECASE,
+)
+_COPYRIGHT_NOISE = re.compile(
+    rf"{_COPYRIGHT.pattern}|(?<!\d)(?:19|20)\d\d(?:\s*[-–]\s*(?:19|20)\d\d)?(?!\d)|[|]",
+    re.IGNORECASE,
+)
+_COPYRIGHT_OWNER = re.compile(r"^(?:لموقع|لـ\s*|ل(?=شبكة|موقع|صحيفة|جريدة|وكالة|قناة)|ل\s|to\s|by\s)", re.I)
+_HOME_WORDS = frozenset({"الرئيسية", "الصفحة الرئيسية", "home", "logo", "الشعار", "شعار"})
+# Inline emphasis that old templates use for the headline instead of <h1>.
+_HEADLINE_TAGS = ("h1", "h2", "h3", "b", "strong", "font", "big")
+_HEADLINE_MIN_CHARS = 10
+# How far (elements in document order) after the headline a visible date may sit.
+_DATE_AFTER_HEADLINE = 40
+_DATE_TEXT_MAX = 150
 _AUTHORISH = re.compile(r"author|byline|writer|kateb|katib")
 _AUTHOR_PREFIX = re.compile(
     r"^(?:بقلم|كتب|كتبت|الكاتب|الكاتبة|إعداد|اعداد|تحرير|by)\s*[:：]?\s*", re.IGNORECASE
@@ -135,6 +157,28 @@ def site_names(metas: dict[str, str], url: str) -> set[str]:
     return {n.strip().lstrip("@").lower() for n in names if n and n.strip()}
 
 
+def page_site_names(root: HtmlElement) -> set[str]:
+    """Names the page itself prints for its site: the copyright line, the logo's alt/title text."""
+    names: set[str] = set()
+    body = root.find(".//body")
+    for text in (body if body is not None else root).itertext():
+        if len(text) > 200 or not _COPYRIGHT.search(text):
+            continue
+        name = norm_space(_COPYRIGHT_NOISE.sub(" ", text)).strip(" .,،-–|:")
+        name = _COPYRIGHT_OWNER.sub("", name)
+        if 4 <= len(name) <= 60 and len(name.split()) <= 6:
+            names.add(name.lower())
+    for anchor in root.iter("a"):
+        if urlsplit(anchor.get("href") or "").path not in ("/", "/index.php", "/index.html", "/index.htm"):
+            continue
+        for element in (anchor, *anchor.iter("img")):
+            for attr in ("title", "alt"):
+                value = norm_space(element.get(attr) or "")
+                if 4 <= len(value) <= 60 and value not in _HOME_WORDS:
+                    names.add(value.lower())
+    return names
+
+
 def _is_site_part(part: str, names: set[str]) -> bool:
     lowered = part.strip().lower()
     if not lowered:
@@ -197,10 +241,36 @@ def extract_title(root: HtmlElement, metas: dict[str, str], ld: list[dict[str, A
         title_element = root.find(".//title")
         if title_element is not None and title_element.text_content().strip():
             raw = title_element.text_content()
-    names = site_names(metas, url)
+    names = site_names(metas, url) | page_site_names(root)
     if raw:
-        return strip_site_suffix(raw, names, headline or h1) or None
+        return strip_site_suffix(raw, names, headline or h1 or _emphasised_headline(root, raw, names)) or None
     return headline or h1
+
+
+def _emphasised_headline(root: HtmlElement, raw_title: str, names: set[str]) -> str | None:
+    """The bold/large text that is the <title> minus a site name: the headline of <h1>-less templates.
+
+    The longest such text wins; one that is a known site name (the header's logo text) never does.
+    """
+    title = norm_space(raw_title)
+    best: str | None = None
+    for element in root.iter(*_HEADLINE_TAGS):
+        if not element.text and not len(element):
+            continue
+        text = norm_space(element.text_content())
+        if len(text) < _HEADLINE_MIN_CHARS or text == title or (best and len(text) <= len(best)):
+            continue
+        # The text must be a whole segment of the title: the rest starts or ends with a separator.
+        if title.startswith(text):
+            whole = _TITLE_SEPARATORS.match(title[len(text) :]) is not None
+        elif title.endswith(text):
+            whole = _SEPARATOR_AT_END.search(title[: -len(text)]) is not None
+        else:
+            continue
+        if not whole or _is_site_part(text, names):
+            continue
+        best = text
+    return best
 
 
 # --- author ---------------------------------------------------------------------------------------------
@@ -310,13 +380,49 @@ def _published_from_htmldate(root: HtmlElement, url: str) -> date | datetime | N
     return parse_arabic_date(found) if found else None
 
 
+def _published_near_headline(root: HtmlElement, headline: str | None) -> date | datetime | None:
+    """A short visible date just after the headline (the dateline of templates without date classes)."""
+    if not headline or len(headline) < _HEADLINE_MIN_CHARS:
+        return None
+    body = root.find(".//body")
+    elements = list((body if body is not None else root).iter(etree.Element))
+    start = next(
+        (
+            index
+            for index, element in enumerate(elements)
+            if element.tag != "a"
+            and element.text
+            and headline.startswith(norm_space(element.text)[:_HEADLINE_MIN_CHARS])
+            and norm_space(element.text_content()) == headline
+        ),
+        None,
+    )
+    if start is None:
+        return None
+    inside = set(elements[start].iter())
+    for element in elements[start + 1 : start + 1 + _DATE_AFTER_HEADLINE]:
+        if element in inside or element.tag == "a" or any(a.tag == "a" for a in element.iterancestors()):
+            continue
+        text = norm_space(element.text_content())
+        if not text or len(text) > _DATE_TEXT_MAX:
+            continue
+        parsed = parse_arabic_date(text)
+        if parsed is not None:
+            return parsed
+    return None
+
+
 def extract_published(
-    root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]], url: str
+    root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]], url: str, headline: str | None = None
 ) -> str | None:
-    """The publication date as ISO 8601 (date or date-time), or None."""
+    """The publication date as ISO 8601 (date or date-time), or None.
+
+    ``headline`` (the extracted title) lets a visible dateline right after it count before htmldate's guess.
+    """
     parsed = (
         _published_from_metadata(root, metas, ld)
         or _published_from_visible(root)
+        or _published_near_headline(root, headline)
         or _published_from_htmldate(root, url)
     )
     return to_iso(parsed) if parsed is not None else None

@@ -75,6 +75,8 @@ _BINARY_MAGIC = (
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml")
 _HTML_SNIFF = re.compile(r"<(?:!doctype\s+html|html|head|body|p|div|article|meta|title)\b", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+# trafilatura's own block elements: inside a table cell each is a paragraph of its own.
+_TRAFILATURA_BLOCKS = frozenset({"p", "head", "list", "quote", "code", "table"})
 _BLOCK_TAGS = (
     "p",
     "div",
@@ -134,16 +136,51 @@ def _trafilatura_paragraphs(root: HtmlElement, url: str, favor_precision: bool) 
         return []
     paragraphs: list[str] = []
     for child in body:
-        if child.tag == "list":
-            for item in child.iter("item"):
-                paragraphs.extend(_split_lines(item))
-        elif child.tag == "table":
-            for row in child.iter("row"):
-                cells = [norm_space("".join(cell.itertext())) for cell in row.iter("cell")]
-                paragraphs.append(" ".join(c for c in cells if c))
-        else:
-            paragraphs.extend(_split_lines(child))
+        paragraphs.extend(_block_paragraphs(child))
     return paragraphs
+
+
+def _block_paragraphs(element: etree._Element) -> list[str]:
+    if element.tag == "list":
+        return [line for item in element.iter("item") for line in _split_lines(item)]
+    if element.tag == "table":
+        return _table_paragraphs(element)
+    return _split_lines(element)
+
+
+def _table_paragraphs(table: etree._Element) -> list[str]:
+    # A row of short cells is one line ("name | value"); a cell holding paragraphs keeps them apart.
+    paragraphs: list[str] = []
+    for row in _children(table, "row"):
+        cells: list[str] = []
+        for cell in _children(row, "cell"):
+            if not any(child.tag in _TRAFILATURA_BLOCKS for child in cell):
+                if text := norm_space("".join(cell.itertext())):
+                    cells.append(text)
+                continue
+            if cells:
+                paragraphs.append(" ".join(cells))
+                cells = []
+            if cell.text and cell.text.strip():
+                paragraphs.append(cell.text)
+            for child in cell:
+                paragraphs.extend(_block_paragraphs(child))
+                if child.tail and child.tail.strip():
+                    paragraphs.append(child.tail)
+        if cells:
+            paragraphs.append(" ".join(cells))
+    return paragraphs
+
+
+def _children(element: etree._Element, tag: str) -> list[etree._Element]:
+    # Direct children only (also under a stray tbody-like wrapper): nested tables are walked on their own.
+    found: list[etree._Element] = []
+    for child in element:
+        if child.tag == tag:
+            found.append(child)
+        elif child.tag not in ("row", "cell", "table"):
+            found.extend(c for c in child if c.tag == tag)
+    return found
 
 
 def _split_lines(element: etree._Element) -> list[str]:
@@ -200,7 +237,7 @@ def extract(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> 
     ld = json_ld(root)
     title = extract_title(root, metas, ld, url)
     author = extract_author(root, metas, ld, url)
-    published = extract_published(root, metas, ld, url)
+    published = extract_published(root, metas, ld, url, title)
     canonical = canonical_url(root, metas, url)
     lang_hint = root.get("lang") or metas.get("og:locale") or metas.get("content-language")
     declared_article = is_article_page(metas, ld)

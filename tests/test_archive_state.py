@@ -42,7 +42,12 @@ def test_save_then_load_round_trip(tmp_path: Path) -> None:
     version, previous = state.next_version(URL, "a" * 64)
     assert (version, previous) == (1, None)
     state.record_text(
-        URL, canonical_url=URL, text_sha256="a" * 64, version=1, text_key="text/alpha/x.txt", json_key="j.json"
+        URL,
+        canonical_url=URL,
+        text_sha256="a" * 64,
+        version=1,
+        text_key="text/alpha/x.txt",
+        json_key="j.json",
     )
     result = states.save(state)
     assert result.snapshot_written and result.articles == 1
