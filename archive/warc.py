@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 WARC_VERSION = "WARC/1.1"
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 OPEN_SUFFIX = ".open"
 
 # Keys of warcinfo fields that must never be written: credentials end up in WARCs kept for decades.
@@ -222,19 +223,27 @@ class WarcRotatingWriter:
 
         with self._lock:
             writer = self._writer_for_next_record()
-            refers_to = None
-            if self.digest_index is not None and capture.status == 200 and capture.body:
+            refers_to: tuple[str, str] | None = None
+            profile, revisit_digest = REVISIT_PROFILE, digest
+            if capture.status == 304 and capture.extra.get("refers_to_uri"):
+                # A conditional request answered 304: a server-not-modified revisit of the earlier capture.
+                refers_to = (capture.extra["refers_to_uri"], capture.extra.get("refers_to_date", ""))
+                profile = NOT_MODIFIED_PROFILE
+                revisit_digest = capture.extra.get("refers_to_payload_digest") or digest
+                if capture.extra.get("refers_to_record_id"):
+                    record_headers["WARC-Refers-To"] = capture.extra["refers_to_record_id"]
+            elif self.digest_index is not None and capture.status == 200 and capture.body:
                 refers_to = self.digest_index.get(digest)
             if refers_to is not None:
                 record = writer.create_revisit_record(
                     uri,
-                    digest,
+                    revisit_digest,
                     refers_to[0],
                     refers_to[1],
                     http_headers=http_headers,
                     warc_headers_dict=dict(record_headers),
                 )
-                record.rec_headers.replace_header("WARC-Profile", REVISIT_PROFILE)
+                record.rec_headers.replace_header("WARC-Profile", profile)
             else:
                 record_headers["WARC-Payload-Digest"] = digest
                 record = writer.create_warc_record(

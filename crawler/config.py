@@ -23,7 +23,10 @@ class ConfigError(ValueError):
 
 
 def default_sources_path() -> Path:
-    return Path(__file__).resolve().parent.parent / "sources" / "libya.yaml"
+    """The packaged default sources file (works from a zipped scrapyd egg too)."""
+    from relevance.topic import packaged_file
+
+    return packaged_file("sources", "libya.yaml")
 
 
 def default_crawl_id(now: datetime | None = None) -> str:

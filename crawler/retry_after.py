@@ -99,7 +99,7 @@ class RetryAfterMiddleware:
             request.meta["dont_retry"] = True  # budget spent: RetryMiddleware must not try once more
             return response
         self.stats.inc_value("retry_after/waited")
-        self.stats.inc_value("retry_after/seconds", delay)
+        self.stats.inc_value("retry_after/seconds", round(delay))
         logger.info("%s answered %d: retrying in %.1fs (Retry-After)", request.url, response.status, delay)
         await sleep(delay)
         return retry

@@ -80,6 +80,16 @@ RELEVANCE_TOPIC = ""
 # Keep every article (with its relevance decision) instead of only the relevant ones.
 RELEVANCE_KEEP_ALL = False
 
+# --- Incremental crawls ----------------------------------------------------------------------------------
+# Per-site state (known articles, ETag, Last-Modified, digests, text versions) kept in the archive store.
+INCREMENTAL_ENABLED = True
+INCREMENTAL_STATE_PREFIX = "state/sites"
+# Skip an article whose sitemap lastmod is not newer than its last fetch (no request at all).
+INCREMENTAL_SKIP_BY_DATE = True
+INCREMENTAL_SKIP_BY_PUBLISHED = False
+# Fetch known articles unconditionally (after an extraction fix, say).
+INCREMENTAL_REFETCH = False
+
 # --- Rendering (JavaScript-gated pages) ------------------------------------------------------------------
 # Chromium executable; empty: Playwright's own browser download (`playwright install chromium`).
 RENDER_CHROMIUM_PATH = os.environ.get("CRAWL_CHROMIUM_PATH", "")
@@ -91,15 +101,23 @@ RENDER_TIMEOUT = 30.0
 DOWNLOADER_MIDDLEWARES: dict[str, int] = {
     # Before robots.txt (100): out-of-scope URLs and redirects are dropped before anything is fetched.
     "crawler.scope.ScopeMiddleware": 50,
+    # Conditional requests for known articles; a 304 (archived first by the WARC middleware) stops here.
+    "crawler.incremental.IncrementalDownloaderMiddleware": 580,
     # Closest to the network: sees every hop (3xx included) and bodies before decompression.
     "crawler.warc.WarcCaptureMiddleware": 950,
 }
 # Rendering of JavaScript-gated pages: installs scrapy-playwright's download handler (Chromium starts only on
 # the first gated page) and the JsGateMiddleware (585, after decompression) that decides per response.
 ADDONS: dict[str, int] = {"crawler.render.RenderAddon": 0}
+SPIDER_MIDDLEWARES: dict[str, int] = {
+    # Skips article requests whose sitemap lastmod is not newer than the last fetch.
+    "crawler.incremental.IncrementalSpiderMiddleware": 600,
+}
 ITEM_PIPELINES: dict[str, int] = {
     "crawler.pipelines.extract.ExtractPipeline": 100,
     "crawler.pipelines.relevance.RelevancePipeline": 200,
+    # Unchanged text (same digest as the last version) makes no new record.
+    "crawler.incremental.IncrementalPipeline": 250,
     "crawler.pipelines.store.StorePipeline": 300,
 }
 EXTENSIONS: dict[str, int] = {
@@ -107,6 +125,7 @@ EXTENSIONS: dict[str, int] = {
     # over; storage connects its drain at engine start, so it runs after them.
     "crawler.storage.ArchiveStorageExtension": 90,
     "crawler.warc.WarcExtension": 100,
+    "crawler.incremental.IncrementalExtension": 105,
     "crawler.handover.ArchiveHandoverExtension": 120,
     "crawler.statsfile.StatsFileExtension": 900,
 }

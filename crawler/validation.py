@@ -68,7 +68,7 @@ class _Checker:
         if value is not None and minimum is not None and value < minimum:
             self.fail(f"{name} must be at least {minimum}, got {value}{hint}")
             return None
-        return value  # type: ignore[no-any-return]
+        return value
 
     def number(
         self,

@@ -29,6 +29,7 @@ Stats: ``warc/records``, ``warc/bytes``, ``warc/files``, ``warc/revisits``.
 
 from __future__ import annotations
 
+import dataclasses
 import http
 import logging
 import os
@@ -315,6 +316,18 @@ class WarcCaptureMiddleware:
         now = datetime.now(UTC)
         # WARC-Date is when the capture began; Scrapy measured how long the download took.
         fetched_at = datetime.fromtimestamp(now.timestamp() - latency, UTC) if latency else now
-        ref = self.archive.write_capture(capture_from_scrapy(request, response, fetched_at))
+        capture = capture_from_scrapy(request, response, fetched_at)
+        earlier = request.meta.get("incremental_refers_to")
+        if response.status == 304 and earlier:
+            capture = dataclasses.replace(
+                capture,
+                extra={
+                    "refers_to_uri": str(earlier.get("target_uri") or ""),
+                    "refers_to_date": str(earlier.get("warc_date") or ""),
+                    "refers_to_record_id": str(earlier.get("record_id") or ""),
+                    "refers_to_payload_digest": str(earlier.get("payload_digest") or ""),
+                },
+            )
+        ref = self.archive.write_capture(capture)
         request.meta["warc"] = ref.to_dict()
         return response

@@ -53,6 +53,9 @@ SECTION_LINK_SHARE = 0.5
 # Link texts at least this long count as headlines of other articles.
 HEADLINE_LINK_CHARS = 20
 SECTION_MIN_TEASER_ARTICLES = 4
+# A listing without <article> teasers: this many bare dateline paragraphs (one under each headline link).
+SECTION_MIN_DATELINES = 3
+DATELINE_MAX_CHARS = 40
 
 _BINARY_MAGIC = (
     b"%PDF",
@@ -209,6 +212,10 @@ def _looks_like_section(
     if declared_article:
         return False
     if teaser_articles >= SECTION_MIN_TEASER_ARTICLES:
+        return True
+    # Old listings print each teaser as a headline link over a bare dateline.
+    datelines = sum(1 for p in paragraphs if len(p) <= DATELINE_MAX_CHARS and parse_arabic_date(p))
+    if datelines >= SECTION_MIN_DATELINES and linked >= 0.2 * total:
         return True
     return linked >= 0.3 * total and len(headline_links) >= 10
 

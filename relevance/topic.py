@@ -43,8 +43,12 @@ lead mention is multiplied and real coverage spreads over many paragraphs with s
 
 from __future__ import annotations
 
+import hashlib
+import importlib.resources
 import math
+import os
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,8 +83,27 @@ DENSITY_MIN_TOKENS = 100
 
 
 def default_topic_path() -> Path:
-    """Path of the packaged Libya topic file."""
-    return Path(__file__).resolve().parent / "topics" / "libya.yaml"
+    """Path of the packaged Libya topic file (a real file even when the package runs from a zipped egg)."""
+    return packaged_file("relevance.topics", "libya.yaml")
+
+
+def packaged_file(package: str, name: str) -> Path:
+    """A package data file as a file system path.
+
+    Inside a zipped egg (scrapyd runs projects that way) the file has no path of its own, so it is copied
+    once into the temp directory.
+    """
+    resource = importlib.resources.files(package) / name
+    if isinstance(resource, Path):
+        return resource
+    data = resource.read_bytes()
+    digest = hashlib.sha1(data).hexdigest()[:12]
+    target = Path(tempfile.gettempdir()) / f"libya-archiver-{digest}-{name}"
+    if not target.exists():
+        tmp = target.with_suffix(target.suffix + f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    return target
 
 
 class TopicError(ValueError):

@@ -22,7 +22,7 @@ from urllib.parse import urljoin, urlsplit
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
-from scrapy.settings import BaseSettings
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from twisted.python.failure import Failure
 
 from crawler.config import CrawlConfig, default_crawl_id, user_agent_for
@@ -34,6 +34,7 @@ from crawler.discovery import (
     parse_sitemap,
 )
 from crawler.distributed import RedisConfig, apply_redis_settings
+from crawler.incremental import NotModified
 from crawler.items import ArticlePage
 from crawler.sources import Source, load_sources
 from crawler.urls import canonicalize_url, is_crawlable
@@ -74,6 +75,10 @@ class LibyaSpider(Spider):
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> LibyaSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
+        job = str(kwargs.get("_job") or "").strip()
+        if job and (crawler.settings.getpriority("CRAWL_ID") or 0) <= SETTINGS_PRIORITIES["spider"]:
+            # scrapyd 1.6 passes its job id as the `_job` argument: it names the crawl unless set explicitly.
+            crawler.settings.set("CRAWL_ID", job.lower(), priority="spider")
         spider.config = CrawlConfig.from_settings(
             crawler.settings, sources=kwargs.get("sources"), since=kwargs.get("since")
         )
@@ -247,7 +252,9 @@ class LibyaSpider(Spider):
             if is_before(date, since):
                 stats.inc_value("discovery/skipped/before_since")
                 continue
-            yield from self._article(loc, source, via="sitemap", hint_published=entry.published)
+            yield from self._article(
+                loc, source, via="sitemap", hint_published=entry.published, hint_modified=entry.lastmod
+            )
 
     # --- feeds and listing pages ---------------------------------------------------------------------
 
@@ -361,6 +368,10 @@ class LibyaSpider(Spider):
     def on_error(self, failure: Failure) -> None:
         """A page that fails is logged and counted; the crawl goes on."""
         request = getattr(failure, "request", None)
+        if failure.check(NotModified):
+            # 304: unchanged since the last crawl (archived, counted by the incremental middleware).
+            self._done(request)
+            return
         url = request.url if request is not None else "?"
         reason = failure.type.__name__ if failure.type else "error"
         response = getattr(failure.value, "response", None)
@@ -372,6 +383,11 @@ class LibyaSpider(Spider):
         kind = request.meta.get("kind", "?") if request is not None else "?"
         stats.inc_value(f"crawl/failed_kind/{kind}")
         logger.warning("Failed %s (%s): %s", url, kind, reason)
+        if reason not in ("IgnoreRequest", "NotModified") and not reason.startswith("http_"):
+            logger.debug("Failure detail for %s", url, exc_info=failure.getTracebackObject())
+        self._done(request)
+
+    def _done(self, request: Request | None) -> None:
         coordinator = getattr(self.crawler, "redis_coordinator", None)
         if coordinator is not None:
             coordinator.done(request)

@@ -167,3 +167,65 @@ def test_clean_dom_never_removes_the_article_on_a_class_hint() -> None:
     )
     clean_dom(root)
     assert P1 in root.text_content()
+
+
+def _body_text(page: str) -> str:
+    root = document_fromstring(page)
+    clean_dom(root)
+    return root.text_content()
+
+
+def test_marquee_ticker_removed() -> None:
+    page = (
+        "<html><body><marquee><b>عاجل:</b> عنوان خبر عاجل في الشريط المتحرك</marquee>"
+        f"<div><p>{P1}</p><p>{P2}</p></div></body></html>"
+    )
+    text = _body_text(page)
+    assert "الشريط المتحرك" not in text
+    assert P1 in text
+
+
+def test_layout_tables_become_blocks_and_data_tables_stay() -> None:
+    page = f"""<html><body><table><tr><td>القائمة</td><td>
+<table><tr><td class="text"><p>{P1}<p>{P2}</td></tr></table></td></tr></table>
+<table><tr><th>المدينة</th><th>السكان</th></tr><tr><td>طرابلس</td><td>1.1 مليون</td></tr></table>
+<table><tr><td><p>{P1}</p><p>{P2}</p></td></tr></table></body></html>"""
+    root = document_fromstring(page)
+    clean_dom(root)
+    tables = list(root.iter("table"))
+    # Only the data table (it has <th>) is left a table: the nested layout ones and the one-cell
+    # table holding paragraphs are blocks now.
+    assert len(tables) == 1
+    assert tables[0].find(".//th") is not None
+    assert root.find(".//td") is not None and root.find(".//td").getparent().getparent() is tables[0]
+
+
+def test_related_box_as_table_rows_removed() -> None:
+    page = f"""<html><body><table><tr><td><table>
+<tr><td class="text"><p>{P1}</p><p>{P2}</p><p>{P3}</p></td></tr>
+<tr><td><table><tr><td><font><b>أخبار ذات صلة</b></font></td></tr>
+<tr><td><a href="/n/9"><font>المجلس الرئاسي يعين قائداً جديداً لمنطقة طرابلس</font></a></td></tr>
+<tr><td><a href="/n/8"><font>تبادل أسرى بين طرفي النزاع الليبي برعاية أممية</font></a></td></tr>
+</table></td></tr></table></td></tr></table></body></html>"""
+    text = _body_text(page)
+    assert "ذات صلة" not in text
+    assert "المجلس الرئاسي" not in text
+    assert "تبادل أسرى" not in text
+    assert P3 in text
+
+
+def test_page_tools_line_removed() -> None:
+    for tools in (
+        "نسخة للطباعة | أرسل الخبر لصديق | عدد القراءات: 137",
+        "طباعة | أرسل لصديق",
+        "عدد المشاهدات: ١٢٣٤",
+    ):
+        assert clean_paragraphs([*BODY, tools]) == BODY
+    # "أرسل" in a sentence is a verb, not a tool.
+    sentence = "أرسل المجلس الرئاسي وفداً إلى القاهرة لبحث ملف الحدود."
+    assert clean_paragraphs([sentence, *BODY]) == [sentence, *BODY]
+
+
+def test_copyright_footer_line_removed() -> None:
+    footer = "جميع الحقوق محفوظة © 2003-2021 شبكة المنارة الإخبارية"
+    assert clean_paragraphs([*BODY, footer]) == BODY

@@ -90,3 +90,10 @@ def test_no_date(text: str) -> None:
 def test_any_text_parses_or_gives_none(text: str) -> None:
     value = parse_arabic_date(text)
     assert value is None or 1990 <= value.year <= 2100
+
+
+def test_numeric_character_references_are_unescaped() -> None:
+    # "الجمعة ٢٩ آذار ٢٠١٩" with its Eastern Arabic digits still written as references.
+    text = "الجمعة &#1634;&#1641; آذار &#1634;&#1632;&#1633;&#1641;"
+    assert parse_arabic_date(text) == date(2019, 3, 29)
+    assert parse_arabic_date("&#x0662;&#x0669; آذار &#x0662;&#x0660;&#x0661;&#x0669;") == date(2019, 3, 29)

@@ -7,7 +7,7 @@ import html
 import pytest
 
 from extraction import Article, NoArticle, extract, extract_feed_entry
-from extraction.metadata import strip_site_suffix
+from extraction.metadata import page_site_names, strip_site_suffix
 
 PARAGRAPHS = [
     "أعلنت حكومة الوفاق الوطني الليبية، اليوم الأحد، أن قواتها استعادت السيطرة على منطقة أبو قرين جنوب شرق مدينة مصراتة بعد معارك عنيفة.",
@@ -196,3 +196,115 @@ def test_empty_feed_entry() -> None:
     assert extract_feed_entry("  ", "https://alwaha.test/a", TITLE, None) == NoArticle(
         "https://alwaha.test/a", "empty-body"
     )
+
+
+SITE = "شبكة المنارة الإخبارية"
+
+
+def table_layout_page(
+    title_tag: str = f"{SITE} - {TITLE}",
+    body: str = "".join(f'<p align="justify">{p}' for p in PARAGRAPHS),
+    footer: str = f"جميع الحقوق محفوظة © 2003-2021 {SITE}",
+) -> str:
+    """An old <h1>-less table-layout article: bold headline, dateline under it, unclosed <p> in <font>."""
+    return f"""<html dir="rtl"><head><title>{title_tag}</title></head><body>
+<table width="780"><tr><td colspan="2"><font size="5"><b>{SITE}</b></font></td></tr>
+<tr><td colspan="2"><marquee><b>عاجل:</b> افتتاح معرض القاهرة الدولي للكتاب بمشاركة واسعة</marquee></td></tr>
+<tr><td width="160"><table><tr><td><b>الأقسام</b></td></tr>
+<tr><td><a href="/"><font>الصفحة الرئيسية</font></a></td></tr>
+<tr><td><a href="/section.php?cat=1"><font>الشأن الليبي</font></a></td></tr></table></td>
+<td><table>
+<tr><td><font size="2"><a href="/">الرئيسية</a> » <a href="/section.php?cat=1">الشأن الليبي</a></font></td></tr>
+<tr><td><font size="5"><b>{TITLE}</b></font></td></tr>
+<tr><td><font size="2">الجمعة &#1634;&#1641; آذار &#1634;&#1632;&#1633;&#1641; | خالد المبروك</font></td></tr>
+<tr><td><table><tr><td class="text"><font size="3">{body}</font></td></tr></table></td></tr>
+<tr><td><a href="/print.php?id=1"> نسخة للطباعة</a> | <a href="mailto:?x">أرسل الخبر لصديق</a>
+ | عدد القراءات: 137</td></tr>
+<tr><td><table><tr><td><font><b>أخبار ذات صلة</b></font></td></tr>
+<tr><td><a href="/news.php?id=9"><font>المجلس الرئاسي يعين قائداً جديداً لمنطقة طرابلس العسكرية</font></a></td></tr>
+<tr><td><a href="/news.php?id=8"><font>تبادل أسرى بين طرفي النزاع الليبي برعاية أممية</font></a></td></tr>
+</table></td></tr></table></td></tr>
+<tr><td colspan="2"><font size="1">{footer}</font></td></tr></table></body></html>"""
+
+
+def test_table_layout_article() -> None:
+    result = extract(
+        table_layout_page().encode("windows-1256"),
+        "http://almanara.test/news.php?id=1",
+        {"Content-Type": "text/html; charset=windows-1256"},
+    )
+    assert isinstance(result, Article)
+    assert result.paragraphs == PARAGRAPHS
+    assert result.title == TITLE
+    assert result.published == "2019-03-29"
+
+
+def test_table_layout_body_with_double_breaks() -> None:
+    body = '<div id="nbody">' + "<br><br>\n".join(PARAGRAPHS) + "</div>"
+    result = extract(table_layout_page(body=body).encode("utf-8"), "http://almanara.test/news.php?id=1")
+    assert isinstance(result, Article)
+    assert result.paragraphs == PARAGRAPHS
+
+
+def test_paragraphs_in_a_data_table_cell_stay_apart() -> None:
+    # One table cell with <p> paragraphs next to a <th> header: still a table, but not one glued line.
+    cells = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
+    page = f"""<html><head><title>{TITLE}</title></head><body><article><h1>{TITLE}</h1>
+<table><tr><th>الخبر</th></tr><tr><td>{cells}</td></tr></table></article></body></html>"""
+    result = extract(page.encode("utf-8"), "https://alwaha.test/a")
+    assert isinstance(result, Article)
+    assert result.paragraphs[-len(PARAGRAPHS) :] == PARAGRAPHS
+
+
+@pytest.mark.parametrize(
+    "title_tag",
+    [f"{SITE} - {TITLE}", f"{TITLE} | {SITE}", f"{SITE} « {TITLE}"],
+)
+def test_site_name_from_copyright_line_stripped(title_tag: str) -> None:
+    page = table_layout_page(title_tag=title_tag)
+    result = extract(page.encode("utf-8"), "http://almanara.test/news.php?id=1")
+    assert isinstance(result, Article)
+    assert result.title == TITLE
+
+
+def test_bold_headline_picks_the_title_segment_without_copyright() -> None:
+    # No copyright line names the site: the bold headline that is one whole segment of <title> wins.
+    page = table_layout_page(footer="")
+    result = extract(page.encode("utf-8"), "http://almanara.test/news.php?id=1")
+    assert isinstance(result, Article)
+    assert result.title == TITLE
+
+
+def test_dateline_after_headline_beats_copyright_years() -> None:
+    page = table_layout_page()
+    assert "2021" in page
+    result = extract(page.encode("utf-8"), "http://almanara.test/news.php?id=1")
+    assert isinstance(result, Article)
+    assert result.published == "2019-03-29"
+
+
+def test_listing_with_datelines_is_section_page() -> None:
+    rows = "".join(
+        f'<tr><td><a href="/news.php?id={i}"><font>عنوان الخبر رقم {i} عن الأوضاع في ليبيا</font></a>'
+        f"<br><font>الثلاثاء {i} كانون الأول 2020</font></td></tr>"
+        for i in range(1, 6)
+    )
+    page = table_layout_page(title_tag=f"الشأن الليبي - {SITE}").replace(
+        '<tr><td><table><tr><td class="text">', f"{rows}<tr><td><table><tr><td>"
+    )
+    page = page.replace("".join(f'<p align="justify">{p}' for p in PARAGRAPHS), "")
+    result = extract(page.encode("utf-8"), "http://almanara.test/section.php?cat=1")
+    assert isinstance(result, NoArticle)
+    assert result.reason == "section-page"
+
+
+def test_page_site_names_from_copyright_and_logo() -> None:
+    from lxml.html import document_fromstring
+
+    root = document_fromstring(
+        '<html><body><a href="/"><img src="/logo.gif" alt="بوابة الوسط"></a><a href="/">الرئيسية</a>'
+        f"<p>{PARAGRAPHS[0]}</p><div>© 2021 {SITE}. جميع الحقوق محفوظة</div></body></html>"
+    )
+    names = page_site_names(root)
+    assert names == {SITE, "بوابة الوسط"}
+    assert strip_site_suffix(f"بوابة الوسط « {TITLE}", names) == TITLE

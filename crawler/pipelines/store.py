@@ -23,6 +23,7 @@ from scrapy.statscollectors import StatsCollector
 from archive.capture import CaptureRef
 from archive.keys import article_id, text_key
 from archive.manifest import ManifestWriter
+from crawler.incremental import site_state, versioned_keys
 from crawler.items import ArticlePage
 from crawler.urls import canonicalize_url
 
@@ -73,8 +74,16 @@ class StorePipeline:
         aid = article_id(canonical)
         text: str = record.get("text") or ""
         published = record.get("published")
-        txt_key = text_key(item.site, published, aid, "txt")
-        json_key = text_key(item.site, published, aid, "json")
+        text_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        # A changed article becomes a new version beside the earlier ones (incremental crawls).
+        keys, previous = versioned_keys(
+            site_state(self.crawler, item.site),
+            canonical,
+            text_sha256,
+            text_key(item.site, published, aid, "txt"),
+            text_key(item.site, published, aid, "json"),
+        )
+        txt_key, json_key = keys.text_key, keys.json_key
         meta: dict[str, Any] = {
             "id": aid,
             "crawl_id": self.crawl_id,
@@ -90,7 +99,9 @@ class StorePipeline:
             "relevance": item.relevance,
             "text_key": txt_key,
             "json_key": json_key,
-            "text_sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+            "text_sha256": text_sha256,
+            "version": keys.version,
+            "previous_version": previous,
             "text_chars": len(text),
             "warc": item.warc,
         }
