@@ -232,5 +232,3 @@ class SeaweedS3:
             for page in paginator.paginate(Bucket=bucket, Prefix=prefix)
             for o in page.get("Contents", [])
         ]
-
-

@@ -154,6 +154,7 @@ def crawl(
     concurrency: int,
     per_domain: int,
     env: dict[str, str] | None = None,
+    timeout: float = 1800,
 ) -> tuple[Row, dict[str, Any]]:
     """Run ``scrapy crawl libya`` in a child process, measure its tree, return the row and its stats."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
@@ -173,6 +174,9 @@ def crawl(
         "ARCHIVE_SPOOL_DIR": str(run_dir / "spool"),
         "RENDER_CHROMIUM_PATH": CHROMIUM,
         "TELNETCONSOLE_ENABLED": "False",
+        # One browser context per site: with fewer contexts than gated sites the render queue deadlocks
+        # (crawler.render + scrapy-playwright wait for a context slot that is never freed).
+        "RENDER_MAX_CONTEXTS": str(SITES),
         **settings,
     }
     cmd = [PY, "-m", "scrapy", "crawl", "libya", "-a", f"sources={sources}"]
@@ -182,7 +186,16 @@ def crawl(
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, env={**_env(), **(env or {})}, stdout=subprocess.DEVNULL, stderr=(run_dir / "stderr.log").open("wb"))
     with TreeMonitor(proc.pid) as monitor:
-        proc.wait()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            print(f"!! {name}: no end after {timeout:.0f} s; stopping it (see {run_dir}/crawl.log)", file=sys.stderr)
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     wall = time.perf_counter() - started
     cpu = children_cpu() - cpu0
     stats: dict[str, Any] = json.loads(stats_file.read_text()) if stats_file.exists() else {}

@@ -543,6 +543,7 @@ class JsGateMiddleware:
                 request.meta["render_document_warc"] = document_ref.to_dict()
         elapsed = time.monotonic() - state.started
         self.stats.inc_value("render/pages")
+        self.stats.inc_value(f"render/pages_by_site/{state.site}")
         self._add_seconds(elapsed)
         logger.info("Rendered %s (%s) in %.1fs", response.url, state.reason, elapsed)
         # scrapy-playwright reports the status of the first navigation (a challenge's 403/503); the page

@@ -28,16 +28,18 @@ def _literal_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
 
 
 class ScopeMiddleware:
-    def __init__(self, stats: StatsCollector) -> None:
+    def __init__(self, crawler: Crawler, stats: StatsCollector) -> None:
+        self.crawler = crawler
         self.stats = stats
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ScopeMiddleware:
         assert crawler.stats is not None
-        return cls(crawler.stats)
+        return cls(crawler, crawler.stats)
 
-    def process_request(self, request: Request, spider: Spider | None = None) -> None:
-        reason = self.refusal(request, spider)
+    def process_request(self, request: Request) -> None:
+        # The spider holds the sources (scope); Scrapy no longer passes it to middlewares.
+        reason = self.refusal(request, self.crawler.spider)
         if reason:
             self.stats.inc_value(f"scope/dropped/{reason}")
             logger.info("Out of scope (%s), not fetched: %s", reason, request.url)
@@ -58,7 +60,8 @@ class ScopeMiddleware:
             return "offsite"
         ip = _literal_ip(host)
         if ip is not None and (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved):
-            configured = any(host == d.split(":")[0] for s in sources for d in s.allowed_domains)
+            hostport = f"{host}:{parts.port}" if parts.port else host
+            configured = any(d in (host, hostport) for s in sources for d in s.allowed_domains)
             if not configured:
                 return "private_address"
         return None

@@ -80,6 +80,13 @@ RELEVANCE_TOPIC = ""
 # Keep every article (with its relevance decision) instead of only the relevant ones.
 RELEVANCE_KEEP_ALL = False
 
+# --- Faults and recovery ---------------------------------------------------------------------------------
+RETRY_AFTER_ENABLED = True
+RETRY_AFTER_HTTP_CODES = [429, 503]
+RETRY_AFTER_MAX_DELAY = 300.0  # a longer Retry-After is not waited for: the URL counts as failed
+RECOVERY_ENABLED = True
+CRAWL_STATE_DIR = ""  # journal of finished articles for resuming; empty: <spool>/state/<crawl-id>
+
 # --- Incremental crawls ----------------------------------------------------------------------------------
 # Per-site state (known articles, ETag, Last-Modified, digests, text versions) kept in the archive store.
 INCREMENTAL_ENABLED = True
@@ -89,6 +96,22 @@ INCREMENTAL_SKIP_BY_DATE = True
 INCREMENTAL_SKIP_BY_PUBLISHED = False
 # Fetch known articles unconditionally (after an extraction fix, say).
 INCREMENTAL_REFETCH = False
+
+# --- Operators: progress, report, metrics, layout drift ---------------------------------------------------
+PROGRESS_INTERVAL = 30  # seconds between progress lines (0: off)
+PROGRESS_BAR = "auto"  # auto (when stderr is a terminal) | on | off
+METRICS_PORT = 0  # Prometheus endpoint port (0: off)
+METRICS_HOST = "127.0.0.1"
+REPORT_ENABLED = True  # reports/<crawl-id>/report.{md,html,json} + stats.json in the archive store
+REPORT_DIR = ""  # local copy; empty: <spool>/reports
+REPORT_PYWB_VENV = ".pywb-venv"  # named in the report's replay instructions
+REPORT_HISTORY_TIMEOUT = 60.0
+# Layout drift: warn when a site's median text length falls below this share of its recent runs ...
+DRIFT_MEDIAN_RATIO = 0.5
+# ... or its empty-text / missing-date rate rises by this much (0.30 = 30 points)
+DRIFT_RATE_RISE = 0.30
+DRIFT_WINDOW = 10  # runs compared
+DRIFT_MIN_PAGES = 3  # runs with fewer pages for a site are not compared
 
 # --- Rendering (JavaScript-gated pages) ------------------------------------------------------------------
 # Chromium executable; empty: Playwright's own browser download (`playwright install chromium`).
@@ -101,6 +124,8 @@ RENDER_TIMEOUT = 30.0
 DOWNLOADER_MIDDLEWARES: dict[str, int] = {
     # Before robots.txt (100): out-of-scope URLs and redirects are dropped before anything is fetched.
     "crawler.scope.ScopeMiddleware": 50,
+    # Honours Retry-After on 429/503 (waits without blocking, within Scrapy's retry budget).
+    "crawler.retry_after.RetryAfterMiddleware": 555,
     # Conditional requests for known articles; a 304 (archived first by the WARC middleware) stops here.
     "crawler.incremental.IncrementalDownloaderMiddleware": 580,
     # Closest to the network: sees every hop (3xx included) and bodies before decompression.
@@ -108,8 +133,15 @@ DOWNLOADER_MIDDLEWARES: dict[str, int] = {
 }
 # Rendering of JavaScript-gated pages: installs scrapy-playwright's download handler (Chromium starts only on
 # the first gated page) and the JsGateMiddleware (585, after decompression) that decides per response.
-ADDONS: dict[str, int] = {"crawler.render.RenderAddon": 0}
+ADDONS: dict[str, int] = {
+    # Every project setting is checked before anything else is built: a bad value stops the crawl with
+    # one line that names it (see crawler/validation.py).
+    "crawler.validation.SettingsValidator": -100,
+    "crawler.render.RenderAddon": 0,
+}
 SPIDER_MIDDLEWARES: dict[str, int] = {
+    # After a crash: articles already archived by the killed run are not fetched again.
+    "crawler.recovery.SkipDoneSpiderMiddleware": 50,
     # Skips article requests whose sitemap lastmod is not newer than the last fetch.
     "crawler.incremental.IncrementalSpiderMiddleware": 600,
 }
@@ -124,9 +156,15 @@ EXTENSIONS: dict[str, int] = {
     # Storage first (the others write through it); WARC closes its files at spider_closed and hands them
     # over; storage connects its drain at engine start, so it runs after them.
     "crawler.storage.ArchiveStorageExtension": 90,
+    # Repairs WARC files a killed crawl left `.open` and remembers which articles it finished.
+    "crawler.recovery.CrawlRecoveryExtension": 95,
     "crawler.warc.WarcExtension": 100,
     "crawler.incremental.IncrementalExtension": 105,
     "crawler.handover.ArchiveHandoverExtension": 120,
+    # Operators: the crawl report (after storage, which it writes through), progress lines, Prometheus.
+    "crawler.report.CrawlReportExtension": 150,
+    "crawler.progress.ProgressExtension": 160,
+    "crawler.metrics.MetricsExtension": 170,
     "crawler.statsfile.StatsFileExtension": 900,
 }
 # Write the final stats as JSON to this file (empty: off).

@@ -206,6 +206,12 @@ class WarcExtension:
         self.stats.set_value("warc/revisits", self.writer.revisits)
 
     # --- finishing --------------------------------------------------------------------------------------
+    def adopt_finished_file(self, path: Path) -> None:
+        """Take over a complete WARC file this writer did not write (one repaired after a crash): it is
+        indexed, handed over like the others and packed into the crawl's WACZ."""
+        self.writer.finished_files.append(path)
+        self._warc_finished(path)
+
     def _warc_finished(self, path: Path) -> None:
         self._pending.append(self._post.submit(self._index_and_hand_over, path))
 

@@ -143,8 +143,18 @@ def _charset_normalizer_guess(body: bytes) -> str | None:
     return _codec(match.encoding)
 
 
+# A declared UTF-8 body with this small a share of invalid sequences is UTF-8 with a few broken bytes (a
+# truncated multi-byte character, a stray Latin-1 byte), not a page in another encoding.
+_MAX_INVALID_UTF8_SHARE = 0.01
+
+
 def _decode_declared(body: bytes, codec: str) -> tuple[str, str] | None:
     text = _strict(body, codec)
+    if text is None and codec in ("utf-8", "utf8"):
+        lenient = body.decode("utf-8", errors="replace")
+        if lenient.count("\ufffd") <= max(1, int(len(lenient) * _MAX_INVALID_UTF8_SHARE)):
+            logger.debug("declared UTF-8 body has a few invalid bytes; replaced")
+            return lenient, "utf-8"
     if text is None:
         logger.debug("declared charset %s does not decode the body; detecting", codec)
         return None

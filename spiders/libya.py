@@ -189,6 +189,8 @@ class LibyaSpider(Spider):
             request_meta["playwright_context"] = source.name
             request_meta["render_reason"] = "always"
         stats.inc_value(f"discovery/requests/{kind}")
+        if kind == "article":
+            stats.inc_value(f"discovery/articles_by_site/{source.name}")
         yield Request(canonical, callback=callback, errback=self.on_error, meta=request_meta)
 
     def _source(self, response: Response) -> Source:
@@ -382,6 +384,8 @@ class LibyaSpider(Spider):
         stats.inc_value(f"crawl/failed/{reason}")
         kind = request.meta.get("kind", "?") if request is not None else "?"
         stats.inc_value(f"crawl/failed_kind/{kind}")
+        if request is not None and request.meta.get("site"):
+            stats.inc_value(f"crawl/failed_by_site/{request.meta['site']}")
         logger.warning("Failed %s (%s): %s", url, kind, reason)
         if reason not in ("IgnoreRequest", "NotModified") and not reason.startswith("http_"):
             logger.debug("Failure detail for %s", url, exc_info=failure.getTracebackObject())

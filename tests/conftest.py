@@ -2,4 +2,10 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fixtures_newsroom", "tests.fixtures_s3", "tests.fixtures_redis", "tests.fixtures_pywb"]
+pytest_plugins = [
+    "tests.fixtures_newsroom",
+    "tests.fixtures_crawl",
+    "tests.fixtures_s3",
+    "tests.fixtures_redis",
+    "tests.fixtures_pywb",
+]

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ class CrawlRun:
     stats: dict[str, Any]
     archive: Path
     crawl_id: str
+    # What the server saw, when the caller records it (the newsroom's request log).
+    requests: list[Any] = field(default_factory=list)
 
     def manifest(self) -> list[dict[str, Any]]:
         path = self.archive / "manifests" / f"{self.crawl_id}.jsonl"

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from tests.fixtures_s3 import SeaweedS3
 
 
-
 def _spool_files(spool_dir: Path) -> list[Path]:
     return sorted((spool_dir / "objects").iterdir())
 

@@ -36,14 +36,8 @@ def _f1(got: str, want: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def crawl(newsroom: Any, tmp_path_factory: pytest.TempPathFactory) -> CrawlRun:
-    workdir = tmp_path_factory.mktemp("crawl")
-    sources = workdir / "sources.yaml"
-    newsroom.write_sources(sources)
-    newsroom.reset_requests()
-    result = run_crawl(sources, workdir, crawl_id="newsroom-full")
-    result.requests = list(newsroom.requests)  # type: ignore[attr-defined]
-    return result
+def crawl(newsroom_crawl: CrawlRun) -> CrawlRun:
+    return newsroom_crawl
 
 
 def _gold(newsroom: Any) -> list[Any]:
@@ -108,9 +102,7 @@ def test_one_text_and_one_metadata_file_per_article(crawl: CrawlRun) -> None:
 
 def test_no_url_fetched_twice(crawl: CrawlRun) -> None:
     counts = Counter(
-        (r.site, r.path)
-        for r in crawl.requests  # type: ignore[attr-defined]
-        if BROWSER_HEADER not in {k.lower() for k in r.headers}
+        (r.site, r.path) for r in crawl.requests if BROWSER_HEADER not in {k.lower() for k in r.headers}
     )
     twice = {key: n for key, n in counts.items() if n > 1}
     # The gated site answers a plain fetch with the challenge; the browser then loads the same URL: that
@@ -119,11 +111,7 @@ def test_no_url_fetched_twice(crawl: CrawlRun) -> None:
 
 
 def test_only_the_gated_site_is_rendered(crawl: CrawlRun, newsroom: Any) -> None:
-    browser_sites = {
-        r.site
-        for r in crawl.requests  # type: ignore[attr-defined]
-        if BROWSER_HEADER in {k.lower() for k in r.headers}
-    }
+    browser_sites = {r.site for r in crawl.requests if BROWSER_HEADER in {k.lower() for k in r.headers}}
     assert browser_sites == {"gated"}
     gated = [a for a in _gold(newsroom) if a.gated]
     assert crawl.stat("render/pages") >= len(gated)
@@ -153,7 +141,7 @@ def test_robots_disallow_respected(crawl: CrawlRun, newsroom: Any) -> None:
         assert disallowed, f"{name} robots.txt has no Disallow line"
         hits = [
             r.path
-            for r in crawl.requests  # type: ignore[attr-defined]
+            for r in crawl.requests
             if r.site == name and any(r.path.startswith(prefix) for prefix in disallowed)
         ]
         assert not hits, f"{name}: fetched {hits} despite robots.txt"
@@ -202,7 +190,7 @@ def test_every_discovery_form_found_its_own_articles(crawl: CrawlRun, newsroom: 
             r.site == "wahaa"
             and canonicalize_url("http://x" + r.path).endswith(canonicalize_url(gold.url).split("/", 3)[3])
             for r in crawl.requests
-        )  # type: ignore[attr-defined]
+        )
         assert fetched, f"{gold.id}, listed only in {gold.discovery[0]}, was not fetched"
         if gold.relevant:
             assert canonicalize_url(gold.canonical_url) in stored

@@ -26,9 +26,9 @@ pytest_plugins = ["tests.fixtures_newsroom"]
 # The report, progress and metrics extensions on top of the project's own (until settings.py lists them).
 EXTENSIONS = {
     **project_settings.EXTENSIONS,
-    "crawler.report.CrawlReportExtension": 120,
-    "crawler.progress.ProgressExtension": 130,
-    "crawler.metrics.MetricsExtension": 140,
+    "crawler.report.CrawlReportExtension": 150,
+    "crawler.progress.ProgressExtension": 160,
+    "crawler.metrics.MetricsExtension": 170,
 }
 REPORT_SETTINGS = {"EXTENSIONS": json.dumps(EXTENSIONS), "PROGRESS_INTERVAL": "1"}
 

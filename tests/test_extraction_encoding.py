@@ -99,3 +99,23 @@ def test_any_bytes_decode_without_error(body: bytes) -> None:
     text, encoding = decode_html(body)
     assert isinstance(text, str)
     assert encoding
+
+
+def test_declared_utf8_with_a_few_invalid_bytes_stays_utf8() -> None:
+    body = (
+        "<html><body><p>" + "قال المتحدث باسم حكومة الوفاق في طرابلس " * 20 + "</p></body></html>"
+    ).encode()
+    broken = body[:200] + b"\xff\xfe" + body[200:]
+    text, encoding = decode_html(broken, {"Content-Type": "text/html; charset=utf-8"})
+    assert encoding == "utf-8"
+    assert "حكومة الوفاق" in text
+    assert text.count("\ufffd") == 2
+
+
+def test_declared_utf8_that_is_really_windows_1256_is_detected() -> None:
+    body = (
+        "<html><body><p>" + "قال المتحدث باسم حكومة الوفاق في طرابلس " * 20 + "</p></body></html>"
+    ).encode("cp1256")
+    text, encoding = decode_html(body, {"Content-Type": "text/html; charset=utf-8"})
+    assert encoding == "windows-1256"
+    assert "حكومة الوفاق" in text

@@ -18,7 +18,6 @@ import yaml
 from newsroom import GoldArticle, Newsroom
 from newsroom.sites.base import BOILERPLATE
 
-
 SM = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 NEWS = "{http://www.google.com/schemas/sitemap-news/0.9}"
 

@@ -25,7 +25,6 @@ from archive.cdxj import write_cdxj
 from archive.digests import JsonlDigestIndex
 from archive.warc import WarcRotatingWriter
 
-
 GZIP_HTML = "<html><head><title>أخبار طرابلس</title></head><body><p>اجتماع في طرابلس اليوم</p></body></html>"
 ARABIC_HTML = "<html><head><title>مقال</title></head><body><p>بنغازي تستضيف مؤتمرا</p></body></html>"
 ARABIC_PATH = "/ليبيا/مقال-1"

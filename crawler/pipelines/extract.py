@@ -101,11 +101,13 @@ class ExtractPipeline:
         if record.get("status") != "article":
             reason = record.get("reason", "unknown")
             self.stats.inc_value(f"extract/no_article/{reason}")
+            self.stats.inc_value(f"extract/no_article_by_site/{item.site}")
             raise DropItem(f"no article at {item.url}: {reason}")
         self.stats.inc_value("extract/articles")
         self.stats.inc_value(f"extract/articles_by_site/{item.site}")
         if not record.get("published"):
             self.stats.inc_value("extract/missing_date")
+            self.stats.inc_value(f"extract/missing_date_by_site/{item.site}")
         item.record = record
         return item
 
