@@ -4,11 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYWB_VENV := .pywb-venv
+# make demo STORE=file: crawl straight into ./archive-data instead of the demo's local S3 (SeaweedFS).
+STORE ?= s3
 
 .PHONY: demo test lint typecheck unit eval bench scrapyd deps venv system-deps pywb clean
 
 demo: deps
-	$(BIN)/python -m crawler.demo
+	$(BIN)/python -m crawler.demo --store $(STORE)
 
 test: deps pywb
 	$(BIN)/ruff check .
@@ -28,6 +30,9 @@ eval: deps
 
 bench: deps
 	$(BIN)/python bench/pipeline.py
+
+scrapyd: deps
+	./scripts/scrapyd.sh
 
 deps: venv system-deps
 
