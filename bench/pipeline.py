@@ -11,9 +11,11 @@ process and measures, in one run, one table:
 - rendering: a site where every article is gated, through Chromium;
 - the full pipeline at 4x the articles, for memory growth.
 
-CPU is user+sys of the measured process tree (``RUSAGE_CHILDREN`` deltas, or /proc for the server);
-peak RSS is the largest simultaneous sum of VmRSS over the tree, sampled every 0.25 s, with the sum of the
-processes' own VmHWM beside it. The table is printed and written to ``bench/results.md``.
+"seconds" is Scrapy's ``elapsed_time_seconds`` (spider open to the last page) for crawls, the timed loop
+otherwise; "wall s" is the whole crawl process (start-up, the closing WACZ build and storage drain).
+CPU is user+sys of the measured process tree over its wall time (``RUSAGE_CHILDREN`` deltas, or /proc for the server);
+peak RSS is the largest simultaneous sum of PSS over the tree (Chromium's processes share pages), sampled
+every 0.25 s, with the main process's own VmHWM beside it (the extraction row: sum over the pool). The table is printed and written to ``bench/results.md``.
 
 Options: ``--articles N`` (default 5000), ``--skip-4x``, ``--quick`` (500 articles, smoke run),
 ``--skip-s3``, ``--keep`` (keep the work directory), ``--concurrency`` / ``--per-domain`` for the crawls.
@@ -122,7 +124,9 @@ def server_row(server: subprocess.Popen[bytes], urls: list[str], spool: Path) ->
         result = fetch_all(urls, concurrency=32, spool=spool)
     used = cpu_seconds(server.pid) - before
     note = f"aiohttp, 32 connections; {result.bytes / MiB:.0f} MiB on the wire (gzip); server CPU only"
-    row = Row("server alone (bigsite)", result.pages, result.seconds, used, monitor.usage.peak_rss, None, note)
+    row = Row(
+        "server alone (bigsite)", result.pages, result.seconds, used, monitor.usage.peak_rss, None, note
+    )
     row.extra["capacity"] = result.pages / used if used else 0.0
     return row, result
 
@@ -134,7 +138,15 @@ def extraction_row(spool: Path, index: list[tuple[str, int, int]], workers: int)
         result = extract_capacity(spool, index, workers)
     cpu = children_cpu() + self_cpu() - cpu0
     note = f"{workers} spawn workers, {result.articles}/{result.pages} pages gave an article"
-    return Row("extraction capacity", result.pages, result.seconds, cpu, monitor.usage.peak_rss, monitor.usage.hwm_sum, note)
+    return Row(
+        "extraction capacity",
+        result.pages,
+        result.seconds,
+        cpu,
+        monitor.usage.peak_rss,
+        monitor.usage.hwm_sum,
+        note,
+    )
 
 
 _SERVER_PIDS: set[int] = set()
@@ -184,12 +196,21 @@ def crawl(
         cmd += ["-s", f"{key}={value}"]
     cpu0 = children_cpu()
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, env={**_env(), **(env or {})}, stdout=subprocess.DEVNULL, stderr=(run_dir / "stderr.log").open("wb"))
+    proc = subprocess.Popen(
+        cmd,
+        cwd=REPO,
+        env={**_env(), **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=(run_dir / "stderr.log").open("wb"),
+    )
     with TreeMonitor(proc.pid) as monitor:
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            print(f"!! {name}: no end after {timeout:.0f} s; stopping it (see {run_dir}/crawl.log)", file=sys.stderr)
+            print(
+                f"!! {name}: no end after {timeout:.0f} s; stopping it (see {run_dir}/crawl.log)",
+                file=sys.stderr,
+            )
             proc.terminate()
             try:
                 proc.wait(60)
@@ -204,7 +225,8 @@ def crawl(
     failed = sum(v for k, v in stats.items() if k.startswith("crawl/failed_kind/article"))
     pages = int(stats.get("discovery/requests/article", 0)) - int(failed)
     seconds = float(stats.get("elapsed_time_seconds") or wall)
-    row = Row(name, pages, seconds, cpu, monitor.usage.peak_rss, monitor.usage.hwm_sum)
+    # The Scrapy process's own peak (its ru_maxrss): where dupefilter, digest index and queues live.
+    row = Row(name, pages, seconds, cpu, monitor.usage.peak_rss, monitor.usage.hwm.get(proc.pid))
     row.extra.update(wall=wall, returncode=proc.returncode, stats=stats, processes=monitor.usage.processes)
     return row, stats
 
@@ -246,14 +268,16 @@ def fmt_mib(value: int | None) -> str:
 
 def table(rows: list[Row], cores: int) -> list[str]:
     lines = [
-        "| run | pages | seconds | pages/s | CPU s (user+sys) | CPU % of "
-        f"{cores} cores | peak RSS MiB (tree) | Σ VmHWM MiB | notes |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| run | pages | seconds | pages/s | wall s | CPU s (user+sys) | CPU % of "
+        f"{cores} cores | peak RSS MiB (tree, PSS) | peak RSS MiB (main process) | notes |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        pct = 100 * r.cpu / (r.seconds * cores) if r.seconds else 0.0
+        wall = float(r.extra.get("wall", r.seconds))
+        pct = 100 * r.cpu / (wall * cores) if wall else 0.0
         lines.append(
-            f"| {r.name} | {r.pages:,} | {r.seconds:.1f} | {r.rate:.1f} | {r.cpu:.1f} | {pct:.0f} % | "
+            f"| {r.name} | {r.pages:,} | {r.seconds:.1f} | {r.rate:.1f} | {r.extra.get('wall', r.seconds):.1f} | "
+            f"{r.cpu:.1f} | {pct:.0f} % | "
             f"{fmt_mib(r.peak_rss)} | {fmt_mib(r.hwm_sum)} | {r.note} |"
         )
     return lines
@@ -268,7 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--render-articles", type=int, default=0, help="all-gated articles (default N/25)")
     parser.add_argument("--concurrency", type=int, default=64, help="CONCURRENT_REQUESTS of the crawls")
     parser.add_argument("--per-domain", type=int, default=16, help="CONCURRENT_REQUESTS_PER_DOMAIN")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="extra -s for full runs")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="extra -s for full runs"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--out", type=Path, default=BENCH / "results.md")
     args = parser.parse_args(argv)
@@ -279,14 +305,18 @@ def main(argv: list[str] | None = None) -> int:
     cores = int(info["cores"])
     crawl_opts = {"concurrency": args.concurrency, "per_domain": args.per_domain}
     workdir = Path(tempfile.mkdtemp(prefix="bench-pipeline-"))
-    print(f"machine: {info['cores']} cores, {info['ram']}, {info['cpu']}, {info['python']}; work dir {workdir}")
+    print(
+        f"machine: {info['cores']} cores, {info['ram']}, {info['cpu']}, {info['python']}; work dir {workdir}"
+    )
     rows: list[Row] = []
     memory: dict[int, Row] = {}
     try:
         with bigsite(workdir, articles) as (server, sources):
             _SERVER_PIDS.add(server.pid)
             urls = article_urls(sources)
-            print(f"bigsite: {len(urls)} articles on {SITES} sites; fetching once with aiohttp ...", flush=True)
+            print(
+                f"bigsite: {len(urls)} articles on {SITES} sites; fetching once with aiohttp ...", flush=True
+            )
             spool = workdir / "bodies.bin"
             row, fetched = server_row(server, urls, spool)
             row.note += f"; single-core capacity ≈ {row.extra['capacity']:.0f} pages/s"
@@ -297,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
             print("bare fetch ...", flush=True)
             server_cpu = cpu_seconds(server.pid)
             row, stats = crawl("bare fetch (Scrapy, no pipelines)", sources, workdir, BARE, **crawl_opts)
-            row.note = f"our spider via sitemaps; server used {cpu_seconds(server.pid) - server_cpu:.1f} CPU s"
+            row.note = (
+                f"our spider via sitemaps; server used {cpu_seconds(server.pid) - server_cpu:.1f} CPU s"
+            )
             rows.append(row)
             print("full pipeline, file store ...", flush=True)
             server_cpu = cpu_seconds(server.pid)
@@ -318,7 +350,14 @@ def main(argv: list[str] | None = None) -> int:
                     }
                     s3_env = {"AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key}
                     weed_cpu = cpu_seconds(s3.process.pid) if s3.process else 0.0
-                    row, stats = crawl("full pipeline, S3 (SeaweedFS)", sources, workdir, s3_settings, env=s3_env, **crawl_opts)
+                    row, stats = crawl(
+                        "full pipeline, S3 (SeaweedFS)",
+                        sources,
+                        workdir,
+                        s3_settings,
+                        env=s3_env,
+                        **crawl_opts,
+                    )
                     weed_used = (cpu_seconds(s3.process.pid) if s3.process else 0.0) - weed_cpu
                     row.note = full_note(stats) + f"; SeaweedFS used {weed_used:.1f} CPU s (not counted)"
                     rows.append(row)
@@ -335,7 +374,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_4x:
             print(f"full pipeline at 4x ({4 * articles} articles) ...", flush=True)
             with bigsite(workdir, 4 * articles) as (server, sources):
-                row, stats = crawl(f"full pipeline, file store, 4x ({4 * articles:,})", sources, workdir, extra, **crawl_opts)
+                row, stats = crawl(
+                    f"full pipeline, file store, 4x ({4 * articles:,})", sources, workdir, extra, **crawl_opts
+                )
                 row.note = full_note(stats)
                 rows.append(row)
                 memory[4 * articles] = row
@@ -371,6 +412,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"Peak RSS of the full pipeline: {fmt_mib(small.peak_rss)} MiB at {small.pages:,} pages, "
                 f"{fmt_mib(large.peak_rss)} MiB at {large.pages:,} pages: **{growth:+.1f} %** (target within 10 %)."
             )
+    load = os.getloadavg()
+    lines.append(
+        f"Load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min); anything else "
+        "running on the machine during the bench shows up as lost throughput."
+    )
     text = "\n".join(lines)
     print()
     print(text)

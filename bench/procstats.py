@@ -2,7 +2,7 @@
 
 ``TreeMonitor(root_pid)`` walks the descendants of ``root_pid`` every ``interval`` seconds and keeps, per
 process, the last CPU time seen (utime + stime) and its VmHWM (the kernel's own peak RSS), plus the largest
-sum of VmRSS over the tree at one instant. Processes under ``exclude`` pids (a server the benchmark also
+sum of PSS over the tree at one instant. Processes under ``exclude`` pids (a server the benchmark also
 started) are left out. Linux only.
 """
 
@@ -32,17 +32,23 @@ def _stat(pid: int) -> tuple[int, float] | None:
 
 
 def _memory(pid: int) -> tuple[int, int]:
-    """(VmRSS, VmHWM) of ``pid`` in bytes; zeros for a process that is gone or a zombie."""
-    rss = hwm = 0
+    """(PSS, VmHWM) of ``pid`` in bytes; zeros for a process that is gone or a zombie.
+
+    PSS (proportional set size) splits shared pages between the processes sharing them, so summing it
+    over Chromium's processes (which share most of their memory) does not count the same page ten times.
+    """
+    pss = hwm = 0
     try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                pss = int(line.split()[1]) * 1024
+                break
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1]) * 1024
-            elif line.startswith("VmHWM:"):
+            if line.startswith("VmHWM:"):
                 hwm = int(line.split()[1]) * 1024
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         pass
-    return rss, hwm
+    return pss, hwm
 
 
 def cpu_seconds(pid: int) -> float:
@@ -71,7 +77,7 @@ def descendants(root: int, exclude: frozenset[int] = frozenset()) -> list[int]:
 
 @dataclass
 class TreeUsage:
-    peak_rss: int = 0  # largest simultaneous sum of VmRSS over the tree
+    peak_rss: int = 0  # largest simultaneous sum of PSS over the tree
     hwm: dict[int, int] = field(default_factory=dict)  # per-process VmHWM
     cpu: dict[int, float] = field(default_factory=dict)  # per-process last CPU seconds seen
     processes: int = 0

@@ -99,7 +99,9 @@ class ExtractResult:
     seconds: float
 
 
-def extract_capacity(spool: Path, index: list[tuple[str, int, int]], workers: int, chunk: int = 16) -> ExtractResult:
+def extract_capacity(
+    spool: Path, index: list[tuple[str, int, int]], workers: int, chunk: int = 16
+) -> ExtractResult:
     """Extract every spooled body on ``workers`` processes; the clock runs from the first task to the last."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm_up) as pool:

@@ -9,6 +9,9 @@ Every worker shares, under ``libya:<crawl-id>:``: the request queue (``requests`
 worker (``worker:<id>``, with a time-to-live); the requests each worker has in flight (``inflight:<id>``).
 The revisit digest index is shared across crawls at ``libya:digests``.
 
+A request counts as in flight from the moment this worker takes it from the shared queue
+(``InflightScheduler``) until its article is stored or dropped, its errback ran, or its callback finished.
+
 Seeds are turned into requests by the spider, so they pass through the shared duplicate filter
 (scrapy-redis's own ``make_request_from_data`` sets ``dont_filter`` and would skip it).
 
@@ -38,6 +41,7 @@ from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
 from scrapy.settings import BaseSettings
 from scrapy.utils.request import request_from_dict
+from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
 from crawler.config import ConfigError
@@ -86,7 +90,7 @@ class RedisConfig:
 def apply_redis_settings(settings: BaseSettings, config: RedisConfig) -> None:
     """Switch the scheduler and duplicate filter to scrapy-redis (called from the spider's update_settings)."""
     values = {
-        "SCHEDULER": "scrapy_redis.scheduler.Scheduler",
+        "SCHEDULER": "crawler.distributed.InflightScheduler",
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
         "SCHEDULER_PERSIST": True,
         "REDIS_URL": config.url,
@@ -125,6 +129,14 @@ def seed_messages(sources: list[Any], obey_robots: bool) -> list[str]:
     return messages
 
 
+def _picklable(value: Any) -> bool:
+    try:
+        pickle.dumps(value, protocol=4)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return False
+    return True
+
+
 def _fingerprint(request: Request) -> str:
     return f"{request.method} {request.url}"
 
@@ -152,7 +164,6 @@ class RedisCoordinator:
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
-        crawler.signals.connect(ext.request_reached_downloader, signal=signals.request_reached_downloader)
         crawler.signals.connect(ext.item_done, signal=signals.item_scraped)
         crawler.signals.connect(ext.item_done, signal=signals.item_dropped)
         crawler.signals.connect(ext.item_done, signal=signals.item_error)
@@ -179,10 +190,14 @@ class RedisCoordinator:
 
     # --- in-flight bookkeeping -----------------------------------------------------------------------
 
-    def request_reached_downloader(self, request: Request, spider: Spider) -> None:
+    def track(self, request: Request, spider: Spider) -> None:
+        """Record a request this worker took from the shared queue, until its outcome is known."""
         if request.callback is NO_CALLBACK:
-            return  # robots.txt and other engine-internal downloads: their answer never reaches the spider
+            return  # engine-internal downloads (robots.txt): their answer never reaches the spider
         data = request.to_dict(spider=spider)
+        # The renderer adds callables to a browser request's meta after the queue; they are rebuilt when
+        # the request comes back, so they are left out here.
+        data["meta"] = {k: v for k, v in data.get("meta", {}).items() if _picklable(v)}
         with self.server.pipeline() as pipe:
             pipe.hset(self.inflight_key, _fingerprint(request), pickle.dumps(data, protocol=4))
             # A redirect hop is done once the request it led to is on its way.
@@ -203,6 +218,9 @@ class RedisCoordinator:
     # --- seeds, recovery and closing -----------------------------------------------------------------
 
     def spider_idle(self, spider: Spider) -> None:
+        # Idle means nothing of ours is downloading or being processed: what our in-flight set still holds
+        # are requests that ended without reaching the spider (a redirect to an already seen URL, say).
+        self.server.delete(self.inflight_key)
         scheduled = self._schedule_seeds(spider) + self._recover_dead_workers(spider)
         if scheduled:
             self._idle_since = None
@@ -263,14 +281,25 @@ class RedisCoordinator:
         """True while the shared queue has work or another live worker has requests in flight."""
         if self.server.zcard(self.config.key("requests")) or self.server.llen(self.config.key("seeds")):
             return True
-        if self.server.hlen(self.inflight_key):
-            return True
         prefix = self.config.key("inflight:")
         for raw_key in self.server.scan_iter(match=prefix + "*"):
             worker = raw_key.decode()[len(prefix) :]
             if ":" not in worker and self.server.hlen(raw_key):
                 return True  # alive: it may still add requests; dead: recovery picks it up next idle
         return False
+
+
+class InflightScheduler(Scheduler):
+    """scrapy-redis's scheduler, recording each request it hands this worker as in flight, from the moment
+    it leaves the shared queue (requests waiting for robots.txt or a download slot are covered too)."""
+
+    def next_request(self) -> Request | None:
+        request: Request | None = super().next_request()
+        spider = getattr(self, "spider", None)
+        coordinator = getattr(getattr(spider, "crawler", None), "redis_coordinator", None)
+        if request is not None and coordinator is not None:
+            coordinator.track(request, spider)
+        return request
 
 
 class InflightSpiderMiddleware:

@@ -26,6 +26,7 @@ from scrapy.exceptions import NotConfigured
 from archive.digests import JsonlDigestIndex
 from archive.keys import state_key, wacz_key, warc_key
 from archive.storage import StoreError
+from crawler.config import crawl_part_name
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +34,11 @@ DIGESTS_KEY = state_key("digests.jsonl")
 
 
 class ArchiveHandoverExtension:
-    def __init__(self, warc: Any, storage: Any) -> None:
+    def __init__(self, warc: Any, storage: Any, part_name: str) -> None:
         self.warc = warc
         self.storage = storage
         self.crawl_id: str = warc.config.crawl_id
+        self.part_name = part_name  # crawl id, plus the worker id in a distributed crawl
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveHandoverExtension:
@@ -44,7 +46,7 @@ class ArchiveHandoverExtension:
         storage = getattr(crawler, "archive_storage", None)
         if warc is None or storage is None:
             raise NotConfigured("needs both the WARC and the archive storage extensions")
-        ext = cls(warc, storage)
+        ext = cls(warc, storage, crawl_part_name(crawler.settings))
         warc.on_file_ready.append(ext.file_ready)
         ext.load_digests()
         # Closing order matters: WARC files (and the WACZ built from them) first, then the revisit index,
@@ -57,7 +59,7 @@ class ArchiveHandoverExtension:
     def file_ready(self, path: Path) -> None:
         spool = self.storage.spool
         if path.suffix == ".wacz":
-            spool.add_file(wacz_key(self.crawl_id), path, "application/wacz")
+            spool.add_file(wacz_key(self.part_name), path, "application/wacz")
             # The WACZ was built; the WARCs it holds are already in the spool under their own keys.
             for other in list(self.warc.ready_files):
                 if other != path and other.exists():

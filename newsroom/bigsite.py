@@ -200,7 +200,9 @@ class BigSite:
         self.seed = seed
         self.gated_share = gated_share
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
-        self.title = SITE_TITLES[index % len(SITE_TITLES)] + (f" {index + 1}" if index >= len(SITE_TITLES) else "")
+        self.title = SITE_TITLES[index % len(SITE_TITLES)] + (
+            f" {index + 1}" if index >= len(SITE_TITLES) else ""
+        )
         self.corpus = load_corpus()
 
     # ---- identity of an article (cheap: used for every link) ----------------------------------------
@@ -503,7 +505,9 @@ window.dataLayer.push({{"event":"pageview","site":"{self.name}"}});}})();</scrip
         out = ['<?xml version="1.0" encoding="UTF-8"?>']
         out.append('<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">')
         for k in range(1, self.sitemap_count() + 1):
-            out.append(f"<sitemap><loc>{self.url(f'/post-sitemap{k}.xml')}</loc><lastmod>{newest}</lastmod></sitemap>")
+            out.append(
+                f"<sitemap><loc>{self.url(f'/post-sitemap{k}.xml')}</loc><lastmod>{newest}</lastmod></sitemap>"
+            )
         out.append("</sitemapindex>")
         return "\n".join(out).encode()
 
@@ -561,7 +565,11 @@ window.dataLayer.push({{"event":"pageview","site":"{self.name}"}});}})();</scrip
             if body is not None:
                 return 200, "application/xml; charset=utf-8", body, ()
         match = _API_PATH.match(path)
-        if match is not None and 1 <= int(match.group(1)) <= self.articles and self.is_gated(int(match.group(1))):
+        if (
+            match is not None
+            and 1 <= int(match.group(1)) <= self.articles
+            and self.is_gated(int(match.group(1)))
+        ):
             if _CHALLENGE not in cookie:
                 return 403, "application/json", b'{"error": "challenge required"}', ()
             return 200, "application/json; charset=utf-8", self.api_json(int(match.group(1))), ()
@@ -634,7 +642,11 @@ class _HttpProtocol(asyncio.Protocol):
         except Exception:  # a generator bug must show up as a 500, not a hung connection
             logger.exception("bigsite %s failed on %s", self.site.name, target)
             status, ctype, body, extra = 500, "text/plain", b"internal error", ()
-        out = [f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}", f"Content-Type: {ctype}", "Server: nginx/1.18.0"]
+        out = [
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'OK')}",
+            f"Content-Type: {ctype}",
+            "Server: nginx/1.18.0",
+        ]
         if self.gzip_level and ctype.startswith(("text/", "application/json", "application/xml")):
             out.append("Vary: Accept-Encoding")
             if "gzip" in headers.get("accept-encoding", ""):
@@ -742,7 +754,9 @@ class BigSiteServer:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(target.name + ".tmp")
         text = "# Written by newsroom.bigsite for a benchmark crawl.\n"
-        tmp.write_text(text + yaml.safe_dump(self.sources(), allow_unicode=True, sort_keys=False), encoding="utf-8")
+        tmp.write_text(
+            text + yaml.safe_dump(self.sources(), allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
         tmp.replace(target)  # appears complete or not at all: a waiting process may read it at once
         return target
 

@@ -41,7 +41,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path == "/gz":
             self._send(
                 200,
-                gzip.compress(GZ_HTML),
+                gzip.compress(GZ_HTML, mtime=0),
                 [("Content-Type", "text/html; charset=utf-8"), ("Content-Encoding", "gzip")],
             )
         elif self.path == "/old":
@@ -181,7 +181,7 @@ def test_scrapy_crawl_writes_replayable_warcs(site: str, tmp_path: Path) -> None
     # The gzip page: stored compressed, with its Content-Encoding header.
     record, payload = responses[f"{site}/gz"]
     assert record.http_headers.get_header("Content-Encoding") == "gzip"
-    assert payload == gzip.compress(GZ_HTML) and gzip.decompress(payload) == GZ_HTML
+    assert payload == gzip.compress(GZ_HTML, mtime=0) and gzip.decompress(payload) == GZ_HTML
     assert record.rec_headers.get_header("WARC-IP-Address") == "127.0.0.1"
 
     # The redirect hop is its own record; the final page is another.

@@ -23,6 +23,7 @@ from scrapy.statscollectors import StatsCollector
 from archive.capture import CaptureRef
 from archive.keys import article_id, text_key
 from archive.manifest import ManifestWriter
+from crawler.config import crawl_part_name
 from crawler.incremental import site_state, versioned_keys
 from crawler.items import ArticlePage
 from crawler.urls import canonicalize_url
@@ -48,7 +49,7 @@ class StorePipeline:
     def open_spider(self, spider: Spider | None = None) -> None:
         storage = self._storage()
         work_dir = Path(storage.config.spool_dir) / "manifests-open"
-        self._manifest = ManifestWriter(self.crawl_id, work_dir, storage)
+        self._manifest = ManifestWriter(crawl_part_name(self.crawler.settings), work_dir, storage)
 
     def close_spider(self, spider: Spider | None = None) -> None:
         # Before the storage extension drains (spider_closed): the manifest is handed over complete.
