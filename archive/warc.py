@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 WARC_VERSION = "WARC/1.1"
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
+TEXT_URI_PREFIX = "urn:text:"
 NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 OPEN_SUFFIX = ".open"
 
@@ -274,12 +275,23 @@ class WarcRotatingWriter:
         *,
         record_type: str = "metadata",
     ) -> CaptureRef:
-        """Write a ``metadata`` (or ``conversion``) record about ``refers_to`` (same target URI)."""
+        """Write a ``metadata`` (or ``conversion``) record about ``refers_to``.
+
+        Its target URI is ``urn:text:<page URI>`` (as Browsertrix does for extracted text), with the page in
+        ``WARC-Refers-To-Target-URI``: under the page's own URI, replay tools would index the JSON as a
+        capture of the page and could serve it instead of the page.
+        """
         if record_type not in ("metadata", "conversion"):
             raise ValueError(f"record_type must be 'metadata' or 'conversion', got {record_type!r}")
         date = warc_date(datetime.now(UTC))
-        headers = {"WARC-Date": date, "WARC-Refers-To": refers_to.record_id}
-        return self._write_block(refers_to.target_uri, record_type, content, content_type, date, headers)
+        headers = {
+            "WARC-Date": date,
+            "WARC-Refers-To": refers_to.record_id,
+            "WARC-Refers-To-Target-URI": refers_to.target_uri,
+            "WARC-Refers-To-Date": refers_to.warc_date,
+        }
+        uri = TEXT_URI_PREFIX + refers_to.target_uri
+        return self._write_block(uri, record_type, content, content_type, date, headers)
 
     def write_resource(
         self,

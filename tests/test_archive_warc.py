@@ -342,7 +342,8 @@ def test_metadata_and_resource_records(tmp_path: Path) -> None:
     record, payload = records[meta.record_id]
     assert record.rec_type == "metadata" and payload == b'{"relevant": true}'
     assert record.rec_headers.get_header("WARC-Refers-To") == ref.record_id
-    assert record.rec_headers.get_header("WARC-Target-URI") == ARABIC_URI == meta.target_uri
+    assert record.rec_headers.get_header("WARC-Target-URI") == "urn:text:" + ARABIC_URI == meta.target_uri
+    assert record.rec_headers.get_header("WARC-Refers-To-Target-URI") == ARABIC_URI
     assert record.rec_headers.get_header("Content-Type") == "application/json"
     record, payload = records[dom.record_id]
     assert record.rec_type == "conversion" and payload == "<html>مقال</html>".encode()
