@@ -137,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     if seaweed is not None:
         print(f"        written to {archive_uri} on the demo's SeaweedFS (data in {seaweed.data_dir})")
     print(f"Log:    {workdir / f'crawl-{crawl_id}.log'}")
+    reports = sorted((workdir / "spool" / "reports").glob("*/report.html"), key=lambda p: p.stat().st_mtime)
+    if reports:
+        print(f"Report: {reports[-1]} (and {reports[-1].with_suffix('.md').name} beside it)")
     print()
     print(
         "Replay the WARCs in pywb (its own virtual environment, made by `make test` or scripts/pywb-venv.sh):"

@@ -140,7 +140,14 @@ class IncrementalExtension:
         """The state of site ``name`` (loaded from the store on first use; normally at spider open)."""
         state = self.states.get(name)
         if state is None:
-            state = self._store().load(name, self.crawl_id)
+            try:
+                state = self._store().load(name, self.crawl_id)
+            except StoreError as exc:
+                # The store is down: crawl this site as if for the first time (nothing is lost; this run's
+                # delta is saved, or spooled, at the end and merged with the earlier state later).
+                logger.warning("Incremental state of %s unavailable (%s): fetching it in full", name, exc)
+                self.stats.inc_value("incremental/state_unavailable")
+                state = CrawlState(name, self.crawl_id)
             self.states[name] = state
             self.stats.inc_value("incremental/known_articles", len(state))
         return state
