@@ -31,6 +31,7 @@ import logging
 import os
 import shutil
 import time
+import zlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -245,6 +246,7 @@ class _RenderState:
     page_errors: list[str] = field(default_factory=list)
     network_idle: bool = False
     listing: bool = False
+    context: str = ""
 
 
 class JsGateMiddleware:
@@ -288,13 +290,16 @@ class JsGateMiddleware:
         # A browser request (re-scheduled by us, or render: always from the spider): set up capture.
         # Callables go into meta only here, after the scheduler, so queued requests stay serialisable.
         site = self._site(request)
+        context = self._context_name(site)
         reason = request.meta.setdefault("render_reason", "always")
-        state = _RenderState(site=site, reason=reason, started=time.monotonic())
+        state = _RenderState(site=site, reason=reason, started=time.monotonic(), context=context)
         meta = request.meta
         meta[_STATE_KEY] = state
-        meta["playwright_context"] = site
+        meta["playwright_context"] = context
+        # Browser requests queue in their own slot, so a site's plain pages do not wait behind its renders.
+        meta["download_slot"] = f"render:{site}"
         meta["playwright_include_page"] = True
-        meta["playwright_context_kwargs"] = self._context_kwargs(request, site)
+        meta["playwright_context_kwargs"] = self._context_kwargs(request, context)
         meta["playwright_page_goto_kwargs"] = {"wait_until": "commit"}
         meta["playwright_page_event_handlers"] = {
             "response": lambda response: self._on_response(response, state),
@@ -304,7 +309,7 @@ class JsGateMiddleware:
         selector = meta.get("render_wait_selector") if _is_article(request) else None
         meta["playwright_page_methods"] = [PageMethod(self._settle, state, selector, request.url)]
         state.listing = not _is_article(request)
-        self._inflight[site] += 1
+        self._inflight[context] += 1
         return None
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:
@@ -355,7 +360,9 @@ class JsGateMiddleware:
         meta = {k: v for k, v in request.meta.items() if k not in ("warc", "download_latency")}
         if "warc" in request.meta:
             meta["render_gated_warc"] = request.meta["warc"]
-        meta.update(playwright=True, playwright_context=self._site(request), render_reason=reason)
+        meta.update(
+            playwright=True, playwright_context=self._context_name(self._site(request)), render_reason=reason
+        )
         return request.replace(meta=meta, dont_filter=True)
 
     # --- browser requests -------------------------------------------------------------------------
@@ -365,7 +372,13 @@ class JsGateMiddleware:
             request.meta.get("site") or request.meta.get("playwright_context") or urlsplit(request.url).netloc
         )
 
-    def _context_kwargs(self, request: Request, site: str) -> dict[str, Any]:
+    def _context_name(self, site: str) -> str:
+        """Sites share a fixed set of RENDER_MAX_CONTEXTS browser contexts (cookies are scoped by domain):
+        one context per site would leave a site waiting forever for a context while busier sites keep
+        theirs open."""
+        return f"render-{zlib.crc32(site.encode('utf-8')) % self.config.max_contexts}"
+
+    def _context_kwargs(self, request: Request, context: str) -> dict[str, Any]:
         kwargs: dict[str, Any] = dict(request.meta.get("playwright_context_kwargs") or {})
         user_agent = request.headers.get("User-Agent")
         if user_agent:
@@ -373,8 +386,8 @@ class JsGateMiddleware:
         # Archived bytes must come from the network, not from a service worker's cache.
         kwargs.setdefault("service_workers", "block")
         kwargs.setdefault("ignore_https_errors", True)
-        if site in self._storage:
-            kwargs.setdefault("storage_state", self._storage[site])
+        if context in self._storage:
+            kwargs.setdefault("storage_state", self._storage[context])
         return kwargs
 
     def _on_response(self, response: BrowserResponse, state: _RenderState) -> None:
@@ -486,16 +499,16 @@ class JsGateMiddleware:
             await asyncio.wait(list(state.tasks), timeout=min(self.config.timeout, 10.0))
 
     async def _release(self, page: Page | None, state: _RenderState) -> None:
-        """Close the page; close the site's context once no render of the site is in flight."""
-        self._inflight[state.site] -= 1
+        """Close the page; close the context once no render in it is in flight."""
+        self._inflight[state.context] -= 1
         context = None
         try:
             if page is not None:
                 context = page.context
-                if self._inflight[state.site] <= 0:
-                    self._storage[state.site] = dict(await context.storage_state())
+                if self._inflight[state.context] <= 0:
+                    self._storage[state.context] = dict(await context.storage_state())
         except PlaywrightError as exc:
-            logger.debug("Could not save browser storage for %s: %s", state.site, exc)
+            logger.debug("Could not save browser storage for %s: %s", state.context, exc)
         finally:
             if page is not None and not page.is_closed():
                 await page.close()
@@ -503,12 +516,12 @@ class JsGateMiddleware:
             for task in state.tasks:
                 task.cancel()
             await asyncio.gather(*state.tasks, return_exceptions=True)
-        if context is not None and self._inflight[state.site] <= 0:
-            del self._inflight[state.site]
+        if context is not None and self._inflight[state.context] <= 0:
+            del self._inflight[state.context]
             try:
                 await context.close()
             except PlaywrightError as exc:
-                logger.debug("Closing the browser context of %s failed: %s", state.site, exc)
+                logger.debug("Closing the browser context %s failed: %s", state.context, exc)
             else:
                 self.stats.inc_value("render/contexts_closed")
 

@@ -117,7 +117,7 @@ DRIFT_MIN_PAGES = 3  # runs with fewer pages for a site are not compared
 # Chromium executable; empty: Playwright's own browser download (`playwright install chromium`).
 RENDER_CHROMIUM_PATH = os.environ.get("CRAWL_CHROMIUM_PATH", "")
 RENDER_MAX_CONTEXTS = 2
-RENDER_MAX_PAGES_PER_CONTEXT = 2
+RENDER_MAX_PAGES_PER_CONTEXT = 4
 RENDER_TIMEOUT = 30.0
 
 # --- Components ------------------------------------------------------------------------------------------
