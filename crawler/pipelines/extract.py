@@ -22,14 +22,41 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from crawler.items import ArticlePage
+from relevance import default_topic_path
 
 logger = logging.getLogger(__name__)
 
 
+_TOPICS: dict[str, Any] = {}
+
+
 def extract_record(
+    body: bytes,
+    url: str,
+    headers: dict[str, str],
+    feed_content: str | None,
+    hint_published: str | None,
+    topic_path: str | None = None,
+) -> dict[str, Any]:
+    """Run in a worker process: the article record, or ``{"status": "no_article", "reason": ...}``.
+
+    With ``topic_path`` the record also carries the relevance decision (``relevance``), scored here so the
+    CPU work stays off the crawler's reactor thread.
+    """
+    record = _extract(body, url, headers, feed_content, hint_published)
+    if topic_path and record.get("status") == "article":
+        from relevance import Topic
+
+        topic = _TOPICS.get(topic_path)
+        if topic is None:
+            topic = _TOPICS[topic_path] = Topic.load(topic_path)
+        record["relevance"] = topic.score(record.get("title") or "", record.get("text") or "").to_dict()
+    return record
+
+
+def _extract(
     body: bytes, url: str, headers: dict[str, str], feed_content: str | None, hint_published: str | None
 ) -> dict[str, Any]:
-    """Run in a worker process: the article record, or ``{"status": "no_article", "reason": ...}``."""
     from extraction import Article, extract, extract_feed_entry
 
     result = extract(body, url, headers)
@@ -56,9 +83,10 @@ def _warm_up() -> None:
 
 
 class ExtractPipeline:
-    def __init__(self, stats: StatsCollector, workers: int) -> None:
+    def __init__(self, stats: StatsCollector, workers: int, topic_path: str | None = None) -> None:
         self.stats = stats
         self.workers = workers
+        self.topic_path = topic_path
         self._executor: Executor | None = None
 
     @classmethod
@@ -67,7 +95,8 @@ class ExtractPipeline:
         if workers < 0:
             raise ValueError("EXTRACT_WORKERS must be 0 (one per core) or a positive number")
         assert crawler.stats is not None
-        pipeline = cls(crawler.stats, workers or os.cpu_count() or 1)
+        topic = crawler.settings.get("RELEVANCE_TOPIC") or str(default_topic_path())
+        pipeline = cls(crawler.stats, workers or os.cpu_count() or 1, topic)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
 
@@ -85,7 +114,14 @@ class ExtractPipeline:
             return item
         started = time.monotonic()
         loop = asyncio.get_running_loop()
-        args = (item.body, item.response_url, item.headers, item.feed_content, item.hint_published)
+        args = (
+            item.body,
+            item.response_url,
+            item.headers,
+            item.feed_content,
+            item.hint_published,
+            self.topic_path,
+        )
         try:
             record = await loop.run_in_executor(self._pool(), extract_record, *args)
         except BrokenProcessPool:

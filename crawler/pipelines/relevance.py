@@ -37,13 +37,16 @@ class RelevancePipeline:
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         if not isinstance(item, ArticlePage) or not item.record:
             return item
-        decision = self.topic.score(item.record.get("title") or "", item.record.get("text") or "")
-        item.relevance = decision.to_dict()
-        if decision.relevant:
+        # Usually scored already, next to the extraction in the worker process (same topic file).
+        scored = item.record.pop("relevance", None)
+        if scored is None:
+            scored = self.topic.score(item.record.get("title") or "", item.record.get("text") or "").to_dict()
+        item.relevance = scored
+        if scored["relevant"]:
             self.stats.inc_value("relevance/relevant")
             self.stats.inc_value(f"relevance/relevant_by_site/{item.site}")
             return item
         self.stats.inc_value("relevance/irrelevant")
         if self.keep_all:
             return item
-        raise DropItem(f"not relevant (score {decision.score:.2f} < {decision.threshold:.2f}): {item.url}")
+        raise DropItem(f"not relevant (score {scored['score']:.2f} < {scored['threshold']:.2f}): {item.url}")

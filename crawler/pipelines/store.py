@@ -9,6 +9,7 @@ extension (``crawler.warc_archive``).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -57,13 +58,26 @@ class StorePipeline:
             self._manifest.close()
             self._manifest = None
 
+    def _write(self, item: ArticlePage, meta: dict[str, Any], text: str) -> None:
+        warc = getattr(self.crawler, "warc_archive", None)
+        if warc is not None and item.warc:
+            ref = CaptureRef.from_dict(item.warc)
+            payload = json.dumps({**meta, "text": text}, ensure_ascii=False).encode("utf-8")
+            meta["warc_metadata"] = warc.write_metadata(ref, payload, "application/json").to_dict()
+            warc.add_page(ref.target_uri, ref.warc_date, item.record.get("title"))
+        storage = self._storage()
+        storage.put_text(meta["text_key"], text)
+        storage.put_json(meta["json_key"], meta)
+        assert self._manifest is not None
+        self._manifest.write(meta)
+
     def _storage(self) -> Any:
         storage = getattr(self.crawler, "archive_storage", None)
         if storage is None:
             raise NotConfigured("StorePipeline needs crawler.storage.ArchiveStorageExtension in EXTENSIONS")
         return storage
 
-    def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+    async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         if not isinstance(item, ArticlePage) or not item.record:
             return item
         record = item.record
@@ -106,17 +120,9 @@ class StorePipeline:
             "text_chars": len(text),
             "warc": item.warc,
         }
-        warc = getattr(self.crawler, "warc_archive", None)
-        if warc is not None and item.warc:
-            ref = CaptureRef.from_dict(item.warc)
-            payload = json.dumps({**meta, "text": text}, ensure_ascii=False).encode("utf-8")
-            meta["warc_metadata"] = warc.write_metadata(ref, payload, "application/json").to_dict()
-            warc.add_page(ref.target_uri, ref.warc_date, record.get("title"))
-        storage = self._storage()
-        storage.put_text(txt_key, text)
-        storage.put_json(json_key, meta)
-        assert self._manifest is not None
-        self._manifest.write(meta)
+        # File writes (WARC record, spool objects with their fsyncs, manifest line) run in a thread: the
+        # reactor thread stays free for fetching. The writers are thread-safe.
+        await asyncio.to_thread(self._write, item, meta, text)
         item.stored = {"text": meta["text_key"], "json": meta["json_key"]}
         self.stats.inc_value("store/articles")
         self.stats.inc_value(f"store/articles_by_site/{item.site}")
