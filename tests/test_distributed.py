@@ -96,7 +96,12 @@ def test_two_workers_share_one_crawl(newsroom: Any, redis_url: str, tmp_path: Pa
     newsroom.reset_requests()
     _seed(sources, redis_url, crawl_id)
     workers = [_worker(sources, archive, tmp_path, redis_url, crawl_id, name) for name in ("w1", "w2")]
-    codes = [proc.wait(timeout=600) for proc in workers]
+    try:
+        codes = [proc.wait(timeout=600) for proc in workers]
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.kill()
     assert codes == [0, 0], [(tmp_path / f"w{i}.log").read_text()[-2000:] for i in (1, 2)]
 
     # Both workers did part of the work.
@@ -142,7 +147,12 @@ def test_killed_worker_loses_nothing(newsroom: Any, redis_url: str, tmp_path: Pa
         time.sleep(0.05)
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=30)
-    assert survivor.wait(timeout=600) == 0, (tmp_path / "w2.log").read_text()[-3000:]
+    try:
+        code = survivor.wait(timeout=600)
+    finally:
+        if survivor.poll() is None:
+            survivor.kill()
+    assert code == 0, (tmp_path / "w2.log").read_text()[-3000:]
 
     # The killed worker's spool still holds what it had not uploaded: a restart (or `scrapy upload`)
     # drains it. Nothing it had archived is lost.
