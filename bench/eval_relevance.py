@@ -67,16 +67,11 @@ def load_newsroom() -> list[Labelled]:
     Falls back to the newsroom's corpus catalogue (``newsroom.catalog.load_catalog``) while the
     ``Newsroom`` class is not importable.
     """
-    try:
-        from newsroom import Newsroom  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        try:
-            from newsroom.catalog import load_catalog  # type: ignore[import-not-found,unused-ignore]
-        except ImportError as exc:
-            raise SystemExit(f"the newsroom gold is not available ({exc}); pass --jsonl FILE") from exc
-        articles: list[Any] = [spec for specs in load_catalog().values() for spec in specs]
-    else:
-        articles = list(Newsroom().articles)
+    from newsroom import Newsroom
+
+    # The gold carries URLs with the sites' ports, so the newsroom is started (on free ports) to read it.
+    with Newsroom() as newsroom:
+        articles: list[Any] = list(newsroom.articles)
     return [
         Labelled(
             id=str(a.id),
