@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import http
 import logging
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -51,6 +50,7 @@ from archive.cdxj import write_cdxj
 from archive.digests import DigestIndex, JsonlDigestIndex
 from archive.wacz import Page, WaczError, build_wacz
 from archive.warc import WarcRotatingWriter
+from crawler.config import default_crawl_id
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -60,11 +60,6 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
 logger = logging.getLogger(__name__)
-
-
-def default_crawl_id() -> str:
-    """scrapyd's job id when run under scrapyd, else the UTC time as ``YYYYMMDDThhmmss``."""
-    return os.environ.get("SCRAPY_JOB") or datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
 
 
 @dataclass(frozen=True)
