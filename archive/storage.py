@@ -39,6 +39,7 @@ import os
 import re
 import tempfile
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -383,7 +384,7 @@ class _Source:
         return open(self.path, "rb")
 
 
-class _BaseStore:
+class _BaseStore(ABC):
     """The no-silent-overwrite policy, on top of three primitives each store implements."""
 
     def put_bytes(
@@ -439,12 +440,13 @@ class _BaseStore:
     def _same(self, info: ObjectInfo, source: _Source) -> bool:
         return info.size == source.size and info.sha256 == source.sha256
 
+    @abstractmethod
     def stat(self, key: str) -> ObjectInfo | None:
-        raise NotImplementedError
+        """Size and SHA-256 of the object at ``key``, or None when there is none."""
 
+    @abstractmethod
     def _write(self, key: str, source: _Source, content_type: str, *, exclusive: bool) -> bool:
         """Write and verify; with ``exclusive``, return False (writing nothing) if the key exists."""
-        raise NotImplementedError
 
 
 # --- FileStore -------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import html
 import logging
 import struct
 import zlib
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -106,7 +107,7 @@ def redirect(location: str, status: int = 301) -> Resource:
     )
 
 
-class SiteRenderer:
+class SiteRenderer(ABC):
     """Base of the five site templates. ``build`` returns the complete route table of one site."""
 
     name = ""
@@ -134,12 +135,13 @@ class SiteRenderer:
         self.articles: list[ArticleSpec] = []
 
     # ---- URL layout (subclasses override) -------------------------------------------------------
+    @abstractmethod
     def article_path(self, spec: ArticleSpec) -> str:
         """The site-relative path (+query) of an article as linked, percent-encoded."""
-        raise NotImplementedError
 
+    @abstractmethod
     def section_path(self, section: str, page: int) -> str:
-        raise NotImplementedError
+        """The path of page ``page`` of a section."""
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
@@ -148,20 +150,24 @@ class SiteRenderer:
         return self.url(self.article_path(spec))
 
     # ---- page templates (subclasses override) ---------------------------------------------------
+    @abstractmethod
     def render_home(self) -> str:
-        raise NotImplementedError
+        """The home page."""
 
+    @abstractmethod
     def render_section(self, section: str, page: int, pages: int, items: list[ArticleSpec]) -> str:
-        raise NotImplementedError
+        """One page of a section listing."""
 
+    @abstractmethod
     def render_article(self, spec: ArticleSpec) -> str:
-        raise NotImplementedError
+        """An article page in the site's current template."""
 
     def extra_routes(self) -> dict[str, Resource]:
         return {}
 
+    @abstractmethod
     def feeds(self) -> dict[str, Resource]:
-        raise NotImplementedError
+        """The site's feeds by path."""
 
     # ---- shared pieces ----------------------------------------------------------------------------
     @property
