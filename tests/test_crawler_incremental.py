@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from crawler.incremental import (
 from crawler.storage import ArchiveStorageExtension
 from newsroom import Newsroom
 from tests.crawling import CrawlRun, run_crawl
+from tests.localserver import serve
 
 INCREMENTAL_COMPONENTS: dict[str, dict[str, int]] = {
     "EXTENSIONS": {"crawler.incremental.IncrementalExtension": 105},
@@ -169,14 +169,8 @@ class _ConditionalHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def tiny_site() -> Iterator[str]:
     _ConditionalHandler.seen = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ConditionalHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(_ConditionalHandler) as url:
+        yield url + "/"
 
 
 def test_known_article_gets_a_conditional_request_and_a_304_is_unchanged(

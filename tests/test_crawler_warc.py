@@ -8,11 +8,10 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.capture import Capture
 from archive.wacz import validate_wacz
 from crawler.warc import WarcCaptureMiddleware, WarcConfig, WarcExtension
+from tests.localserver import serve
 
 ROOT = Path(__file__).resolve().parents[1]
 GZ_HTML = "<html><head><title>طرابلس</title></head><body><p>خبر مضغوط عن طرابلس</p></body></html>".encode()
@@ -73,14 +73,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(_Handler) as url:
+        yield url
 
 
 CRAWL_SCRIPT = r"""

@@ -10,11 +10,10 @@ from __future__ import annotations
 import gzip
 import http.client
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from archive.capture import Capture, CaptureRef
 from archive.cdxj import write_cdxj
 from archive.digests import JsonlDigestIndex
 from archive.warc import WarcRotatingWriter
+from tests.localserver import serve
 
 GZIP_HTML = "<html><head><title>أخبار طرابلس</title></head><body><p>اجتماع في طرابلس اليوم</p></body></html>"
 ARABIC_HTML = "<html><head><title>مقال</title></head><body><p>بنغازي تستضيف مؤتمرا</p></body></html>"
@@ -60,14 +60,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def origin() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(_Handler) as url:
+        yield url
 
 
 def fetch(url: str) -> Capture:
