@@ -32,7 +32,6 @@ import socket
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -111,22 +110,7 @@ def apply_redis_settings(settings: BaseSettings, config: RedisConfig) -> None:
 
 def seed_messages(sources: list[Any], obey_robots: bool) -> list[str]:
     """The JSON seeds for a sources list (what ``scrapy seed`` pushes)."""
-    messages: list[str] = []
-    for source in sources:
-        if not obey_robots:
-            messages.append(
-                json.dumps(
-                    {"site": source.name, "kind": "robots", "url": urljoin(source.home, "/robots.txt")}
-                )
-            )
-        messages.append(json.dumps({"site": source.name, "kind": "home", "url": source.home}))
-        for kind, urls in (
-            ("sitemap", source.sitemaps),
-            ("feed", source.feeds),
-            ("section", source.sections),
-        ):
-            messages.extend(json.dumps({"site": source.name, "kind": kind, "url": url}) for url in urls)
-    return messages
+    return [json.dumps(seed) for source in sources for seed in source.seeds(obey_robots)]
 
 
 def _picklable(value: Any) -> bool:

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import yaml
 
@@ -61,6 +61,18 @@ class Source:
     article_pattern: re.Pattern[str] | None = None
     render: str = "auto"
     render_wait_selector: str | None = None
+
+    def seeds(self, obey_robots: bool) -> list[dict[str, str]]:
+        """Where discovery of this site starts: ``{"site", "kind", "url"}`` per seed, in crawl order.
+
+        Without robots.txt obedience Scrapy's middleware does not read robots.txt, so it is a seed of its
+        own (for its Sitemap: lines).
+        """
+        seeds = [{"kind": "robots", "url": urljoin(self.home, "/robots.txt")}] if not obey_robots else []
+        seeds.append({"kind": "home", "url": self.home})
+        for kind, urls in (("sitemap", self.sitemaps), ("feed", self.feeds), ("section", self.sections)):
+            seeds.extend({"kind": kind, "url": url} for url in urls)
+        return [{"site": self.name, **seed} for seed in seeds]
 
     def in_scope(self, url: str) -> bool:
         """True when ``url`` is http(s) on one of the site's allowed hosts (or their subdomains)."""

@@ -114,7 +114,8 @@ class LibyaSpider(Spider):
             yield item
 
     def requests_from_seed(self, seed: dict[str, Any]) -> Iterator[Request]:
-        """Requests for one JSON seed ({"site", "kind", "url"}) pushed by ``scrapy seed``."""
+        """Requests for one seed ({"site", "kind", "url"}): from ``Source.seeds``, or pushed as JSON by
+        ``scrapy seed`` for a distributed crawl."""
         source = next((s for s in self.sources if s.name == seed.get("site")), None)
         url = seed.get("url")
         if source is None or not isinstance(url, str):
@@ -134,17 +135,8 @@ class LibyaSpider(Spider):
     def _start_requests(self) -> Iterator[Request]:
         obey = self.crawler.settings.getbool("ROBOTSTXT_OBEY")
         for source in self.sources:
-            if not obey:
-                # Scrapy's robots middleware is off, so read robots.txt here for its Sitemap: lines.
-                robots = urljoin(source.home, "/robots.txt")
-                yield from self._req(robots, source, self.parse_robots, "robots", dont_obey_robotstxt=True)
-            yield from self._req(source.home, source, self.parse_listing, "home", listing_depth=0)
-            for url in source.sitemaps:
-                yield from self._req(url, source, self.parse_sitemap, "sitemap", trusted=True)
-            for url in source.feeds:
-                yield from self._req(url, source, self.parse_feed, "feed", trusted=True)
-            for url in source.sections:
-                yield from self._req(url, source, self.parse_listing, "section", listing_depth=0)
+            for seed in source.seeds(obey):
+                yield from self.requests_from_seed(seed)
 
     def _req(
         self,
