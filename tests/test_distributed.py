@@ -23,7 +23,13 @@ BROWSER_HEADER = "sec-fetch-mode"
 
 
 def _worker(
-    sources: Path, archive: Path, workdir: Path, redis_url: str, crawl_id: str, worker: str
+    sources: Path,
+    archive: Path,
+    workdir: Path,
+    redis_url: str,
+    crawl_id: str,
+    worker: str,
+    extra: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     settings = {
         **FAST,
@@ -36,6 +42,7 @@ def _worker(
         "CRAWL_REDIS_IDLE_CLOSE": "6",
         "CRAWL_STATS_FILE": str(workdir / f"stats-{worker}.json"),
         "LOG_FILE": str(workdir / f"{worker}.log"),
+        **(extra or {}),
     }
     cmd = [sys.executable, "-m", "scrapy", "crawl", "libya", "-a", f"sources={sources}"]
     for key, value in settings.items():
@@ -62,6 +69,18 @@ def _seed(sources: Path, redis_url: str, crawl_id: str) -> None:
         check=True,
         capture_output=True,
     )
+
+
+def _wait_for_workers(redis_url: str, crawl_id: str, names: list[str], procs: list[Any]) -> None:
+    """Wait until every worker has opened its spider (its heartbeat key is in Redis)."""
+    server = redis.Redis.from_url(redis_url)
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if all(server.exists(f"libya:{crawl_id}:worker:{name}") for name in names):
+            return
+        assert all(proc.poll() is None for proc in procs), "a worker exited before the crawl was seeded"
+        time.sleep(0.1)
+    raise AssertionError(f"workers {names} did not start within 180 s")
 
 
 def _manifest_lines(archive: Path) -> list[dict[str, Any]]:
@@ -94,9 +113,16 @@ def test_two_workers_share_one_crawl(newsroom: Any, redis_url: str, tmp_path: Pa
     archive = tmp_path / "archive"
     crawl_id = "dist-two"
     newsroom.reset_requests()
-    _seed(sources, redis_url, crawl_id)
-    workers = [_worker(sources, archive, tmp_path, redis_url, crawl_id, name) for name in ("w1", "w2")]
+    # Both workers are up before the crawl is seeded, and each host is paced (one request at a time,
+    # 0.2 s apart per worker), so the crawl outlasts the few seconds a worker takes to notice new work
+    # in the shared queue: on a slow machine one worker could otherwise finish it all alone.
+    paced = {"CONCURRENT_REQUESTS_PER_DOMAIN": "1", "DOWNLOAD_DELAY": "0.2", "CRAWL_REDIS_IDLE_CLOSE": "15"}
+    workers = [
+        _worker(sources, archive, tmp_path, redis_url, crawl_id, name, paced) for name in ("w1", "w2")
+    ]
     try:
+        _wait_for_workers(redis_url, crawl_id, ["w1", "w2"], workers)
+        _seed(sources, redis_url, crawl_id)
         codes = [proc.wait(timeout=600) for proc in workers]
     finally:
         for proc in workers:
@@ -141,10 +167,14 @@ def test_killed_worker_loses_nothing(newsroom: Any, redis_url: str, tmp_path: Pa
     _seed(sources, redis_url, crawl_id)
     doomed = _worker(sources, archive, tmp_path, redis_url, crawl_id, "w1")
     survivor = _worker(sources, archive, tmp_path, redis_url, crawl_id, "w2")
-    # Kill w1 once the crawl is well under way (articles are being fetched).
+    # Kill w1 once the crawl is well under way and w1 holds requests in flight.
+    server = redis.Redis.from_url(redis_url)
+    inflight = f"libya:{crawl_id}:inflight:w1"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(newsroom.requests) < 60 and doomed.poll() is None:
-        time.sleep(0.05)
+    while time.monotonic() < deadline and doomed.poll() is None:
+        if len(newsroom.requests) >= 60 and server.hlen(inflight) >= 2:
+            break
+        time.sleep(0.01)
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(timeout=30)
     try:
@@ -182,5 +212,5 @@ def test_killed_worker_loses_nothing(newsroom: Any, redis_url: str, tmp_path: Pa
     w2 = (tmp_path / "w2.log").read_text()
     stats = json.loads((tmp_path / "stats-w2.json").read_text())
     # Requests w1 had in flight were requeued by w2 (fetched again: documented in crawler/distributed.py).
-    assert stats.get("redis/requeued", 0) >= 0
+    assert stats.get("redis/requeued", 0) >= 1, stats
     assert "Traceback" not in w2
