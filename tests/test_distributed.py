@@ -117,9 +117,7 @@ def test_two_workers_share_one_crawl(newsroom: Any, redis_url: str, tmp_path: Pa
     # 0.2 s apart per worker), so the crawl outlasts the few seconds a worker takes to notice new work
     # in the shared queue: on a slow machine one worker could otherwise finish it all alone.
     paced = {"CONCURRENT_REQUESTS_PER_DOMAIN": "1", "DOWNLOAD_DELAY": "0.2", "CRAWL_REDIS_IDLE_CLOSE": "15"}
-    workers = [
-        _worker(sources, archive, tmp_path, redis_url, crawl_id, name, paced) for name in ("w1", "w2")
-    ]
+    workers = [_worker(sources, archive, tmp_path, redis_url, crawl_id, name, paced) for name in ("w1", "w2")]
     try:
         _wait_for_workers(redis_url, crawl_id, ["w1", "w2"], workers)
         _seed(sources, redis_url, crawl_id)
