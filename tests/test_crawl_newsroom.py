@@ -181,7 +181,7 @@ def test_offsite_mailto_javascript_and_dead_links(crawl: CrawlRun) -> None:
 
 def test_every_discovery_form_found_its_own_articles(crawl: CrawlRun, newsroom: Any) -> None:
     stored = _stored(crawl)
-    forms = Counter()
+    forms: Counter[str] = Counter()
     for gold in _gold(newsroom):
         if gold.site != "wahaa" or len(gold.discovery) != 1:
             continue

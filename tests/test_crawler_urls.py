@@ -43,7 +43,7 @@ def test_only_http_is_crawlable() -> None:
         assert not is_crawlable(url)
 
 
-_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+_text = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=40)
 
 
 @given(path=_text, query=_text, fragment=_text)

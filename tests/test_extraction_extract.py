@@ -199,11 +199,12 @@ def test_empty_feed_entry() -> None:
 
 
 SITE = "شبكة المنارة الإخبارية"
+JUSTIFIED_BODY = "".join(f'<p align="justify">{para}' for para in PARAGRAPHS)
 
 
 def table_layout_page(
     title_tag: str = f"{SITE} - {TITLE}",
-    body: str = "".join(f'<p align="justify">{p}' for p in PARAGRAPHS),
+    body: str = JUSTIFIED_BODY,
     footer: str = f"جميع الحقوق محفوظة © 2003-2021 {SITE}",
 ) -> str:
     """An old <h1>-less table-layout article: bold headline, dateline under it, unclosed <p> in <font>."""

@@ -33,7 +33,7 @@ _ARABIC = st.characters(min_codepoint=0x0600, max_codepoint=0x06FF)
 _SEGMENT_CHARS = st.one_of(
     st.sampled_from("abcXYZ019-._~%!$&'()*+,;=:@ "),
     _ARABIC,
-    st.characters(codec="utf-8", exclude_categories=("Cs",)),
+    st.characters(codec="utf-8", exclude_categories=["Cs"]),
 )
 _segment = st.text(_SEGMENT_CHARS, max_size=12).map(
     lambda s: s.replace("/", "").replace("?", "").replace("#", "")
