@@ -26,6 +26,10 @@ AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
+# Scrapy starts CONCURRENT_ITEMS asyncio tasks for every response's output (2.13+), whatever it yields: an
+# article page yields one item, so the default 100 cost a quarter of the reactor thread's time in the
+# benchmark (bench/results.md). Sitemaps yield requests, which are scheduled without waiting.
+CONCURRENT_ITEMS = 8
 DOWNLOAD_DELAY = 0.25
 DOWNLOAD_TIMEOUT = 60
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
