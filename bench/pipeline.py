@@ -52,9 +52,11 @@ from procstats import (  # noqa: E402
 )
 from serverload import extract_capacity, fetch_all  # noqa: E402
 
+from crawler.render import find_chromium  # noqa: E402
+
 PY = sys.executable
 SITES = 4
-CHROMIUM = os.environ.get("CRAWL_CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = os.environ.get("CRAWL_CHROMIUM_PATH") or find_chromium() or "/usr/bin/chromium"
 MiB = 1024 * 1024
 
 

@@ -7,6 +7,7 @@ raw and encoded spellings of one address are one URL.
 
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -55,3 +56,33 @@ def is_crawlable(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme.lower() in _ALLOWED_SCHEMES and bool(parts.hostname)
+
+
+_LINK_TAG = re.compile(r"<link\b([^>]*)>", re.I)
+_ATTRIBUTE = re.compile(r"""([^\s=/>]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
+
+
+def canonical_href(page: str) -> str | None:
+    """The ``href`` of the page's first ``<link rel="canonical">`` (entities decoded), or None.
+
+    A scan of the ``<link>`` tags instead of a parse of the page: the spider reads it on every article, on
+    the crawler's reactor thread, where a full lxml parse cost a fifth of that thread's time. Commented-out
+    links do not count; attribute names and the ``rel`` value are case-insensitive.
+    """
+    for match in _LINK_TAG.finditer(page):
+        attributes: dict[str, str] = {}
+        for name, double, single, bare in _ATTRIBUTE.findall(match.group(1)):
+            attributes.setdefault(name.lower(), double or single or bare)
+        if "canonical" not in attributes.get("rel", "").lower().split():
+            continue
+        if _inside_comment(page, match.start()):
+            continue
+        href = html.unescape(attributes.get("href", "")).strip()
+        if href:
+            return href
+    return None
+
+
+def _inside_comment(page: str, position: int) -> bool:
+    opened = page.rfind("<!--", 0, position)
+    return opened != -1 and page.find("-->", opened + 4, position) == -1

@@ -29,6 +29,7 @@ Stats: ``warc/records``, ``warc/bytes``, ``warc/files``, ``warc/revisits``.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import http
 import logging
@@ -122,6 +123,9 @@ class WarcExtension:
         self._pages_lock = threading.Lock()
         # One worker: CDXJ indexing of rotated files and the hooks run in order, off the reactor thread.
         self._post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc-post")
+        # One writer thread for the reactor's records (``*_async``): digests and gzip run there, and the
+        # reactor never waits for the writer's lock while a pipeline thread holds it.
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc-write")
         self._pending: list[Future[None]] = []
         self.digest_index: DigestIndex
         if config.redis_url:
@@ -158,6 +162,10 @@ class WarcExtension:
         ref = self.writer.write_capture(capture)
         self._sync_stats()
         return ref
+
+    async def write_capture_async(self, capture: Capture) -> CaptureRef:
+        """``write_capture`` in the writer thread, awaited from the reactor's event loop."""
+        return await asyncio.wrap_future(self._io.submit(self.write_capture, capture))
 
     def write_metadata(
         self, refers_to: CaptureRef, content: bytes, content_type: str = "application/json"
@@ -230,6 +238,7 @@ class WarcExtension:
     def close(self) -> None:
         """Finish the WARC files, their CDXJ indexes and the WACZ; call the hooks. Blocking."""
         try:
+            self._io.shutdown(wait=True)  # records already handed to the writer thread go in first
             self.writer.close()
             self._sync_stats()
         finally:
@@ -306,7 +315,7 @@ class WarcCaptureMiddleware:
             )
         return cls(archive)
 
-    def process_response(
+    async def process_response(
         self, request: Request, response: Response, spider: Spider | None = None
     ) -> Response:
         if request.meta.get("playwright") or "cached" in response.flags:
@@ -329,6 +338,6 @@ class WarcCaptureMiddleware:
                     "refers_to_payload_digest": str(earlier.get("payload_digest") or ""),
                 },
             )
-        ref = self.archive.write_capture(capture)
+        ref = await self.archive.write_capture_async(capture)
         request.meta["warc"] = ref.to_dict()
         return response

@@ -105,6 +105,11 @@ class _PageFacts:
 
 _HIDDEN_BLOCKS_RE = re.compile(r"<(noscript|template|script|style)\b.*?</\1\s*>", re.I | re.S)
 _PARAGRAPH_RE = re.compile(r"<p\b[^>]*>(.*?)</p\s*>", re.I | re.S)
+# The fast path's scanner: the next hidden block's opening tag, or the next paragraph.
+_HIDDEN_OR_PARAGRAPH_RE = re.compile(r"<(noscript|template|script|style)\b|<p\b[^>]*>(.*?)</p\s*>", re.I | re.S)
+_BLOCK_END_RE = {
+    name: re.compile(rf"</{name}\s*>", re.I) for name in ("noscript", "template", "script", "style")
+}
 _LINK_RE = re.compile(r"<a\b.*?</a\s*>", re.I | re.S)
 _TAG_RE = re.compile(r"<[^>]+>")
 
@@ -168,15 +173,27 @@ class JsGateDetector:
 
         Every page gets this check on the crawler's reactor thread, most of them ordinary articles; the
         full parse is kept for the pages that are not plainly articles. Paragraphs inside ``<noscript>`` or
-        ``<template>`` do not count, and neither does link text.
+        ``<template>`` do not count, and neither does link text. The scan stops as soon as the paragraphs
+        seen hold enough text, so an article costs about the markup before its body.
         """
-        body = _HIDDEN_BLOCKS_RE.sub(" ", text)
         chars = 0
-        for paragraph in _PARAGRAPH_RE.findall(body):
+        position = 0
+        while True:
+            match = _HIDDEN_OR_PARAGRAPH_RE.search(text, position)
+            if match is None:
+                return False
+            block = match.group(1)
+            if block is not None:
+                end = _BLOCK_END_RE[block.lower()].search(text, match.end())
+                if end is None:
+                    return False  # an unclosed <script> hides the rest of the page
+                position = end.end()
+                continue
+            paragraph = _HIDDEN_BLOCKS_RE.sub(" ", match.group(2))
             chars += len(_TAG_RE.sub("", _LINK_RE.sub("", paragraph)).strip())
             if chars >= 2 * self.article_text_chars:
                 return True
-        return False
+            position = match.end()
 
     def _decode(self, html: str | bytes) -> str:
         if isinstance(html, str):

@@ -37,7 +37,7 @@ from crawler.distributed import RedisConfig, apply_redis_settings
 from crawler.incremental import NotModified
 from crawler.items import ArticlePage
 from crawler.sources import Source, load_sources
-from crawler.urls import canonicalize_url, is_crawlable
+from crawler.urls import canonical_href, canonicalize_url, is_crawlable
 
 logger = logging.getLogger(__name__)
 
@@ -392,8 +392,8 @@ class LibyaSpider(Spider):
 def _rel_canonical(response: Response) -> str | None:
     if not isinstance(response, TextResponse):
         return None
-    href = response.css('link[rel="canonical"]::attr(href)').get()
+    href = canonical_href(response.text)
     if not href:
         return None
-    url = response.urljoin(href.strip())
+    url = response.urljoin(href)
     return canonicalize_url(url) if is_crawlable(url) else None

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from parsel import Selector
 
-from crawler.urls import canonicalize_url, is_crawlable
+from crawler.urls import canonical_href, canonicalize_url, is_crawlable
 
 ARABIC = "http://127.0.0.1:8001/2020/01/12/ليبيا-طرابلس/"
 ENCODED = (
@@ -64,3 +66,30 @@ def test_canonicalisation_is_idempotent_and_drops_fragments(path: str, query: st
 def test_utm_parameters_never_survive(value: str) -> None:
     once = canonicalize_url("http://example.org/a?id=1&utm_source=" + value)
     assert "utm_" not in once
+
+
+CANONICAL_PAGES = [
+    ('<head><link rel="canonical" href="https://a.ly/x?a=1&amp;b=2"></head>', "https://a.ly/x?a=1&b=2"),
+    ("<head><LINK HREF='/y' REL='Canonical'></head>", "/y"),
+    ("<head><link rel=canonical href=/z></head>", "/z"),
+    ('<head><!-- <link rel="canonical" href="/old"> --><link rel="canonical" href="/new"></head>', "/new"),
+    ('<head><link rel="alternate" href="/feed"><link rel="shortlink" href="/s"></head>', None),
+    ('<head><link rel="canonical" href=""><link rel="canonical" href=" /second "></head>', "/second"),
+    ('<head><link href="/q" rel="alternate canonical" /></head>', "/q"),
+    ('<head><title>t</title></head><body><p>rel="canonical" href="/text"</p></body>', None),
+    ('<html dir="rtl"><head><link rel="canonical" href="/ليبيا/1"></head>', "/ليبيا/1"),
+]
+
+
+@pytest.mark.parametrize(("page", "want"), CANONICAL_PAGES)
+def test_canonical_href(page: str, want: str | None) -> None:
+    assert canonical_href(page) == want
+
+
+@pytest.mark.parametrize(("page", "want"), [c for c in CANONICAL_PAGES if c[1] and 'href=""' not in c[0]])
+def test_canonical_href_agrees_with_a_parse(page: str, want: str) -> None:
+    # What a full parse finds (the scan also skips an empty href and takes the next canonical link).
+    parsed = Selector(text=page).css(
+        'link[rel="canonical" i]::attr(href), link[rel~="canonical"]::attr(href)'
+    )
+    assert canonical_href(page) == (parsed.get() or "").strip()
