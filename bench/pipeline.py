@@ -406,6 +406,21 @@ def main(argv: list[str] | None = None) -> int:
             f"Full pipeline / min(bare fetch, extraction capacity) = {full.rate:.1f} / {ceiling:.1f} = "
             f"**{ratio:.2f}** (target ≥ 0.80)."
         )
+        server = by_name.get("server alone (bigsite)")
+        per_page = (
+            fetch.cpu / fetch.pages + capacity.cpu / capacity.pages if fetch.pages and capacity.pages else 0
+        )
+        server_per_page = server.cpu / server.pages if server and server.pages else 0.0
+        if per_page:
+            # Both ceilings ran alone; the pipeline does both jobs on the same cores, next to the server.
+            shared = cores / (per_page + server_per_page)
+            lines.append(
+                f"Both jobs on the same {cores} cores: fetching ({1000 * fetch.cpu / fetch.pages:.1f} CPU ms a page) + "
+                f"extracting ({1000 * capacity.cpu / capacity.pages:.1f}) + serving "
+                f"({1000 * server_per_page:.1f}) cap the pipeline at {cores} / "
+                f"{1000 * (per_page + server_per_page):.1f} ms = {shared:.1f} pages/s before any WARC, store or "
+                f"rendering work: full pipeline / that = **{full.rate / shared:.2f}**."
+            )
     if len(memory) == 2:
         small, large = (memory[k] for k in sorted(memory))
         if small.peak_rss and large.peak_rss:

@@ -10,7 +10,8 @@ scrapy-playwright).
 - ``JsGateMiddleware`` (downloader middleware, order ``JS_GATE_MIDDLEWARE_ORDER`` = 585: after
   HttpCompression 590 has decoded the body, before Retry 550 / MetaRefresh 580) runs ``JsGateDetector`` on
   plain HTML responses of ``render: auto`` sites and answers a gated one with a browser request
-  (``playwright=True``, one browser context per site so a challenge cookie serves the site's next pages).
+  (``playwright=True``, in one of RENDER_MAX_CONTEXTS browser contexts that stay open for the crawl, so a
+  challenge cookie serves the site's next pages; a higher priority, so renders do not trail the crawl).
   For every browser request (auto or the spider's ``render: always``) it records each network response of
   the page as a ``Capture(source="browser")`` through the crawl's WARC writer (``crawler.warc_archive``),
   waits for the content, writes the rendered DOM as a ``conversion`` record and points
@@ -49,7 +50,7 @@ from archive.capture import Capture, CaptureRef
 from extraction.gate import JsGateDetector
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page
+    from playwright.async_api import BrowserContext, Page
     from playwright.async_api import Response as BrowserResponse
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
@@ -70,6 +71,8 @@ logger = logging.getLogger(__name__)
 
 PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
 JS_GATE_MIDDLEWARE_ORDER = 585
+# Added to a gated page's priority when it goes back to the scheduler as a browser request.
+RENDER_PRIORITY_BOOST = 10
 RENDER_MODES = frozenset({"auto", "always", "never"})
 # Chromium flags for containers and crawling: no /dev/shm limits, no background traffic of its own
 # (that would land in the archive), no QUIC (captures stay HTTP/1.1 or HTTP/2).
@@ -273,8 +276,9 @@ class JsGateMiddleware:
         self.stats = stats
         self.crawler = crawler
         self._inflight: Counter[str] = Counter()
-        # Cookies and storage of a site's closed context, restored into its next one.
-        self._storage: dict[str, dict[str, Any]] = {}
+        # The browser contexts renders ran in, by name: they stay open for the whole crawl (a site's challenge
+        # cookie serves its next pages) and are closed when the spider closes.
+        self._open_contexts: dict[str, BrowserContext] = {}
         self._site_contexts: dict[str, int] = {}
 
     @classmethod
@@ -372,7 +376,10 @@ class JsGateMiddleware:
         meta.update(
             playwright=True, playwright_context=self._context_name(self._site(request)), render_reason=reason
         )
-        return request.replace(meta=meta, dont_filter=True)
+        # Ahead of the queue: the page is half done (fetched, archived, gated), and a browser request that
+        # waits behind thousands of newly discovered plain pages leaves the browser idle for most of the
+        # crawl and finishes the crawl with a long tail of renders (bench/results.md).
+        return request.replace(meta=meta, dont_filter=True, priority=request.priority + RENDER_PRIORITY_BOOST)
 
     # --- browser requests -------------------------------------------------------------------------
 
@@ -400,8 +407,6 @@ class JsGateMiddleware:
         # Archived bytes must come from the network, not from a service worker's cache.
         kwargs.setdefault("service_workers", "block")
         kwargs.setdefault("ignore_https_errors", True)
-        if context in self._storage:
-            kwargs.setdefault("storage_state", self._storage[context])
         return kwargs
 
     def _on_response(self, response: BrowserResponse, state: _RenderState) -> None:
@@ -513,31 +518,19 @@ class JsGateMiddleware:
             await asyncio.wait(list(state.tasks), timeout=min(self.config.timeout, 10.0))
 
     async def _release(self, page: Page | None, state: _RenderState) -> None:
-        """Close the page; close the context once no render in it is in flight."""
+        """Close the page. Its context stays open for the site's next renders: closing an idle context
+        raced with a render just starting in it (in the benchmark that page never finished: the crawl hung)."""
         self._inflight[state.context] -= 1
-        context = None
         try:
             if page is not None:
-                context = page.context
-                if self._inflight[state.context] <= 0:
-                    self._storage[state.context] = dict(await context.storage_state())
-        except PlaywrightError as exc:
-            logger.debug("Could not save browser storage for %s: %s", state.context, exc)
+                self._open_contexts[state.context] = page.context
+                if not page.is_closed():
+                    await page.close()
+                    self.stats.inc_value("render/pages_closed")
         finally:
-            if page is not None and not page.is_closed():
-                await page.close()
-                self.stats.inc_value("render/pages_closed")
             for task in state.tasks:
                 task.cancel()
             await asyncio.gather(*state.tasks, return_exceptions=True)
-        if context is not None and self._inflight[state.context] <= 0:
-            del self._inflight[state.context]
-            try:
-                await context.close()
-            except PlaywrightError as exc:
-                logger.debug("Closing the browser context %s failed: %s", state.context, exc)
-            else:
-                self.stats.inc_value("render/contexts_closed")
 
     async def _finish_render(self, request: Request, response: Response, state: _RenderState) -> Response:
         page = request.meta.pop("playwright_page", None)
@@ -590,9 +583,18 @@ class JsGateMiddleware:
     def _sink(self) -> WarcSink | None:
         return getattr(self.crawler, "warc_archive", None) if self.crawler is not None else None
 
-    def _spider_closed(self) -> None:
+    async def _spider_closed(self) -> None:
         if self._inflight and any(self._inflight.values()):
-            logger.warning("Spider closed with renders in flight: %s", dict(self._inflight))
+            logger.warning("Spider closed with renders in flight: %s", dict(+self._inflight))
+        # Before scrapy-playwright closes the browser (engine_stopped), so the count lands in the stats.
+        contexts, self._open_contexts = self._open_contexts, {}
+        for name, context in contexts.items():
+            try:
+                await context.close()
+            except PlaywrightError as exc:
+                logger.debug("Closing the browser context %s failed: %s", name, exc)
+            else:
+                self.stats.inc_value("render/contexts_closed")
 
 
 def _failure_reason(exception: BaseException) -> str:

@@ -213,7 +213,8 @@ class RenderTestSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args, **kwargs):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider.idle, signal=signals.spider_idle)
-        crawler.signals.connect(spider.closed_with_stats, signal=signals.spider_closed)
+        # After spider_closed, where the renderer closes its browser contexts.
+        crawler.signals.connect(spider.closed_with_stats, signal=signals.engine_stopped)
         return spider
 
     async def start(self):
@@ -244,13 +245,14 @@ class RenderTestSpider(scrapy.Spider):
             fh.write(json.dumps({"url": failure.request.url, "error": repr(failure.value)}) + "\\n")
 
     def idle(self):
-        # Every render is finished when the spider idles: count what the browser still has open.
+        # Every render is finished when the spider idles: count what the browser still has open (the
+        # contexts stay open for the next renders until the spider closes; pages must all be closed).
         handler = self.crawler.engine.downloader.handlers._handlers.get("http")
         wrappers = getattr(handler, "context_wrappers", {})
         self.crawler.stats.set_value("test/open_contexts", len(wrappers))
         self.crawler.stats.set_value("test/open_pages", sum(len(w.context.pages) for w in wrappers.values()))
 
-    def closed_with_stats(self, spider):
+    def closed_with_stats(self):
         stats = {k: v for k, v in self.crawler.stats.get_stats().items() if isinstance(v, (int, float, str))}
         (OUT / "stats.json").write_text(json.dumps(stats, indent=1))
 """
@@ -412,7 +414,7 @@ def test_no_browser_page_or_context_stays_open(crawl: tuple[GatedSite, CrawlResu
     assert stats["render/pages_closed"] == stats["playwright/page_count"]
     assert stats["render/contexts_closed"] == stats["playwright/context_count"]
     assert stats["test/open_pages"] == 0
-    assert stats["test/open_contexts"] == 0
+    assert stats["test/open_contexts"] <= 1  # the site's one context, kept for its next renders
 
 
 def test_warc_holds_gated_response_browser_captures_and_dom(crawl: tuple[GatedSite, CrawlResult]) -> None:
