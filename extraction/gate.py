@@ -106,7 +106,9 @@ class _PageFacts:
 _HIDDEN_BLOCKS_RE = re.compile(r"<(noscript|template|script|style)\b.*?</\1\s*>", re.I | re.S)
 _PARAGRAPH_RE = re.compile(r"<p\b[^>]*>(.*?)</p\s*>", re.I | re.S)
 # The fast path's scanner: the next hidden block's opening tag, or the next paragraph.
-_HIDDEN_OR_PARAGRAPH_RE = re.compile(r"<(noscript|template|script|style)\b|<p\b[^>]*>(.*?)</p\s*>", re.I | re.S)
+_HIDDEN_OR_PARAGRAPH_RE = re.compile(
+    r"<(noscript|template|script|style)\b|<p\b[^>]*>(.*?)</p\s*>", re.I | re.S
+)
 _BLOCK_END_RE = {
     name: re.compile(rf"</{name}\s*>", re.I) for name in ("noscript", "template", "script", "style")
 }
