@@ -29,7 +29,14 @@ from tests.faults_crawl import FAULT_SETTINGS, component_settings, crawl_command
 
 ARTICLES = 24
 CRAWL_ID = "resume"
-SETTINGS = {**FAULT_SETTINGS, **component_settings(), "CONCURRENT_REQUESTS_PER_DOMAIN": "2"}
+# A long download timeout: on a loaded machine a 3 s timeout (the fault tests' default) let a slow answer be
+# retried, which this test would count as the same article fetched twice in one run.
+SETTINGS = {
+    **FAULT_SETTINGS,
+    **component_settings(),
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "2",
+    "DOWNLOAD_TIMEOUT": "60",
+}
 
 
 def _site() -> FaultSite:
