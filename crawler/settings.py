@@ -118,7 +118,8 @@ DRIFT_WINDOW = 10  # runs compared
 DRIFT_MIN_PAGES = 3  # runs with fewer pages for a site are not compared
 
 # --- Rendering (JavaScript-gated pages) ------------------------------------------------------------------
-# Chromium executable; empty: Playwright's own browser download (`playwright install chromium`).
+# Chromium executable; empty: Playwright's own browser download (`playwright install chromium`) when there is
+# one, else the system's chromium-headless-shell or chromium (crawler.render.find_chromium).
 RENDER_CHROMIUM_PATH = os.environ.get("CRAWL_CHROMIUM_PATH", "")
 RENDER_MAX_CONTEXTS = 2
 RENDER_MAX_PAGES_PER_CONTEXT = 4
