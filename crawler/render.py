@@ -1,6 +1,7 @@
 """Render JavaScript-gated pages in Chromium only when needed, and archive everything the browser fetched.
 
-Reads: RENDER_CHROMIUM_PATH, RENDER_MAX_CONTEXTS, RENDER_MAX_PAGES_PER_CONTEXT, RENDER_TIMEOUT (into
+Reads: RENDER_CHROMIUM_PATH, RENDER_MAX_CONTEXTS, RENDER_MAX_PAGES_PER_CONTEXT, RENDER_TIMEOUT,
+RENDER_HARD_TIMEOUT (into
 ``RenderConfig``), USER_AGENT via the request headers, and DOWNLOAD_HANDLERS (to refuse to run without
 scrapy-playwright).
 
@@ -22,7 +23,10 @@ Meta read: ``render`` ("auto" | "always" | "never", default "auto"), ``site`` (c
 ``render_document_warc`` (the browser's capture of the final document), ``render_gated_warc`` (the plain
 gated response, when the WARC middleware recorded it). Stats: ``render/gate/<reason>``, ``render/pages``,
 ``render/seconds``, ``render/captures``, ``render/capture_failed``, ``render/failed/<reason>``,
-``render/pages_closed``, ``render/contexts_closed``.
+``render/pages_closed``, ``render/contexts_closed``, ``render/watchdog``.
+
+A watchdog closes the page of a render that runs longer than RENDER_HARD_TIMEOUT (default three times
+RENDER_TIMEOUT) after its page first loaded, so one wedged page cannot keep a crawl from finishing.
 """
 
 from __future__ import annotations
@@ -132,6 +136,8 @@ class RenderConfig:
     max_contexts: int
     max_pages_per_context: int
     timeout: float
+    # How long a page may take from its first load to its end before the watchdog closes it (0: 3 x timeout).
+    hard_timeout: float = 0.0
 
     def __post_init__(self) -> None:
         if self.chromium_path is not None and not os.access(self.chromium_path, os.X_OK):
@@ -147,6 +153,12 @@ class RenderConfig:
             )
         if not self.timeout > 0:
             raise ValueError(f"RENDER_TIMEOUT must be a positive number of seconds, got {self.timeout}")
+        if not self.hard_timeout >= 0:
+            raise ValueError(f"RENDER_HARD_TIMEOUT must be 0 or more seconds, got {self.hard_timeout}")
+
+    @property
+    def watchdog_seconds(self) -> float:
+        return self.hard_timeout or 3 * self.timeout
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> RenderConfig:
@@ -155,11 +167,13 @@ class RenderConfig:
             max_contexts = settings.getint("RENDER_MAX_CONTEXTS", 2)
             max_pages = settings.getint("RENDER_MAX_PAGES_PER_CONTEXT", 2)
             timeout = settings.getfloat("RENDER_TIMEOUT", 30.0)
+            hard_timeout = settings.getfloat("RENDER_HARD_TIMEOUT", 0.0)
         except (TypeError, ValueError) as exc:
             raise ValueError(
-                f"RENDER_MAX_CONTEXTS, RENDER_MAX_PAGES_PER_CONTEXT and RENDER_TIMEOUT must be numbers: {exc}"
+                "RENDER_MAX_CONTEXTS, RENDER_MAX_PAGES_PER_CONTEXT, RENDER_TIMEOUT and RENDER_HARD_TIMEOUT must "
+                f"be numbers: {exc}"
             ) from exc
-        return cls(path or find_chromium(), max_contexts, max_pages, timeout)
+        return cls(path or find_chromium(), max_contexts, max_pages, timeout, hard_timeout)
 
 
 def _playwright_has_chromium() -> bool:
@@ -259,6 +273,10 @@ class _RenderState:
     network_idle: bool = False
     listing: bool = False
     context: str = ""
+    # The page being rendered (from its first settle on) and when it got there: what the watchdog watches.
+    page: Any = None
+    page_since: float = 0.0
+    watchdog_fired: bool = False
 
 
 class JsGateMiddleware:
@@ -280,6 +298,9 @@ class JsGateMiddleware:
         # cookie serves its next pages) and are closed when the spider closes.
         self._open_contexts: dict[str, BrowserContext] = {}
         self._site_contexts: dict[str, int] = {}
+        # Renders in flight, for the watchdog.
+        self._active: dict[int, _RenderState] = {}
+        self._watchdog: asyncio.Task[None] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> JsGateMiddleware:
@@ -306,6 +327,9 @@ class JsGateMiddleware:
         context = self._context_name(site)
         reason = request.meta.setdefault("render_reason", "always")
         state = _RenderState(site=site, reason=reason, started=time.monotonic(), context=context)
+        self._active[id(state)] = state
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.ensure_future(self._watch())
         meta = request.meta
         meta[_STATE_KEY] = state
         meta["playwright_context"] = context
@@ -343,7 +367,7 @@ class JsGateMiddleware:
         finally:
             await self._release(page, state)
         self._clean_meta(request)
-        reason = _failure_reason(exception)
+        reason = "watchdog" if state.watchdog_fired else _failure_reason(exception)
         self.stats.inc_value(f"render/failed/{reason}")
         self._add_seconds(time.monotonic() - state.started)
         logger.warning(
@@ -464,6 +488,9 @@ class JsGateMiddleware:
     async def _settle(self, page: Page, state: _RenderState, selector: str | None, url: str) -> None:
         """Wait until the page shows content: ``selector`` appears, or the network idles on an ungated DOM."""
         deadline = time.monotonic() + self.config.timeout
+        # A new page for this render (the first, or scrapy-playwright's retry after the watchdog closed one).
+        if state.page is not page:
+            state.page, state.page_since = page, time.monotonic()
         if selector:
             try:
                 await page.wait_for_selector(selector, state="attached", timeout=self.config.timeout * 1000)
@@ -521,6 +548,7 @@ class JsGateMiddleware:
         """Close the page. Its context stays open for the site's next renders: closing an idle context
         raced with a render just starting in it (in the benchmark that page never finished: the crawl hung)."""
         self._inflight[state.context] -= 1
+        self._active.pop(id(state), None)
         try:
             if page is not None:
                 self._open_contexts[state.context] = page.context
@@ -531,6 +559,35 @@ class JsGateMiddleware:
             for task in state.tasks:
                 task.cancel()
             await asyncio.gather(*state.tasks, return_exceptions=True)
+
+    async def _watch(self) -> None:
+        """Close the page of a render that outlives RENDER_HARD_TIMEOUT.
+
+        Every wait in a render has its own timeout, but a page can still wedge (a context closed under it, a
+        browser that stops answering). Closing the page makes the Playwright calls waiting on it fail, so the
+        render ends through the normal failure path (counted under ``render/failed/watchdog``) and the crawl
+        goes on; scrapy-playwright may first retry the request in a new page, which is watched afresh.
+        """
+        limit = self.config.watchdog_seconds
+        while self._active:
+            await asyncio.sleep(min(5.0, limit / 4))
+            now = time.monotonic()
+            for state in list(self._active.values()):
+                page = state.page
+                if page is None or now - state.page_since < limit or page.is_closed():
+                    continue
+                state.watchdog_fired = True
+                self.stats.inc_value("render/watchdog")
+                logger.warning(
+                    "Render in context %s stuck for %.0f s (RENDER_HARD_TIMEOUT): closing its page %s",
+                    state.context,
+                    now - state.page_since,
+                    page.url,
+                )
+                try:
+                    await page.close()
+                except PlaywrightError as exc:
+                    logger.debug("Closing a stuck page failed: %s", exc)
 
     async def _finish_render(self, request: Request, response: Response, state: _RenderState) -> Response:
         page = request.meta.pop("playwright_page", None)
@@ -586,6 +643,8 @@ class JsGateMiddleware:
     async def _spider_closed(self) -> None:
         if self._inflight and any(self._inflight.values()):
             logger.warning("Spider closed with renders in flight: %s", dict(+self._inflight))
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         # Before scrapy-playwright closes the browser (engine_stopped), so the count lands in the stats.
         contexts, self._open_contexts = self._open_contexts, {}
         for name, context in contexts.items():

@@ -294,6 +294,7 @@ def _render(c: _Checker) -> None:
     c.integer("RENDER_MAX_CONTEXTS", 2, minimum=1)
     c.integer("RENDER_MAX_PAGES_PER_CONTEXT", 2, minimum=1)
     c.number("RENDER_TIMEOUT", 30.0, positive=True, hint=" (seconds)")
+    c.number("RENDER_HARD_TIMEOUT", 0.0, minimum=0.0, hint=" (seconds; 0: three times RENDER_TIMEOUT)")
 
 
 def _components(c: _Checker) -> None:

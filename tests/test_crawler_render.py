@@ -8,6 +8,7 @@ shell whose script fetches ``/api/articles/<id>.json`` (served gzip-encoded) and
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -205,9 +206,10 @@ class RenderTestSpider(scrapy.Spider):
         "TELNETCONSOLE_ENABLED": False,
     }
 
-    def __init__(self, base_url: str, **kwargs):
+    def __init__(self, base_url: str, paths: str = "gated/1,normal,seckit,broken,hang", **kwargs):
         super().__init__(**kwargs)
         self.base_url = base_url
+        self.paths = paths.split(",")
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -218,7 +220,7 @@ class RenderTestSpider(scrapy.Spider):
         return spider
 
     async def start(self):
-        for path in ("gated/1", "normal", "seckit", "broken", "hang"):
+        for path in self.paths:
             yield self.request(self.base_url + path)
 
     def request(self, url):
@@ -258,6 +260,7 @@ class RenderTestSpider(scrapy.Spider):
 """
 
 RUNNER = """
+import json
 import sys
 from scrapy.crawler import CrawlerProcess
 from spider_file import RenderTestSpider
@@ -269,7 +272,9 @@ process = CrawlerProcess(settings={{
     "WACZ_ENABLED": False,
     "CRAWL_ID": "render-test",
 }})
-process.crawl(RenderTestSpider, base_url=sys.argv[1])
+# Per-test settings go in as spider settings: custom_settings would override them at the same priority.
+RenderTestSpider.custom_settings = {{**RenderTestSpider.custom_settings, **json.loads(sys.argv[3])}}
+process.crawl(RenderTestSpider, base_url=sys.argv[1], **({{"paths": sys.argv[2]}} if sys.argv[2] else {{}}))
 process.start()
 """
 
@@ -283,12 +288,14 @@ class CrawlResult:
     log: str
 
 
-def run_crawl(tmp_path: Path, base_url: str) -> CrawlResult:
+def run_crawl(
+    tmp_path: Path, base_url: str, paths: str = "", settings: dict[str, Any] | None = None
+) -> CrawlResult:
     (tmp_path / "spider_file.py").write_text(SPIDER, encoding="utf-8")
     (tmp_path / "run.py").write_text(RUNNER.format(warc_dir=str(tmp_path / "warc")), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
     proc = subprocess.run(
-        [sys.executable, str(tmp_path / "run.py"), base_url],
+        [sys.executable, str(tmp_path / "run.py"), base_url, paths, json.dumps(settings or {})],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -341,8 +348,8 @@ def read_records(warcs: list[Path]) -> list[Record]:
     return records
 
 
-@pytest.fixture(scope="module")
-def crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatedSite, CrawlResult]]:
+@contextlib.contextmanager
+def serve_site() -> Iterator[GatedSite]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     server.daemon_threads = True
     site = GatedSite(server=server, release=threading.Event())
@@ -350,12 +357,18 @@ def crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatedSite,
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield site, run_crawl(tmp_path_factory.mktemp("render-crawl"), site.base_url)
+        yield site
     finally:
         site.release.set()
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GatedSite, CrawlResult]]:
+    with serve_site() as site:
+        yield site, run_crawl(tmp_path_factory.mktemp("render-crawl"), site.base_url)
 
 
 def test_gated_articles_are_rendered_with_their_text(crawl: tuple[GatedSite, CrawlResult]) -> None:
@@ -405,6 +418,24 @@ def test_pages_that_never_render_fail_cleanly(crawl: tuple[GatedSite, CrawlResul
     assert result.stats["render/failed/timeout"] == 1
     assert result.stats["render/gate/app-shell"] == 2
     assert "Render failed (script-error)" in result.log
+
+
+def test_watchdog_ends_a_render_that_outlives_the_hard_timeout(tmp_path: Path) -> None:
+    # The page's script never loads (the site holds /static/slow.js) and RENDER_TIMEOUT is far away: only the
+    # watchdog can end this render. It closes the page; scrapy-playwright may retry in a new page, which the
+    # watchdog closes too; then the render fails cleanly and the crawl finishes.
+    with serve_site() as site:
+        result = run_crawl(
+            tmp_path, site.base_url, "hang,normal", {"RENDER_TIMEOUT": 120, "RENDER_HARD_TIMEOUT": 1}
+        )
+    assert result.stats["finish_reason"] == "finished"
+    assert result.stats["render/watchdog"] >= 1
+    assert result.stats["render/failed/watchdog"] == 1
+    assert "render/failed/timeout" not in result.stats
+    assert [f["url"].removeprefix(site.base_url) for f in result.failures] == ["hang"]
+    assert "stuck for" in result.log and "RENDER_HARD_TIMEOUT" in result.log
+    assert result.pages["normal"]["rendered"] is False  # the rest of the crawl went on
+    assert result.stats["test/open_pages"] == 0
 
 
 def test_no_browser_page_or_context_stays_open(crawl: tuple[GatedSite, CrawlResult]) -> None:
@@ -502,6 +533,7 @@ def test_playwright_settings_launch_the_given_chromium() -> None:
         ("RENDER_MAX_PAGES_PER_CONTEXT", -1, "RENDER_MAX_PAGES_PER_CONTEXT"),
         ("RENDER_TIMEOUT", 0, "RENDER_TIMEOUT"),
         ("RENDER_TIMEOUT", "soon", "RENDER_"),
+        ("RENDER_HARD_TIMEOUT", -1, "RENDER_HARD_TIMEOUT"),
     ],
 )
 def test_bad_render_settings_are_rejected(name: str, value: object, message: str) -> None:

@@ -107,6 +107,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"RENDER_MAX_PAGES_PER_CONTEXT": "0"}, "RENDER_MAX_PAGES_PER_CONTEXT must be at least 1"),
     ({"RENDER_TIMEOUT": "-1"}, "RENDER_TIMEOUT must be a positive number"),
     ({"RENDER_TIMEOUT": "nan"}, "RENDER_TIMEOUT must be a finite number"),
+    ({"RENDER_HARD_TIMEOUT": "-1"}, "RENDER_HARD_TIMEOUT must be at least 0"),
     (
         {"RENDER_CHROMIUM_PATH": "/nonexistent/chromium"},
         "RENDER_CHROMIUM_PATH '/nonexistent/chromium' is not",
