@@ -53,6 +53,7 @@ from procstats import (  # noqa: E402
 from serverload import extract_capacity, fetch_all  # noqa: E402
 
 from crawler.render import find_chromium  # noqa: E402
+from newsroom.bigsite import gated_count  # noqa: E402
 
 PY = sys.executable
 SITES = 4
@@ -242,10 +243,11 @@ BARE = {
 }
 
 
-def full_note(stats: dict[str, Any]) -> str:
+def full_note(stats: dict[str, Any], gated: int | None = None) -> str:
+    of = f" (gated articles: {gated})" if gated is not None else ""
     return (
         f"stored {stats.get('store/articles', 0)}, irrelevant {stats.get('relevance/irrelevant', 0)}, "
-        f"rendered {stats.get('render/pages', 0)}, WARC records {stats.get('warc/records', '?')}"
+        f"rendered {stats.get('render/pages', 0)}{of}, WARC records {stats.get('warc/records', '?')}"
     )
 
 
@@ -336,7 +338,10 @@ def main(argv: list[str] | None = None) -> int:
             print("full pipeline, file store ...", flush=True)
             server_cpu = cpu_seconds(server.pid)
             row, stats = crawl("full pipeline, file store", sources, workdir, extra, **crawl_opts)
-            row.note = full_note(stats) + f"; server used {cpu_seconds(server.pid) - server_cpu:.1f} CPU s"
+            gated = gated_count(articles, SITES)
+            row.note = (
+                full_note(stats, gated) + f"; server used {cpu_seconds(server.pid) - server_cpu:.1f} CPU s"
+            )
             rows.append(row)
             memory[articles] = row
             if not args.skip_s3:
@@ -361,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
                         **crawl_opts,
                     )
                     weed_used = (cpu_seconds(s3.process.pid) if s3.process else 0.0) - weed_cpu
-                    row.note = full_note(stats) + f"; SeaweedFS used {weed_used:.1f} CPU s (not counted)"
+                    row.note = (
+                        full_note(stats, gated) + f"; SeaweedFS used {weed_used:.1f} CPU s (not counted)"
+                    )
                     rows.append(row)
         print(f"rendering ({render_articles} all-gated articles) ...", flush=True)
         with bigsite(workdir, render_articles, gated_share=1.0, sites=2) as (server, sources):
@@ -379,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
                 row, stats = crawl(
                     f"full pipeline, file store, 4x ({4 * articles:,})", sources, workdir, extra, **crawl_opts
                 )
-                row.note = full_note(stats)
+                row.note = full_note(stats, gated_count(4 * articles, SITES))
                 rows.append(row)
                 memory[4 * articles] = row
     finally:

@@ -679,6 +679,21 @@ class ServedSite:
         return int(self.sock.getsockname()[1])
 
 
+def _site_share(articles: int, sites: int, index: int) -> int:
+    """How many of ``articles`` the site at ``index`` (of ``sites``) serves."""
+    return articles // sites + (1 if index < articles % sites else 0)
+
+
+def gated_count(articles: int, sites: int = 4, *, gated_share: float = 0.05, seed: str = DEFAULT_SEED) -> int:
+    """How many articles ``serve --articles N --sites S --gated-share G`` puts behind the JavaScript gate."""
+    total = 0
+    for index in range(sites):
+        share = _site_share(articles, sites, index)
+        site = BigSite(f"big{index + 1:02d}", index, share, seed=seed, gated_share=gated_share)
+        total += sum(site.is_gated(number) for number in range(1, share + 1))
+    return total
+
+
 class BigSiteServer:
     """``sites`` big sites sharing ``articles`` between them, one listening socket each on ``host``.
 
@@ -715,7 +730,7 @@ class BigSiteServer:
             sock.bind((self.host, self.base_port + index if self.base_port else 0))
             sock.listen(1024)
             sock.setblocking(False)
-            share = self.articles // self.site_count + (1 if index < self.articles % self.site_count else 0)
+            share = _site_share(self.articles, self.site_count, index)
             port = sock.getsockname()[1]
             site = BigSite(
                 f"big{index + 1:02d}",

@@ -20,6 +20,7 @@ from newsroom.bigsite import (
     PER_SITEMAP,
     BigSite,
     BigSiteServer,
+    gated_count,
 )
 from newsroom.sites.gated import CHALLENGE_COOKIE
 
@@ -92,6 +93,19 @@ def test_about_five_percent_of_articles_are_gated() -> None:
     assert 0.03 * 4000 < gated < 0.07 * 4000
     assert all(_site(50, gated_share=1.0).is_gated(n) for n in range(1, 51))
     assert not any(_site(50, gated_share=0.0).is_gated(n) for n in range(1, 51))
+
+
+def test_gated_count_matches_the_served_sites() -> None:
+    # What the benchmark compares `render/pages` with: the gated articles of the sites a server would bind.
+    server = BigSiteServer(1003, sites=4).bind()
+    try:
+        served = sum(site.is_gated(n) for site in server.sites for n in site.numbers())
+        assert sum(site.articles for site in server.sites) == 1003
+    finally:
+        for s in server.served:
+            s.sock.close()
+    assert gated_count(1003, 4) == served > 0
+    assert gated_count(1003, 4, gated_share=0.0) == 0
 
 
 def test_gated_pages_need_the_cookie() -> None:
