@@ -645,7 +645,8 @@ class JsGateMiddleware:
             logger.warning("Spider closed with renders in flight: %s", dict(+self._inflight))
         if self._watchdog is not None:
             self._watchdog.cancel()
-        # Before scrapy-playwright closes the browser (engine_stopped), so the count lands in the stats.
+        # Before scrapy-playwright closes the browser (engine_stopped). The count reaches the crawl's stats, but
+        # not the stats file, which an earlier spider_closed handler has already written.
         contexts, self._open_contexts = self._open_contexts, {}
         for name, context in contexts.items():
             try:
