@@ -41,6 +41,50 @@ class CrawlRun:
         return self.stats.get(key, default)
 
 
+def scrapy_command(
+    command: str,
+    *args: str,
+    settings: dict[str, str] | None = None,
+    spider_args: dict[str, str] | None = None,
+) -> list[str]:
+    """``python -m scrapy <command> <args> -a k=v ... -s K=V ...``, for ``run_scrapy`` or ``subprocess.Popen``."""
+    cmd = [sys.executable, "-m", "scrapy", command, *args]
+    for key, value in (spider_args or {}).items():
+        cmd += ["-a", f"{key}={value}"]
+    for key, value in (settings or {}).items():
+        cmd += ["-s", f"{key}={value}"]
+    return cmd
+
+
+def scrapy_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment a scrapy command runs in: this one, with the project importable."""
+    return {**os.environ, "PYTHONPATH": str(REPO), **(extra or {})}
+
+
+def run_scrapy(
+    cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 300, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """Run a ``scrapy_command`` from the project directory and capture its output."""
+    return subprocess.run(
+        cmd, cwd=REPO, env=scrapy_env(env), capture_output=True, text=True, timeout=timeout, check=check
+    )
+
+
+def crawl_settings(
+    workdir: Path, crawl_id: str, *, archive_uri: str | None = None, settings: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The ``-s`` settings of a test crawl: politeness off, everything it writes under ``workdir``."""
+    return {
+        **FAST,
+        "ARCHIVE_URI": archive_uri or str(workdir / "archive"),
+        "ARCHIVE_SPOOL_DIR": str(workdir / "spool"),
+        "CRAWL_ID": crawl_id,
+        "CRAWL_STATS_FILE": str(workdir / f"stats-{crawl_id}.json"),
+        "LOG_FILE": str(workdir / f"crawl-{crawl_id}.log"),
+        **(settings or {}),
+    }
+
+
 def run_crawl(
     sources: Path,
     workdir: Path,
@@ -56,28 +100,11 @@ def run_crawl(
     archive = workdir / "archive"
     stats_file = workdir / f"stats-{crawl_id}.json"
     log_file = workdir / f"crawl-{crawl_id}.log"
-    merged = {
-        **FAST,
-        "ARCHIVE_URI": archive_uri or str(archive),
-        "ARCHIVE_SPOOL_DIR": str(workdir / "spool"),
-        "CRAWL_ID": crawl_id,
-        "CRAWL_STATS_FILE": str(stats_file),
-        "LOG_FILE": str(log_file),
-        **(settings or {}),
-    }
-    cmd = [sys.executable, "-m", "scrapy", "crawl", "libya", "-a", f"sources={sources}"]
-    for key, value in (spider_args or {}).items():
-        cmd += ["-a", f"{key}={value}"]
-    for key, value in merged.items():
-        cmd += ["-s", f"{key}={value}"]
-    proc = subprocess.run(
-        cmd,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+    merged = crawl_settings(workdir, crawl_id, archive_uri=archive_uri, settings=settings)
+    cmd = scrapy_command(
+        "crawl", "libya", spider_args={"sources": str(sources), **(spider_args or {})}, settings=merged
     )
+    proc = run_scrapy(cmd, env=env, timeout=timeout)
     log = log_file.read_text(encoding="utf-8", errors="replace") if log_file.exists() else ""
     log += proc.stdout + proc.stderr
     stats = json.loads(stats_file.read_text(encoding="utf-8")) if stats_file.exists() else {}

@@ -19,7 +19,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from crawler import settings as project
 from newsroom.faults import FaultSite
-from tests.crawling import FAST, CrawlRun, run_crawl
+from tests.crawling import CrawlRun, crawl_settings, run_crawl, scrapy_command
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -148,16 +148,9 @@ def fault_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultCrawl
 
 def crawl_command(sources: Path, workdir: Path, crawl_id: str, settings: dict[str, str]) -> list[str]:
     """The ``scrapy crawl libya`` command line ``tests.crawling.run_crawl`` runs, for ``subprocess.Popen``."""
-    merged = {
-        **FAST,
-        "ARCHIVE_URI": str(workdir / "archive"),
-        "ARCHIVE_SPOOL_DIR": str(workdir / "spool"),
-        "CRAWL_ID": crawl_id,
-        "CRAWL_STATS_FILE": str(workdir / f"stats-{crawl_id}.json"),
-        "LOG_FILE": str(workdir / f"crawl-{crawl_id}.log"),
-        **settings,
-    }
-    cmd = [sys.executable, "-m", "scrapy", "crawl", "libya", "-a", f"sources={sources}"]
-    for key, value in merged.items():
-        cmd += ["-s", f"{key}={value}"]
-    return cmd
+    return scrapy_command(
+        "crawl",
+        "libya",
+        spider_args={"sources": str(sources)},
+        settings=crawl_settings(workdir, crawl_id, settings=settings),
+    )

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from archive.seaweed import SeaweedS3
-from tests.crawling import REPO, run_crawl
+from tests.crawling import run_crawl, run_scrapy, scrapy_command
 
 
 def _s3_settings(seaweed: SeaweedS3) -> dict[str, str]:
@@ -58,24 +55,8 @@ def test_crawl_survives_s3_down_at_start_and_drains_later(
     assert any((spool / "objects").glob("*.data")), "the spool should hold everything while S3 is down"
     assert not _objects(seaweed, s3_bucket)
 
-    upload = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "upload",
-            "-s",
-            f"ARCHIVE_URI={uri}",
-            "-s",
-            f"ARCHIVE_SPOOL_DIR={spool}",
-        ]
-        + [arg for key, value in _s3_settings(seaweed).items() for arg in ("-s", f"{key}={value}")],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO), **_env(seaweed)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    settings = {"ARCHIVE_URI": uri, "ARCHIVE_SPOOL_DIR": str(spool), **_s3_settings(seaweed)}
+    upload = run_scrapy(scrapy_command("upload", settings=settings), env=_env(seaweed), timeout=300)
     assert upload.returncode == 0, upload.stdout + upload.stderr
     objects = _objects(seaweed, s3_bucket)
     assert not list((spool / "objects").glob("*.data"))

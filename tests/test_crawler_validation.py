@@ -8,9 +8,7 @@ clear ``error:`` line naming the setting, and not a single request reaching the 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +18,7 @@ from scrapy.settings import Settings
 from crawler.config import ConfigError
 from crawler.validation import validate_settings
 from newsroom.faults import FaultSite
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.crawling import run_scrapy, scrapy_command
 
 # The validator is listed here explicitly (ADDONS first, so it runs before RenderAddon reads RENDER_*);
 # once crawler/settings.py lists it too these overrides are simply redundant.
@@ -163,18 +160,8 @@ def _crawl(site: FaultSite, tmp_path: Path, settings: dict[str, str]) -> subproc
         "ADDONS": json.dumps(ADDONS),
         **settings,
     }
-    cmd = [sys.executable, "-m", "scrapy", "crawl", "libya", "-a", f"sources={sources}"]
-    for key, value in merged.items():
-        cmd += ["-s", f"{key}={value}"]
-    return subprocess.run(
-        cmd,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    cmd = scrapy_command("crawl", "libya", spider_args={"sources": str(sources)}, settings=merged)
+    return run_scrapy(cmd, timeout=120)
 
 
 @pytest.mark.parametrize(

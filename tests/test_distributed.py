@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 import redis
 
 from crawler.urls import canonicalize_url
-from tests.crawling import FAST, REPO
+from tests.crawling import FAST, REPO, run_scrapy, scrapy_command, scrapy_env
 
 BIN = Path(sys.executable).parent
 BROWSER_HEADER = "sec-fetch-mode"
@@ -44,31 +43,13 @@ def _worker(
         "LOG_FILE": str(workdir / f"{worker}.log"),
         **(extra or {}),
     }
-    cmd = [sys.executable, "-m", "scrapy", "crawl", "libya", "-a", f"sources={sources}"]
-    for key, value in settings.items():
-        cmd += ["-s", f"{key}={value}"]
-    return subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    cmd = scrapy_command("crawl", "libya", spider_args={"sources": str(sources)}, settings=settings)
+    return subprocess.Popen(cmd, cwd=REPO, env=scrapy_env())
 
 
 def _seed(sources: Path, redis_url: str, crawl_id: str) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "seed",
-            "-a",
-            f"sources={sources}",
-            "-s",
-            f"CRAWL_REDIS_URL={redis_url}",
-            "-s",
-            f"CRAWL_ID={crawl_id}",
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        check=True,
-        capture_output=True,
-    )
+    settings = {"CRAWL_REDIS_URL": redis_url, "CRAWL_ID": crawl_id}
+    run_scrapy(scrapy_command("seed", spider_args={"sources": str(sources)}, settings=settings), check=True)
 
 
 def _wait_for_workers(redis_url: str, crawl_id: str, names: list[str], procs: list[Any]) -> None:
@@ -184,22 +165,8 @@ def test_killed_worker_loses_nothing(newsroom: Any, redis_url: str, tmp_path: Pa
 
     # The killed worker's spool still holds what it had not uploaded: a restart (or `scrapy upload`)
     # drains it. Nothing it had archived is lost.
-    upload = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "upload",
-            "-s",
-            f"ARCHIVE_URI={archive}",
-            "-s",
-            f"ARCHIVE_SPOOL_DIR={tmp_path / 'spool-w1'}",
-        ],
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        capture_output=True,
-        text=True,
-    )
+    settings = {"ARCHIVE_URI": str(archive), "ARCHIVE_SPOOL_DIR": str(tmp_path / "spool-w1")}
+    upload = run_scrapy(scrapy_command("upload", settings=settings))
     assert upload.returncode == 0, upload.stdout + upload.stderr
 
     stored = {line["canonical_url"] for line in _manifest_lines(archive)}

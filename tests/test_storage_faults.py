@@ -11,7 +11,6 @@ import hashlib
 import logging
 import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,13 +22,13 @@ from archive.manifest import ManifestWriter
 from archive.spool import Spool, SpoolEntry
 from archive.storage import Store, StoreAccessError, StoreNotFoundError, open_store
 from crawler.storage import ArchiveStorageConfig, ArchiveStorageExtension
+from tests.crawling import run_scrapy, scrapy_command
 
 if TYPE_CHECKING:
     from tests.fixtures_s3 import SeaweedS3
 
 
 MiB = 1024 * 1024
-PROJECT = Path(__file__).resolve().parent.parent
 
 
 def _assert_exactly_once(seaweed: SeaweedS3, bucket: str, store: Store, expected: dict[str, str]) -> None:
@@ -223,16 +222,20 @@ def test_config_rejects_spool_inside_file_archive(tmp_path: Path) -> None:
 
 def _scrapy_upload(seaweed: SeaweedS3, bucket: str, spool_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {
-        **os.environ,
         "AWS_ACCESS_KEY_ID": seaweed.access_key,  # through the standard credential chain
         "AWS_SECRET_ACCESS_KEY": seaweed.secret_key,
     }
-    command = [
-        sys.executable, "-m", "scrapy", "upload", "--archive-uri", seaweed.uri(bucket), "--timeout", "5",
-        "-s", f"ARCHIVE_SPOOL_DIR={spool_dir}", "-s", f"AWS_ENDPOINT_URL={seaweed.endpoint_url}",
-        "-s", "S3_ADDRESSING_STYLE=path", "-s", "S3_UPLOAD_RETRIES=0", "-s", "AWS_REGION_NAME=us-east-1",
-    ]  # fmt: skip
-    return subprocess.run(command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    settings = {
+        "ARCHIVE_SPOOL_DIR": str(spool_dir),
+        "AWS_ENDPOINT_URL": seaweed.endpoint_url,
+        "S3_ADDRESSING_STYLE": "path",
+        "S3_UPLOAD_RETRIES": "0",
+        "AWS_REGION_NAME": "us-east-1",
+    }
+    command = scrapy_command(
+        "upload", "--archive-uri", seaweed.uri(bucket), "--timeout", "5", settings=settings
+    )
+    return run_scrapy(command, env=env, timeout=300)
 
 
 def test_scrapy_upload_drains_the_spool(seaweed: SeaweedS3, s3_bucket: str, tmp_path: Path) -> None:
