@@ -22,7 +22,7 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from crawler.items import ArticlePage
-from relevance import default_topic_path
+from crawler.pipelines.relevance import topic_path
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,8 @@ class ExtractPipeline:
         if workers < 0:
             raise ValueError("EXTRACT_WORKERS must be 0 (one per core) or a positive number")
         assert crawler.stats is not None
-        topic = crawler.settings.get("RELEVANCE_TOPIC") or str(default_topic_path())
+        # Scored next to the extraction, from the same topic file the relevance pipeline reads.
+        topic = str(topic_path(crawler.settings))
         pipeline = cls(crawler.stats, workers or os.cpu_count() or 1, topic)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline

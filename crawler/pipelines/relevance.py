@@ -21,6 +21,12 @@ from relevance import Topic, default_topic_path
 logger = logging.getLogger(__name__)
 
 
+def topic_path(settings: Any) -> Path:
+    """The topic file RELEVANCE_TOPIC names, or the packaged Libya topic when it is empty."""
+    path = settings.get("RELEVANCE_TOPIC") or ""
+    return Path(path) if path else default_topic_path()
+
+
 class RelevancePipeline:
     def __init__(self, topic: Topic, stats: StatsCollector, keep_all: bool) -> None:
         self.topic = topic
@@ -29,8 +35,7 @@ class RelevancePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RelevancePipeline:
-        path = crawler.settings.get("RELEVANCE_TOPIC") or ""
-        topic = Topic.load(Path(path) if path else default_topic_path())
+        topic = Topic.load(topic_path(crawler.settings))
         assert crawler.stats is not None
         return cls(topic, crawler.stats, crawler.settings.getbool("RELEVANCE_KEEP_ALL"))
 
