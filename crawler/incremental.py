@@ -96,6 +96,15 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def record_text_sha256(record: dict[str, Any]) -> str:
+    """SHA-256 of an article record's text, computed once and kept in the record (``text_sha256``): the
+    incremental pipeline, the store pipeline and the state extension all need it for the same article."""
+    sha = record.get("text_sha256")
+    if not isinstance(sha, str):
+        sha = record["text_sha256"] = text_sha256(record.get("text") or "")
+    return sha
+
+
 class IncrementalExtension:
     """Owns the per-site ``CrawlState`` objects of one crawl; reachable as ``crawler.incremental_state``."""
 
@@ -165,7 +174,7 @@ class IncrementalExtension:
             return
         state = self.site(item.site)
         canonical = canonicalize_url(item.record.get("canonical_url") or item.url)
-        sha = text_sha256(item.record.get("text") or "")
+        sha = record_text_sha256(item.record)
         version, previous = state.next_version(canonical, sha)
         state.record_text(
             item.url,
@@ -348,7 +357,7 @@ class IncrementalPipeline:
         state = self.incremental.site(item.site)
         canonical = canonicalize_url(item.record.get("canonical_url") or item.url)
         known = state.by_canonical(canonical)
-        if known is not None and state.text_unchanged(canonical, text_sha256(item.record.get("text") or "")):
+        if known is not None and state.text_unchanged(canonical, record_text_sha256(item.record)):
             state.record_seen(item.url)
             self.stats.inc_value("incremental/text_unchanged")
             raise DropItem(

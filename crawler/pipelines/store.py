@@ -10,7 +10,6 @@ extension (``crawler.warc_archive``).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 from pathlib import Path
@@ -25,7 +24,7 @@ from archive.capture import CaptureRef
 from archive.keys import article_id, text_key
 from archive.manifest import ManifestWriter
 from crawler.config import crawl_part_name
-from crawler.incremental import site_state, versioned_keys
+from crawler.incremental import record_text_sha256, site_state, versioned_keys
 from crawler.items import ArticlePage
 from crawler.urls import canonicalize_url
 
@@ -89,7 +88,7 @@ class StorePipeline:
         aid = article_id(canonical)
         text: str = record.get("text") or ""
         published = record.get("published")
-        text_sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        text_sha256 = record_text_sha256(record)
         # A changed article becomes a new version beside the earlier ones (incremental crawls).
         keys, previous = versioned_keys(
             site_state(self.crawler, item.site),
