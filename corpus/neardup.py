@@ -426,7 +426,9 @@ class StoreEventLog:
                 self._seq += 1
                 stamp = path.stem.removeprefix("journal-")
                 self.sink.put_bytes(
-                    f"{SEGMENT_PREFIX}{self.part_name}-{stamp}.jsonl", data, "application/x-ndjson"
+                    f"{SEGMENT_PREFIX}{self.part_name}-{stamp}.jsonl",
+                    data,
+                    content_type="application/x-ndjson",
                 )
             path.unlink()
         self._journal = None

@@ -31,6 +31,8 @@ from crawler.urls import canonicalize_url
 logger = logging.getLogger(__name__)
 
 RECORD_FIELDS = ("title", "author", "published", "language", "encoding", "text_source", "published_source")
+# Set by crawler.corpus.CorpusAnnotatePipeline when the corpus is on.
+CORPUS_FIELDS = ("entities", "cluster")
 
 
 class StorePipeline:
@@ -118,11 +120,13 @@ class StorePipeline:
             "previous_version": previous,
             "text_chars": len(text),
             "warc": item.warc,
+            **{name: record[name] for name in CORPUS_FIELDS if name in record},
         }
         # File writes (WARC record, spool objects with their fsyncs, manifest line) run in a thread: the
         # reactor thread stays free for fetching. The writers are thread-safe.
         await asyncio.to_thread(self._write, item, meta, text)
         item.stored = {"text": meta["text_key"], "json": meta["json_key"]}
+        item.stored_record = meta
         self.stats.inc_value("store/articles")
         self.stats.inc_value(f"store/articles_by_site/{item.site}")
         return item

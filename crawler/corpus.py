@@ -1,0 +1,225 @@
+"""Scrapy glue for the research corpus: entity tags and near-duplicate clusters in each stored record, and
+the Parquet dataset written in parts as the crawl goes (``corpus/`` does the work, without Scrapy).
+
+- ``CorpusExtension`` (EXTENSIONS, after storage) owns the crawl's ``corpus.annotate.Annotator`` (the topic's
+  entity tagger and the near-duplicate index, loaded from the store's ``state/neardup/`` segments and, in a
+  distributed crawl, shared in Redis at ``libya:neardup:*``) and its ``corpus.dataset.DatasetWriter``.
+  Before the storage drain it writes the last part and the index's new segment.
+- ``CorpusAnnotatePipeline`` (before ``StorePipeline``) puts ``entities`` and ``cluster`` into the record.
+- ``DatasetPipeline`` (after ``StorePipeline``) adds the stored record's row; a part is handed to storage
+  every DATASET_PART_ROWS rows or DATASET_PART_SECONDS seconds.
+
+Work files live in the spool (``<ARCHIVE_SPOOL_DIR>/corpus/<crawl part>/``), so a crawl killed and resumed
+with the same CRAWL_ID writes each row once (``corpus.dataset``).
+
+Reads CORPUS_ENABLED (on), DATASET_PART_ROWS (1000), DATASET_PART_SECONDS (300), NEARDUP_JACCARD (0.5),
+NEARDUP_CONTAINMENT (0.7), RELEVANCE_TOPIC, CRAWL_ID, CRAWL_WORKER_ID, CRAWL_REDIS_URL, ARCHIVE_SPOOL_DIR.
+Stats: ``corpus/annotated``, ``corpus/copies`` (a row that joined an earlier cluster), ``corpus/merges``,
+``dataset/rows``, ``dataset/duplicate_rows``, ``dataset/parts``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Spider
+from scrapy.exceptions import NotConfigured
+
+from archive.keys import article_id, safe_segment
+from corpus.annotate import Annotator, version_key
+from corpus.dataset import DEFAULT_PART_ROWS, DEFAULT_PART_SECONDS, DatasetWriter, row_from_record
+from corpus.entities import EntityTagger, entities_path
+from corpus.neardup import EventLog, NearDupConfig, NearDupIndex, RedisEventLog, StoreEventLog
+from crawler.config import ConfigError, crawl_part_name
+from crawler.incremental import record_text_sha256
+from crawler.items import ArticlePage
+from crawler.pipelines.relevance import topic_path
+from crawler.urls import canonicalize_url
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+REDIS_NAMESPACE = "libya"  # shared across crawls, like the revisit digests (libya:digests)
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """Corpus settings, parsed and checked once."""
+
+    part_rows: int
+    part_seconds: float
+    neardup: NearDupConfig
+    topic: Path
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> CorpusConfig:
+        """Raise ``ConfigError`` naming the setting for a value that cannot be used."""
+
+        def number(name: str, default: float, convert: Any) -> Any:
+            raw = settings.get(name, default)
+            try:
+                if isinstance(raw, bool):
+                    raise ValueError
+                return convert(raw)
+            except (TypeError, ValueError):
+                raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+        part_rows = number("DATASET_PART_ROWS", DEFAULT_PART_ROWS, int)
+        if part_rows < 1:
+            raise ConfigError(f"DATASET_PART_ROWS must be at least 1, got {part_rows}")
+        part_seconds = number("DATASET_PART_SECONDS", DEFAULT_PART_SECONDS, float)
+        if part_seconds <= 0:
+            raise ConfigError(f"DATASET_PART_SECONDS must be > 0 seconds, got {part_seconds}")
+        jaccard = number("NEARDUP_JACCARD", 0.5, float)
+        containment = number("NEARDUP_CONTAINMENT", 0.7, float)
+        for name, value in (("NEARDUP_JACCARD", jaccard), ("NEARDUP_CONTAINMENT", containment)):
+            if not 0 < value <= 1:
+                raise ConfigError(f"{name} must be in (0, 1], got {value}")
+        return cls(
+            part_rows=part_rows,
+            part_seconds=part_seconds,
+            neardup=NearDupConfig(jaccard=jaccard, containment=containment),
+            topic=topic_path(settings),
+        )
+
+
+def load_tagger(topic: Path) -> EntityTagger | None:
+    """The topic's entity tagger, or None (with a log line) when the topic has no entities file."""
+    if not entities_path(topic).exists():
+        logger.info("topic %s has no %s: records get no entity tags", topic, entities_path(topic).name)
+        return None
+    return EntityTagger.load(topic)
+
+
+class CorpusExtension:
+    """Owns the annotator and the dataset writer of one crawl; see the module docstring."""
+
+    def __init__(
+        self, annotator: Annotator, writer: DatasetWriter, stats: StatsCollector | None = None
+    ) -> None:
+        self.annotator = annotator
+        self.writer = writer
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CorpusExtension:
+        settings = crawler.settings
+        if not settings.getbool("CORPUS_ENABLED", True):
+            raise NotConfigured("CORPUS_ENABLED is off")
+        storage = getattr(crawler, "archive_storage", None)
+        if storage is None:
+            raise NotConfigured("the corpus needs crawler.storage.ArchiveStorageExtension in EXTENSIONS")
+        config = CorpusConfig.from_settings(settings)
+        part = crawl_part_name(settings)
+        work = Path(storage.config.spool_dir) / "corpus" / safe_segment(part or "crawl")
+        log: EventLog = StoreEventLog(storage.store, storage, work / "neardup", part or "crawl")
+        redis_url = settings.get("CRAWL_REDIS_URL") or ""
+        if redis_url:
+            import redis
+
+            log = RedisEventLog(redis.Redis.from_url(redis_url), REDIS_NAMESPACE, log)  # type: ignore[arg-type]
+        annotator = Annotator(NearDupIndex(config.neardup, log), load_tagger(config.topic))
+        writer = DatasetWriter(
+            storage,
+            work / "dataset",
+            part or "crawl",
+            crawl_id=settings.get("CRAWL_ID") or "",
+            part_rows=config.part_rows,
+            part_seconds=config.part_seconds,
+        )
+        ext = cls(annotator, writer, crawler.stats)
+        crawler.corpus = ext  # type: ignore[attr-defined]
+        # The last part and the index segment go to the spool before the storage drain uploads it.
+        storage.before_drain.append(ext.close)
+        logger.info("corpus: %d article versions in the near-duplicate index", len(annotator.index))
+        return ext
+
+    def _inc(self, name: str, value: int = 1) -> None:
+        if self.stats is not None and value:
+            self.stats.inc_value(name, value)
+
+    def annotate(self, item: ArticlePage) -> None:
+        """Entity tags and cluster into ``item.record`` (CPU-bound: runs in a thread)."""
+        record = item.record
+        canonical = canonicalize_url(record.get("canonical_url") or item.url)
+        key = version_key(article_id(canonical), record_text_sha256(record))
+        note = self.annotator.annotate(
+            {**record, "fetched_at": item.fetched_at}, record.get("text") or "", key=key
+        )
+        record["entities"] = note.entities
+        record["cluster"] = note.cluster
+        self._inc("corpus/annotated")
+        self._inc("corpus/copies", int(note.duplicate_of is not None))
+        for merge in note.merges:
+            self.writer.add_merge(merge.cluster, merge.into, merge.at)
+        self._inc("corpus/merges", len(note.merges))
+
+    def add_row(self, record: dict[str, Any], text: str) -> None:
+        """The stored record's dataset row; hands parts over when due (file writes: runs in a thread)."""
+        if self.writer.add(row_from_record(record, text)):
+            self._inc("dataset/rows")
+        else:
+            self._inc("dataset/duplicate_rows")
+        if self.writer.due():
+            self._flush()
+
+    def _flush(self) -> None:
+        parts = self.writer.flush()
+        self.annotator.index.flush()
+        self._inc("dataset/parts", len(parts))
+
+    def close(self) -> None:
+        parts = self.writer.close()
+        self.annotator.index.flush()
+        self._inc("dataset/parts", len(parts))
+        logger.info(
+            "corpus: %d dataset rows in %d parts", self.writer.rows_written, len(self.writer.parts_written)
+        )
+
+
+def _corpus(crawler: Crawler) -> CorpusExtension:
+    ext = getattr(crawler, "corpus", None)
+    if ext is None:
+        raise NotConfigured("the corpus pipelines need crawler.corpus.CorpusExtension in EXTENSIONS")
+    return ext
+
+
+class CorpusAnnotatePipeline:
+    """Entity tags and near-duplicate cluster into each article's record, before it is stored."""
+
+    def __init__(self, corpus: CorpusExtension) -> None:
+        self.corpus = corpus
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CorpusAnnotatePipeline:
+        return cls(_corpus(crawler))
+
+    async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        if isinstance(item, ArticlePage) and item.record:
+            await asyncio.to_thread(self.corpus.annotate, item)
+        return item
+
+
+class DatasetPipeline:
+    """One dataset row per stored article version (after ``StorePipeline``)."""
+
+    def __init__(self, corpus: CorpusExtension) -> None:
+        self.corpus = corpus
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> DatasetPipeline:
+        return cls(_corpus(crawler))
+
+    async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
+        record = getattr(item, "stored_record", None) if isinstance(item, ArticlePage) else None
+        if record:
+            await asyncio.to_thread(self.corpus.add_row, record, item.record.get("text") or "")
+        return item
