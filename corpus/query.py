@@ -43,17 +43,38 @@ class DatasetError(RuntimeError):
 class StoreLocation(Protocol):
     """Where the archive is (``archive.storage.StoreConfig`` is one)."""
 
-    scheme: str
-    root: str
-    bucket: str
-    prefix: str
-    endpoint_url: str | None
-    region: str | None
-    access_key: str | None
-    secret_key: str | None
-    session_token: str | None
-    use_ssl: bool | None
-    addressing_style: str
+    @property
+    def scheme(self) -> str: ...
+
+    @property
+    def root(self) -> str: ...
+
+    @property
+    def bucket(self) -> str: ...
+
+    @property
+    def prefix(self) -> str: ...
+
+    @property
+    def endpoint_url(self) -> str | None: ...
+
+    @property
+    def region(self) -> str | None: ...
+
+    @property
+    def access_key(self) -> str | None: ...
+
+    @property
+    def secret_key(self) -> str | None: ...
+
+    @property
+    def session_token(self) -> str | None: ...
+
+    @property
+    def use_ssl(self) -> bool | None: ...
+
+    @property
+    def addressing_style(self) -> str: ...
 
 
 class ObjectReader(Protocol):
@@ -93,10 +114,13 @@ def connect(location: StoreLocation | None = None) -> duckdb.DuckDBPyConnection:
             "TYPE s3",
             "URL_STYLE 'path'" if location.addressing_style != "virtual" else "URL_STYLE 'vhost'",
         ]
-        if location.access_key and location.secret_key:
-            options += [f"KEY_ID {_sql(location.access_key)}", f"SECRET {_sql(location.secret_key)}"]
-            if location.session_token:
-                options.append(f"SESSION_TOKEN {_sql(location.session_token)}")
+        key, secret, token = location.access_key, location.secret_key, location.session_token
+        if not (key and secret):
+            key, secret, token = _credential_chain()
+        if key and secret:
+            options += [f"KEY_ID {_sql(key)}", f"SECRET {_sql(secret)}"]
+            if token:
+                options.append(f"SESSION_TOKEN {_sql(token)}")
         if location.region:
             options.append(f"REGION {_sql(location.region)}")
         if location.endpoint_url:
@@ -105,6 +129,17 @@ def connect(location: StoreLocation | None = None) -> duckdb.DuckDBPyConnection:
             options.append(f"USE_SSL {'true' if endpoint.scheme == 'https' else 'false'}")
         con.execute(f"CREATE OR REPLACE SECRET archive ({', '.join(options)})")
     return con
+
+
+def _credential_chain() -> tuple[str | None, str | None, str | None]:
+    # The standard AWS chain (environment, ~/.aws, instance roles), as boto3 resolves it for the store.
+    import boto3
+
+    credentials = boto3.Session().get_credentials()
+    if credentials is None:
+        return None, None, None
+    frozen = credentials.get_frozen_credentials()
+    return frozen.access_key, frozen.secret_key, frozen.token
 
 
 def _sql(value: str) -> str:
