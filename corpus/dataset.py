@@ -176,9 +176,25 @@ def row_from_record(
         "text_sha256": record.get("text_sha256"),
         "crawl_id": record.get("crawl_id"),
         "version": int(version) if version is not None else 1,
-        "previous_version": record.get("previous_version"),
+        "previous_version": _previous_key(record.get("previous_version")),
         "fetched_at": warc.get("warc_date") or record.get("fetched_at"),
     }
+
+
+def _previous_key(previous: object) -> str | None:
+    # The record links its previous version as {version, text_key, json_key, ...}; the row names its key.
+    if isinstance(previous, Mapping):
+        value = previous.get("json_key") or previous.get("text_key")
+        return str(value) if value else None
+    return str(previous) if previous else None
+
+
+def check_row(row: Mapping[str, Any]) -> None:
+    """Raise ValueError when ``row`` does not fit ``SCHEMA`` (so one bad row cannot spoil a part)."""
+    try:
+        pa.Table.from_pylist([{n: row.get(n) for n in SCHEMA.names}], schema=SCHEMA)
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        raise ValueError(f"dataset row {row.get('record_key')!r} does not fit the schema: {exc}") from exc
 
 
 def encode_part(rows: Iterable[Mapping[str, Any]], schema: pa.Schema = SCHEMA) -> bytes:
@@ -283,8 +299,12 @@ class DatasetWriter:
             return record_key in self._seen
 
     def add(self, row: Mapping[str, Any]) -> bool:
-        """Queue one row; False (nothing queued) when its ``record_key`` was written or queued before."""
+        """Queue one row; False (nothing queued) when its ``record_key`` was written or queued before.
+
+        Raises ValueError (nothing queued) for a row that does not fit the schema.
+        """
         key = row["record_key"]
+        check_row(row)
         with self._lock:
             if key in self._seen:
                 return False

@@ -15,7 +15,7 @@ with the same CRAWL_ID writes each row once (``corpus.dataset``).
 Reads CORPUS_ENABLED (on), DATASET_PART_ROWS (1000), DATASET_PART_SECONDS (300), NEARDUP_JACCARD (0.5),
 NEARDUP_CONTAINMENT (0.7), RELEVANCE_TOPIC, CRAWL_ID, CRAWL_WORKER_ID, CRAWL_REDIS_URL, ARCHIVE_SPOOL_DIR.
 Stats: ``corpus/annotated``, ``corpus/copies`` (a row that joined an earlier cluster), ``corpus/merges``,
-``dataset/rows``, ``dataset/duplicate_rows``, ``dataset/parts``.
+``dataset/rows``, ``dataset/duplicate_rows``, ``dataset/bad_rows`` (logged), ``dataset/parts``.
 """
 
 from __future__ import annotations
@@ -164,10 +164,13 @@ class CorpusExtension:
 
     def add_row(self, record: dict[str, Any], text: str) -> None:
         """The stored record's dataset row; hands parts over when due (file writes: runs in a thread)."""
-        if self.writer.add(row_from_record(record, text)):
-            self._inc("dataset/rows")
-        else:
-            self._inc("dataset/duplicate_rows")
+        try:
+            added = self.writer.add(row_from_record(record, text))
+        except ValueError as exc:
+            logger.error("%s", exc)
+            self._inc("dataset/bad_rows")
+            return
+        self._inc("dataset/rows" if added else "dataset/duplicate_rows")
         if self.writer.due():
             self._flush()
 

@@ -201,3 +201,17 @@ def test_compaction_supersedes_parts_and_readers_follow_the_manifest(tmp_path: P
     con = open_dataset(StoreConfig.from_uri(store.uri), store)
     assert con.execute("SELECT count(*), count(DISTINCT record_key) FROM articles").fetchone() == (6, 6)
     assert compact(store, store).manifest is None  # one part per partition: nothing to do
+
+
+def test_a_row_that_does_not_fit_is_refused_and_nothing_is_queued(tmp_path: Path) -> None:
+    writer = DatasetWriter(open_store(str(tmp_path / "archive")), tmp_path / "work", "c1")
+    bad = {**_row(1), "warc_offset": "not a number"}
+    with pytest.raises(ValueError, match="does not fit the schema"):
+        writer.add(bad)
+    assert _row(1)["record_key"] not in writer
+    assert writer.add(_row(1))
+
+
+def test_previous_version_names_the_earlier_record() -> None:
+    record = {**_record(1), "version": 2, "previous_version": {"version": 1, "json_key": "text/a/1.json"}}
+    assert row_from_record(record, "")["previous_version"] == "text/a/1.json"
