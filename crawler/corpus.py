@@ -6,8 +6,9 @@ the Parquet dataset written in parts as the crawl goes (``corpus/`` does the wor
   distributed crawl, shared in Redis at ``libya:neardup:*``) and its ``corpus.dataset.DatasetWriter``.
   Before the storage drain it writes the last part and the index's new segment.
 - ``CorpusAnnotatePipeline`` (before ``StorePipeline``) puts ``entities`` and ``cluster`` into the record.
-- ``DatasetPipeline`` (after ``StorePipeline``) adds the stored record's row; a part is handed to storage
-  every DATASET_PART_ROWS rows or DATASET_PART_SECONDS seconds.
+- ``StorePipeline`` hands each stored record to ``CorpusExtension.add_row`` right before its manifest line
+  (a resumed crawl skips what its manifest has, so those articles must have their row already); a part
+  goes to storage every DATASET_PART_ROWS rows or DATASET_PART_SECONDS seconds.
 
 Work files live in the spool (``<ARCHIVE_SPOOL_DIR>/corpus/<crawl part>/``), so a crawl killed and resumed
 with the same CRAWL_ID writes each row once (``corpus.dataset``).
@@ -208,21 +209,4 @@ class CorpusAnnotatePipeline:
     async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         if isinstance(item, ArticlePage) and item.record:
             await asyncio.to_thread(self.corpus.annotate, item)
-        return item
-
-
-class DatasetPipeline:
-    """One dataset row per stored article version (after ``StorePipeline``)."""
-
-    def __init__(self, corpus: CorpusExtension) -> None:
-        self.corpus = corpus
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> DatasetPipeline:
-        return cls(_corpus(crawler))
-
-    async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
-        record = getattr(item, "stored_record", None) if isinstance(item, ArticlePage) else None
-        if record:
-            await asyncio.to_thread(self.corpus.add_row, record, item.record.get("text") or "")
         return item

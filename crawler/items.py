@@ -30,4 +30,3 @@ class ArticlePage:
     record: dict[str, Any] = field(default_factory=dict, repr=False)
     relevance: dict[str, Any] | None = None
     stored: dict[str, str] = field(default_factory=dict)
-    stored_record: dict[str, Any] | None = field(default=None, repr=False)  # the record as stored

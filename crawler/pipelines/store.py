@@ -69,6 +69,11 @@ class StorePipeline:
         storage = self._storage()
         storage.put_text(meta["text_key"], text)
         storage.put_json(meta["json_key"], meta)
+        corpus = getattr(self.crawler, "corpus", None)
+        if corpus is not None:
+            # The dataset row is journaled before the manifest line: a resumed crawl skips the articles
+            # its manifest has, so each of them must already have its row.
+            corpus.add_row(meta, text)
         assert self._manifest is not None
         self._manifest.write(meta)
 
@@ -126,7 +131,6 @@ class StorePipeline:
         # reactor thread stays free for fetching. The writers are thread-safe.
         await asyncio.to_thread(self._write, item, meta, text)
         item.stored = {"text": meta["text_key"], "json": meta["json_key"]}
-        item.stored_record = meta
         self.stats.inc_value("store/articles")
         self.stats.inc_value(f"store/articles_by_site/{item.site}")
         return item
