@@ -121,7 +121,7 @@ def build(
         for merge in note.merges:
             writer.add_merge(merge.cluster, merge.into, merge.at)
         if writer.due():
-            result.parts += [p.key for p in writer.flush()]
+            result.parts += [p.key for p in writer.flush_due()]
     result.parts += [p.key for p in writer.close()]
     annotator.index.flush()
     if progress:

@@ -189,6 +189,13 @@ def _previous_key(previous: object) -> str | None:
     return str(previous) if previous else None
 
 
+def _content_name(keys: list[str]) -> str:
+    # A part is named by what it holds: the same rows make the same name (and the same bytes), so a part
+    # that reached the store just before a kill is recognised, not written twice, when the resumed run
+    # writes those rows again.
+    return hashlib.sha1("\n".join(keys).encode("utf-8")).hexdigest()[:16]
+
+
 def check_row(row: Mapping[str, Any]) -> None:
     """Raise ValueError when ``row`` does not fit ``SCHEMA`` (so one bad row cannot spoil a part)."""
     try:
@@ -237,10 +244,9 @@ class DatasetWriter:
         self._rows_path = self.work_dir / "rows.jsonl"
         self._parts_path = self.work_dir / "parts.jsonl"
         self._lock = threading.RLock()
-        self._pending: list[dict[str, Any]] = []
+        self._pending: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (site, month) -> rows
         self._merges: list[dict[str, Any]] = []
         self._seen: set[str] = set()
-        self._parts = 0
         self._oldest: float | None = None
         self.rows_written = 0
         self.parts_written: list[WrittenPart] = []
@@ -263,7 +269,6 @@ class DatasetWriter:
                     entry = json.loads(line)
                 except ValueError:
                     continue
-                self._parts += 1
                 written.update(entry.get("keys") or ())
         self._seen = set(written)
         done_merges = {e for e in written if e.startswith("merge:")}
@@ -285,8 +290,11 @@ class DatasetWriter:
                     if row.get("published_date"):
                         row["published_date"] = date.fromisoformat(row["published_date"])
                     self._seen.add(key)
-                    self._pending.append(row)
-        return len(self._pending) + len(self._merges)
+                    self._queue(row)
+        return sum(len(rows) for rows in self._pending.values()) + len(self._merges)
+
+    def _queue(self, row: dict[str, Any]) -> None:
+        self._pending.setdefault((row["site"], row["month"]), []).append(row)
 
     def _journal(self, obj: Mapping[str, Any]) -> None:
         self._rows_fh.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
@@ -310,7 +318,7 @@ class DatasetWriter:
                 return False
             self._seen.add(key)
             self._journal(row)
-            self._pending.append(dict(row))
+            self._queue(dict(row))
             if self._oldest is None:
                 self._oldest = time.monotonic()
             return True
@@ -331,38 +339,55 @@ class DatasetWriter:
                 self._oldest = time.monotonic()
 
     def due(self) -> bool:
-        """True when the buffer should become parts (``part_rows`` rows, or older than ``part_seconds``)."""
+        """True when a partition holds ``part_rows`` rows, or the oldest queued row waited ``part_seconds``."""
         with self._lock:
-            if len(self._pending) >= self.part_rows:
+            if any(len(rows) >= self.part_rows for rows in self._pending.values()):
                 return True
             return self._oldest is not None and time.monotonic() - self._oldest >= self.part_seconds
 
-    def flush(self) -> list[WrittenPart]:
-        """Write every queued row as parts (one per partition) and queued merges; return what was written."""
+    def flush_due(self) -> list[WrittenPart]:
+        """The full partitions as parts; everything when the oldest row waited ``part_seconds``.
+
+        Big partitions get big parts and small ones wait (a crawl over years of archives touches many
+        months, and a part per month per flush would make thousands of tiny files).
+        """
         with self._lock:
-            pending, merges = self._pending, self._merges
-            if not pending and not merges:
-                return []
-            groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
-            for row in pending:
-                groups.setdefault((row["site"], row["month"]), []).append(row)
+            stale = self._oldest is not None and time.monotonic() - self._oldest >= self.part_seconds
+            return self.flush(only_full=not stale)
+
+    def flush(self, *, only_full: bool = False) -> list[WrittenPart]:
+        """Write queued rows as parts (one per partition) and queued merges; return what was written.
+
+        ``only_full``: just the partitions holding ``part_rows`` rows or more.
+        """
+        with self._lock:
+            groups = {
+                partition: rows
+                for partition, rows in self._pending.items()
+                if rows and (not only_full or len(rows) >= self.part_rows)
+            }
+            merges = [] if only_full else self._merges
             written: list[WrittenPart] = []
             for (site, month), rows in sorted(groups.items()):
-                self._parts += 1
-                key = part_key(site, month, f"{self.part_name}-{self._parts:05d}")
-                self._hand_over(key, encode_part(rows), [r["record_key"] for r in rows])
+                keys = [r["record_key"] for r in rows]
+                key = part_key(site, month, f"{self.part_name}-{_content_name(keys)}")
+                self._hand_over(key, encode_part(rows), keys)
                 written.append(WrittenPart(key, len(rows)))
+                del self._pending[(site, month)]
             if merges:
-                self._parts += 1
-                key = check_key(f"{CLUSTERS_PREFIX}{safe_segment(self.part_name)}-{self._parts:05d}.parquet")
-                self._hand_over(
-                    key, encode_part(merges, CLUSTER_SCHEMA), [f"merge:{m['cluster']}" for m in merges]
+                tags = [f"merge:{m['cluster']}" for m in merges]
+                key = check_key(
+                    f"{CLUSTERS_PREFIX}{safe_segment(self.part_name)}-{_content_name(tags)}.parquet"
                 )
+                self._hand_over(key, encode_part(merges, CLUSTER_SCHEMA), tags)
                 written.append(WrittenPart(key, len(merges)))
-            self._pending, self._merges, self._oldest = [], [], None
-            # Everything journaled is now in parts: the journal starts again (parts.jsonl keeps the keys).
-            self._rows_fh.close()
-            self._rows_fh = open(self._rows_path, "w", encoding="utf-8")  # noqa: SIM115
+                self._merges = []
+            if not only_full:
+                self._oldest = None
+            if not self._pending and not self._merges:
+                # Everything journaled is in parts: the journal starts again (parts.jsonl keeps the keys).
+                self._rows_fh.close()
+                self._rows_fh = open(self._rows_path, "w", encoding="utf-8")  # noqa: SIM115
             self.rows_written += sum(len(g) for g in groups.values())
             self.parts_written += written
             return written

@@ -176,7 +176,7 @@ class CorpusExtension:
             self._flush()
 
     def _flush(self) -> None:
-        parts = self.writer.flush()
+        parts = self.writer.flush_due()
         self.annotator.index.flush()
         self._inc("dataset/parts", len(parts))
 

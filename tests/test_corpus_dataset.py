@@ -5,6 +5,7 @@ readers follow."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from archive.keys import article_id, text_key
 from archive.storage import FileStore, StoreConfig, open_store
 from corpus.annotate import Annotator
 from corpus.build import build, compact
-from corpus.dataset import UNKNOWN_MONTH, DatasetWriter, month_of, row_from_record
+from corpus.dataset import UNKNOWN_MONTH, DatasetWriter, _content_name, month_of, part_key, row_from_record
 from corpus.entities import EntityTagger
 from corpus.neardup import NearDupIndex
 from corpus.query import live_parts, open_dataset
@@ -77,28 +78,46 @@ def test_rows_go_to_site_and_month_partitions(tmp_path: Path) -> None:
     writer = DatasetWriter(store, tmp_path / "work", "c1", crawl_id="c1")
     writer.add(_row(1))
     writer.add(_row(2, site="feeds", published=None))
-    parts = writer.close()
-    assert sorted(p.key for p in parts) == [
-        "dataset/site=feeds/month=unknown/c1-00001.parquet",
-        "dataset/site=wahaa/month=2020-06/c1-00002.parquet",
+    parts = sorted(writer.close(), key=lambda p: p.key)
+    assert [p.key.rsplit("/", 1)[0] for p in parts] == [
+        "dataset/site=feeds/month=unknown",
+        "dataset/site=wahaa/month=2020-06",
     ]
+    assert all(re.fullmatch(r"c1-[0-9a-f]{16}\.parquet", p.key.rsplit("/", 1)[1]) for p in parts)
     (row,) = pq.read_table(tmp_path / "archive" / parts[1].key, partitioning=None).to_pylist()
     assert row["relevance_score"] == 21.0 and row["places"] == ["سرت"] and row["warc_offset"] == 100
     assert "site" not in row  # the partition is the path
 
 
+def test_full_partitions_go_first_small_ones_wait(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "archive"))
+    writer = DatasetWriter(store, tmp_path / "work", "c1", part_rows=3, part_seconds=3600)
+    for n in range(3):
+        writer.add(_row(n))
+    writer.add(_row(9, site="feeds"))
+    assert writer.due()
+    (part,) = writer.flush_due()
+    assert part.rows == 3 and "site=wahaa" in part.key
+    assert not writer.due()
+    (rest,) = writer.close()
+    assert "site=feeds" in rest.key
+
+
 def test_parts_are_never_rewritten(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "archive"))
-    first = DatasetWriter(store, tmp_path / "w1", "c1")
-    first.add(_row(1))
-    (part,) = first.close()
-    before = (tmp_path / "archive" / part.key).read_bytes()
-    # Another run under the same part name (its journal gone): same key, other rows.
-    second = DatasetWriter(store, tmp_path / "w2", "c1")
-    second.add(_row(2))
-    second.close()
-    assert (tmp_path / "archive" / part.key).read_bytes() == before
-    assert sorted(r["id"] for r in _all_rows(tmp_path / "archive")) == sorted([_row(1)["id"], _row(2)["id"]])
+    row = _row(1)
+    # Something else already holds the name this part would take: it is kept, the part goes beside it.
+    taken = part_key("wahaa", "2020-06", f"c1-{_content_name([row['record_key']])}")
+    store.put_bytes(taken, b"not ours")
+    writer = DatasetWriter(store, tmp_path / "w1", "c1")
+    writer.add(row)
+    writer.close()
+    assert (tmp_path / "archive" / taken).read_bytes() == b"not ours"
+    (mine,) = [k for k in store.list("dataset/") if k != taken]
+    assert mine == taken.replace(".parquet", ".1.parquet")
+    assert pq.read_table(tmp_path / "archive" / mine, partitioning=None).column("id").to_pylist() == [
+        row["id"]
+    ]
 
 
 def test_an_interrupted_run_writes_each_row_once(tmp_path: Path) -> None:
