@@ -88,7 +88,11 @@ def stage_costs(archive: Path) -> list[StageCost]:
 
         def dataset() -> None:
             for record, text in articles:
-                writer.add(row_from_record(record, text, entities=record.get("entities"), cluster=record.get("cluster")))
+                writer.add(
+                    row_from_record(
+                        record, text, entities=record.get("entities"), cluster=record.get("cluster")
+                    )
+                )
                 if writer.due():
                     writer.flush_due()
             writer.close()
@@ -96,7 +100,9 @@ def stage_costs(archive: Path) -> list[StageCost]:
         costs = [
             StageCost("stage: near-duplicates", n, _timed(neardup), f"{copies} copies of an earlier article"),
             StageCost("stage: entity tags", n, _timed(entities)),
-            StageCost("stage: dataset rows + parts", n, _timed(dataset), f"{len(writer.parts_written)} parts"),
+            StageCost(
+                "stage: dataset rows + parts", n, _timed(dataset), f"{len(writer.parts_written)} parts"
+            ),
         ]
     return costs
 

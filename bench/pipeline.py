@@ -7,7 +7,9 @@ process and measures, in one run, one table:
 - bare fetch: ``scrapy crawl libya`` with no pipelines, extensions, add-ons or project middlewares,
   politeness off (the fetch ceiling);
 - extraction capacity: ``extraction.extract`` over the same HTML on all cores (the CPU ceiling);
-- full pipeline: ``scrapy crawl libya`` with everything, file store and SeaweedFS S3;
+- full pipeline: ``scrapy crawl libya`` with everything, file store and SeaweedFS S3, and on the file store
+  once more with the research corpus off, beside its stages (near-duplicates, entity tags, dataset) timed
+  alone over the stored articles (``bench/corpus_stages.py``);
 - rendering: a site where every article is gated, through Chromium;
 - the full pipeline at 4x the articles, for memory growth.
 
@@ -234,6 +236,19 @@ def crawl(
     return row, stats
 
 
+CORPUS_OFF = "full pipeline, file store, corpus off"
+
+
+def corpus_stage_rows(archive: Path) -> list[Row]:
+    """The corpus stages' CPU cost over the articles a crawl stored (seconds = CPU seconds: timed alone)."""
+    from corpus_stages import stage_costs
+
+    return [
+        Row(c.name, c.pages, c.cpu, c.cpu, None, None, f"{c.ms_per_page:.2f} CPU ms a page {c.note}".strip())
+        for c in stage_costs(archive)
+    ]
+
+
 BARE = {
     "ITEM_PIPELINES": "{}",
     "EXTENSIONS": json.dumps({"crawler.statsfile.StatsFileExtension": 900}),
@@ -344,6 +359,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             rows.append(row)
             memory[articles] = row
+            # The research corpus (entity tags, near-duplicates, dataset parts): the same crawl without it,
+            # and its stages timed alone over what the crawl stored (bench/corpus_stages.py).
+            print("full pipeline, file store, corpus off ...", flush=True)
+            off, off_stats = crawl(
+                CORPUS_OFF, sources, workdir, {**extra, "CORPUS_ENABLED": "False"}, **crawl_opts
+            )
+            off.note = full_note(off_stats, gated) + "; CORPUS_ENABLED=False"
+            rows.append(off)
+            rows += corpus_stage_rows(workdir / "full-pipeline-file-store" / "archive")
             if not args.skip_s3:
                 print("full pipeline, SeaweedFS S3 ...", flush=True)
                 with seaweedfs(workdir) as s3:
@@ -428,6 +452,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{1000 * (per_page + server_per_page):.1f} ms = {shared:.1f} pages/s before any WARC, store or "
                 f"rendering work: full pipeline / that = **{full.rate / shared:.2f}**."
             )
+    off = by_name.get(CORPUS_OFF)
+    if full and off and off.rate:
+        stages = [r for r in rows if r.name.startswith("stage: ")]
+        cost = " + ".join(f"{r.name[7:]} {1000 * r.cpu / r.pages:.2f}" for r in stages if r.pages)
+        lines.append(
+            f"Research corpus: {cost} CPU ms a page; full pipeline {full.rate:.1f} pages/s with it, "
+            f"{off.rate:.1f} without: **{100 * (full.rate - off.rate) / off.rate:+.1f} %** (target: at most 5 % lower)."
+        )
     if len(memory) == 2:
         small, large = (memory[k] for k in sorted(memory))
         if small.peak_rss and large.peak_rss:

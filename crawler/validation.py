@@ -145,6 +145,7 @@ def validate_settings(settings: BaseSettings, *, sources: str | None = None) -> 
     _storage(c)
     _warc(c)
     _extraction(c)
+    _corpus(c)
     _render(c)
     _components(c)
     if c.problems:
@@ -282,6 +283,27 @@ def _extraction(c: _Checker) -> None:
         Topic.load(Path(topic) if topic else default_topic_path())
     except (TopicError, OSError) as exc:
         c.fail(f"RELEVANCE_TOPIC: {exc}")
+
+
+def _corpus(c: _Checker) -> None:
+    if not c.boolean("CORPUS_ENABLED", True):
+        return
+    c.integer("DATASET_PART_ROWS", 1000, minimum=1, hint=" (rows a partition collects before it becomes a part)")
+    c.number("DATASET_PART_SECONDS", 300.0, positive=True, hint=" (seconds)")
+    for name, default in (("NEARDUP_JACCARD", 0.5), ("NEARDUP_CONTAINMENT", 0.7)):
+        value = c.number(name, default, positive=True)
+        if value is not None and value > 1:
+            c.fail(f"{name} must be between 0 and 1, got {value}")
+    topic = c.text("RELEVANCE_TOPIC")
+    from corpus.entities import EntityTagger, entities_path
+    from relevance import TopicError, default_topic_path
+
+    path = Path(topic) if topic else default_topic_path()
+    if path.exists() and entities_path(path).exists():
+        try:
+            EntityTagger.load(path)
+        except TopicError as exc:
+            c.fail(f"RELEVANCE_TOPIC entities: {exc}")
 
 
 def _render(c: _Checker) -> None:
