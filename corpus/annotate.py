@@ -13,7 +13,7 @@ from typing import Any
 
 from corpus.dataset import record_key_of
 from corpus.entities import Entities, EntityTagger
-from corpus.neardup import Merge, NearDupIndex
+from corpus.neardup import Merge, NearDupIndex, Signature
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,18 @@ class Annotator:
         self.index = index
         self.tagger = tagger
 
-    def annotate(self, record: Mapping[str, Any], text: str, *, key: str | None = None) -> Annotation:
+    def annotate(
+        self,
+        record: Mapping[str, Any],
+        text: str,
+        *,
+        key: str | None = None,
+        signature: Signature | None = None,
+    ) -> Annotation:
         """Annotate one record and its text (thread-safe; CPU-bound: call it off the reactor).
 
-        ``key`` names the version in the near-duplicate index (default: ``record_version_key``).
+        ``key`` names the version in the near-duplicate index (default: ``record_version_key``);
+        ``signature``, when the extraction worker computed it, saves computing it here.
         """
         if isinstance(record.get("entities"), Mapping):
             entities = Entities.from_dict(record["entities"])
@@ -60,7 +68,9 @@ class Annotator:
         else:
             entities = Entities()
         when = record.get("published") or record.get("fetched_at") or ""
-        assignment = self.index.assign(key or record_version_key(record), text, str(when))
+        assignment = self.index.assign(
+            key or record_version_key(record), text, str(when), signature=signature
+        )
         return Annotation(
             entities=entities.to_dict(),
             cluster=assignment.cluster,

@@ -149,6 +149,24 @@ class _NoLock:
         return None
 
 
+_TEMPLATE: list[MinHash] = []
+
+
+def signature(text: str) -> Signature:
+    """The MinHash signature of ``text``'s shingles (CPU-bound, no shared state: any thread or process).
+
+    The extraction workers call it next to the relevance score, so the crawler's own process only
+    queries the index.
+    """
+    if not _TEMPLATE:
+        _TEMPLATE.append(MinHash(num_perm=NUM_PERM, seed=SEED))
+    grams = shingles(text)
+    minhash = MinHash(num_perm=NUM_PERM, seed=SEED, permutations=_TEMPLATE[0].permutations, scheme="affine32")
+    if grams:
+        minhash.update_batch(list(grams))
+    return Signature(minhash.hashvalues.copy(), len(grams))
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -169,7 +187,6 @@ class NearDupIndex:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._lsh = MinHashLSH(num_perm=NUM_PERM, params=(LSH_BANDS, LSH_ROWS))
-        self._template = MinHash(num_perm=NUM_PERM, seed=SEED)
         self._docs: dict[str, tuple[Signature, str, str]] = {}  # key -> (signature, cluster, when)
         self._clusters: dict[str, _Cluster] = {}
         self._parent: dict[str, str] = {}  # merged cluster -> the cluster it was merged into
@@ -182,14 +199,8 @@ class NearDupIndex:
     # -- signatures and the duplicate test --
 
     def signature(self, text: str) -> Signature:
-        """The MinHash signature of ``text`` (CPU-bound; safe to call from any thread)."""
-        grams = shingles(text)
-        minhash = MinHash(
-            num_perm=NUM_PERM, seed=SEED, permutations=self._template.permutations, scheme="affine32"
-        )
-        if grams:
-            minhash.update_batch(list(grams))
-        return Signature(minhash.hashvalues.copy(), len(grams))
+        """The MinHash signature of ``text`` (see :func:`signature`)."""
+        return signature(text)
 
     def similarity(self, a: Signature, b: Signature) -> tuple[float, float]:
         """Estimated (Jaccard, containment of the smaller in the larger) of two signatures."""

@@ -35,6 +35,7 @@ from corpus.annotate import Annotator, version_key
 from corpus.dataset import DEFAULT_PART_ROWS, DEFAULT_PART_SECONDS, DatasetWriter, row_from_record
 from corpus.entities import EntityTagger, entities_path
 from corpus.neardup import EventLog, NearDupConfig, NearDupIndex, RedisEventLog, StoreEventLog
+from corpus.worker import features_signature
 from crawler.config import ConfigError, crawl_part_name
 from crawler.incremental import record_text_sha256
 from crawler.items import ArticlePage
@@ -152,8 +153,15 @@ class CorpusExtension:
         record = item.record
         canonical = canonicalize_url(record.get("canonical_url") or item.url)
         key = version_key(article_id(canonical), record_text_sha256(record))
+        # Usually computed next to the extraction, in the worker process (corpus.worker).
+        features = record.pop("corpus", None)
+        signature = None
+        if isinstance(features, dict):
+            signature = features_signature(features)
+            if features.get("entities") is not None:
+                record["entities"] = features["entities"]
         note = self.annotator.annotate(
-            {**record, "fetched_at": item.fetched_at}, record.get("text") or "", key=key
+            {**record, "fetched_at": item.fetched_at}, record.get("text") or "", key=key, signature=signature
         )
         record["entities"] = note.entities
         record["cluster"] = note.cluster

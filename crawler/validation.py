@@ -288,7 +288,9 @@ def _extraction(c: _Checker) -> None:
 def _corpus(c: _Checker) -> None:
     if not c.boolean("CORPUS_ENABLED", True):
         return
-    c.integer("DATASET_PART_ROWS", 1000, minimum=1, hint=" (rows a partition collects before it becomes a part)")
+    c.integer(
+        "DATASET_PART_ROWS", 1000, minimum=1, hint=" (rows a partition collects before it becomes a part)"
+    )
     c.number("DATASET_PART_SECONDS", 300.0, positive=True, hint=" (seconds)")
     for name, default in (("NEARDUP_JACCARD", 0.5), ("NEARDUP_CONTAINMENT", 0.7)):
         value = c.number(name, default, positive=True)

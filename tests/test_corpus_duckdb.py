@@ -114,6 +114,7 @@ def _check_against_records(con: Any, source: str, corpus: Corpus) -> None:
         assert (sha, version) == (record["text_sha256"], record["version"])
         assert cluster == record["cluster"]
         assert list(places) == record["entities"]["places"]
+        assert "corpus" not in record  # the worker's features are not stored, only what came of them
 
 
 def test_duckdb_reads_the_dataset_in_s3(corpus: Corpus) -> None:
