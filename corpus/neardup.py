@@ -1,10 +1,10 @@
 """Near-duplicate clusters: agency copy on several sites, lightly edited, shortened, across crawls.
 
-Each article version is reduced to a MinHash signature (``datasketch``, ``NUM_PERM`` permutations) of its
-word shingles (``corpus.shingles``: Arabic-normalised, as relevance normalises). Candidates come from LSH
-(``datasketch.MinHashLSH``, bands of ``LSH_ROWS`` values: tuned for recall down to a Jaccard of about 0.25,
-because a copy shortened to a third of the story shares only that much); each candidate is then checked
-on the full signature:
+Each article version is reduced to a MinHash signature (``corpus.minhash``, ``NUM_PERM`` permutations) of
+its word shingles (``corpus.shingles``: Arabic-normalised, as relevance normalises). Candidates come from
+LSH (``corpus.minhash.BandIndex``, ``LSH_BANDS`` bands of ``LSH_ROWS`` values: tuned for recall down to a
+Jaccard of about 0.25, because a copy shortened to a third of the story shares only that much); each
+candidate is then checked on the full signature:
 
 - resemblance: estimated Jaccard ``J >= jaccard`` (an edited copy: an intro sentence added, the last
   paragraph dropped);
@@ -39,14 +39,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from datasketch import LeanMinHash, MinHash, MinHashLSH
 
+from corpus.minhash import NUM_PERM, BandIndex, minhash
 from corpus.shingles import shingles
 
 logger = logging.getLogger(__name__)
 
-NUM_PERM = 128
-SEED = 1
 LSH_ROWS = 2
 LSH_BANDS = 32
 SEGMENT_PREFIX = "state/neardup/"
@@ -82,7 +80,10 @@ class Signature:
 
     @classmethod
     def decode(cls, data: str, size: int) -> Signature:
-        return cls(np.frombuffer(base64.b64decode(data), dtype="<u4").astype(np.uint64), size)
+        values = np.frombuffer(base64.b64decode(data), dtype="<u4").astype(np.uint32)
+        if values.shape != (NUM_PERM,):
+            raise ValueError(f"a signature has {NUM_PERM} values, this one {values.size}")
+        return cls(values, size)
 
 
 @dataclass(frozen=True)
@@ -149,22 +150,14 @@ class _NoLock:
         return None
 
 
-_TEMPLATE: list[MinHash] = []
-
-
 def signature(text: str) -> Signature:
     """The MinHash signature of ``text``'s shingles (CPU-bound, no shared state: any thread or process).
 
     The extraction workers call it next to the relevance score, so the crawler's own process only
     queries the index.
     """
-    if not _TEMPLATE:
-        _TEMPLATE.append(MinHash(num_perm=NUM_PERM, seed=SEED))
     grams = shingles(text)
-    minhash = MinHash(num_perm=NUM_PERM, seed=SEED, permutations=_TEMPLATE[0].permutations, scheme="affine32")
-    if grams:
-        minhash.update_batch(list(grams))
-    return Signature(minhash.hashvalues.copy(), len(grams))
+    return Signature(minhash(grams), len(grams))
 
 
 def _now() -> str:
@@ -186,7 +179,7 @@ class NearDupIndex:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._lsh = MinHashLSH(num_perm=NUM_PERM, params=(LSH_BANDS, LSH_ROWS))
+        self._lsh = BandIndex(LSH_BANDS, LSH_ROWS)
         self._docs: dict[str, tuple[Signature, str, str]] = {}  # key -> (signature, cluster, when)
         self._clusters: dict[str, _Cluster] = {}
         self._parent: dict[str, str] = {}  # merged cluster -> the cluster it was merged into
@@ -255,7 +248,7 @@ class NearDupIndex:
             if when and (not info.origin or when < info.origin):
                 info.origin = when
         if sig.size >= self.config.min_shingles:
-            self._lsh.insert(key, LeanMinHash(seed=SEED, hashvalues=sig.values, scheme="affine32"))
+            self._lsh.insert(key, sig.values)
 
     def _origin(self, cluster: str) -> str:
         # The earliest member of a cluster and of everything merged into it (kept on the root by _merge).
@@ -299,8 +292,7 @@ class NearDupIndex:
             best: tuple[float, str] | None = None
             matched: set[str] = set()
             if sig.size >= self.config.min_shingles:
-                probe = LeanMinHash(seed=SEED, hashvalues=sig.values, scheme="affine32")
-                for other in self._lsh.query(probe):
+                for other in sorted(self._lsh.query(sig.values)):
                     other_sig, other_cluster, _ = self._docs[other]
                     copy, score = self._is_copy(sig, other_sig)
                     if copy:
