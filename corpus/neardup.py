@@ -180,14 +180,19 @@ class NearDupIndex:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._lsh = BandIndex(LSH_BANDS, LSH_ROWS)
-        self._docs: dict[str, tuple[Signature, str, str]] = {}  # key -> (signature, cluster, when)
+        # One row per version: signatures in one matrix (a numpy array per document costs 5x the memory).
+        self._ids: dict[str, int] = {}
+        self._keys: list[str] = []
+        self._cluster_of: list[str] = []
+        self._sigs = np.empty((1024, NUM_PERM), dtype=np.uint32)
+        self._sizes = np.empty(1024, dtype=np.int64)
         self._clusters: dict[str, _Cluster] = {}
         self._parent: dict[str, str] = {}  # merged cluster -> the cluster it was merged into
         for event in self.log.load():
             self._apply(event)
 
     def __len__(self) -> int:
-        return len(self._docs)
+        return len(self._keys)
 
     # -- signatures and the duplicate test --
 
@@ -204,11 +209,6 @@ class NearDupIndex:
         shared = jaccard * (a.size + b.size) / (1.0 + jaccard)
         return jaccard, min(1.0, shared / smaller)
 
-    def _is_copy(self, a: Signature, b: Signature) -> tuple[bool, float]:
-        jaccard, contained = self.similarity(a, b)
-        score = max(jaccard, contained)
-        return jaccard >= self.config.jaccard or contained >= self.config.containment, score
-
     # -- cluster bookkeeping --
 
     def root(self, cluster: str) -> str:
@@ -221,14 +221,14 @@ class NearDupIndex:
 
     def cluster_of(self, key: str) -> str | None:
         """The cluster written for ``key`` (as written: not resolved through merges)."""
-        doc = self._docs.get(key)
-        return doc[1] if doc else None
+        doc = self._ids.get(key)
+        return self._cluster_of[doc] if doc is not None else None
 
     def _apply(self, event: dict[str, Any]) -> None:
         kind = event.get("t")
         if kind == "doc":
             key = event["key"]
-            if key in self._docs:
+            if key in self._ids:
                 return
             sig = Signature.decode(event["sig"], int(event["size"]))
             cluster, when = event["cluster"], event.get("when") or ""
@@ -239,7 +239,15 @@ class NearDupIndex:
             logger.warning("near-duplicate index: unknown event %r skipped", kind)
 
     def _add(self, key: str, sig: Signature, cluster: str, when: str) -> None:
-        self._docs[key] = (sig, cluster, when)
+        doc = len(self._keys)
+        if doc == len(self._sizes):
+            self._sigs = np.concatenate([self._sigs, np.empty_like(self._sigs)])
+            self._sizes = np.concatenate([self._sizes, np.empty_like(self._sizes)])
+        self._sigs[doc] = sig.values
+        self._sizes[doc] = sig.size
+        self._ids[key] = doc
+        self._keys.append(key)
+        self._cluster_of.append(cluster)
         info = self._clusters.get(self.root(cluster))
         if info is None:
             self._clusters[cluster] = _Cluster(origin=when, members=1)
@@ -248,7 +256,7 @@ class NearDupIndex:
             if when and (not info.origin or when < info.origin):
                 info.origin = when
         if sig.size >= self.config.min_shingles:
-            self._lsh.insert(key, sig.values)
+            self._lsh.insert(doc, sig.values)
 
     def _origin(self, cluster: str) -> str:
         # The earliest member of a cluster and of everything merged into it (kept on the root by _merge).
@@ -287,18 +295,25 @@ class NearDupIndex:
         with self._lock, self.log.lock():
             for event in self.log.sync():
                 self._apply(event)
-            if key in self._docs:
-                return Assignment(key=key, cluster=self._docs[key][1], known=True)
+            if key in self._ids:
+                return Assignment(key=key, cluster=self._cluster_of[self._ids[key]], known=True)
             best: tuple[float, str] | None = None
             matched: set[str] = set()
             if sig.size >= self.config.min_shingles:
-                for other in sorted(self._lsh.query(sig.values)):
-                    other_sig, other_cluster, _ = self._docs[other]
-                    copy, score = self._is_copy(sig, other_sig)
-                    if copy:
-                        matched.add(self.root(other_cluster))
+                candidates = np.fromiter(sorted(self._lsh.query(sig.values)), dtype=np.int64)
+                if candidates.size:
+                    # every candidate checked at once: estimated Jaccard, then containment in the smaller
+                    jaccard = (self._sigs[candidates] == sig.values).mean(axis=1)
+                    sizes = self._sizes[candidates]
+                    smaller = np.maximum(np.minimum(sizes, sig.size), 1)
+                    contained = np.minimum(1.0, jaccard * (sizes + sig.size) / (1.0 + jaccard) / smaller)
+                    copies = (jaccard >= self.config.jaccard) | (contained >= self.config.containment)
+                    for doc, score in zip(
+                        candidates[copies], np.maximum(jaccard, contained)[copies], strict=True
+                    ):
+                        matched.add(self.root(self._cluster_of[doc]))
                         if best is None or score > best[0]:
-                            best = (score, other)
+                            best = (float(score), self._keys[doc])
             merges: list[Merge] = []
             if not matched:
                 cluster = key

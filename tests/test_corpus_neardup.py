@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 from archive.storage import open_store
-from corpus.neardup import NearDupConfig, NearDupIndex, RedisEventLog, StoreEventLog
+from corpus.minhash import BandIndex
+from corpus.neardup import (
+    LSH_BANDS,
+    LSH_ROWS,
+    NearDupConfig,
+    NearDupIndex,
+    RedisEventLog,
+    StoreEventLog,
+    signature,
+)
 from newsroom.catalog import syndicated_specs
 
 SPECS = syndicated_specs()
@@ -37,7 +46,9 @@ def test_shortened_copy_is_contained_not_resembling() -> None:
     # It shares too little of the whole story for resemblance; containment catches it.
     assert jaccard < 0.45
     assert contained >= 0.7
-    assert index.assign("sent", SENT, "2020-03-02").cluster == index.assign("third", third, "2020-03-03").cluster
+    assert (
+        index.assign("sent", SENT, "2020-03-02").cluster == index.assign("third", third, "2020-03-03").cluster
+    )
 
 
 def test_copies_join_the_first_cluster_and_different_stories_do_not() -> None:
@@ -136,3 +147,18 @@ def test_two_workers_share_clusters_through_redis(redis_url: str, tmp_path: Path
     assert worker_a.assign("short", SHORT, "2020-03-02T14:00").cluster == "sent"
     late = NearDupIndex(log=RedisEventLog(client, namespace, StoreEventLog(None, None, tmp_path / "c", "c")))
     assert len(late) == 3
+
+
+def test_band_index_finds_entries_before_and_after_its_buffer_is_merged() -> None:
+    texts = [f"{SENT} {n}" if n % 2 else f"{OTHER} إضافة {n}" for n in range(11)]
+    signatures = [signature(t).values for t in texts]
+    bands = BandIndex(LSH_BANDS, LSH_ROWS, buffer=4)
+    for doc, values in enumerate(signatures):
+        bands.insert(doc, values)
+    assert len(bands) == 11
+    for doc, values in enumerate(signatures):
+        found = bands.query(values)
+        assert doc in found
+        # the near-identical texts find each other, not the other story's
+        assert {d % 2 for d in found} == {doc % 2}
+    assert bands.query(signature("نص مختلف تماما عن كل ما سبق ولا يشبه شيئا منه").values) == set()
