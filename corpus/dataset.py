@@ -100,7 +100,7 @@ PARTITIONS = ("site", "month")
 class ByteSink(Protocol):
     """Where parts go: ``put_bytes(key, data, content_type)`` (the storage extension, or a store adapter)."""
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = ...) -> object: ...
+    def put_bytes(self, key: str, data: bytes, *, content_type: str = ...) -> object: ...
 
 
 def month_of(published: str | None) -> str:

@@ -365,7 +365,7 @@ class ObjectReader(Protocol):
 class ObjectSink(Protocol):
     """Where new segments go: the crawl's storage (spool, checksums, no overwrite) or a store."""
 
-    def put_bytes(self, key: str, data: bytes, content_type: str = ...) -> object: ...
+    def put_bytes(self, key: str, data: bytes, *, content_type: str = ...) -> object: ...
 
 
 def parse_lines(data: bytes, origin: str) -> Iterator[dict[str, Any]]:

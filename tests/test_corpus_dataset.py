@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from archive.keys import article_id, text_key
-from archive.storage import FileStore, StoreConfig, open_store
+from archive.storage import FileStore, S3Store, StoreConfig, open_store
 from corpus.annotate import Annotator
 from corpus.build import build, compact
 from corpus.dataset import UNKNOWN_MONTH, DatasetWriter, _content_name, month_of, part_key, row_from_record
@@ -142,7 +142,7 @@ def test_an_interrupted_run_writes_each_row_once(tmp_path: Path) -> None:
 class _DiesAfterPut:
     """A sink whose process dies right after the store took the part (before the journal says so)."""
 
-    def __init__(self, store: FileStore) -> None:
+    def __init__(self, store: FileStore | S3Store) -> None:
         self.store = store
 
     def put_bytes(self, key: str, data: bytes, content_type: str = "") -> object:
@@ -153,7 +153,7 @@ class _DiesAfterPut:
 def test_a_part_stored_just_before_the_kill_is_not_written_twice(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "archive"))
     work = tmp_path / "work"
-    writer = DatasetWriter(_DiesAfterPut(store), work, "c1")  # type: ignore[arg-type]
+    writer = DatasetWriter(_DiesAfterPut(store), work, "c1")
     writer.add(_row(1))
     writer.add(_row(2))
     with pytest.raises(SystemExit):
@@ -163,7 +163,7 @@ def test_a_part_stored_just_before_the_kill_is_not_written_twice(tmp_path: Path)
     assert len(_all_rows(tmp_path / "archive")) == 2
 
 
-def _store_syndicated(store: FileStore) -> list[dict[str, Any]]:
+def _store_syndicated(store: FileStore | S3Store) -> list[dict[str, Any]]:
     """The syndication corpus as stored records (text + manifest line), as a crawl leaves them."""
     records = []
     for n, (site, spec) in enumerate(syndicated_specs()):

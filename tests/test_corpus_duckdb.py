@@ -88,12 +88,12 @@ def corpus(seaweed: SeaweedS3, tmp_path_factory: pytest.TempPathFactory) -> Any:
     store = open_store(uri, **options)
     location = StoreConfig.from_uri(uri, options)
     records = _records(store)
-    texts = {r["json_key"]: store.get_bytes(r["text_key"]).decode() for r in records}
+    texts = {r["json_key"]: (store.get_bytes(r["text_key"]) or b"").decode() for r in records}
     local = workdir / "copy"
     for key in store.list(""):
         target = local / key
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(store.get_bytes(key))
+        target.write_bytes(store.get_bytes(key) or b"")
     return Corpus(uri, location, store, records, texts, gold.canonical_url, local, env, s3)
 
 
