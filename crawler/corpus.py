@@ -16,7 +16,7 @@ with the same CRAWL_ID writes each row once (``corpus.dataset``).
 Reads CORPUS_ENABLED (on), DATASET_PART_ROWS (1000), DATASET_PART_SECONDS (300), NEARDUP_JACCARD (0.5),
 NEARDUP_CONTAINMENT (0.7), RELEVANCE_TOPIC, CRAWL_ID, CRAWL_WORKER_ID, CRAWL_REDIS_URL, ARCHIVE_SPOOL_DIR.
 Stats: ``corpus/annotated``, ``corpus/copies`` (a row that joined an earlier cluster), ``corpus/merges``,
-``dataset/rows``, ``dataset/duplicate_rows``, ``dataset/bad_rows`` (logged), ``dataset/parts``.
+``corpus/index_unavailable`` (the store was down at start), ``dataset/rows``, ``dataset/duplicate_rows``, ``dataset/bad_rows`` (logged), ``dataset/parts``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from scrapy import Spider
 from scrapy.exceptions import NotConfigured
 
 from archive.keys import article_id, safe_segment
+from archive.storage import StoreError
 from corpus.annotate import Annotator, version_key
 from corpus.dataset import DEFAULT_PART_ROWS, DEFAULT_PART_SECONDS, DatasetWriter, row_from_record
 from corpus.entities import EntityTagger, entities_path
@@ -122,13 +123,26 @@ class CorpusExtension:
         config = CorpusConfig.from_settings(settings)
         part = crawl_part_name(settings)
         work = Path(storage.config.spool_dir) / "corpus" / safe_segment(part or "crawl")
-        log: EventLog = StoreEventLog(storage.store, storage, work / "neardup", part or "crawl")
         redis_url = settings.get("CRAWL_REDIS_URL") or ""
-        if redis_url:
-            import redis
 
-            log = RedisEventLog(redis.Redis.from_url(redis_url), REDIS_NAMESPACE, log)  # type: ignore[arg-type]
-        annotator = Annotator(NearDupIndex(config.neardup, log), load_tagger(config.topic))
+        def index(reader: Any) -> NearDupIndex:
+            log: EventLog = StoreEventLog(reader, storage, work / "neardup", part or "crawl")
+            if redis_url:
+                import redis
+
+                log = RedisEventLog(redis.Redis.from_url(redis_url), REDIS_NAMESPACE, log)  # type: ignore[arg-type]
+            return NearDupIndex(config.neardup, log)
+
+        try:
+            neardup = index(storage.store)
+        except StoreError as exc:
+            # The store is down at start: the crawl goes on (everything waits in the spool), and so do the
+            # clusters, from this crawl's articles only: a copy of an earlier crawl's story founds a new one.
+            logger.warning("near-duplicate index not loaded from the store (%s): clusters start empty", exc)
+            if crawler.stats is not None:
+                crawler.stats.set_value("corpus/index_unavailable", 1)
+            neardup = index(None)
+        annotator = Annotator(neardup, load_tagger(config.topic))
         writer = DatasetWriter(
             storage,
             work / "dataset",
