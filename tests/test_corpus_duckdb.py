@@ -143,6 +143,12 @@ def test_the_crawl_wrote_parts_as_it_went_and_build_adds_nothing(corpus: Corpus)
     proc = run_scrapy(scrapy_command("dataset", "build", settings=settings), env=corpus.env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"0 rows added, {len(corpus.records)} already in the dataset" in proc.stdout
+    # the query command: DuckDB configured for the store (bundled httpfs, endpoint, keys from the AWS chain)
+    sql = "SELECT count(*) AS n, count(DISTINCT canonical_url) AS articles FROM articles"
+    proc = run_scrapy(scrapy_command("dataset", "query", sql, settings=settings), env=corpus.env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    articles = len({r["canonical_url"] for r in corpus.records})
+    assert proc.stdout.split() == ["n", "articles", str(len(corpus.records)), str(articles)]
 
 
 def _readme_queries() -> dict[int, str]:
