@@ -33,7 +33,7 @@ from crawler.discovery import (
     parse_feed,
     parse_sitemap,
 )
-from crawler.distributed import RedisConfig, apply_redis_settings
+from crawler.distributed.config import RedisConfig, apply_redis_settings
 from crawler.incremental import NotModified
 from crawler.items import ArticlePage
 from crawler.sources import Source, load_sources
@@ -109,7 +109,7 @@ class LibyaSpider(Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         if self.crawler.settings.get("CRAWL_REDIS_URL"):
-            return  # distributed: seeds come from Redis (crawler.distributed.RedisCoordinator)
+            return  # distributed: seeds come from Redis (crawler.distributed.coordinator.RedisCoordinator)
         for item in self._start_requests():
             yield item
 

@@ -176,6 +176,6 @@ def test_killed_worker_loses_nothing(newsroom: Any, redis_url: str, tmp_path: Pa
     assert not missing, missing
     w2 = (tmp_path / "w2.log").read_text()
     stats = json.loads((tmp_path / "stats-w2.json").read_text())
-    # Requests w1 had in flight were requeued by w2 (fetched again: documented in crawler/distributed.py).
+    # Requests w1 had in flight were requeued by w2 (fetched again: documented in crawler/distributed/__init__.py).
     assert stats.get("redis/requeued", 0) >= 1, stats
     assert "Traceback" not in w2
