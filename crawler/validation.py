@@ -173,6 +173,12 @@ def _identity_and_politeness(c: _Checker) -> None:
     if total is not None and per_domain is not None and per_domain > total:
         c.fail(f"CONCURRENT_REQUESTS_PER_DOMAIN ({per_domain}) must not exceed CONCURRENT_REQUESTS ({total})")
     c.number("DOWNLOAD_DELAY", 0.25, minimum=0)
+    from crawler.politeness.config import PolitenessConfig
+
+    try:
+        PolitenessConfig.from_settings(c.settings)  # ROBOTSTXT_UNREACHABLE_*: its rules live there
+    except ConfigError as exc:
+        c.fail(str(exc))
     c.choice("LOG_LEVEL", _LOG_LEVELS, "INFO")
     c.text("FEED_EXPORT_ENCODING")
 

@@ -36,6 +36,7 @@ from crawler.discovery import (
 from crawler.distributed.config import RedisConfig, apply_redis_settings
 from crawler.incremental import NotModified
 from crawler.items import ArticlePage
+from crawler.politeness.robots import RobotsTxtUnreachable
 from crawler.sources import Source, load_sources
 from crawler.urls import canonical_href, canonicalize_url, is_crawlable
 
@@ -362,8 +363,9 @@ class LibyaSpider(Spider):
     def on_error(self, failure: Failure) -> None:
         """A page that fails is logged and counted; the crawl goes on."""
         request = getattr(failure, "request", None)
-        if failure.check(NotModified):
+        if failure.check(NotModified, RobotsTxtUnreachable):
             # 304: unchanged since the last crawl (archived, counted by the incremental middleware).
+            # Held back until its host's robots.txt answers (counted by the robots.txt middleware).
             self._done(request)
             return
         url = request.url if request is not None else "?"
