@@ -9,13 +9,15 @@ concurrency (CONCURRENT_REQUESTS_PER_DOMAIN, as the asking worker's slot has it)
 lease and moves ``next`` on by the largest of the slot's delay (DOWNLOAD_DELAY, or AutoThrottle's current
 value on the asking worker), the Crawl-delay and the back-off. Ending one is one more script.
 
-A worker killed mid-transfer leaves its leases until they expire (PolitenessConfig.lease_ttl: three
-DOWNLOAD_TIMEOUTs and 30 s), so its host runs with that much less concurrency meanwhile.
+A worker killed mid-transfer leaves its leases behind: another worker that finds the slot full frees the
+leases of workers without a heartbeat (``worker:<id>``, see the coordinator), and every lease expires anyway
+after PolitenessConfig.lease_ttl (three DOWNLOAD_TIMEOUTs and 30 s).
 """
 
 from __future__ import annotations
 
 import itertools
+from time import monotonic
 from typing import Any
 
 from scrapy.utils.asyncio import sleep
@@ -24,8 +26,9 @@ from crawler.distributed.config import RedisConfig
 from crawler.politeness.config import BACKOFF_START, PolitenessConfig
 from crawler.politeness.gate import BACKOFF_FLOOR
 
-# Seconds between two looks at a slot whose concurrency is used up.
+# Seconds between two looks at a slot whose concurrency is used up, and between two looks for dead leases.
 POLL = 0.05
+REAP_INTERVAL = 1.0
 
 _NOW = """
 local t = redis.call('TIME')
@@ -43,7 +46,7 @@ local ready = math.max(field('next'), field('until'))
 if now < ready then return ready - now end
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return -1 end
 local spacing = math.max(tonumber(ARGV[2]), field('floor'), field('penalty'))
-redis.call('HSET', KEYS[1], 'next', now + spacing)
+redis.call('HSET', KEYS[1], 'next', now + spacing, 'last', now)
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[1])
 redis.call('PEXPIRE', KEYS[1], 86400000)
 redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]))
@@ -75,6 +78,18 @@ return penalty
 )
 
 
+# KEYS: host hash. ARGV: Crawl-delay (ms). The next start waits for it from the last one (robots.txt's own).
+_FLOOR = (
+    _NOW
+    + """
+local floor = tonumber(ARGV[1])
+redis.call('HSET', KEYS[1], 'floor', floor, 'next', math.max(field('next'), field('last') + floor))
+redis.call('PEXPIRE', KEYS[1], 86400000)
+return floor
+"""
+)
+
+
 class RedisHostGate:
     def __init__(self, redis_config: RedisConfig, config: PolitenessConfig) -> None:
         import redis.asyncio
@@ -84,7 +99,9 @@ class RedisHostGate:
         self.server: Any = redis.asyncio.Redis.from_url(redis_config.url)
         self._acquire = self.server.register_script(_ACQUIRE)
         self._release = self.server.register_script(_RELEASE)
+        self._floor = self.server.register_script(_FLOOR)
         self._ids = itertools.count()
+        self._reaped: dict[str, float] = {}
 
     def _keys(self, key: str) -> list[str]:
         return [self.redis_config.key(f"host:{key}"), self.redis_config.key(f"leases:{key}")]
@@ -101,7 +118,22 @@ class RedisHostGate:
             wait = int(await self._acquire(keys=self._keys(key), args=args))
             if wait == 0:
                 return lease
+            if wait < 0:
+                await self._reap(key)
             await sleep(POLL if wait < 0 else wait / 1000)
+
+    async def _reap(self, key: str) -> None:
+        """Free the leases of workers whose heartbeat is gone (killed mid-transfer); once a second at most."""
+        if monotonic() - self._reaped.get(key, float("-inf")) < REAP_INTERVAL:
+            return
+        self._reaped[key] = monotonic()
+        leases = self._keys(key)[1]
+        for raw in await self.server.zrange(leases, 0, -1):
+            worker = raw.decode().rsplit(":", 1)[0]
+            if worker != self.redis_config.worker_id and not await self.server.exists(
+                self.redis_config.key(f"worker:{worker}")
+            ):
+                await self.server.zrem(leases, raw)
 
     async def release(self, key: str, lease: str, status: int | None, retry_after: float | None) -> None:
         backoff = status is not None and status in self.config.backoff_codes
@@ -116,7 +148,7 @@ class RedisHostGate:
         await self._release(keys=self._keys(key), args=[lease, mode, *ms])
 
     async def set_floor(self, key: str, seconds: float) -> None:
-        await self.server.hset(self._keys(key)[0], "floor", round(seconds * 1000))
+        await self._floor(keys=self._keys(key)[:1], args=[round(seconds * 1000)])
 
     async def close(self) -> None:
         await self.server.aclose()

@@ -1,0 +1,133 @@
+"""Politeness with politeness on: what each site sees of a crawl, per download slot (host and port).
+
+Every site here is a ``newsroom.faults.FaultSite`` on 127.0.0.1, each on its own port, as the newsroom's
+sites are: politeness is per host and port, so each site is one slot. The server logs when each request
+arrived and when its answer was written; the tests check bounds on that log, never how fast a crawl was:
+
+- with the project's defaults (AutoThrottle on, DOWNLOAD_DELAY, CONCURRENT_REQUESTS_PER_DOMAIN), two
+  requests of one site, robots.txt included, are at least 0.5 x DOWNLOAD_DELAY apart (Scrapy draws each
+  delay between 0.5 and 1.5 times the slot's delay, which AutoThrottle never takes below DOWNLOAD_DELAY),
+  and no more than CONCURRENT_REQUESTS_PER_DOMAIN are in flight at once;
+- a robots.txt ``Crawl-delay`` spaces the site's requests by at least that much;
+- a 429 or 503, with or without Retry-After, holds the whole site back, not only the refused URL.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from crawler import settings as project
+from newsroom.faults import FaultRequest, FaultSite
+from tests.crawling import CrawlRun, run_crawl
+
+#: The project's own politeness (tests.crawling.FAST switches it off for the other crawl tests).
+DEFAULT_POLITENESS = {
+    "DOWNLOAD_DELAY": str(project.DOWNLOAD_DELAY),
+    "AUTOTHROTTLE_ENABLED": str(project.AUTOTHROTTLE_ENABLED),
+    "CONCURRENT_REQUESTS_PER_DOMAIN": str(project.CONCURRENT_REQUESTS_PER_DOMAIN),
+    "EXTRACT_WORKERS": "1",
+}
+#: The least spacing the defaults allow between two requests of one slot.
+MIN_SPACING = 0.5 * project.DOWNLOAD_DELAY
+# Server-side times carry a little scheduling noise on top of what the crawler spaced.
+NOISE = 0.05
+
+
+def spacings(requests: list[FaultRequest]) -> list[float]:
+    """Seconds between consecutive arrivals."""
+    times = sorted(r.at for r in requests)
+    return [b - a for a, b in itertools.pairwise(times)]
+
+
+def max_in_flight(requests: list[FaultRequest]) -> int:
+    """The most requests the site was answering at one moment."""
+    events = sorted([(r.at, 1) for r in requests] + [(r.done or r.at, -1) for r in requests])
+    most = current = 0
+    for _, step in events:
+        current += step
+        most = max(most, current)
+    return most
+
+
+def assert_slot_bounds(site: FaultSite, *, spacing: float, concurrency: int) -> None:
+    requests = site.requests
+    assert len(requests) >= 5, requests
+    assert all(r.done is not None for r in requests)
+    closest = min(spacings(requests))
+    assert closest >= spacing - NOISE, (site.name, closest, sorted(r.at for r in requests))
+    assert max_in_flight(requests) <= concurrency, site.name
+
+
+@pytest.fixture
+def paced_sites() -> Iterator[list[FaultSite]]:
+    """Three sites on 127.0.0.1 whose article answers take half a second, so requests pile up."""
+    with ExitStack() as stack:
+        yield [
+            stack.enter_context(
+                FaultSite(f"paced{i}", articles=8, faults=(), first_story=8 * i, article_delay=0.5)
+            )
+            for i in range(3)
+        ]
+
+
+def crawl(sites: list[FaultSite], tmp_path: Path, settings: dict[str, str]) -> CrawlRun:
+    sources = sites[0].write_sources(tmp_path / "sources.yaml", *sites[1:])
+    run = run_crawl(sources, tmp_path, crawl_id="polite", settings=settings, timeout=600)
+    assert run.returncode == 0, run.log[-3000:]
+    return run
+
+
+def test_default_politeness_holds_per_slot(paced_sites: list[FaultSite], tmp_path: Path) -> None:
+    run = crawl(paced_sites, tmp_path, DEFAULT_POLITENESS)
+    urls = [line["url"] for line in run.manifest()]
+    for site in paced_sites:
+        assert sorted(u for u in urls if u.startswith(site.base_url)) == sorted(site.expected_archived)
+        assert site.count("/robots.txt") == 1
+        # robots.txt is one of the site's requests: it is spaced from the home page like any other.
+        assert_slot_bounds(site, spacing=MIN_SPACING, concurrency=project.CONCURRENT_REQUESTS_PER_DOMAIN)
+
+
+def test_crawl_delay_is_the_hosts_smallest_delay(tmp_path: Path) -> None:
+    fast = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False", "EXTRACT_WORKERS": "1"}
+    with (
+        FaultSite("slow", articles=3, faults=(), crawl_delay=1.0) as slow,
+        FaultSite("quick", articles=3, faults=(), first_story=5) as quick,
+    ):
+        run = crawl([slow, quick], tmp_path, fast)
+    assert run.stat(f"robotstxt/crawl_delay/{slow.netloc}") == 1.0
+    assert sorted(line["url"] for line in run.manifest()) == sorted(
+        slow.expected_archived + quick.expected_archived
+    )
+    # Every request of the site, robots.txt to the last article, at least Crawl-delay after the one before.
+    assert min(spacings(slow.requests)) >= 1.0 - NOISE, sorted(r.at for r in slow.requests)
+    # The other site on the same address has no Crawl-delay: it is not held to one.
+    assert min(spacings(quick.requests)) < 1.0
+
+
+def test_429_and_503_hold_the_whole_host(tmp_path: Path) -> None:
+    # One request at a time and no delay, so what the site sees after a refusal is only the back-off.
+    settings = {
+        "DOWNLOAD_DELAY": "0",
+        "AUTOTHROTTLE_ENABLED": "False",
+        "CONCURRENT_REQUESTS_PER_DOMAIN": "1",
+        "EXTRACT_WORKERS": "1",
+    }
+    with FaultSite("busy", articles=8, faults=("rate-limited", "unavailable-bare")) as site:
+        run = crawl([site], tmp_path, settings)
+    assert sorted(line["url"] for line in run.manifest()) == sorted(site.expected_archived)
+    assert run.stat("politeness/backoff/429") == 1 and run.stat("politeness/backoff/503") == 1
+    requests = sorted(site.requests, key=lambda r: r.at)
+    for path in ("/news/rate-limited", "/news/unavailable-bare"):
+        refused = next(r for r in requests if r.path == path)
+        later = [r for r in requests if r.at > refused.at]
+        assert any(r.path != path for r in later), "no other request of the host came after the refusal"
+        assert refused.done is not None
+        # Retry-After: 1 (429), and the first back-off of 1 s (503 without Retry-After): nothing of the
+        # host, the refused URL or any other, starts sooner.
+        first = min(r.at for r in later)
+        assert first - refused.done >= 1.0 - NOISE, (path, [(r.path, r.at - refused.done) for r in later[:3]])
