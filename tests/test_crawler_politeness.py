@@ -14,65 +14,21 @@ arrived and when its answer was written; the tests check bounds on that log, nev
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from crawler import settings as project
-from newsroom.faults import FaultRequest, FaultSite
+from newsroom.faults import FaultSite
 from tests.crawling import CrawlRun, run_crawl
-
-#: The project's own politeness (tests.crawling.FAST switches it off for the other crawl tests).
-DEFAULT_POLITENESS = {
-    "DOWNLOAD_DELAY": str(project.DOWNLOAD_DELAY),
-    "AUTOTHROTTLE_ENABLED": str(project.AUTOTHROTTLE_ENABLED),
-    "CONCURRENT_REQUESTS_PER_DOMAIN": str(project.CONCURRENT_REQUESTS_PER_DOMAIN),
-    "EXTRACT_WORKERS": "1",
-}
-#: The least spacing the defaults allow between two requests of one slot.
-MIN_SPACING = 0.5 * project.DOWNLOAD_DELAY
-# Server-side times carry a little scheduling noise on top of what the crawler spaced.
-NOISE = 0.05
-
-
-def spacings(requests: list[FaultRequest]) -> list[float]:
-    """Seconds between consecutive arrivals."""
-    times = sorted(r.at for r in requests)
-    return [b - a for a, b in itertools.pairwise(times)]
-
-
-def max_in_flight(requests: list[FaultRequest]) -> int:
-    """The most requests the site was answering at one moment."""
-    events = sorted([(r.at, 1) for r in requests] + [(r.done or r.at, -1) for r in requests])
-    most = current = 0
-    for _, step in events:
-        current += step
-        most = max(most, current)
-    return most
-
-
-def assert_slot_bounds(site: FaultSite, *, spacing: float, concurrency: int) -> None:
-    requests = site.requests
-    assert len(requests) >= 5, requests
-    assert all(r.done is not None for r in requests)
-    closest = min(spacings(requests))
-    assert closest >= spacing - NOISE, (site.name, closest, sorted(r.at for r in requests))
-    assert max_in_flight(requests) <= concurrency, site.name
+from tests.slot_log import DEFAULT_POLITENESS, MIN_SPACING, NOISE, assert_slot_bounds, paced_sites, spacings
 
 
 @pytest.fixture
-def paced_sites() -> Iterator[list[FaultSite]]:
-    """Three sites on 127.0.0.1 whose article answers take half a second, so requests pile up."""
-    with ExitStack() as stack:
-        yield [
-            stack.enter_context(
-                FaultSite(f"paced{i}", articles=8, faults=(), first_story=8 * i, article_delay=0.5)
-            )
-            for i in range(3)
-        ]
+def paced() -> Iterator[list[FaultSite]]:
+    with paced_sites() as sites:
+        yield sites
 
 
 def crawl(sites: list[FaultSite], tmp_path: Path, settings: dict[str, str]) -> CrawlRun:
@@ -82,10 +38,10 @@ def crawl(sites: list[FaultSite], tmp_path: Path, settings: dict[str, str]) -> C
     return run
 
 
-def test_default_politeness_holds_per_slot(paced_sites: list[FaultSite], tmp_path: Path) -> None:
-    run = crawl(paced_sites, tmp_path, DEFAULT_POLITENESS)
+def test_default_politeness_holds_per_slot(paced: list[FaultSite], tmp_path: Path) -> None:
+    run = crawl(paced, tmp_path, DEFAULT_POLITENESS)
     urls = [line["url"] for line in run.manifest()]
-    for site in paced_sites:
+    for site in paced:
         assert sorted(u for u in urls if u.startswith(site.base_url)) == sorted(site.expected_archived)
         assert site.count("/robots.txt") == 1
         # robots.txt is one of the site's requests: it is spaced from the home page like any other.
