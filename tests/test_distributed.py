@@ -193,7 +193,9 @@ def test_two_workers_keep_the_per_slot_bounds(redis_url: str, tmp_path: Path) ->
     # concurrency 2), so there is more work than one worker can take before the other asks for some.
     with paced_sites(articles=20, answer=1.0) as sites:
         sources = sites[0].write_sources(tmp_path / "sources.yaml", *sites[1:])
-        polite = {**DEFAULT_POLITENESS, "CRAWL_REDIS_IDLE_CLOSE": "8"}
+        # Per-slot politeness at the project's defaults; each worker takes at most 8 requests at a time
+        # (CONCURRENT_REQUESTS, not a per-slot limit), so neither can take the whole crawl alone.
+        polite = {**DEFAULT_POLITENESS, "CONCURRENT_REQUESTS": "8", "CRAWL_REDIS_IDLE_CLOSE": "8"}
         workers = [
             _worker(sources, archive, tmp_path, redis_url, crawl_id, name, polite) for name in ("w1", "w2")
         ]
@@ -212,7 +214,7 @@ def test_two_workers_keep_the_per_slot_bounds(redis_url: str, tmp_path: Path) ->
     stored = Counter(line["url"] for line in _manifest_lines(archive))
     for site in sites:
         assert sorted(u for u in stored if u.startswith(site.base_url)) == sorted(site.expected_archived)
-        # Both workers read robots.txt, each in the site's slot like its pages.
-        assert site.count("/robots.txt") == 2
+        # Each worker reads robots.txt once (in the site's slot, like its pages), if it got work there.
+        assert 1 <= site.count("/robots.txt") <= 2
         assert_slot_bounds(site, spacing=MIN_SPACING, concurrency=project.CONCURRENT_REQUESTS_PER_DOMAIN)
     assert max(stored.values()) == 1
