@@ -18,8 +18,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from scrapy.settings import Settings
 
 from crawler import settings as project
+from crawler.config import ConfigError
+from crawler.validation import validate_settings
 from newsroom.faults import FaultSite
 from tests.crawling import CrawlRun, run_crawl
 from tests.slot_log import DEFAULT_POLITENESS, MIN_SPACING, NOISE, assert_slot_bounds, paced_sites, spacings
@@ -87,3 +90,19 @@ def test_429_and_503_hold_the_whole_host(tmp_path: Path) -> None:
         # host, the refused URL or any other, starts sooner.
         first = min(r.at for r in later)
         assert first - refused.done >= 1.0 - NOISE, (path, [(r.path, r.at - refused.done) for r in later[:3]])
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("ROBOTSTXT_UNREACHABLE_RETRIES", "-1"),
+        ("ROBOTSTXT_UNREACHABLE_RETRIES", "two"),
+        ("ROBOTSTXT_UNREACHABLE_RETRY_DELAY", "soon"),
+    ],
+)
+def test_a_bad_robots_setting_stops_the_crawl_before_it_starts(name: str, value: str) -> None:
+    settings = Settings()
+    settings.setmodule(project)
+    settings.set(name, value, priority="cmdline")
+    with pytest.raises(ConfigError, match=name):
+        validate_settings(settings)
