@@ -8,8 +8,9 @@ a gzip bomb, invalid bytes in the declared encoding, malformed HTML, PDF and ima
 of scope (another port, ``file:``). ``robots="5xx"``, ``"timeout"`` or ``"404"`` makes robots.txt itself fail;
 ``crawl_delay`` adds a ``Crawl-delay`` line to it.
 
-Every request is logged (``requests``, ``count(path)``, ``times(path)``) so a test can prove how often the
-crawler asked for each URL. ``write_sources(path)`` writes the sources YAML the ``libya`` spider reads.
+Every request is logged (``requests``, ``count(path)``, ``times(path)``, with arrival and answer times) so a
+test can prove how often the crawler asked for each URL, and how far apart (``spacings()``) and how many at
+once (``max_in_flight()``). ``write_sources(path)`` writes the sources YAML the ``libya`` spider reads.
 
     with FaultSite(timeout=3.0) as site:
         site.write_sources(tmp / "sources.yaml")
@@ -22,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import html
+import itertools
 import socket
 import struct
 import threading
@@ -313,6 +315,21 @@ class FaultSite:
     def times(self, path: str) -> list[float]:
         with self._lock:
             return [r.at for r in self._requests if r.path == path]
+
+    def spacings(self) -> list[float]:
+        """Seconds between consecutive arrivals, whatever the path."""
+        times = sorted(r.at for r in self.requests)
+        return [b - a for a, b in itertools.pairwise(times)]
+
+    def max_in_flight(self) -> int:
+        """The most requests the site was answering at one moment."""
+        requests = self.requests
+        events = sorted([(r.at, 1) for r in requests] + [(r.done or r.at, -1) for r in requests])
+        most = current = 0
+        for _, step in events:
+            current += step
+            most = max(most, current)
+        return most
 
     # --- pages -------------------------------------------------------------------------------------
     def _article(self, path: str) -> bytes:

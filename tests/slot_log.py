@@ -1,18 +1,17 @@
 """What a site saw of a crawl, per download slot: spacing between arrivals and requests in flight.
 
-Read from ``newsroom.faults.FaultSite.requests`` (arrival and answer times, server side). Used by the
+Read from ``newsroom.faults.FaultSite`` (``spacings()``, ``max_in_flight()``: server-side times). Used by the
 politeness tests of one crawler (``tests/test_crawler_politeness.py``) and of two Redis workers
 (``tests/test_distributed.py``).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
 from crawler import settings as project
-from newsroom.faults import FaultRequest, FaultSite
+from newsroom.faults import FaultSite
 
 #: The project's own politeness (tests.crawling.FAST switches it off for the other crawl tests).
 DEFAULT_POLITENESS = {
@@ -27,29 +26,13 @@ MIN_SPACING = 0.5 * project.DOWNLOAD_DELAY
 NOISE = 0.05
 
 
-def spacings(requests: list[FaultRequest]) -> list[float]:
-    """Seconds between consecutive arrivals."""
-    times = sorted(r.at for r in requests)
-    return [b - a for a, b in itertools.pairwise(times)]
-
-
-def max_in_flight(requests: list[FaultRequest]) -> int:
-    """The most requests the site was answering at one moment."""
-    events = sorted([(r.at, 1) for r in requests] + [(r.done or r.at, -1) for r in requests])
-    most = current = 0
-    for _, step in events:
-        current += step
-        most = max(most, current)
-    return most
-
-
 def assert_slot_bounds(site: FaultSite, *, spacing: float, concurrency: int) -> None:
     requests = site.requests
     assert len(requests) >= 5, requests
     assert all(r.done is not None for r in requests)
-    closest = min(spacings(requests))
+    closest = min(site.spacings())
     assert closest >= spacing - NOISE, (site.name, closest, sorted(r.at for r in requests))
-    assert max_in_flight(requests) <= concurrency, site.name
+    assert site.max_in_flight() <= concurrency, site.name
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from crawler.config import ConfigError
 from crawler.validation import validate_settings
 from newsroom.faults import FaultSite
 from tests.crawling import CrawlRun, run_crawl
-from tests.slot_log import DEFAULT_POLITENESS, MIN_SPACING, NOISE, assert_slot_bounds, paced_sites, spacings
+from tests.slot_log import DEFAULT_POLITENESS, MIN_SPACING, NOISE, assert_slot_bounds, paced_sites
 
 
 @pytest.fixture
@@ -63,9 +63,9 @@ def test_crawl_delay_is_the_hosts_smallest_delay(tmp_path: Path) -> None:
         slow.expected_archived + quick.expected_archived
     )
     # Every request of the site, robots.txt to the last article, at least Crawl-delay after the one before.
-    assert min(spacings(slow.requests)) >= 1.0 - NOISE, sorted(r.at for r in slow.requests)
+    assert min(slow.spacings()) >= 1.0 - NOISE, sorted(r.at for r in slow.requests)
     # The other site on the same address has no Crawl-delay: it is not held to one.
-    assert min(spacings(quick.requests)) < 1.0
+    assert min(quick.spacings()) < 1.0
 
 
 def test_429_and_503_hold_the_whole_host(tmp_path: Path) -> None:
