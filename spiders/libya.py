@@ -1,6 +1,6 @@
 """The ``libya`` spider: discovers and fetches the articles of every site in a sources file.
 
-Discovery per site, all of it polite (robots.txt via Scrapy's middleware, AutoThrottle, per-domain limits):
+Discovery per site, all of it polite (robots.txt as RFC 9309 says, AutoThrottle, per-host limits):
 robots.txt ``Sitemap:`` lines, sitemaps given in the sources file (indexes, gzip, Google news sitemaps with
 ``since``), RSS/Atom feeds (given, or found by ``<link rel="alternate">``), the home page and section pages
 with their pagination. URLs are canonicalised (tracking parameters and fragments dropped, rel=canonical
@@ -193,7 +193,7 @@ class LibyaSpider(Spider):
     # --- robots and sitemaps -------------------------------------------------------------------------
 
     def _robots_parsed(self, robotparser: Any, request: Request) -> None:
-        """Queue the Sitemap: lines of a site's robots.txt as soon as Scrapy's middleware parsed it."""
+        """Queue the Sitemap: lines of a site's robots.txt as soon as the robots.txt middleware parsed it."""
         source = next((s for s in self.sources if s.in_scope(request.url)), None)
         if source is None:
             return
