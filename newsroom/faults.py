@@ -77,7 +77,7 @@ ARCHIVED_FAULTS = (
     "bad-bytes",
     "malformed",
 )
-ROBOTS_MODES = ("ok", "5xx", "timeout", "404")
+ROBOTS_MODES = ("ok", "5xx", "timeout", "404", "5xx-then-ok")
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,8 @@ class FaultSite:
     ``timeout`` is the crawler's DOWNLOAD_TIMEOUT in the test: "slow" answers are made slower than it.
     ``max_size`` is the crawler's DOWNLOAD_MAXSIZE: "oversize" bodies and gzip bombs are made larger.
     ``warn_size`` is DOWNLOAD_WARNSIZE: the "big" page lies between the two.
-    ``robots``: "ok", "5xx" (robots.txt always answers 503), "timeout" (robots.txt never answers) or "404".
+    ``robots``: "ok", "5xx" (robots.txt always answers 503), "timeout" (robots.txt never answers), "404", or
+    "5xx-then-ok" (503 to the first three requests, then the usual robots.txt).
     ``crawl_delay``: a ``Crawl-delay`` line for every user agent in robots.txt (seconds).
     ``articles``: how many normal articles; ``faults``: which fault URLs to serve (default: all).
     ``name`` is the site name in the sources file; ``offsite_url`` is where "offsite-redirect" points.
@@ -386,7 +387,7 @@ class FaultSite:
         h.send_html(self._pages[path])
 
     def _answer_robots(self, h: _Handler) -> None:
-        if self.robots == "5xx":
+        if self.robots == "5xx" or (self.robots == "5xx-then-ok" and self.count("/robots.txt") <= 3):
             h.send(503, b"Service Unavailable", "text/plain")
         elif self.robots == "timeout":
             h.stall(self.timeout * 3)

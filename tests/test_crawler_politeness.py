@@ -106,3 +106,24 @@ def test_a_bad_robots_setting_stops_the_crawl_before_it_starts(name: str, value:
     settings.set(name, value, priority="cmdline")
     with pytest.raises(ConfigError, match=name):
         validate_settings(settings)
+
+
+def test_a_robots_txt_that_answers_later_releases_the_held_requests(tmp_path: Path) -> None:
+    settings = {
+        "DOWNLOAD_DELAY": "0",
+        "AUTOTHROTTLE_ENABLED": "False",
+        "RETRY_TIMES": "2",
+        "EXTRACT_WORKERS": "1",
+        "ROBOTSTXT_UNREACHABLE_RETRIES": "1",
+        "ROBOTSTXT_UNREACHABLE_RETRY_DELAY": "1",
+    }
+    with FaultSite("late", robots="5xx-then-ok", articles=3, faults=()) as site:
+        run = crawl([site], tmp_path, settings)
+    # Three 503s (RETRY_TIMES=2), then, asked again a second later, the real robots.txt.
+    assert site.count("/robots.txt") == 4
+    answered = site.times("/robots.txt")[-1]
+    pages = [r for r in site.requests if r.path != "/robots.txt"]
+    assert pages and all(r.at > answered for r in pages)  # nothing of the host before robots.txt answered
+    assert sorted(line["url"] for line in run.manifest()) == sorted(site.expected_archived)
+    assert run.stat("robotstxt/recovered") == 1
+    assert run.stat(f"robotstxt/unreachable/{site.netloc}") == 0

@@ -68,7 +68,8 @@ class _Unreachable:
     reason: str
     attempts: int = 1
     held: list[Request] = field(default_factory=list)
-    retry: CallLaterResult | None = None
+    retry: CallLaterResult | None = None  # the next attempt, when one is scheduled
+    asking: bool = False  # an attempt is under way
 
 
 class PolitenessRobotsTxtMiddleware(RobotsTxtMiddleware):
@@ -166,13 +167,21 @@ class PolitenessRobotsTxtMiddleware(RobotsTxtMiddleware):
             return  # nothing of the host was asked for meanwhile
         self._stats.inc_value("robotstxt/unreachable_retry")
         del self._parsers[netloc]
+        state.asking = True
         d = deferred_from_coro(self._ask_again(netloc, state))
         d.addErrback(lambda failure: logger.error("robots.txt retry for %s failed: %s", netloc, failure))
 
     async def _ask_again(self, netloc: str, state: _Unreachable) -> None:
-        rp = await self.robot_parser(state.held[0])
-        if isinstance(rp, UnreachableRobots):
-            return  # counted, and maybe scheduled again, by _resolve_unreachable
+        try:
+            rp = await self.robot_parser(state.held[0])
+            if not isinstance(
+                rp, UnreachableRobots
+            ):  # else counted, maybe scheduled again, by _resolve_unreachable
+                self._release_held(netloc, state)
+        finally:
+            state.asking = False
+
+    def _release_held(self, netloc: str, state: _Unreachable) -> None:
         held, state.held = state.held, []
         del self._unreachable[netloc]
         self._stats.set_value(f"robotstxt/unreachable/{netloc}", 0)
@@ -184,7 +193,7 @@ class PolitenessRobotsTxtMiddleware(RobotsTxtMiddleware):
             engine.crawl(request.replace(dont_filter=True))
 
     def spider_idle(self, spider: Spider) -> None:
-        if any(state.retry is not None for state in self._unreachable.values()):
+        if any(state.retry is not None or state.asking for state in self._unreachable.values()):
             raise DontCloseSpider  # robots.txt of some host is still to be asked again
 
     def spider_closed(self, spider: Spider) -> None:
