@@ -27,6 +27,9 @@ from newsroom.faults import FaultSite
 from tests.crawling import CrawlRun, run_crawl
 from tests.slot_log import DEFAULT_POLITENESS, MIN_SPACING, NOISE, assert_slot_bounds, paced_sites
 
+#: No politeness of Scrapy's own, so what a site sees comes from the rule under test alone.
+NO_DELAY = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False", "EXTRACT_WORKERS": "1"}
+
 
 @pytest.fixture
 def paced() -> Iterator[list[FaultSite]]:
@@ -52,12 +55,11 @@ def test_default_politeness_holds_per_slot(paced: list[FaultSite], tmp_path: Pat
 
 
 def test_crawl_delay_is_the_hosts_smallest_delay(tmp_path: Path) -> None:
-    fast = {"DOWNLOAD_DELAY": "0", "AUTOTHROTTLE_ENABLED": "False", "EXTRACT_WORKERS": "1"}
     with (
         FaultSite("slow", articles=3, faults=(), crawl_delay=1.0) as slow,
         FaultSite("quick", articles=3, faults=(), first_story=5) as quick,
     ):
-        run = crawl([slow, quick], tmp_path, fast)
+        run = crawl([slow, quick], tmp_path, NO_DELAY)
     assert run.stat(f"robotstxt/crawl_delay/{slow.netloc}") == 1.0
     assert sorted(line["url"] for line in run.manifest()) == sorted(
         slow.expected_archived + quick.expected_archived
@@ -70,12 +72,7 @@ def test_crawl_delay_is_the_hosts_smallest_delay(tmp_path: Path) -> None:
 
 def test_429_and_503_hold_the_whole_host(tmp_path: Path) -> None:
     # One request at a time and no delay, so what the site sees after a refusal is only the back-off.
-    settings = {
-        "DOWNLOAD_DELAY": "0",
-        "AUTOTHROTTLE_ENABLED": "False",
-        "CONCURRENT_REQUESTS_PER_DOMAIN": "1",
-        "EXTRACT_WORKERS": "1",
-    }
+    settings = {**NO_DELAY, "CONCURRENT_REQUESTS_PER_DOMAIN": "1"}
     with FaultSite("busy", articles=8, faults=("rate-limited", "unavailable-bare")) as site:
         run = crawl([site], tmp_path, settings)
     assert sorted(line["url"] for line in run.manifest()) == sorted(site.expected_archived)
@@ -110,10 +107,8 @@ def test_a_bad_robots_setting_stops_the_crawl_before_it_starts(name: str, value:
 
 def test_a_robots_txt_that_answers_later_releases_the_held_requests(tmp_path: Path) -> None:
     settings = {
-        "DOWNLOAD_DELAY": "0",
-        "AUTOTHROTTLE_ENABLED": "False",
+        **NO_DELAY,
         "RETRY_TIMES": "2",
-        "EXTRACT_WORKERS": "1",
         "ROBOTSTXT_UNREACHABLE_RETRIES": "1",
         "ROBOTSTXT_UNREACHABLE_RETRY_DELAY": "1",
     }
