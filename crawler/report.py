@@ -45,6 +45,7 @@ from scrapy.exceptions import NotConfigured
 from archive.health import DriftThresholds, HealthLog, HealthStore, SiteHealth
 from archive.report import CrawlReport, build_report, jsonable_stats, report_key
 from archive.storage import StoreError
+from crawler.secrets import SecretMasker
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -134,6 +135,7 @@ class CrawlReportExtension:
         self.written: dict[str, str] = {}  # name -> where (store key or local path)
         self._history: Future[dict[str, list[SiteHealth]]] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crawl-report")
+        self.masker = SecretMasker(())  # the crawl's credentials, masked in everything written
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlReportExtension:
@@ -147,6 +149,7 @@ class CrawlReportExtension:
             storage,
             getattr(storage, "store", None),
         )
+        ext.masker = SecretMasker.from_settings(crawler.settings)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
         # Connected now, before the storage extension connects its drain (at engine_started): our handler
@@ -262,6 +265,7 @@ class CrawlReportExtension:
 
     def _write(self, name: str, data: bytes, content_type: str) -> None:
         key = report_key(self.config.crawl_id, name)
+        data = self.masker.mask_bytes(data)
         if self.storage is not None:
             try:
                 self.storage.put_bytes(key, data, content_type)

@@ -141,6 +141,9 @@ DOWNLOADER_MIDDLEWARES: dict[str, int] = {
 # Rendering of JavaScript-gated pages: installs scrapy-playwright's download handler (Chromium starts only on
 # the first gated page) and the JsGateMiddleware (585, after decompression) that decides per response.
 ADDONS: dict[str, int] = {
+    # First of all: credentials are masked in every log line (Scrapy's "Overridden settings" included),
+    # traceback, stats dump and report (see crawler/secrets.py).
+    "crawler.secrets.SecretsMaskAddon": -200,
     # Every project setting is checked before anything else is built: a bad value stops the crawl with
     # one line that names it (see crawler/validation.py).
     "crawler.validation.SettingsValidator": -100,
