@@ -17,6 +17,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.statscollectors import StatsCollector
 
+from crawler.config import SettingsReader
 from crawler.secrets import SecretMasker
 
 
@@ -28,6 +29,16 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+def stats_file_path(settings: Any) -> str:
+    """CRAWL_STATS_FILE (empty: off); raises ``ConfigError`` when it names a directory."""
+    r = SettingsReader(settings)
+    path = r.text("CRAWL_STATS_FILE")
+    if path and Path(path).is_dir():
+        r.fail(f"CRAWL_STATS_FILE {path!r} is a directory; give a file name")
+    r.check()
+    return path
+
+
 class StatsFileExtension:
     def __init__(self, path: Path, stats: StatsCollector, masker: SecretMasker | None = None) -> None:
         self.path = path
@@ -36,7 +47,7 @@ class StatsFileExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StatsFileExtension:
-        path = crawler.settings.get("CRAWL_STATS_FILE") or ""
+        path = stats_file_path(crawler.settings)
         if not path:
             raise NotConfigured("CRAWL_STATS_FILE is empty")
         assert crawler.stats is not None

@@ -22,6 +22,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.capture import Capture
 from archive.wacz import validate_wacz
+from crawler.config import ConfigError
 from crawler.warc import WarcCaptureMiddleware, WarcConfig, WarcExtension
 from tests.localserver import serve
 
@@ -292,7 +293,10 @@ def test_warc_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(crawl_id) == 15 and crawl_id[8] == "T" and crawl_id.replace("T", "").isdigit()
     with pytest.raises(NotConfigured, match="WARC_ENABLED is off"):
         WarcExtension.from_crawler(get_crawler(settings_dict={"WARC_ENABLED": False}))
-    with pytest.raises(NotConfigured, match="WARC_MAX_SIZE"):
+    # A bad value is an error, even for a part that is switched off; never a silently disabled component.
+    with pytest.raises(ConfigError, match="WARC_MAX_SIZE must be at least 1, got 0"):
         WarcConfig.from_settings(Settings({"WARC_MAX_SIZE": 0}))
+    with pytest.raises(ConfigError, match="WARC_PREFIX 'A B' must be letters"):
+        WarcConfig.from_settings(Settings({"WARC_PREFIX": "A B", "WARC_ENABLED": False}))
     with pytest.raises(NotConfigured, match="WarcExtension"):
         WarcCaptureMiddleware.from_crawler(get_crawler(settings_dict={}))

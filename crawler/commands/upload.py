@@ -15,6 +15,7 @@ from scrapy.exceptions import UsageError
 
 from archive.spool import Spool, SpoolEntry, SpoolLockedError
 from archive.storage import StoreError, StoreUnavailableError, store_from_config
+from crawler.config import ConfigError
 from crawler.storage import ArchiveStorageConfig
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class Command(ScrapyCommand):
         assert self.settings is not None
         try:
             config = ArchiveStorageConfig.from_settings(self.settings, archive_uri=opts.archive_uri)
-        except StoreError as exc:
+        except (StoreError, ConfigError) as exc:
             raise UsageError(str(exc), print_help=False) from None
         store = store_from_config(config.store)
         try:

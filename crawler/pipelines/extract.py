@@ -18,6 +18,7 @@ import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any
 
 from scrapy import Spider, signals
@@ -25,6 +26,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
+from crawler.config import SettingsReader
 from crawler.items import ArticlePage
 from crawler.pipelines.relevance import topic_path
 
@@ -117,6 +119,20 @@ def _watch_parent(parent_pid: int) -> None:
     os._exit(1)
 
 
+@dataclass(frozen=True)
+class ExtractConfig:
+    workers: int  # processes in the pool
+    topic_path: str  # scored next to the extraction, from the file the relevance pipeline reads
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ExtractConfig:
+        """Raises ``ConfigError`` for a bad EXTRACT_WORKERS (0: one worker per core)."""
+        r = SettingsReader(settings)
+        workers = r.integer("EXTRACT_WORKERS", minimum=0, hint=" (0 means one per core)")
+        r.check()
+        return cls(workers or os.cpu_count() or 1, str(topic_path(settings)))
+
+
 class ExtractPipeline:
     def __init__(self, stats: StatsCollector, workers: int, topic_path: str | None = None) -> None:
         self.stats = stats
@@ -126,13 +142,9 @@ class ExtractPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
-        workers = crawler.settings.getint("EXTRACT_WORKERS", 0)
-        if workers < 0:
-            raise ValueError("EXTRACT_WORKERS must be 0 (one per core) or a positive number")
+        config = ExtractConfig.from_settings(crawler.settings)
         assert crawler.stats is not None
-        # Scored next to the extraction, from the same topic file the relevance pipeline reads.
-        topic = str(topic_path(crawler.settings))
-        pipeline = cls(crawler.stats, workers or os.cpu_count() or 1, topic)
+        pipeline = cls(crawler.stats, config.workers, config.topic_path)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
 
