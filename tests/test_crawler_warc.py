@@ -233,7 +233,9 @@ def test_extension_rotates_indexes_and_hands_files_over_in_order(tmp_path: Path)
             "WARC_DIR": str(tmp_path / "w"),
             "CRAWL_ID": "c1",
             "WARC_PREFIX": "T",
-            "WARC_MAX_SIZE": 1,
+            # The smallest size the settings accept; each capture's body (random, so gzip cannot shrink it)
+            # is larger, so every capture fills a file.
+            "WARC_MAX_SIZE": 1_000_001,
         }
     )
     ext = WarcExtension.from_crawler(crawler)
@@ -256,7 +258,7 @@ def test_extension_rotates_indexes_and_hands_files_over_in_order(tmp_path: Path)
                     status=200,
                     reason="OK",
                     response_headers=[("Content-Type", "text/html")],
-                    body=f"<html><title>{i}</title></html>".encode(),
+                    body=f"<html><title>{i}</title><!-- {os.urandom(1_200_000).hex()} --></html>".encode(),
                     fetched_at=when,
                 )
             )
@@ -265,7 +267,7 @@ def test_extension_rotates_indexes_and_hands_files_over_in_order(tmp_path: Path)
     ext.close()
 
     warcs = ext.writer.finished_files
-    assert len(warcs) == 3  # max_size 1: one capture per file
+    assert len(warcs) == 3  # one capture per file
     expected = []
     for warc in warcs:
         expected += [warc.name, warc.name.removesuffix(".warc.gz") + ".cdxj"]
