@@ -144,12 +144,13 @@ class CrawlReportExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlReportExtension:
+        config = ReportConfig.from_settings(crawler.settings)  # a bad value is an error, even when off
         if not crawler.settings.getbool("REPORT_ENABLED", True):
             raise NotConfigured("REPORT_ENABLED is off")
         assert crawler.stats is not None
         storage = getattr(crawler, "archive_storage", None)
         ext = cls(
-            ReportConfig.from_settings(crawler.settings),
+            config,
             crawler.stats,
             storage,
             getattr(storage, "store", None),
