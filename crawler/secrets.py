@@ -151,14 +151,23 @@ def install_log_masking(masker: SecretMasker) -> None:
 
 
 def _install_excepthook(masker: SecretMasker) -> None:
-    """An uncaught exception's traceback, printed by Python itself, goes through the masker too."""
+    """An uncaught exception's traceback, printed by Python itself (main thread or any other), is masked too."""
+    import threading
     import traceback
 
-    def hook(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    def hook(kind: type[BaseException], value: BaseException | None, tb: TracebackType | None) -> None:
         text = "".join(traceback.format_exception(kind, value, tb))
         sys.stderr.write(masker.mask(text))
 
+    def thread_hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "?"
+        sys.stderr.write(f"Exception in thread {name}:\n")
+        hook(args.exc_type, args.exc_value, args.exc_traceback)
+
     sys.excepthook = hook
+    threading.excepthook = thread_hook
 
 
 class SecretsMaskAddon:

@@ -220,36 +220,39 @@ def test_configs_take_their_defaults_from_the_project_settings() -> None:
     assert storage.drain_timeout == project.ARCHIVE_DRAIN_TIMEOUT
 
 
+CONFIG_BAD: list[tuple[str, dict[str, str], str]] = [
+    ("crawler.warc.WarcConfig", {"WARC_PREFIX": "A B"}, "WARC_PREFIX 'A B' must be letters"),
+    ("crawler.warc.WarcConfig", {"WARC_MAX_SIZE": "1000"}, "WARC_MAX_SIZE must be more than 1 MB"),
+    ("crawler.render.RenderConfig", {"RENDER_TIMEOUT": "nan"}, "RENDER_TIMEOUT must be a finite number"),
+    (
+        "crawler.incremental.IncrementalConfig",
+        {"INCREMENTAL_STATE_PREFIX": "../up"},
+        "INCREMENTAL_STATE_PREFIX must be a relative key prefix",
+    ),
+    (
+        "crawler.incremental.IncrementalConfig",
+        {"INCREMENTAL_REFETCH": "maybe"},
+        "INCREMENTAL_REFETCH must be",
+    ),
+    (
+        "crawler.report.ReportConfig",
+        {"REPORT_HISTORY_TIMEOUT": "-1"},
+        "REPORT_HISTORY_TIMEOUT must be at least",
+    ),
+    ("crawler.metrics.MetricsConfig", {"METRICS_PORT": "70000"}, "METRICS_PORT must be at most 65535"),
+    (
+        "crawler.retry_after.RetryAfterConfig",
+        {"RETRY_AFTER_HTTP_CODES": "429,x"},
+        "RETRY_AFTER_HTTP_CODES",
+    ),
+    ("crawler.storage.ArchiveStorageConfig", {"S3_ADDRESSING_STYLE": "sideways"}, "S3_ADDRESSING_STYLE"),
+]
+
+
 @pytest.mark.parametrize(
     ("build", "values", "message"),
-    [
-        ("crawler.warc.WarcConfig", {"WARC_PREFIX": "A B"}, "WARC_PREFIX 'A B' must be letters"),
-        ("crawler.warc.WarcConfig", {"WARC_MAX_SIZE": "1000"}, "WARC_MAX_SIZE must be more than 1 MB"),
-        ("crawler.render.RenderConfig", {"RENDER_TIMEOUT": "nan"}, "RENDER_TIMEOUT must be a finite number"),
-        (
-            "crawler.incremental.IncrementalConfig",
-            {"INCREMENTAL_STATE_PREFIX": "../up"},
-            "INCREMENTAL_STATE_PREFIX must be a relative key prefix",
-        ),
-        (
-            "crawler.incremental.IncrementalConfig",
-            {"INCREMENTAL_REFETCH": "maybe"},
-            "INCREMENTAL_REFETCH must be",
-        ),
-        (
-            "crawler.report.ReportConfig",
-            {"REPORT_HISTORY_TIMEOUT": "-1"},
-            "REPORT_HISTORY_TIMEOUT must be at least",
-        ),
-        ("crawler.metrics.MetricsConfig", {"METRICS_PORT": "70000"}, "METRICS_PORT must be at most 65535"),
-        (
-            "crawler.retry_after.RetryAfterConfig",
-            {"RETRY_AFTER_HTTP_CODES": "429,x"},
-            "RETRY_AFTER_HTTP_CODES",
-        ),
-        ("crawler.storage.ArchiveStorageConfig", {"S3_ADDRESSING_STYLE": "sideways"}, "S3_ADDRESSING_STYLE"),
-    ],
-    ids=lambda v: v if isinstance(v, str) and "." not in v else None,
+    CONFIG_BAD,
+    ids=[f"{build.rsplit('.', 1)[-1]}-{next(iter(values))}" for build, values, _ in CONFIG_BAD],
 )
 def test_each_config_rejects_its_bad_values(build: str, values: dict[str, str], message: str) -> None:
     """The rule lives in the config: it raises ConfigError (never NotConfigured, never accepts the value)."""

@@ -8,10 +8,12 @@ HTTP, the spool and the store is searched for them (gzip members and WACZ packag
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import logging
 import sys
+import threading
 import urllib.request
 import zipfile
 from collections.abc import Iterator
@@ -83,7 +85,7 @@ def test_log_records_are_masked_in_messages_arguments_and_tracebacks() -> None:
     handler = logging.StreamHandler(stream)
     logger = logging.getLogger("tests.secrets")
     logger.addHandler(handler)
-    factory, hook = logging.getLogRecordFactory(), sys.excepthook
+    factory, hook, thread_hook = logging.getLogRecordFactory(), sys.excepthook, threading.excepthook
     try:
         install_log_masking(SecretMasker([SECRET]))
         logger.warning("Overridden settings:\n%(settings)s", {"settings": {"AWS_SECRET_ACCESS_KEY": SECRET}})
@@ -92,14 +94,27 @@ def test_log_records_are_masked_in_messages_arguments_and_tracebacks() -> None:
         except RuntimeError:
             logger.exception("failed: %s", SECRET)
         logger.warning("where: %s", SECRET, stack_info=True)
+        errors = io.StringIO()
+        with contextlib.redirect_stderr(errors):
+            thread = threading.Thread(target=_raise_secret, name="uploader")
+            thread.start()
+            thread.join()
     finally:
         logging.setLogRecordFactory(factory)
-        sys.excepthook = hook
+        sys.excepthook, threading.excepthook = hook, thread_hook
         logger.removeHandler(handler)
+    assert (
+        "Exception in thread uploader" in errors.getvalue() and "RuntimeError: key ***" in errors.getvalue()
+    )
+    assert SECRET not in errors.getvalue()
     output = stream.getvalue()
     assert SECRET not in output
     assert "Overridden settings" in output and "RuntimeError: upload failed with key ***" in output
     assert "Stack (most recent call last)" in output
+
+
+def _raise_secret() -> None:
+    raise RuntimeError(f"key {SECRET}")
 
 
 # --- real crawls -------------------------------------------------------------------------------------------
