@@ -239,43 +239,88 @@ def test_rejected_credentials_leak_nothing_in_botocore_errors(
     _assert_nowhere([SECRET, seaweed.access_key], {"output": result.log.encode(), **_files(work)})
 
 
-@pytest.mark.slow
-def test_scrapyd_job_leaks_no_credential(
-    deployed: Scrapyd, newsroom: Newsroom, seaweed: SeaweedS3, s3_bucket: str, tmp_path: Path
+def _scrapyd_job_leaks_nothing(
+    server: Scrapyd, sources: Path, seaweed: SeaweedS3, bucket: str, work: Path, credentials: dict[str, str]
 ) -> None:
-    sources = newsroom.write_sources(tmp_path / "sources.yaml")
+    """Schedule one crawl (``credentials`` as ``setting=``), then search everything it and scrapyd left."""
     jobid = "20250101-000000-secrets"
     settings = {
         **FAST,
         **_s3_settings(seaweed),
-        "ARCHIVE_URI": seaweed.uri(s3_bucket, "libya"),
-        "ARCHIVE_SPOOL_DIR": str(tmp_path / "spool"),
-        "CRAWL_STATS_FILE": str(tmp_path / f"stats-{jobid}.json"),
+        "ARCHIVE_URI": seaweed.uri(bucket, "libya"),
+        "ARCHIVE_SPOOL_DIR": str(work / "spool"),
+        "CRAWL_STATS_FILE": str(work / f"stats-{jobid}.json"),
         "RELEVANCE_TOPIC": str(REPO / "relevance" / "topics" / "libya.yaml"),
-        "AWS_ACCESS_KEY_ID": seaweed.access_key,
-        "AWS_SECRET_ACCESS_KEY": seaweed.secret_key,
         "LOG_LEVEL": "DEBUG",
+        **credentials,
     }
     args = ["--sources", str(sources), "--sites", "wahaa", "--jobid", jobid]
     for name, value in settings.items():
         args += ["-s", f"{name}={value}"]
-    scheduled = deployed.schedule(*args)
+    scheduled = server.schedule(*args)
     assert scheduled.returncode == 0, scheduled.stderr
-    deployed.wait(jobid)
-    with urllib.request.urlopen(f"{deployed.url}/logs/libya/libya/{jobid}.log", timeout=30) as response:
+    server.wait(jobid)
+    with urllib.request.urlopen(f"{server.url}/logs/libya/libya/{jobid}.log", timeout=30) as response:
         served: bytes = response.read()
     assert b"Spider closed (finished)" in served and b"Overridden settings" in served
-    objects = _objects(seaweed, s3_bucket)
-    assert any(key.endswith(".warc.gz") for key in objects)
+    objects = _objects(seaweed, bucket)
+    assert any(key.endswith(".warc.gz") for key in objects)  # the job really used the credentials
     texts: dict[str, Any] = {
         "served log": served,
         "schedule output": (scheduled.stdout + scheduled.stderr).encode(),
-        **_files(tmp_path),
-        **_files(deployed.home / "logs"),
-        "scrapyd's own log": deployed.output.read_bytes(),
+        **_files(work),
+        **_files(server.home / "logs"),
+        "scrapyd's own log": server.output.read_bytes(),
         **objects,
     }
     _assert_nowhere([seaweed.secret_key, seaweed.access_key], texts)
+
+
+@pytest.mark.slow
+def test_scrapyd_job_given_credentials_as_settings_leaks_none(
+    deployed: Scrapyd, newsroom: Newsroom, seaweed: SeaweedS3, s3_bucket: str, tmp_path: Path
+) -> None:
+    sources = newsroom.write_sources(tmp_path / "sources.yaml")
+    credentials = {"AWS_ACCESS_KEY_ID": seaweed.access_key, "AWS_SECRET_ACCESS_KEY": seaweed.secret_key}
+    _scrapyd_job_leaks_nothing(deployed, sources, seaweed, s3_bucket, tmp_path / "work", credentials)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("way", ["environment", "credentials_file"])
+def test_scrapyd_job_given_credentials_by_the_service_leaks_none(
+    way: str,
+    newsroom: Newsroom,
+    seaweed: SeaweedS3,
+    s3_bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The credentials in scrapyd's own environment (a systemd EnvironmentFile) or an AWS credentials file."""
+    from tests.fixtures_scrapyd import Scrapyd
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    if way == "environment":
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweed.access_key)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweed.secret_key)
+    else:
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        credentials = tmp_path / "aws-credentials"
+        credentials.write_text(
+            f"[default]\naws_access_key_id = {seaweed.access_key}\n"
+            f"aws_secret_access_key = {seaweed.secret_key}\n",
+            encoding="utf-8",
+        )
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    server = Scrapyd(tmp_path / "scrapyd")
+    server.start()
+    try:
+        deployed = server.deploy(tmp_path / "deploy")
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+        sources = newsroom.write_sources(tmp_path / "sources.yaml")
+        _scrapyd_job_leaks_nothing(server, sources, seaweed, s3_bucket, tmp_path / "work", {})
+    finally:
+        server.stop()
 
 
 def test_setup_error_line_masks_the_credential(tmp_path: Path) -> None:
