@@ -148,7 +148,10 @@ def site_names(metas: dict[str, str], url: str) -> set[str]:
     names = {
         metas.get(k, "") for k in ("og:site_name", "application-name", "twitter:site", "al:android:app_name")
     }
-    host = urlsplit(url).hostname or ""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""
     labels = [
         label for label in host.split(".") if label not in ("www", "com", "net", "org", "ly", "ar", "news")
     ]
@@ -169,7 +172,7 @@ def page_site_names(root: HtmlElement) -> set[str]:
         if 4 <= len(name) <= 60 and len(name.split()) <= 6:
             names.add(name.lower())
     for anchor in root.iter("a"):
-        if urlsplit(anchor.get("href") or "").path not in ("/", "/index.php", "/index.html", "/index.htm"):
+        if _href_path(anchor.get("href")) not in ("/", "/index.php", "/index.html", "/index.htm"):
             continue
         for element in (anchor, *anchor.iter("img")):
             for attr in ("title", "alt"):
@@ -177,6 +180,14 @@ def page_site_names(root: HtmlElement) -> set[str]:
                 if 4 <= len(value) <= 60 and value not in _HOME_WORDS:
                     names.add(value.lower())
     return names
+
+
+def _href_path(href: str | None) -> str | None:
+    # Real pages carry hrefs urlsplit rejects ("https://[ccpa-preferences]/"): not a home link.
+    try:
+        return urlsplit(href or "").path
+    except ValueError:
+        return None
 
 
 def _is_site_part(part: str, names: set[str]) -> bool:
@@ -447,9 +458,16 @@ def detect_language(text: str, lang_hint: str | None) -> str:
 
 def canonical_url(root: HtmlElement, metas: dict[str, str], url: str) -> str:
     """``<link rel=canonical>``, then og:url, resolved against the page URL; the URL itself otherwise."""
-    for link in root.iter("link"):
-        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
-            return urljoin(url, link.get("href", "").strip())
-    if metas.get("og:url"):
-        return urljoin(url, metas["og:url"])
+    candidates = [
+        link.get("href", "").strip()
+        for link in root.iter("link")
+        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href")
+    ]
+    for href in (*candidates[:1], metas.get("og:url")):
+        if not href:
+            continue
+        try:
+            return urljoin(url, href)
+        except ValueError:  # an unparseable href ("https://[bad]/") is no canonical URL
+            continue
     return url

@@ -80,7 +80,10 @@ def test_record_has_the_documented_keys() -> None:
         "text",
         "paragraphs",
         "encoding",
+        "cleanup",
+        "cleanup_note",
     }
+    assert record["cleanup"] == "full" and record["cleanup_note"] is None
     assert record["paragraphs"] == PARAGRAPHS
 
 

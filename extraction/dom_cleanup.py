@@ -1,0 +1,256 @@
+"""The DOM stage of the clean-up: boilerplate containers go before trafilatura sees the page.
+
+A container is removed only with evidence beyond its name: it is a non-content element (``nav``, ``footer``,
+``form`` ...), or its class/id names a boilerplate family (token match, ``extraction.hints``) and it lies
+outside the main content block, or, inside that block, it is link-dense or a short label. Paragraphs of the
+main block are never removed on a hint alone, and a container holding the article is never removed.
+
+The stage first plans its removals, then applies them, unless they would take more than
+``SAFETY_NET_SHARE`` of the main block's text: then nothing is removed and the result says why (the record's
+``cleanup: "fallback"``). Every removal is reported as a ``Removal`` (rule, element, characters) for
+``scrapy extract --explain``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+from lxml.html import HtmlElement
+
+from extraction.hints import boilerplate_family
+from extraction.tables import unwrap_layout_tables
+from extraction.text_cleanup import is_block_heading, norm
+
+# Containers never removed on a hint alone: they may hold the article.
+_PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
+_PROTECT_TEXT_SHARE = 0.4
+# Non-content elements of every template (HTML5 page chrome, forms, scripts' fallbacks, old tickers).
+_DROP_TAGS = ("noscript", "nav", "footer", "aside", "form", "button", "select", "template", "dialog", "marquee")
+# Inside the main block a hinted container goes only when this link-dense, or a label this short.
+_LINK_DENSE = 0.6
+_LABEL_CHARS = 40
+# The clean-up may take at most this share of the main block's text; more, and it stands down.
+SAFETY_NET_SHARE = 0.25
+_PARAGRAPH_TAGS = ("p", "div", "li", "blockquote", "h2", "h3", "h4", "td")
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What a clean-up stage removed: the rule, the element (``div.class#id``) or text, and its size."""
+
+    stage: str
+    rule: str
+    element: str
+    chars: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {"stage": self.stage, "rule": self.rule, "element": self.element, "chars": self.chars}
+
+
+@dataclass
+class DomResult:
+    removals: list[Removal]
+    fallback_reason: str | None = None
+
+
+def _text_len(element: HtmlElement) -> int:
+    return len(norm(element.text_content()))
+
+
+def describe(element: HtmlElement) -> str:
+    """``div.post-share#top``: the tag with its class and id, for the explain output."""
+    label = str(element.tag)
+    if cls := " ".join((element.get("class") or "").split()):
+        label += "." + cls.replace(" ", ".")[:60]
+    if ident := (element.get("id") or "").strip():
+        label += "#" + ident[:40]
+    return label
+
+
+def main_block(body: HtmlElement) -> HtmlElement | None:
+    """The element whose own paragraphs hold the most text: where the article is."""
+    scores: dict[HtmlElement, int] = {}
+    for element in body.iter(*_PARAGRAPH_TAGS):
+        text = element.text or ""
+        own = len(text.strip()) + sum(len((c.tail or "").strip()) for c in element)
+        own += sum(len(c.text_content()) for c in element if c.tag in ("a", "b", "strong", "em", "i", "span"))
+        if own < 60:
+            continue
+        parent = element.getparent()
+        if parent is not None:
+            scores[parent] = scores.get(parent, 0) + own
+    if not scores:
+        return None
+    return max(scores, key=scores.__getitem__)
+
+
+def _link_share(element: HtmlElement, text: int) -> float:
+    if text == 0:
+        return 1.0
+    links = sum(len(norm(a.text_content())) for a in element.iter("a"))
+    return links / text
+
+
+def _holds_article(element: HtmlElement, total: int, main: HtmlElement | None) -> bool:
+    if main is not None and (element is main or any(a is element for a in main.iterancestors())):
+        return True
+    if total > 400 and _text_len(element) >= _PROTECT_TEXT_SHARE * total:
+        return True
+    if element.find(".//article") is not None or element.find(".//h1") is not None:
+        return True
+    long_paragraphs = 0
+    for paragraph in element.iter("p"):
+        if len(paragraph.text_content()) > 80:
+            long_paragraphs += 1
+            if long_paragraphs >= 3:
+                return True
+    return False
+
+
+def _inside(element: HtmlElement, main: HtmlElement | None) -> bool:
+    return main is not None and any(a is main for a in element.iterancestors())
+
+
+class _Planner:
+    def __init__(self, body: HtmlElement) -> None:
+        self.body = body
+        self.total = max(_text_len(body), 1)
+        self.main = main_block(body)
+        self.main_chars = _text_len(self.main) if self.main is not None else 0
+        self.planned: list[tuple[HtmlElement, str]] = []
+        self._ids: set[int] = set()
+
+    def covered(self, element: HtmlElement) -> bool:
+        if id(element) in self._ids:
+            return True
+        return any(id(a) in self._ids for a in element.iterancestors())
+
+    def add(self, element: HtmlElement, rule: str) -> None:
+        if element.getparent() is None or self.covered(element):
+            return
+        self.planned.append((element, rule))
+        self._ids.add(id(element))
+
+    def removed_from_main(self) -> int:
+        return sum(_text_len(e) for e, _ in self.planned if _inside(e, self.main))
+
+
+def clean_dom(root: HtmlElement, *, safety_net: bool = True) -> DomResult:
+    """Remove boilerplate containers from a parsed page in place; return what was removed (or why not)."""
+    body = root.find(".//body")
+    if body is None:
+        body = root
+    unwrap_layout_tables(body)
+    plan = _Planner(body)
+    for element in body.iter(*_DROP_TAGS):
+        if not _holds_article(element, plan.total, plan.main) and not _inside(element, plan.main):
+            plan.add(element, f"tag:{element.tag}")
+        elif element.tag in ("button", "select", "noscript", "template", "dialog") or _is_furniture(element):
+            plan.add(element, f"tag:{element.tag}")
+    for element in body.iter(etree.Element):
+        if element.tag in _PROTECTED_TAGS or not isinstance(element.tag, str):
+            continue
+        value = f"{element.get('class', '')} {element.get('id', '')}"
+        if len(value) < 3:
+            continue
+        family = boilerplate_family(value)
+        if family is None or plan.covered(element) or _holds_article(element, plan.total, plan.main):
+            continue
+        if _inside(element, plan.main) and not _is_furniture(element):
+            continue  # inside the article a name alone is no evidence
+        plan.add(element, f"hint:{family}")
+    _plan_headed_blocks(plan)
+    removed_main = plan.removed_from_main()
+    if safety_net and plan.main_chars and removed_main > SAFETY_NET_SHARE * plan.main_chars:
+        rules = sorted({rule for e, rule in plan.planned if _inside(e, plan.main)})
+        reason = (
+            f"DOM clean-up would remove {removed_main} of the main block's {plan.main_chars} characters "
+            f"({', '.join(rules)}); kept trafilatura's text"
+        )
+        return DomResult([], reason)
+    removals = []
+    for element, rule in plan.planned:
+        removals.append(Removal("dom", rule, describe(element), _text_len(element)))
+        element.drop_tree()
+    return DomResult(removals)
+
+
+def _is_furniture(element: HtmlElement) -> bool:
+    """Inside the article: a link list or a short label (a share bar, an ad slot's "إعلان"), not prose."""
+    text = _text_len(element)
+    if text <= _LABEL_CHARS and element.tag != "p":
+        return True
+    return _link_share(element, text) >= _LINK_DENSE and element.tag not in ("p", "blockquote")
+
+
+_HEADING_TAGS = ("h2", "h3", "h4", "h5", "h6", "div", "p", "span", "strong", "b", "section", "header")
+
+
+def _plan_headed_blocks(plan: _Planner) -> None:
+    """Blocks introduced by a boilerplate heading ("شاهد أيضاً", "اترك تعليقاً") with their teaser links."""
+    body, total = plan.body, plan.total
+    # Match on an element's own leading text first, so the scan stays linear on big pages.
+    candidates = [
+        el
+        for el in body.iter(*_HEADING_TAGS)
+        if el.text
+        and len(el.text) < 60
+        and is_block_heading(norm(el.text))
+        and is_block_heading(norm(el.text_content()))
+    ]
+    for heading in candidates:
+        if plan.covered(heading):
+            continue
+        # The smallest ancestor that holds the whole block (heading + its links), if it is small; never the
+        # main block (a short article would go with its "اقرأ أيضا" box).
+        block = heading
+        for _ in range(3):
+            parent = block.getparent()
+            if parent is None or parent is body or parent.tag in _PROTECTED_TAGS or parent is plan.main:
+                break
+            if _holds_article(parent, total, plan.main):
+                break
+            if _text_len(parent) > 1500 or _text_len(parent) >= 0.3 * total:
+                break
+            block = parent
+        if block is heading:
+            following = heading.getnext()
+            if following is None or not _link_dense(following):
+                # No separable block: the text stage decides (it sees the heading's position in the text).
+                continue
+            plan.add(following, "heading-block")
+        elif _text_len(block) == _text_len(heading):
+            # The heading sits alone in its own row or box; its teaser links are the siblings that follow.
+            for sibling in _link_dense_siblings(block):
+                plan.add(sibling, "heading-block")
+        elif not _link_dense_below(block, heading):
+            continue  # the heading's box holds prose, not teaser links
+        plan.add(block, "heading-block")
+
+
+def _link_dense_below(block: HtmlElement, heading: HtmlElement) -> bool:
+    rest = _text_len(block) - _text_len(heading)
+    if rest <= 0:
+        return True
+    links = sum(len(norm(a.text_content())) for a in block.iter("a")) - sum(
+        len(norm(a.text_content())) for a in heading.iter("a")
+    )
+    return links >= 0.5 * rest
+
+
+def _link_dense_siblings(block: HtmlElement) -> list[HtmlElement]:
+    siblings: list[HtmlElement] = []
+    following = block.getnext()
+    while following is not None and _text_len(following) and _link_dense(following):
+        if (block.tail or "").strip() or (siblings and (siblings[-1].tail or "").strip()):
+            break  # loose text between the rows is not part of a link list
+        siblings.append(following)
+        following = following.getnext()
+    return siblings
+
+
+def _link_dense(element: HtmlElement) -> bool:
+    text = _text_len(element)
+    return text == 0 or _link_share(element, text) >= _LINK_DENSE
+
