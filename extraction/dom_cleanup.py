@@ -26,6 +26,7 @@ from extraction.text_cleanup import is_block_heading, norm
 _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
 _PROTECT_TEXT_SHARE = 0.4
 # Non-content elements of every template (HTML5 page chrome, forms, scripts' fallbacks, old tickers).
+_CONTROL_TAGS = frozenset({"button", "select", "noscript", "template", "dialog"})
 _DROP_TAGS = ("noscript", "nav", "footer", "aside", "form", "button", "select", "template", "dialog", "marquee")
 # Inside the main block a hinted container goes only when this link-dense, or a label this short.
 _LINK_DENSE = 0.6
@@ -33,6 +34,11 @@ _LABEL_CHARS = 40
 # The clean-up may take at most this share of the main block's text; more, and it stands down.
 SAFETY_NET_SHARE = 0.25
 _PARAGRAPH_TAGS = ("p", "div", "li", "blockquote", "h2", "h3", "h4", "td")
+_INLINE_TAGS = ("a", "b", "strong", "em", "i", "span")
+_PROSE_PARAGRAPH = 100
+# Families whose containers hold prose (comment threads, author bios, teaser excerpts): they are boilerplate
+# only after the article starts, in document order. A live ticker's "comment" items before it are content.
+_AFTER_BODY_FAMILIES = frozenset({"comments", "related", "author-box"})
 
 
 @dataclass(frozen=True)
@@ -69,20 +75,36 @@ def describe(element: HtmlElement) -> str:
 
 
 def main_block(body: HtmlElement) -> HtmlElement | None:
-    """The element whose own paragraphs hold the most text: where the article is."""
-    scores: dict[HtmlElement, int] = {}
+    """The element whose paragraphs hold the most text (its children's count, half its grandchildren's)."""
+    scores: dict[HtmlElement, float] = {}
     for element in body.iter(*_PARAGRAPH_TAGS):
         text = element.text or ""
         own = len(text.strip()) + sum(len((c.tail or "").strip()) for c in element)
-        own += sum(len(c.text_content()) for c in element if c.tag in ("a", "b", "strong", "em", "i", "span"))
+        own += sum(len(c.text_content()) for c in element if c.tag in _INLINE_TAGS)
         if own < 60:
             continue
         parent = element.getparent()
         if parent is not None:
             scores[parent] = scores.get(parent, 0) + own
+            grandparent = parent.getparent()
+            if grandparent is not None:
+                scores[grandparent] = scores.get(grandparent, 0) + own / 2
     if not scores:
         return None
     return max(scores, key=scores.__getitem__)
+
+
+def _has_prose(element: HtmlElement, text: int) -> bool:
+    """Two or more long paragraphs and few links: an article's text, whatever the container is called."""
+    if text < 2 * _PROSE_PARAGRAPH or _link_share(element, text) >= 0.3:
+        return False
+    long_blocks = 0
+    for block in element.iter(*_PARAGRAPH_TAGS):
+        if len((block.text or "").strip()) >= _PROSE_PARAGRAPH:
+            long_blocks += 1
+            if long_blocks >= 2:
+                return True
+    return False
 
 
 def _link_share(element: HtmlElement, text: int) -> float:
@@ -144,10 +166,15 @@ def clean_dom(root: HtmlElement, *, safety_net: bool = True) -> DomResult:
     unwrap_layout_tables(body)
     plan = _Planner(body)
     for element in body.iter(*_DROP_TAGS):
-        if not _holds_article(element, plan.total, plan.main) and not _inside(element, plan.main):
-            plan.add(element, f"tag:{element.tag}")
-        elif element.tag in ("button", "select", "noscript", "template", "dialog") or _is_furniture(element):
-            plan.add(element, f"tag:{element.tag}")
+        if _holds_article(element, plan.total, plan.main):
+            continue
+        if _inside(element, plan.main):
+            if element.tag in _CONTROL_TAGS or _is_furniture(element):
+                plan.add(element, f"tag:{element.tag}")
+        elif element.tag != "form" or not _has_prose(element, _text_len(element)):
+            plan.add(element, f"tag:{element.tag}")  # a shop's product form may hold the description
+    order = {element: index for index, element in enumerate(body.iter())}
+    main_start = order.get(plan.main, 0) if plan.main is not None else 0
     for element in body.iter(etree.Element):
         if element.tag in _PROTECTED_TAGS or not isinstance(element.tag, str):
             continue
@@ -157,8 +184,15 @@ def clean_dom(root: HtmlElement, *, safety_net: bool = True) -> DomResult:
         family = boilerplate_family(value)
         if family is None or plan.covered(element) or _holds_article(element, plan.total, plan.main):
             continue
-        if _inside(element, plan.main) and not _is_furniture(element):
+        if _inside(element, plan.main):
+            if _is_furniture(element):
+                plan.add(element, f"hint:{family}")
             continue  # inside the article a name alone is no evidence
+        text = _text_len(element)
+        if _has_prose(element, text):
+            continue  # page-builder "widgets" and shop descriptions hold articles too
+        if family in _AFTER_BODY_FAMILIES and order.get(element, 0) < main_start and not _is_furniture(element):
+            continue
         plan.add(element, f"hint:{family}")
     _plan_headed_blocks(plan)
     removed_main = plan.removed_from_main()

@@ -68,7 +68,9 @@ _TEASER_HEADINGS = (
     r"مواضيع ذات صلة|أخبار ذات صلة|اخبار ذات صلة|مقالات ذات صلة|موضوعات ذات صلة|ذات صلة|"
     r"أخبار متعلقة|مواضيع متعلقة|قد يهمك أيضا|قد يهمك أيضاً|قد يعجبك أيضا|قد يعجبك أيضاً|"
     r"الأكثر قراءة|الأكثر مشاهدة|الأكثر تداولا|آخر الأخبار|أحدث الأخبار|"
-    r"related posts|related articles"
+    r"related posts|related articles|related stories|more stories|you may also like|recommended for you|"
+    r"weitere themen|weitere artikel|ähnliche beiträge|empfohlene beiträge|das könnte sie auch interessieren|"
+    r"articles similaires|sur le même sujet|noticias relacionadas|artículos relacionados|articoli correlati"
 )
 # Comment and author sections (WordPress, Drupal): the rest of the text is theirs.
 _TERMINAL_HEADINGS = (
@@ -113,6 +115,32 @@ _PLAYER_WORD = re.compile(
 _NEWSLETTER = re.compile(
     r"^(?:اشترك|اشتركوا|سجل|سجّل)\s+(?:في|فى|الآن في)?\s*(?:النشرة|نشرتنا|القائمة البريدية)|"
     r"^(?:sign up|subscribe)\s+(?:for|to)\s+(?:our|the)\s+(?:\w+\s+){0,2}newsletter",
+    re.IGNORECASE,
+)
+# Page furniture of news sites and blogs in the languages the real-page set holds (English, German, French,
+# Spanish, Italian, Polish, Portuguese), each matched at the start of a short line only.
+_FURNITURE = re.compile(
+    # "Read also" teaser lines of European news portals.
+    r"^(?:à lire aussi|a lire aussi|lire aussi|lisez aussi|czytaj (?:też|także|również|więcej)|"
+    r"zobacz (?:też|także|również)|dowiedz się więcej|lesen sie (?:auch|hier|mehr)|mehr zum thema|"
+    r"das könnte sie auch interessieren|see also|also read|read next|leer también|lea también|"
+    r"lee también|vea también|leia também|leggi anche)\b|"
+    # Photo credits and copyright lines under pictures and in footers.
+    r"^(?:©|\(c\)\s|copyright\b|fotos?\s*:|photos?\s*:|crédits? photos?\s*:|bild(?:er)?\s*:|titelbild\s*:|"
+    r"bildquelle\s*:|image\s*:|picture\s*:|credit\s*:|materiał chroniony prawem)|"
+    # Page-date stamps of government and company sites.
+    r"^(?:letzte änderung|letzte aktualisierung|zuletzt aktualisiert|last modified|last updated|"
+    r"dernière mise à jour)\b|"
+    # Log-in and comment prompts of blogs and forums.
+    r"(?:nicht eingeloggt|eingeloggt sein|must be logged in|logged in to (?:post|comment)|^keine kommentare|"
+    r"^no comments yet|be the first to comment)|"
+    # Reading-time badges.
+    r"^\d+\s*min(?:ute)?s?\s+read$|^lesezeit\b|^temps de lecture\b|przeczytasz w|"
+    # Support/donation and subscription prompts of magazines and blogs.
+    r"would you consider supporting|support our (?:work|journalism)|zapraszamy (?:też )?do subskrypcji|"
+    r"by signing up to our newsletter|daily edition by email|"
+    # Affiliate disclosures of review sites.
+    r"affiliate[- ]links?\b|references to products from one or more of our advertisers",
     re.IGNORECASE,
 )
 _LEAKED_TAG = re.compile(
@@ -181,6 +209,8 @@ def noise_rule(text: str, arabic_page: bool) -> str | None:
         return "player-or-ad-label"
     if len(text) < 200 and _NEWSLETTER.match(text):
         return "newsletter"
+    if len(text) < 300 and _FURNITURE.search(text):
+        return "furniture"
     if _INLINE_PREFIX.match(text) and len(text) < 250:
         return "read-also"
     if _MORE_FROM.match(text):
