@@ -52,8 +52,12 @@ def extraction_ablation(argv: list[str]) -> int:
                     f"ours {'precision' if precision else 'default'} mode, DOM {'on' if dom else 'off'}, "
                     f"paragraphs {'on' if para else 'off'}"
                 )
-                variants[name] = ev.ours(Options(favor_precision=precision, dom_cleanup=dom, paragraph_cleanup=para))
-    plain_hits = {name: [s.with_found for s in ev.run_set(pages, ev.plain())[1]] for name, pages in sets.items()}
+                variants[name] = ev.ours(
+                    Options(favor_precision=precision, dom_cleanup=dom, paragraph_cleanup=para)
+                )
+    plain_hits = {
+        name: [s.with_found for s in ev.run_set(pages, ev.plain())[1]] for name, pages in sets.items()
+    }
     columns = [g for set_name, pages in sets.items() for g, _ in ev.groups(set_name, pages)]
     print(f"{'variant':52} " + " ".join(f"{c[:24]:>24}" for c in columns))
     for name, extractor in variants.items():

@@ -125,8 +125,10 @@ def ours(options: Options | None = None) -> Extractor:
     def run(page: Page) -> Output:
         start = time.process_time()
         try:
-            result = extract(page.body, page.url, page.headers, options) if options else extract(
-                page.body, page.url, page.headers
+            result = (
+                extract(page.body, page.url, page.headers, options)
+                if options
+                else extract(page.body, page.url, page.headers)
             )
         except Exception as error:  # the eval counts exceptions; extract() must never raise
             logger.exception("extract raised on %s", page.page_id)
@@ -256,7 +258,9 @@ def summarise(pages: list[Page], outs: list[Output], scores: list[Score]) -> Sum
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         accuracy = (tp + tn) / max(tp + fn + fp + tn, 1)
-        return Summary(precision=precision, recall=recall, f1=_f1(precision, recall), accuracy=accuracy, **common)
+        return Summary(
+            precision=precision, recall=recall, f1=_f1(precision, recall), accuracy=accuracy, **common
+        )
     rated = [s for s in scores if s.f1 is not None]
     return Summary(
         precision=statistics.mean(s.precision or 0.0 for s in rated) if rated else 0.0,
@@ -330,7 +334,9 @@ def table(rows: list[tuple[str, Summary, Summary, int]]) -> str:
     return "\n".join(lines)
 
 
-def evaluate(sets: dict[str, list[Page]], json_path: Path | None) -> tuple[list[tuple[str, Summary, Summary, int]], dict[str, Any]]:
+def evaluate(
+    sets: dict[str, list[Page]], json_path: Path | None
+) -> tuple[list[tuple[str, Summary, Summary, int]], dict[str, Any]]:
     rows: list[tuple[str, Summary, Summary, int]] = []
     per_page: dict[str, Any] = {}
     for set_name, pages in sets.items():
@@ -392,7 +398,10 @@ def gate() -> int:
     ci = os.environ.get("CI", "").lower() in ("1", "true", "yes")
     if not shared_present():
         if ci:
-            print(f"real-page gate: {SHARED} is missing and CI=true: the gate must run under CI", file=sys.stderr)
+            print(
+                f"real-page gate: {SHARED} is missing and CI=true: the gate must run under CI",
+                file=sys.stderr,
+            )
             return 1
         print(f"real-page gate NOT RUN: {SHARED} is not present (a clone without ../shared)")
         return 0
@@ -408,7 +417,9 @@ def gate() -> int:
             plain_hits = [pinned.get(p.page_id, 0) for p in pages]
         else:  # plain trafilatura's hits are only comparable for the version they were measured with
             plain_hits = [s.with_found for s in run_set(pages, plain())[1]]
-        failures.extend(f"{set_name}: {p.page_id}: {o.error}" for p, o in zip(pages, o_outs, strict=True) if o.error)
+        failures.extend(
+            f"{set_name}: {p.page_id}: {o.error}" for p, o in zip(pages, o_outs, strict=True) if o.error
+        )
         for name, idx in groups(set_name, pages):
             sub = [pages[i] for i in idx]
             summary = summarise(sub, [o_outs[i] for i in idx], [o_scores[i] for i in idx])
@@ -420,7 +431,9 @@ def gate() -> int:
                 continue
             for measure in ("f1", "precision"):
                 if getattr(summary, measure) < floor[measure]:
-                    failures.append(f"{name}: {measure} {getattr(summary, measure):.3f} < pinned floor {floor[measure]:.3f}")
+                    failures.append(
+                        f"{name}: {measure} {getattr(summary, measure):.3f} < pinned floor {floor[measure]:.3f}"
+                    )
             allowance = baseline["fewer_with_allowance"].get(name, 0)
             if len(fewer) > allowance:
                 failures.append(
@@ -465,12 +478,16 @@ def cost(limit: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sets", default="trafilatura,arabic,newsroom", help="comma-separated set names")
     parser.add_argument("--json", type=Path, default=CACHE / "eval-pages.json", help="per-page results")
     parser.add_argument("--gate", action="store_true", help="check the pinned baseline (make test)")
     parser.add_argument("--pin", action="store_true", help="rewrite the pinned baseline from this run")
-    parser.add_argument("--cost", type=int, nargs="?", const=200, help="CPU-ms a page on N pages (make bench)")
+    parser.add_argument(
+        "--cost", type=int, nargs="?", const=200, help="CPU-ms a page on N pages (make bench)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     if args.gate:

@@ -27,7 +27,18 @@ _PROTECTED_TAGS = frozenset({"html", "body", "main", "article"})
 _PROTECT_TEXT_SHARE = 0.4
 # Non-content elements of every template (HTML5 page chrome, forms, scripts' fallbacks, old tickers).
 _CONTROL_TAGS = frozenset({"button", "select", "noscript", "template", "dialog"})
-_DROP_TAGS = ("noscript", "nav", "footer", "aside", "form", "button", "select", "template", "dialog", "marquee")
+_DROP_TAGS = (
+    "noscript",
+    "nav",
+    "footer",
+    "aside",
+    "form",
+    "button",
+    "select",
+    "template",
+    "dialog",
+    "marquee",
+)
 # Inside the main block a hinted container goes only when this link-dense, or a label this short.
 _LINK_DENSE = 0.6
 _LABEL_CHARS = 40
@@ -191,7 +202,11 @@ def clean_dom(root: HtmlElement, *, safety_net: bool = True) -> DomResult:
         text = _text_len(element)
         if _has_prose(element, text):
             continue  # page-builder "widgets" and shop descriptions hold articles too
-        if family in _AFTER_BODY_FAMILIES and order.get(element, 0) < main_start and not _is_furniture(element):
+        if (
+            family in _AFTER_BODY_FAMILIES
+            and order.get(element, 0) < main_start
+            and not _is_furniture(element)
+        ):
             continue
         plan.add(element, f"hint:{family}")
     _plan_headed_blocks(plan)
@@ -287,4 +302,3 @@ def _link_dense_siblings(block: HtmlElement) -> list[HtmlElement]:
 def _link_dense(element: HtmlElement) -> bool:
     text = _text_len(element)
     return text == 0 or _link_share(element, text) >= _LINK_DENSE
-

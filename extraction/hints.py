@@ -42,7 +42,13 @@ HINT_FAMILIES: dict[str, tuple[tuple[str, ...], ...]] = {
         ("also", "read"),
     ),
     # Author boxes at the end of WordPress and Drupal articles.
-    "author-box": (("author", "box"), ("about", "author"), ("author", "bio"), ("author", "info"), ("authorbox",)),
+    "author-box": (
+        ("author", "box"),
+        ("about", "author"),
+        ("author", "bio"),
+        ("author", "info"),
+        ("authorbox",),
+    ),
     # Comment threads and forms: WordPress (#respond, #comments), Disqus, Facebook comments.
     "comments": (("comment",), ("comments",), ("respond",), ("disqus",)),
     # Newsletter and subscription prompts of news sites and blogs.

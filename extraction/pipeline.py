@@ -16,9 +16,9 @@ from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 
 import trafilatura
-from trafilatura.xml import xmltotxt
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
+from trafilatura.xml import xmltotxt
 
 from extraction.cleanup import Removal, clean_dom, clean_paragraphs
 from extraction.dates import parse_arabic_date, to_iso
@@ -26,14 +26,13 @@ from extraction.encoding import decode_html
 from extraction.metadata import (
     canonical_url,
     detect_language,
-    extract_author,
-    extract_published,
-    extract_title,
     is_article_page,
     json_ld,
     meta_values,
     norm_space,
 )
+from extraction.published import extract_published
+from extraction.titles import extract_author, extract_title
 from extraction.models import (
     REASON_BINARY,
     REASON_EMPTY_BODY,
@@ -265,9 +264,7 @@ def extract(
         return NoArticle(url, REASON_INTERNAL_ERROR)
 
 
-def _text_stage(
-    raw: list[str], title: str | None, options: Options, trace: list[Removal]
-) -> list[str]:
+def _text_stage(raw: list[str], title: str | None, options: Options, trace: list[Removal]) -> list[str]:
     if not options.paragraph_cleanup:
         return [text for p in raw if (text := norm_space(p))]
     dropped: list[tuple[str, str]] = []

@@ -230,7 +230,9 @@ def clean_paragraphs(
 
     ``trace`` (if given) receives ``(rule, paragraph)`` for each paragraph dropped.
     """
-    candidates = [norm(strip_markup(unicodedata.normalize("NFC", p).translate(_INVISIBLE))) for p in paragraphs]
+    candidates = [
+        norm(strip_markup(unicodedata.normalize("NFC", p).translate(_INVISIBLE))) for p in paragraphs
+    ]
     candidates = [p for p in candidates if p]
     arabic_page = sum(len(_ARABIC.findall(p)) for p in candidates) > 0.3 * max(
         sum(len(p) for p in candidates), 1
@@ -249,7 +251,9 @@ def clean_paragraphs(
             index = _skip_teasers(candidates, index, drops, "terminal-heading")
             continue
         if _TEASER.match(text) or _INLINE.match(text):
-            index = _skip_teasers(candidates, index, drops, "teaser-box", limit=6 if _TEASER.match(text) else 1)
+            index = _skip_teasers(
+                candidates, index, drops, "teaser-box", limit=6 if _TEASER.match(text) else 1
+            )
             continue
         rule = noise_rule(text, arabic_page)
         if rule is None:

@@ -7,7 +7,7 @@ import html
 import pytest
 
 from extraction import Article, NoArticle, extract, extract_feed_entry
-from extraction.metadata import page_site_names, strip_site_suffix
+from extraction.titles import page_site_names, strip_site_suffix
 
 PARAGRAPHS = [
     "أعلنت حكومة الوفاق الوطني الليبية، اليوم الأحد، أن قواتها استعادت السيطرة على منطقة أبو قرين جنوب شرق مدينة مصراتة بعد معارك عنيفة.",
