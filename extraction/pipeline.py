@@ -31,8 +31,6 @@ from extraction.metadata import (
     meta_values,
     norm_space,
 )
-from extraction.published import extract_published
-from extraction.titles import extract_author, extract_title
 from extraction.models import (
     REASON_BINARY,
     REASON_EMPTY_BODY,
@@ -45,6 +43,8 @@ from extraction.models import (
     Article,
     NoArticle,
 )
+from extraction.published import extract_published
+from extraction.titles import extract_author, extract_title
 
 logger = logging.getLogger(__name__)
 
