@@ -59,7 +59,9 @@ def test_file_without_url_gets_file_uri(tmp_path: Path) -> None:
 def test_explain_lists_what_each_stage_removed(tmp_path: Path) -> None:
     page = tmp_path / "page.html"
     share = "<div class='post-share'><a href='/s'>فيسبوك</a> <a href='/t'>تويتر</a></div>"
-    page.write_bytes(PAGE.replace("</article>", f"<p>جميع الحقوق محفوظة للواحة</p></article>{share}").encode("utf-8"))
+    page.write_bytes(
+        PAGE.replace("</article>", f"<p>جميع الحقوق محفوظة للواحة</p></article>{share}").encode("utf-8")
+    )
     done = run_extract(str(page), "--url", "https://alwaha.test/a", "--explain")
     assert done.returncode == 0, done.stderr
     output = json.loads(done.stdout)
