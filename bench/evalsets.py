@@ -131,22 +131,31 @@ def newsroom_pages() -> Iterator[list[Page]]:
 
     with Newsroom() as room:
         extra = tuple(getattr(room, "boilerplate_strings", ()) or ())
-        pages = []
-        for gold in room.articles:
-            if gold.gated:
-                continue
-            body, headers = _fetch(gold.url)
-            pages.append(
-                Page(
-                    "newsroom",
-                    f"{gold.site}/{gold.id}",
-                    gold.url,
-                    body,
-                    headers,
-                    text=gold.text,
-                    title=gold.title,
-                    date=gold.published,
-                    extra_leaks=extra,
-                )
-            )
+        pages = _room_pages(room, extra)
+        for template in room.sites["wahaa"].renderer.templates[1:]:
+            room.set_template("wahaa", template)
+            pages.extend(_room_pages(room, extra, "wahaa", template))
+        room.set_template("wahaa", "v1")
         yield pages
+
+
+def _room_pages(room: Any, extra: tuple[str, ...], site: str | None = None, template: str = "") -> list[Page]:
+    pages = []
+    for gold in room.articles:
+        if gold.gated or (site and gold.site != site):
+            continue
+        body, headers = _fetch(gold.url)
+        pages.append(
+            Page(
+                "newsroom",
+                f"{gold.site}{'@' + template if template else ''}/{gold.id}",
+                gold.url,
+                body,
+                headers,
+                text=gold.text,
+                title=gold.title,
+                date=gold.published,
+                extra_leaks=extra,
+            )
+        )
+    return pages

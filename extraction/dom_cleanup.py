@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from lxml import etree
 from lxml.html import HtmlElement
 
-from extraction.hints import boilerplate_family
+from extraction.hints import STRUCTURAL_FAMILIES, boilerplate_family
 from extraction.tables import unwrap_layout_tables
 from extraction.text_cleanup import is_block_heading, norm
 
@@ -196,7 +196,7 @@ def clean_dom(root: HtmlElement, *, safety_net: bool = True) -> DomResult:
         if family is None or plan.covered(element) or _holds_article(element, plan.total, plan.main):
             continue
         if _inside(element, plan.main):
-            if _is_furniture(element):
+            if family in STRUCTURAL_FAMILIES or _is_furniture(element):
                 plan.add(element, f"hint:{family}")
             continue  # inside the article a name alone is no evidence
         text = _text_len(element)

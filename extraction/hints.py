@@ -71,7 +71,11 @@ HINT_FAMILIES: dict[str, tuple[tuple[str, ...], ...]] = {
     ),
     # Ad slots: Google Publisher Tag / AdSense containers on portals ("ad-slot", "ads-box", "advert").
     "ads": (("ad",), ("ads",), ("advert",), ("advertisement",), ("adsbygoogle",), ("banner",), ("dfp",)),
+    # Embedded posts: the markup the platforms' embed scripts require (Twitter/X, Instagram, TikTok, Facebook).
+    "embed": (("twitter", "tweet"), ("instagram", "media"), ("tiktok", "embed"), ("fb", "post")),
 }
+# Families whose markup is a platform's contract, not a name chosen by the site: evidence inside the article.
+STRUCTURAL_FAMILIES = frozenset({"embed"})
 
 
 @lru_cache(maxsize=4096)
