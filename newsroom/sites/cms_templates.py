@@ -120,7 +120,7 @@ def portal(site: WahaaSite, spec: ArticleSpec) -> str:
         '&mdash; حساب رسمي (@example) <a href="https://twitter.com/example/status/1">1 يناير 2020</a></blockquote>'
     )
     newsletter = '<div class="newsletterBox"><p>اشترك في النشرة البريدية لتصلك أهم الأخبار</p><form><input type="email"></form></div>'
-    body = paras[:1] + [player, ad] + paras[1:mid] + [see_also, tweet] + paras[mid:] + [newsletter]
+    body = [*paras[:1], player, ad, *paras[1:mid], see_also, tweet, *paras[mid:], newsletter]
     author = f'<span class="writeBy">كتب {esc(spec.author)}</span>' if spec.author else ""
     return f"""<!DOCTYPE html><html lang="ar" dir="rtl"><head><meta charset="utf-8">
 <title>{esc(spec.title)} - {esc(site.display_name)}</title>{_meta(site, spec)}</head>
