@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 import trafilatura
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
+from trafilatura.utils import repair_faulty_html
 from trafilatura.xml import xmltotxt
 
 from extraction.cleanup import Removal, clean_dom, clean_paragraphs
@@ -83,6 +84,7 @@ _BINARY_MAGIC = (
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml")
 _HTML_SNIFF = re.compile(r"<(?:!doctype\s+html|html|head|body|p|div|article|meta|title)\b", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
 # trafilatura's own block elements: inside a table cell each is a paragraph of its own.
 _TRAFILATURA_BLOCKS = frozenset({"p", "head", "list", "quote", "code", "table"})
 _BLOCK_TAGS = (
@@ -121,6 +123,9 @@ def _is_binary(body: bytes) -> bool:
 
 def _parse(text: str) -> HtmlElement | None:
     text = _XML_DECLARATION.sub("", text, count=1)
+    # trafilatura's own loader repairs the same way: characters XML cannot hold, and a DOCTYPE line that makes
+    # libxml2 drop the page's structure (lxml bug 1955915).
+    text = repair_faulty_html(text, text[:50].lower())
     parser = HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
     try:
         return document_fromstring(text, parser=parser)
