@@ -124,7 +124,22 @@ _FURNITURE = re.compile(
     r"^(?:à lire aussi|a lire aussi|lire aussi|lisez aussi|czytaj (?:też|także|również|więcej)|"
     r"zobacz (?:też|także|również)|dowiedz się więcej|lesen sie (?:auch|hier|mehr)|mehr zum thema|"
     r"das könnte sie auch interessieren|see also|also read|read next|leer también|lea también|"
-    r"lee también|vea también|leia também|leggi anche)\b|"
+    r"lee también|vea también|leia também|leggi anche|ver también|te puede interesar|te recomendamos|"
+    r"puedes ver\s*:|mire\s*:)\b|"
+    # Advertorial labels of German-language magazines ("ANZEIGE -", "*Werbung.").
+    r"^\*?(?:anzeige|werbung)\b|"
+    # Paywall prompts of subscription news sites.
+    r"please subscribe|subscribe now to|for the full story|already a subscriber|subscribers also receive|"
+    r"log in for immediate access|"
+    # Follow-us and app prompts of news sites.
+    r"^follow (?:us|the \w+|\w+) on (?:twitter|facebook|instagram)|apps? for ios and android|"
+    r"canal de telegram|^síguenos en|"
+    # Category/tag labels and post navigation of blogs and CMS templates.
+    r"^(?:category|kategorie|categoría|catégorie|rubrik|schlagwörter|schlagworte|stichworte)\s*:|^(?:temas|tags)$|"
+    r"^(?:vorheriger|nächster) (?:artikel|beitrag)\b|^(?:previous|next) (?:post|article)\b|"
+    r"vorschau auf den nächsten artikel|^weitere (?:informationen|infos)\b|"
+    # Support prompts of independent magazines.
+    r"^unterstütze\b|^support us\b|"
     # Photo credits and copyright lines under pictures and in footers.
     r"^(?:©|\(c\)\s|copyright\b|fotos?\s*:|photos?\s*:|crédits? photos?\s*:|bild(?:er)?\s*:|titelbild\s*:|"
     r"bildquelle\s*:|image\s*:|picture\s*:|credit\s*:|materiał chroniony prawem)|"
