@@ -137,7 +137,7 @@ _FURNITURE = re.compile(
     # Category/tag labels and post navigation of blogs and CMS templates.
     r"^(?:category|kategorie|categoría|catégorie|rubrik|schlagwörter|schlagworte|stichworte)\s*:|^(?:temas|tags)$|"
     r"^(?:vorheriger|nächster) (?:artikel|beitrag)\b|^(?:previous|next) (?:post|article)\b|"
-    r"vorschau auf den nächsten artikel|^weitere (?:informationen|infos)\b|"
+    r"vorschau auf den nächsten artikel|^weitere (?:informationen|infos)\s*(?::|unter\b|$)|"
     # Support prompts of independent magazines.
     r"^unterstütze\b|^support us\b|"
     # Photo credits and copyright lines under pictures and in footers.
@@ -147,7 +147,7 @@ _FURNITURE = re.compile(
     r"^(?:letzte änderung|letzte aktualisierung|zuletzt aktualisiert|last modified|last updated|"
     r"dernière mise à jour)\b|"
     # Log-in and comment prompts of blogs and forums.
-    r"(?:nicht eingeloggt|eingeloggt sein|must be logged in|logged in to (?:post|comment)|^keine kommentare|"
+    r"(?:nicht eingeloggt|eingeloggt sein,? um kommentare|must be logged in|logged in to (?:post|comment)|^keine kommentare|"
     r"^no comments yet|be the first to comment)|"
     # Reading-time badges.
     r"^\d+\s*min(?:ute)?s?\s+read$|^lesezeit\b|^temps de lecture\b|przeczytasz w|"
