@@ -88,6 +88,8 @@ _TEASER = re.compile(rf"^(?:{_TEASER_HEADINGS}){_HEADING_TRAIL}$", re.IGNORECASE
 _INLINE = re.compile(rf"^(?:{_INLINE_HEADINGS}){_HEADING_TRAIL}$", re.IGNORECASE)
 _INLINE_PREFIX = re.compile(rf"^(?:{_INLINE_HEADINGS}|شاهد أيضا|شاهد أيضاً)\s*[:：]", re.IGNORECASE)
 _MORE_FROM = re.compile(r"^(?:المزيد من|more from)\s+\S+(?:\s+\S+){0,3}$", re.IGNORECASE)
+# "Weitere Tourentipps in Schweden", "Entdecke weitere Homestorys": German teaser-rail headings (magazines).
+_MORE_HEADING = re.compile(r"^(?:weitere|entdecke weitere|mehr)\s+[^.!?:]{3,50}$", re.IGNORECASE)
 # "عن يوسف رجب": an author box title (only honoured near the end of the text).
 _ABOUT_NAME = re.compile(r"^عن\s+[\u0621-\u064a]+(?:\s+[\u0621-\u064a]+){0,3}$")
 # Share bars of every CMS, as text.
@@ -125,7 +127,13 @@ _FURNITURE = re.compile(
     r"zobacz (?:też|także|również)|dowiedz się więcej|lesen sie (?:auch|hier|mehr)|mehr zum thema|"
     r"das könnte sie auch interessieren|see also|also read|read next|leer también|lea también|"
     r"lee también|vea también|leia também|leggi anche|ver también|te puede interesar|te recomendamos|"
-    r"puedes ver\s*:|mire\s*:)\b|"
+    r"lesen sie auch)\b|^(?:puedes ver|mire|lee|lea|ver)\s*:|"
+    # Source, contact and disclaimer labels closing press releases and service pages.
+    r"^(?:kontakt|pressekontakt|contact|quellen|quellenangaben|release date)\s*:?$|^(?:quelle|source)\s*:\s*\S.{0,60}$|"
+    r"^\(?alle angaben ohne gewähr\)?$|"
+    # Sign-up prompts of magazines and associations.
+    r"sign up here|in deinen posteingang|in ihren posteingang|exklusive angebote|jetzt registrieren|"
+    r"hier (?:klicken und )?(?:für [^.]{0,40})?registrieren|"
     # Advertorial labels of German-language magazines ("ANZEIGE -", "*Werbung.").
     r"^\*?(?:anzeige|werbung)\b|"
     # Paywall prompts of subscription news sites.
@@ -182,7 +190,13 @@ _TEASER_MAX_CHARS = 160
 
 def is_block_heading(text: str) -> bool:
     """A heading that opens a boilerplate block: teasers, comments, an author box, "more from"."""
-    return bool(_TERMINAL.match(text) or _TEASER.match(text) or _INLINE.match(text) or _MORE_FROM.match(text))
+    return bool(
+        _TERMINAL.match(text)
+        or _TEASER.match(text)
+        or _INLINE.match(text)
+        or _MORE_FROM.match(text)
+        or _MORE_HEADING.match(text)
+    )
 
 
 def strip_markup(text: str) -> str:
@@ -265,10 +279,9 @@ def clean_paragraphs(
                 break
             index = _skip_teasers(candidates, index, drops, "terminal-heading")
             continue
-        if _TEASER.match(text) or _INLINE.match(text):
-            index = _skip_teasers(
-                candidates, index, drops, "teaser-box", limit=6 if _TEASER.match(text) else 1
-            )
+        if _TEASER.match(text) or _INLINE.match(text) or _MORE_HEADING.match(text):
+            limit = 1 if _INLINE.match(text) else 6
+            index = _skip_teasers(candidates, index, drops, "teaser-box", limit=limit)
             continue
         rule = noise_rule(text, arabic_page)
         if rule is None:
