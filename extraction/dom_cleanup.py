@@ -227,7 +227,7 @@ def clean_dom(root: HtmlElement, *, safety_net: bool = True) -> DomResult:
         return DomResult([], reason)
     removals = []
     for element, rule in plan.planned:
-        removals.append(Removal("dom", rule, describe(element), _text_len(element)))
+        removals.append(Removal("dom", rule, describe(element), len(norm(element.text_content()))))
         element.drop_tree()
     return DomResult(removals)
 
