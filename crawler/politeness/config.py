@@ -12,24 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from crawler.config import ConfigError
+from crawler.config import SettingsReader
+from crawler.retry_after import RetryAfterConfig
 
-DEFAULT_CODES = (429, 503)
 # The first hold of a host that answered 429/503 without Retry-After; it doubles while the answers go on.
 BACKOFF_START = 1.0
-
-
-def _number(settings: Any, name: str, default: float, *, minimum: float = 0.0) -> float:
-    value = settings.get(name, default)
-    if value is None or value == "":
-        return default
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
-    if number < minimum or isinstance(value, bool):
-        raise ConfigError(f"{name} must be a number of seconds of at least {minimum:g}, got {value!r}")
-    return number
 
 
 @dataclass(frozen=True)
@@ -43,29 +30,20 @@ class PolitenessConfig:
 
     @classmethod
     def from_settings(cls, settings: Any) -> PolitenessConfig:
-        retries = settings.get("ROBOTSTXT_UNREACHABLE_RETRIES", 2)
-        try:
-            robots_retries = int(retries)
-        except (TypeError, ValueError):
-            robots_retries = -1
-        if robots_retries < 0 or isinstance(retries, bool) or str(retries).strip() != str(robots_retries):
-            raise ConfigError(
-                f"ROBOTSTXT_UNREACHABLE_RETRIES must be a whole number of 0 or more, got {retries!r}"
-            )
-        raw_codes = settings.getlist("RETRY_AFTER_HTTP_CODES", list(DEFAULT_CODES))
-        try:
-            codes = frozenset(int(c) for c in raw_codes)
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f"RETRY_AFTER_HTTP_CODES must be HTTP status codes, got {raw_codes!r}"
-            ) from None
-        timeout = _number(settings, "DOWNLOAD_TIMEOUT", 180.0)
+        """Raises ``ConfigError`` naming every bad ROBOTSTXT_UNREACHABLE_* (or RETRY_AFTER_*) setting."""
+        retry_after = RetryAfterConfig.from_settings(settings)  # the RETRY_AFTER_* rules live there
+        r = SettingsReader(settings)
+        retries = r.integer("ROBOTSTXT_UNREACHABLE_RETRIES", minimum=0)
+        delay = r.number("ROBOTSTXT_UNREACHABLE_RETRY_DELAY", minimum=0, hint=" (seconds)")
+        r.check()
+        # AUTOTHROTTLE_MAX_DELAY and DOWNLOAD_TIMEOUT are Scrapy's: crawler.config.ScrapyConfig checks them.
+        timeout = settings.getfloat("DOWNLOAD_TIMEOUT")
         return cls(
-            robots_retries=robots_retries,
-            robots_retry_delay=_number(settings, "ROBOTSTXT_UNREACHABLE_RETRY_DELAY", 60.0),
-            backoff_codes=codes,
-            retry_after_max=_number(settings, "RETRY_AFTER_MAX_DELAY", 300.0),
-            backoff_max=max(BACKOFF_START, _number(settings, "AUTOTHROTTLE_MAX_DELAY", 30.0)),
+            robots_retries=retries,
+            robots_retry_delay=delay,
+            backoff_codes=frozenset(retry_after.codes),
+            retry_after_max=retry_after.max_delay,
+            backoff_max=max(BACKOFF_START, settings.getfloat("AUTOTHROTTLE_MAX_DELAY")),
             # A lease outlives the longest transfer (a rendered page takes a few timeouts) by a margin.
             lease_ttl=3 * timeout + 30,
         )
