@@ -174,9 +174,8 @@ class PolitenessRobotsTxtMiddleware(RobotsTxtMiddleware):
     async def _ask_again(self, netloc: str, state: _Unreachable) -> None:
         try:
             rp = await self.robot_parser(state.held[0])
-            if not isinstance(
-                rp, UnreachableRobots
-            ):  # else counted, maybe scheduled again, by _resolve_unreachable
+            # Still unreachable: counted, and maybe scheduled again, by _resolve_unreachable.
+            if not isinstance(rp, UnreachableRobots):
                 self._release_held(netloc, state)
         finally:
             state.asking = False
