@@ -61,6 +61,8 @@ FAILURE_PREFIXES: dict[str, str] = {
     "extract/failed/": "extract error",
     "render/failed/": "render",
     "storage/upload_failed/": "upload",
+    # Requests of a host whose robots.txt could not be read (RFC 9309: not fetched), by host:port.
+    "robotstxt/unreachable/": "robots.txt unreachable",
 }
 TEXT_BINS: tuple[int, ...] = (0, 250, 500, 1000, 2000, 4000, 8000)
 DEFAULT_PYWB_VENV = ".pywb-venv"

@@ -33,15 +33,16 @@ from scrapy.exceptions import NotConfigured
 from archive.keys import article_id, safe_segment
 from archive.storage import StoreError
 from corpus.annotate import Annotator, version_key
-from corpus.dataset import DEFAULT_PART_ROWS, DEFAULT_PART_SECONDS, DatasetWriter, row_from_record
+from corpus.dataset import DatasetWriter, row_from_record
 from corpus.entities import EntityTagger, entities_path
 from corpus.neardup import EventLog, NearDupConfig, NearDupIndex, RedisEventLog, StoreEventLog
 from corpus.worker import features_signature
-from crawler.config import ConfigError, crawl_part_name
+from crawler.config import SettingsReader, crawl_part_name
 from crawler.incremental import record_text_sha256
 from crawler.items import ArticlePage
 from crawler.pipelines.relevance import topic_path
 from crawler.urls import canonicalize_url
+from relevance.topic import TopicError
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -55,42 +56,47 @@ REDIS_NAMESPACE = "libya"  # shared across crawls, like the revisit digests (lib
 
 @dataclass(frozen=True)
 class CorpusConfig:
-    """Corpus settings, parsed and checked once."""
+    """Corpus settings, parsed and checked once (the topic's entities file loaded here too)."""
 
+    enabled: bool
     part_rows: int
     part_seconds: float
     neardup: NearDupConfig
     topic: Path
+    tagger: EntityTagger | None
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> CorpusConfig:
-        """Raise ``ConfigError`` naming the setting for a value that cannot be used."""
-
-        def number(name: str, default: float, convert: Any) -> Any:
-            raw = settings.get(name, default)
+        """Raise ``ConfigError`` naming every unusable CORPUS_*, DATASET_* or NEARDUP_* setting."""
+        r = SettingsReader(settings)
+        enabled = r.boolean("CORPUS_ENABLED")
+        part_rows = r.integer(
+            "DATASET_PART_ROWS", minimum=1, hint=" (rows a partition collects before it becomes a part)"
+        )
+        part_seconds = r.number("DATASET_PART_SECONDS", positive=True, hint=" (seconds)")
+        thresholds = {}
+        for name in ("NEARDUP_JACCARD", "NEARDUP_CONTAINMENT"):
+            value = r.number(name, positive=True)
+            if value > 1:
+                r.fail(f"{name} must be between 0 and 1, got {value}")
+            thresholds[name] = value
+        topic = topic_path(settings)
+        tagger = None
+        if enabled:
             try:
-                if isinstance(raw, bool):
-                    raise ValueError
-                return convert(raw)
-            except (TypeError, ValueError):
-                raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-
-        part_rows = number("DATASET_PART_ROWS", DEFAULT_PART_ROWS, int)
-        if part_rows < 1:
-            raise ConfigError(f"DATASET_PART_ROWS must be at least 1, got {part_rows}")
-        part_seconds = number("DATASET_PART_SECONDS", DEFAULT_PART_SECONDS, float)
-        if part_seconds <= 0:
-            raise ConfigError(f"DATASET_PART_SECONDS must be > 0 seconds, got {part_seconds}")
-        jaccard = number("NEARDUP_JACCARD", 0.5, float)
-        containment = number("NEARDUP_CONTAINMENT", 0.7, float)
-        for name, value in (("NEARDUP_JACCARD", jaccard), ("NEARDUP_CONTAINMENT", containment)):
-            if not 0 < value <= 1:
-                raise ConfigError(f"{name} must be in (0, 1], got {value}")
+                tagger = load_tagger(topic)
+            except TopicError as exc:
+                r.fail(f"RELEVANCE_TOPIC entities: {exc}")
+        r.check()
         return cls(
+            enabled=enabled,
             part_rows=part_rows,
             part_seconds=part_seconds,
-            neardup=NearDupConfig(jaccard=jaccard, containment=containment),
-            topic=topic_path(settings),
+            neardup=NearDupConfig(
+                jaccard=thresholds["NEARDUP_JACCARD"], containment=thresholds["NEARDUP_CONTAINMENT"]
+            ),
+            topic=topic,
+            tagger=tagger,
         )
 
 
@@ -115,12 +121,12 @@ class CorpusExtension:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CorpusExtension:
         settings = crawler.settings
-        if not settings.getbool("CORPUS_ENABLED", True):
+        config = CorpusConfig.from_settings(settings)
+        if not config.enabled:
             raise NotConfigured("CORPUS_ENABLED is off")
         storage = getattr(crawler, "archive_storage", None)
         if storage is None:
             raise NotConfigured("the corpus needs crawler.storage.ArchiveStorageExtension in EXTENSIONS")
-        config = CorpusConfig.from_settings(settings)
         part = crawl_part_name(settings)
         work = Path(storage.config.spool_dir) / "corpus" / safe_segment(part or "crawl")
         redis_url = settings.get("CRAWL_REDIS_URL") or ""
@@ -142,7 +148,7 @@ class CorpusExtension:
             if crawler.stats is not None:
                 crawler.stats.set_value("corpus/index_unavailable", 1)
             neardup = index(None)
-        annotator = Annotator(neardup, load_tagger(config.topic))
+        annotator = Annotator(neardup, config.tagger)
         writer = DatasetWriter(
             storage,
             work / "dataset",

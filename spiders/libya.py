@@ -1,6 +1,6 @@
 """The ``libya`` spider: discovers and fetches the articles of every site in a sources file.
 
-Discovery per site, all of it polite (robots.txt via Scrapy's middleware, AutoThrottle, per-domain limits):
+Discovery per site, all of it polite (robots.txt as RFC 9309 says, AutoThrottle, per-host limits):
 robots.txt ``Sitemap:`` lines, sitemaps given in the sources file (indexes, gzip, Google news sitemaps with
 ``since``), RSS/Atom feeds (given, or found by ``<link rel="alternate">``), the home page and section pages
 with their pagination. URLs are canonicalised (tracking parameters and fragments dropped, rel=canonical
@@ -25,7 +25,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from twisted.python.failure import Failure
 
-from crawler.config import CrawlConfig, default_crawl_id, user_agent_for
+from crawler.config import ConfigError, CrawlConfig, default_crawl_id, user_agent_for
 from crawler.discovery import (
     DecompressionLimitError,
     gunzip_limited,
@@ -33,9 +33,10 @@ from crawler.discovery import (
     parse_feed,
     parse_sitemap,
 )
-from crawler.distributed import RedisConfig, apply_redis_settings
+from crawler.distributed.config import RedisConfig, apply_redis_settings
 from crawler.incremental import NotModified
 from crawler.items import ArticlePage
+from crawler.politeness.robots import RobotsTxtUnreachable
 from crawler.sources import Source, load_sources
 from crawler.urls import canonical_href, canonicalize_url, is_crawlable
 
@@ -79,9 +80,16 @@ class LibyaSpider(Spider):
         if job and (crawler.settings.getpriority("CRAWL_ID") or 0) <= SETTINGS_PRIORITIES["spider"]:
             # scrapyd 1.6 passes its job id as the `_job` argument: it names the crawl unless set explicitly.
             crawler.settings.set("CRAWL_ID", job.lower(), priority="spider")
-        spider.config = CrawlConfig.from_settings(
-            crawler.settings, sources=kwargs.get("sources"), since=kwargs.get("since")
-        )
+        try:
+            spider.config = CrawlConfig.from_settings(
+                crawler.settings, sources=kwargs.get("sources"), since=kwargs.get("since")
+            )
+        except ConfigError:
+            # Built before the add-ons: report every bad setting at once, not only this config's.
+            from crawler.validation import validate_settings
+
+            validate_settings(crawler.settings, sources=kwargs.get("sources"))
+            raise
         sources = load_sources(spider.config.sources_path)
         wanted = [s.strip() for s in str(kwargs.get("sites") or "").split(",") if s.strip()]
         if wanted:
@@ -94,7 +102,7 @@ class LibyaSpider(Spider):
         spider.sources = sources
         spider._canonical_seen = set()
         spider.trusted_hosts = set()
-        spider._max_listing_pages = crawler.settings.getint("CRAWL_MAX_LISTING_PAGES", 50)
+        spider._max_listing_pages = spider.config.max_listing_pages
         crawler.signals.connect(spider._robots_parsed, signal=signals.robots_parsed)
         logger.info(
             "Crawl %s: %d site(s) from %s%s",
@@ -109,7 +117,7 @@ class LibyaSpider(Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         if self.crawler.settings.get("CRAWL_REDIS_URL"):
-            return  # distributed: seeds come from Redis (crawler.distributed.RedisCoordinator)
+            return  # distributed: seeds come from Redis (crawler.distributed.coordinator.RedisCoordinator)
         for item in self._start_requests():
             yield item
 
@@ -192,7 +200,7 @@ class LibyaSpider(Spider):
     # --- robots and sitemaps -------------------------------------------------------------------------
 
     def _robots_parsed(self, robotparser: Any, request: Request) -> None:
-        """Queue the Sitemap: lines of a site's robots.txt as soon as Scrapy's middleware parsed it."""
+        """Queue the Sitemap: lines of a site's robots.txt as soon as the robots.txt middleware parsed it."""
         source = next((s for s in self.sources if s.in_scope(request.url)), None)
         if source is None:
             return
@@ -362,8 +370,9 @@ class LibyaSpider(Spider):
     def on_error(self, failure: Failure) -> None:
         """A page that fails is logged and counted; the crawl goes on."""
         request = getattr(failure, "request", None)
-        if failure.check(NotModified):
+        if failure.check(NotModified, RobotsTxtUnreachable):
             # 304: unchanged since the last crawl (archived, counted by the incremental middleware).
+            # Held back until its host's robots.txt answers (counted by the robots.txt middleware).
             self._done(request)
             return
         url = request.url if request is not None else "?"

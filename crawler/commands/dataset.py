@@ -28,7 +28,7 @@ from corpus.build import build, compact
 from corpus.neardup import NearDupIndex, StoreEventLog
 from corpus.query import DatasetError, format_result, open_dataset
 from crawler.config import ConfigError
-from crawler.corpus import CorpusConfig, load_tagger
+from crawler.corpus import CorpusConfig
 from crawler.storage import ArchiveStorageConfig, ArchiveStorageExtension
 
 logger = logging.getLogger(__name__)
@@ -89,9 +89,7 @@ class Command(ScrapyCommand):
             if action == "build":
                 with tempfile.TemporaryDirectory(prefix="dataset-build-") as work:
                     log = StoreEventLog(store, storage, Path(work) / "neardup", "build")
-                    annotator = Annotator(
-                        NearDupIndex(corpus_config.neardup, log), load_tagger(corpus_config.topic)
-                    )
+                    annotator = Annotator(NearDupIndex(corpus_config.neardup, log), corpus_config.tagger)
                     result = build(store, storage, annotator, work, progress=print)
                     print(f"{len(result.parts)} parts written")
             else:
