@@ -60,6 +60,7 @@ FAILURE_PREFIXES: dict[str, str] = {
     "extract/no_article/": "no article",
     "extract/failed/": "extract error",
     "render/failed/": "render",
+    "render/blocked/": "browser request blocked",
     "storage/upload_failed/": "upload",
 }
 TEXT_BINS: tuple[int, ...] = (0, 250, 500, 1000, 2000, 4000, 8000)

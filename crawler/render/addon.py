@@ -23,6 +23,14 @@ class RenderAddon:
             if name == "DOWNLOAD_HANDLERS":
                 value = {**settings.getdict("DOWNLOAD_HANDLERS"), **value}
             settings.set(name, value, "addon")
+        # Contexts started by scrapy-playwright itself (PLAYWRIGHT_CONTEXTS) block service workers too: their
+        # requests bypass the browser guard's routes.
+        contexts = settings.getdict("PLAYWRIGHT_CONTEXTS")
+        if contexts:
+            blocked = {
+                name: {**(kwargs or {}), "service_workers": "block"} for name, kwargs in contexts.items()
+            }
+            settings.set("PLAYWRIGHT_CONTEXTS", blocked, "addon")
         settings.set_in_component_priority_dict(
             "DOWNLOADER_MIDDLEWARES", JsGateMiddleware, JS_GATE_MIDDLEWARE_ORDER
         )

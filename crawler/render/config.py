@@ -1,7 +1,8 @@
 """Browser settings, parsed once into ``RenderConfig``, and the scrapy-playwright settings they give.
 
 Reads: RENDER_CHROMIUM_PATH, RENDER_MAX_CONTEXTS, RENDER_MAX_PAGES_PER_CONTEXT, RENDER_TIMEOUT,
-RENDER_HARD_TIMEOUT.
+RENDER_HARD_TIMEOUT, RENDER_MAX_RESPONSE_SIZE (0: DOWNLOAD_MAXSIZE, at most the page's cap), RENDER_MAX_PAGE_SIZE,
+DOWNLOAD_MAXSIZE.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class RenderConfig:
     timeout: float
     # How long a page may take from its first load to its end before the watchdog closes it (0: 3 x timeout).
     hard_timeout: float = 0.0
+    # Bytes one browser response, and all of one page's responses, may put into the WARC.
+    max_response_size: int = 32 * 1024 * 1024
+    max_page_size: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:
         if self.chromium_path is not None and not os.access(self.chromium_path, os.X_OK):
@@ -48,6 +52,15 @@ class RenderConfig:
             raise ValueError(f"RENDER_TIMEOUT must be a positive number of seconds, got {self.timeout}")
         if not self.hard_timeout >= 0:
             raise ValueError(f"RENDER_HARD_TIMEOUT must be 0 or more seconds, got {self.hard_timeout}")
+        if self.max_response_size < 1:
+            raise ValueError(
+                f"RENDER_MAX_RESPONSE_SIZE must be a positive number of bytes, got {self.max_response_size}"
+            )
+        if self.max_page_size < self.max_response_size:
+            raise ValueError(
+                f"RENDER_MAX_PAGE_SIZE ({self.max_page_size}) must be at least RENDER_MAX_RESPONSE_SIZE "
+                f"({self.max_response_size} bytes)"
+            )
 
     @property
     def watchdog_seconds(self) -> float:
@@ -61,12 +74,19 @@ class RenderConfig:
             max_pages = settings.getint("RENDER_MAX_PAGES_PER_CONTEXT", 2)
             timeout = settings.getfloat("RENDER_TIMEOUT", 30.0)
             hard_timeout = settings.getfloat("RENDER_HARD_TIMEOUT", 0.0)
+            max_page = settings.getint("RENDER_MAX_PAGE_SIZE", 64 * 1024 * 1024)
+            # 0: Scrapy's own cap for its downloads (0 there means none: then the page's cap).
+            max_response = settings.getint("RENDER_MAX_RESPONSE_SIZE", 0) or min(
+                settings.getint("DOWNLOAD_MAXSIZE", 0) or max_page, max_page
+            )
         except (TypeError, ValueError) as exc:
             raise ValueError(
-                "RENDER_MAX_CONTEXTS, RENDER_MAX_PAGES_PER_CONTEXT, RENDER_TIMEOUT and RENDER_HARD_TIMEOUT must "
-                f"be numbers: {exc}"
+                "RENDER_MAX_CONTEXTS, RENDER_MAX_PAGES_PER_CONTEXT, RENDER_TIMEOUT, RENDER_HARD_TIMEOUT, "
+                f"RENDER_MAX_RESPONSE_SIZE and RENDER_MAX_PAGE_SIZE must be numbers: {exc}"
             ) from exc
-        return cls(path or find_chromium(), max_contexts, max_pages, timeout, hard_timeout)
+        return cls(
+            path or find_chromium(), max_contexts, max_pages, timeout, hard_timeout, max_response, max_page
+        )
 
 
 def playwright_settings(config: RenderConfig) -> dict[str, Any]:

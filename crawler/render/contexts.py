@@ -58,8 +58,9 @@ class ContextPool:
         user_agent = request.headers.get("User-Agent")
         if user_agent:
             kwargs.setdefault("user_agent", user_agent.decode("latin-1"))
-        # Archived bytes must come from the network, not from a service worker's cache.
-        kwargs.setdefault("service_workers", "block")
+        # Archived bytes must come from the network, not from a service worker's cache, and a service
+        # worker's requests bypass the guard's routes: blocked in every context, whatever the request says.
+        kwargs["service_workers"] = "block"
         kwargs.setdefault("ignore_https_errors", True)
         return kwargs
 

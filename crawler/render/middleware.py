@@ -13,22 +13,26 @@ that wedges. Stats: ``render/pages``, ``render/pages_by_site/<site>``, ``render/
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 from scrapy.http import Request, Response
 from scrapy_playwright.page import PageMethod
 
+from crawler.addressguard import SiteHosts
 from extraction.gate import JsGateDetector
 
 from .capture import BrowserCapture
 from .config import PLAYWRIGHT_HANDLER, RenderConfig
 from .contexts import ContextPool, site_of
 from .gate import RenderGate, is_article
+from .guard import BrowserGuard
 from .settle import PageSettler
 from .state import RenderState, WarcSink, failure_reason
 from .watchdog import RenderWatchdog
@@ -61,7 +65,10 @@ class JsGateMiddleware:
         self._inflight: Counter[str] = Counter()
         self.contexts = ContextPool(config.max_contexts)
         self.gate = RenderGate(detector, stats, self.contexts.name_for_request)
-        self.capture = BrowserCapture(stats, self._sink)
+        self.guard = BrowserGuard(stats)
+        self.capture = BrowserCapture(
+            stats, self._sink, self.guard.count, config.max_response_size, config.max_page_size
+        )
         self.settle = PageSettler(detector, config.timeout)
         self.watchdog = RenderWatchdog(config.watchdog_seconds, stats)
 
@@ -87,7 +94,13 @@ class JsGateMiddleware:
         site = site_of(request)
         context = self.contexts.name_for(site)
         reason = request.meta.setdefault("render_reason", "always")
-        state = RenderState(site=site, reason=reason, started=time.monotonic(), context=context)
+        state = RenderState(
+            site=site,
+            reason=reason,
+            started=time.monotonic(),
+            context=context,
+            hosts=self._hosts(request, site),
+        )
         self.watchdog.start(state)
         meta = request.meta
         meta[_STATE_KEY] = state
@@ -97,6 +110,8 @@ class JsGateMiddleware:
         meta["playwright_include_page"] = True
         meta["playwright_context_kwargs"] = self.contexts.context_kwargs(request)
         meta["playwright_page_goto_kwargs"] = {"wait_until": "commit"}
+        # Before the page navigates: every request it makes goes through the guard.
+        meta["playwright_page_init_callback"] = functools.partial(self.guard.install, state=state)
         meta["playwright_page_event_handlers"] = {
             "response": lambda response: self.capture.on_response(response, state),
             "pageerror": lambda error: state.page_errors.append(str(error)),
@@ -126,7 +141,12 @@ class JsGateMiddleware:
         finally:
             await self._release(page, state)
         self._clean_meta(request)
-        reason = "watchdog" if state.watchdog_fired else failure_reason(exception)
+        if state.watchdog_fired:
+            reason = "watchdog"
+        elif state.page_too_large:
+            reason = "page-too-large"
+        else:
+            reason = failure_reason(exception)
         self.stats.inc_value(f"render/failed/{reason}")
         self._add_seconds(time.monotonic() - state.started)
         logger.warning(
@@ -205,8 +225,23 @@ class JsGateMiddleware:
         self.stats.set_value("render/seconds", round(total + seconds, 3))
 
     def _clean_meta(self, request: Request) -> None:
-        for key in ("playwright_page_event_handlers", "playwright_page_methods", "playwright_include_page"):
+        for key in (
+            "playwright_page_event_handlers",
+            "playwright_page_methods",
+            "playwright_include_page",
+            "playwright_page_init_callback",
+        ):
             request.meta.pop(key, None)
+
+    def _hosts(self, request: Request, site: str) -> SiteHosts:
+        """The hosts the render's site lives on: its sources entry's ``allowed_domains`` and, always, the
+        page's own host and port (it passed the scope guard to get here; spiders without sources have
+        nothing else)."""
+        spider = self.crawler.spider if self.crawler is not None else None
+        sources = [s for s in getattr(spider, "sources", None) or () if getattr(s, "name", None) == site]
+        parts = urlsplit(request.url)
+        own = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+        return SiteHosts.of(sources, own)
 
     def _sink(self) -> WarcSink | None:
         return getattr(self.crawler, "warc_archive", None) if self.crawler is not None else None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, TypeVar
 
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from playwright.async_api import Page
 
 __all__ = ["PageSettler"]
+
+T = TypeVar("T")
 
 # How long the DOM must stay unchanged (network idle, still gated) before the render is declared failed.
 _QUIET_SECONDS = 1.0
@@ -43,7 +46,11 @@ class PageSettler:
             state.page, state.page_since = page, time.monotonic()
         if selector:
             try:
-                await page.wait_for_selector(selector, state="attached", timeout=self.timeout * 1000)
+                await self._unless_stopped(
+                    page.wait_for_selector(selector, state="attached", timeout=self.timeout * 1000),
+                    state,
+                    url,
+                )
             except PlaywrightTimeoutError as exc:
                 raise RenderFailed("selector-timeout", url) from exc
             await self._wait_idle(page, state, deadline)
@@ -57,7 +64,7 @@ class PageSettler:
             if not await self._wait_idle(page, state, deadline):
                 continue
             try:
-                html = await page.content()
+                html = await self._unless_stopped(page.content(), state, url)
             except PlaywrightError:  # navigating (a challenge reloading): look again
                 await asyncio.sleep(_POLL_SECONDS)
                 continue
@@ -77,11 +84,30 @@ class PageSettler:
         if remaining <= 0:
             return False
         try:
-            await page.wait_for_load_state("networkidle", timeout=remaining * 1000)
+            await self._unless_stopped(
+                page.wait_for_load_state("networkidle", timeout=remaining * 1000), state, page.url
+            )
         except PlaywrightTimeoutError:
             return False
         state.network_idle = True
         return True
+
+    @staticmethod
+    async def _unless_stopped(awaitable: Awaitable[T], state: RenderState, url: str) -> T:
+        """Await ``awaitable``, or fail with ``page-too-large`` as soon as the capture stops the render."""
+        if state.stop.is_set():
+            raise RenderFailed("page-too-large", url)
+        task = asyncio.ensure_future(awaitable)
+        stop = asyncio.ensure_future(state.stop.wait())
+        try:
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            raise RenderFailed("page-too-large", url)
+        return task.result()
 
     @staticmethod
     def _stuck_reason(state: RenderState) -> str:

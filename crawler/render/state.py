@@ -10,6 +10,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
 from archive.capture import Capture, CaptureRef
+from crawler.addressguard import SiteHosts
 
 __all__ = ["RenderFailed", "RenderState", "WarcSink", "failure_reason"]
 
@@ -59,6 +60,15 @@ class RenderState:
     page: Any = None
     page_since: float = 0.0
     watchdog_fired: bool = False
+    # The hosts the site lives on (the page's own host and port among them): what the guard allows.
+    hosts: SiteHosts = field(default_factory=lambda: SiteHosts(frozenset()))
+    # (reason, url) of every browser request the guard or the caps refused.
+    blocked: list[tuple[str, str]] = field(default_factory=list)
+    # Body bytes of this page archived so far, and whether the page went over RENDER_MAX_PAGE_SIZE.
+    page_bytes: int = 0
+    page_too_large: bool = False
+    # Set when the render must stop at once (the page went over its cap): the waits in settle give up.
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def failure_reason(exception: BaseException) -> str:

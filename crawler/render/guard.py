@@ -1,0 +1,131 @@
+"""The browser guard: every request a render's page makes passes one decision before it leaves Chromium.
+
+Without it the browser bypasses everything Scrapy's own requests go through (scope, address rule, robots.txt,
+download slots, DOWNLOAD_MAXSIZE): a hostile page's script could make the crawler fetch cloud metadata or
+an intranet service and write the answer into the WARC.
+
+``browser_refusal(url, addresses, hosts, page=...)`` decides: only http(s); a main-frame navigation (a
+*page*) must stay on the site's hosts (``SiteHosts.in_scope``); any request to a host the site does not
+live on must resolve to public addresses only (``crawler.addressguard``). Third-party public hosts stay
+allowed for page resources (scripts, images, fonts from CDNs: replay needs them), never as pages.
+
+``BrowserGuard.install(page, request, state)`` is scrapy-playwright's ``playwright_page_init_callback``: it
+runs after the page is created and before it navigates, and adds
+
+- a page route (registered after scrapy-playwright's own, so it runs first): a refused request is aborted
+  (``blockedbyclient``), an allowed one falls back to scrapy-playwright's route;
+- a WebSocket route: every WebSocket is refused (it never reaches its server);
+- once per context, a route and a WebSocket route for pages the site's scripts open themselves (popups):
+  they belong to no render, so everything they ask for is refused (``popup``).
+
+If installing fails the page is closed, so the render fails rather than running unguarded. Service workers
+are blocked in every context (``crawler.render.contexts``): routes do not see their requests. The caps on
+bytes are the capture's (``crawler.render.capture``). Every refusal is counted as
+``render/blocked/<reason>`` and logged with its URL.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from playwright.async_api import Error as PlaywrightError
+
+from crawler.addressguard import HostResolver, SiteHosts, url_refusal
+
+from .state import RenderState
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext, Page, Route, WebSocketRoute
+    from playwright.async_api import Request as BrowserRequest
+    from scrapy.http import Request
+    from scrapy.statscollectors import StatsCollector
+
+__all__ = ["BrowserGuard", "browser_refusal"]
+
+logger = logging.getLogger(__name__)
+
+
+def browser_refusal(url: str, addresses: Sequence[str], hosts: SiteHosts, *, page: bool) -> str | None:
+    """Why the browser must not send a request for ``url`` (its host has ``addresses``); None when it may.
+
+    ``page`` is True for a main-frame navigation: the document the render is about.
+    """
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return "scheme"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "scheme"
+    if page and not hosts.in_scope(parts.hostname, port):
+        return "offsite-page"
+    if not addresses and not hosts.lives_on(parts.hostname, port, parts.scheme):
+        return "unresolved"  # Chromium would resolve it on its own: an answer we never checked
+    return url_refusal(url, addresses, hosts)
+
+
+class BrowserGuard:
+    """Installs the routes on each render's page and counts what they refuse."""
+
+    def __init__(self, stats: StatsCollector, resolver: HostResolver | None = None) -> None:
+        self.stats = stats
+        self.resolver = resolver or HostResolver()
+        self._guarded_contexts: set[int] = set()
+
+    async def install(self, page: Page, request: Request, *, state: RenderState) -> None:
+        try:
+            context = page.context
+            if id(context) not in self._guarded_contexts:
+                await self._guard_context(context)
+            await page.route("**/*", lambda route, req: self._route(route, req, state))
+            await page.route_web_socket("**", lambda ws: self._refuse_websocket(ws, state))
+        except Exception:
+            logger.error("Could not guard the browser page for %s: closing it", request.url)
+            await page.close()
+            raise
+
+    async def _guard_context(self, context: BrowserContext) -> None:
+        await context.route("**/*", self._refuse_popup)
+        await context.route_web_socket("**", lambda ws: self._refuse_websocket(ws, None))
+        self._guarded_contexts.add(id(context))
+        context.once("close", lambda _: self._guarded_contexts.discard(id(context)))
+
+    async def _route(self, route: Route, request: BrowserRequest, state: RenderState) -> None:
+        try:
+            page = request.is_navigation_request() and request.frame.parent_frame is None
+        except PlaywrightError:
+            page = False
+        host = urlsplit(request.url).hostname
+        addresses = await self.resolver.resolve(host) if host else ()
+        reason = browser_refusal(request.url, addresses, state.hosts, page=page)
+        try:
+            if reason is None:
+                await route.fallback()
+                return
+            self.count(reason, request.url, state)
+            await route.abort("blockedbyclient")
+        except PlaywrightError as exc:  # the page closed meanwhile
+            logger.debug("Routing %s failed: %s", request.url, exc)
+
+    async def _refuse_popup(self, route: Route, request: BrowserRequest) -> None:
+        self.count("popup", request.url, None)
+        try:
+            await route.abort("blockedbyclient")
+        except PlaywrightError as exc:
+            logger.debug("Aborting %s failed: %s", request.url, exc)
+
+    async def _refuse_websocket(self, ws: WebSocketRoute, state: RenderState | None) -> None:
+        self.count("websocket", ws.url, state)
+        try:
+            await ws.close(code=1008, reason="refused by the archiving crawler")
+        except PlaywrightError as exc:
+            logger.debug("Closing WebSocket %s failed: %s", ws.url, exc)
+
+    def count(self, reason: str, url: str, state: RenderState | None) -> None:
+        self.stats.inc_value(f"render/blocked/{reason}")
+        if state is not None:
+            state.blocked.append((reason, url))
+        logger.info("Browser request blocked (%s): %s", reason, url)
