@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 if TYPE_CHECKING:
     from crawler.sources import Source
 
-__all__ = ["HostResolver", "SiteHosts", "address_refusal", "literal_ip", "url_refusal"]
+__all__ = ["HostResolver", "SiteHosts", "address_refusal", "http_target", "literal_ip", "url_refusal"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -104,20 +104,29 @@ class SiteHosts:
         return False
 
 
+def http_target(url: str) -> tuple[str, str, int | None] | None:
+    """``(scheme, host, port)`` of an http(s) URL with a host and a valid port, else None."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts.scheme, parts.hostname, port
+
+
 def url_refusal(url: str, addresses: Sequence[str], hosts: SiteHosts) -> str | None:
     """Why a request for ``url``, whose host has ``addresses``, must not be sent; None when it may.
 
     Only http(s). A host the site lives on may have any address; any other host must have only public
     ones (every answer is checked: a name with one public and one private address is refused).
     """
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
+    target = http_target(url)
+    if target is None:
         return "scheme"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "scheme"
-    if hosts.lives_on(parts.hostname, port, parts.scheme):
+    scheme, host, port = target
+    if hosts.lives_on(host, port, scheme):
         return None
     for address in addresses:
         reason = address_refusal(address)

@@ -5,14 +5,15 @@ a request is a dictionary lookup plus conditional-request and gzip handling. Eve
 to an in-memory log (``Newsroom.requests``) that tests use to prove what a crawler did or did not fetch.
 
 Besides the sites, an ``outside`` listener on another loopback address (127.0.0.2, where no site lives and
-which no sources file names) logs every request that reaches it under the site name ``outside``: the
-gated site's probe article points its script there.
+which no sources file names) logs every request that reaches it under the site name ``outside`` (TCP, and
+UDP datagrams as method ``UDP``): the gated site's probe article points its script there.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import socket
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -229,6 +230,8 @@ class Newsroom:
         self.base_port = base_port
         self.outside_host = outside_host
         self._outside: _OutsideServer | None = None
+        self._outside_udp: socket.socket | None = None
+        self._udp_thread: threading.Thread | None = None
         self._outside_thread: threading.Thread | None = None
         self.sites: dict[str, Site] = {}
         self._catalog: dict[str, list[ArticleSpec]] = load_catalog()
@@ -256,8 +259,9 @@ class Newsroom:
         outside_url = self._start_outside()
         for name, srv in servers.items():
             renderer = RENDERERS[name](bases[name], bases)
-            if isinstance(renderer, GatedSite) and outside_url:
+            if isinstance(renderer, GatedSite) and outside_url and self._outside_udp is not None:
                 renderer.outside_url = outside_url
+                renderer.outside_stun = f"{self.outside_host}:{self._outside_udp.getsockname()[1]}"
             self.sites[name] = Site(name, self.host, int(srv.server_address[1]), renderer, srv, {})
         for name in SITE_NAMES:
             self._render(name)
@@ -288,7 +292,23 @@ class Newsroom:
             daemon=True,
         )
         self._outside_thread.start()
+        self._outside_udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._outside_udp.bind((self.outside_host, 0))
+        threading.Thread(
+            target=self._listen_udp, args=(self._outside_udp,), name="newsroom-udp", daemon=True
+        ).start()
         return self.outside_url
+
+    def _listen_udp(self, sock: socket.socket) -> None:
+        """Datagrams to the outside address (WebRTC's STUN requests) are logged as method ``UDP``."""
+        while self._outside_udp is sock:
+            try:
+                data, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._record(RequestRecord("outside", "UDP", f"{len(data)} bytes from {peer[0]}", {}))
 
     @property
     def outside_url(self) -> str | None:
@@ -305,6 +325,11 @@ class Newsroom:
             if self._outside_thread is not None:
                 self._outside_thread.join(timeout=5)
             self._outside = self._outside_thread = None
+        if self._outside_udp is not None:
+            sock, self._outside_udp = self._outside_udp, None
+            if self._udp_thread is not None:
+                self._udp_thread.join(timeout=5)
+            sock.close()
         for site in self.sites.values():
             if site.thread is not None:
                 site.server.shutdown()

@@ -3,7 +3,8 @@ the page still renders and replays.
 
 The newsroom's gated site has one probe article (``newsroom.sites.gated``): its script ``fetch()``es
 127.0.0.2 (the newsroom's ``outside`` listener, where no site lives), opens a WebSocket and a ``file:`` URL,
-loads an image and an iframe from 127.0.0.2, and reads 100 MB from the site itself. The full newsroom crawl
+fetches from a worker, sends WebRTC STUN datagrams, loads an image and an iframe from 127.0.0.2, and reads
+100 MB from the site itself. The full newsroom crawl
 (``newsroom_crawl``, shared with the other crawl tests) renders it with the project's defaults.
 
 The decision function is tested on its own for the rules a local test cannot exercise on the network
@@ -107,8 +108,8 @@ def test_nothing_reaches_the_outside_address(newsroom_crawl: CrawlRun, newsroom:
 
 def test_blocked_browser_requests_are_counted_by_reason(newsroom_crawl: CrawlRun) -> None:
     stats = newsroom_crawl.stats
-    # fetch(), the image and the iframe to 127.0.0.2; the WebSocket; the 100 MB body.
-    assert stats.get("render/blocked/loopback", 0) >= 3
+    # fetch(), the worker's fetch(), the image and the iframe to 127.0.0.2; the WebSocket; the 100 MB body.
+    assert stats.get("render/blocked/loopback", 0) >= 4
     assert stats.get("render/blocked/websocket", 0) >= 1
     assert stats.get("render/blocked/response-too-large", 0) >= 1
     assert "render/failed/page-too-large" not in stats

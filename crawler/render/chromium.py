@@ -11,7 +11,8 @@ import shutil
 __all__ = ["BROWSER_ARGS", "find_chromium"]
 
 # Chromium flags for containers and crawling: no /dev/shm limits, no background traffic of its own
-# (that would land in the archive), no QUIC (captures stay HTTP/1.1 or HTTP/2).
+# (that would land in the archive), no QUIC (captures stay HTTP/1.1 or HTTP/2), and no WebRTC over UDP: a
+# page's STUN requests go to any address it names and no route sees them (crawler.render.guard).
 BROWSER_ARGS: tuple[str, ...] = (
     "--disable-dev-shm-usage",
     "--no-sandbox",
@@ -21,6 +22,7 @@ BROWSER_ARGS: tuple[str, ...] = (
     "--disable-sync",
     "--no-first-run",
     "--disable-quic",
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
 )
 
 

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 
-from crawler.addressguard import HostResolver, SiteHosts, url_refusal
+from crawler.addressguard import HostResolver, SiteHosts, http_target, url_refusal
 
 from .state import RenderState
 
@@ -53,16 +53,13 @@ def browser_refusal(url: str, addresses: Sequence[str], hosts: SiteHosts, *, pag
 
     ``page`` is True for a main-frame navigation: the document the render is about.
     """
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
+    target = http_target(url)
+    if target is None:
         return "scheme"
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "scheme"
-    if page and not hosts.in_scope(parts.hostname, port):
+    scheme, host, port = target
+    if page and not hosts.in_scope(host, port):
         return "offsite-page"
-    if not addresses and not hosts.lives_on(parts.hostname, port, parts.scheme):
+    if not addresses and not hosts.lives_on(host, port, scheme):
         return "unresolved"  # Chromium would resolve it on its own: an answer we never checked
     return url_refusal(url, addresses, hosts)
 

@@ -8,8 +8,8 @@ robots.txt, sitemaps, the feed and static files are served without the challenge
 One article (the site's first, ``probe_path``) is hostile as well: its ``/static/probe.js`` tries what a
 compromised page would, so a crawl can prove its browser stays in bounds. It ``fetch()``es another loopback
 address where no site lives (``outside_url``, 127.0.0.2: the newsroom's ``outside`` listener logs whatever
-reaches it), opens a WebSocket there (a non-http scheme), asks for a ``file:`` URL, loads an image and an
-iframe from there, and reads ``/static/big.bin``, 100 MB from the site itself. The article still renders:
+reaches it), opens a WebSocket there (a non-http scheme), asks for a ``file:`` URL, starts a worker that
+fetches from there, sends WebRTC STUN requests (UDP) there, loads an image and an iframe from there, and reads ``/static/big.bin``, 100 MB from the site itself. The article still renders:
 its text arrives by the usual XHR.
 """
 
@@ -86,6 +86,15 @@ PROBE_JS = """(function () {
     var ws = new WebSocket(outside.replace(/^http/, "ws") + "probe/socket");
     ws.onerror = ignore;
   } catch (e) {}
+  try {
+    var job = 'fetch("' + outside + 'probe/worker").catch(function () {});';
+    new Worker(URL.createObjectURL(new Blob([job], {type: "text/javascript"})));
+  } catch (e) {}
+  try {
+    var peer = new RTCPeerConnection({iceServers: [{urls: "stun:%(stun)s"}]});
+    peer.createDataChannel("probe");
+    peer.createOffer().then(function (offer) { return peer.setLocalDescription(offer); }).catch(ignore);
+  } catch (e) {}
   var img = new Image();
   img.src = outside + "probe/image.png";
   document.body.appendChild(img);
@@ -135,6 +144,7 @@ class GatedSite(SiteRenderer):
     section_names: ClassVar[dict[str, str]] = {"libya": "ليبيا", "world": "العالم العربي"}
     # Where the probe article's script reaches out to: set by the newsroom to its ``outside`` listener.
     outside_url = "http://127.0.0.2:9/"
+    outside_stun = "127.0.0.2:9"
 
     @property
     def probe_number(self) -> int:
@@ -228,7 +238,8 @@ class GatedSite(SiteRenderer):
             "/static/app.css": Resource(APP_CSS, "text/css; charset=utf-8"),
             "/static/logo.png": image_resource(),
             "/static/probe.js": Resource(
-                (PROBE_JS % {"outside": self.outside_url}).encode(), "application/javascript; charset=utf-8"
+                (PROBE_JS % {"outside": self.outside_url, "stun": self.outside_stun}).encode(),
+                "application/javascript; charset=utf-8",
             ),
             "/static/big.bin": Resource(b"", "application/octet-stream", stream_bytes=PROBE_BYTES),
         }
