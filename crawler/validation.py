@@ -295,6 +295,10 @@ def _render(c: _Checker) -> None:
     c.integer("RENDER_MAX_PAGES_PER_CONTEXT", 2, minimum=1)
     c.number("RENDER_TIMEOUT", 30.0, positive=True, hint=" (seconds)")
     c.number("RENDER_HARD_TIMEOUT", 0.0, minimum=0.0, hint=" (seconds; 0: three times RENDER_TIMEOUT)")
+    response = c.integer("RENDER_MAX_RESPONSE_SIZE", 0, minimum=0, hint=" (bytes; 0: DOWNLOAD_MAXSIZE)")
+    page = c.integer("RENDER_MAX_PAGE_SIZE", 64 * 1024 * 1024, minimum=1, hint=" (bytes)")
+    if response and page and response > page:
+        c.fail(f"RENDER_MAX_PAGE_SIZE ({page}) must be at least RENDER_MAX_RESPONSE_SIZE ({response} bytes)")
 
 
 def _components(c: _Checker) -> None:

@@ -577,6 +577,9 @@ def test_playwright_settings_launch_the_given_chromium() -> None:
         ("RENDER_TIMEOUT", 0, "RENDER_TIMEOUT"),
         ("RENDER_TIMEOUT", "soon", "RENDER_"),
         ("RENDER_HARD_TIMEOUT", -1, "RENDER_HARD_TIMEOUT"),
+        ("RENDER_MAX_RESPONSE_SIZE", -1, "RENDER_MAX_RESPONSE_SIZE"),
+        ("RENDER_MAX_PAGE_SIZE", 0, "RENDER_MAX_PAGE_SIZE"),
+        ("RENDER_MAX_PAGE_SIZE", "big", "RENDER_"),
     ],
 )
 def test_bad_render_settings_are_rejected(name: str, value: object, message: str) -> None:

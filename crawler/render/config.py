@@ -52,6 +52,10 @@ class RenderConfig:
             raise ValueError(f"RENDER_TIMEOUT must be a positive number of seconds, got {self.timeout}")
         if not self.hard_timeout >= 0:
             raise ValueError(f"RENDER_HARD_TIMEOUT must be 0 or more seconds, got {self.hard_timeout}")
+        if self.max_page_size < 1:
+            raise ValueError(
+                f"RENDER_MAX_PAGE_SIZE must be a positive number of bytes, got {self.max_page_size}"
+            )
         if self.max_response_size < 1:
             raise ValueError(
                 f"RENDER_MAX_RESPONSE_SIZE must be a positive number of bytes, got {self.max_response_size}"
