@@ -29,7 +29,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
 from playwright.async_api import Error as PlaywrightError
 
@@ -95,8 +94,10 @@ class BrowserGuard:
             page = request.is_navigation_request() and request.frame.parent_frame is None
         except PlaywrightError:
             page = False
-        host = urlsplit(request.url).hostname
-        addresses = await self.resolver.resolve(host) if host else ()
+        target = http_target(request.url)
+        addresses: tuple[str, ...] = ()
+        if target is not None and not state.hosts.lives_on(target[1], target[2], target[0]):
+            addresses = await self.resolver.resolve(target[1])  # the site's own hosts need no lookup
         reason = browser_refusal(request.url, addresses, state.hosts, page=page)
         try:
             if reason is None:
