@@ -1,7 +1,7 @@
 """Render JavaScript-gated pages in Chromium only when needed, and archive everything the browser fetched.
 
 Reads: RENDER_CHROMIUM_PATH, RENDER_MAX_CONTEXTS, RENDER_MAX_PAGES_PER_CONTEXT, RENDER_TIMEOUT,
-RENDER_HARD_TIMEOUT (into ``RenderConfig``), USER_AGENT via the request headers, and DOWNLOAD_HANDLERS (to
+RENDER_HARD_TIMEOUT, RENDER_MAX_RESPONSE_SIZE, RENDER_MAX_PAGE_SIZE (into ``RenderConfig``), USER_AGENT via the request headers, and DOWNLOAD_HANDLERS (to
 refuse to run without scrapy-playwright).
 
 One component per module:
@@ -14,7 +14,10 @@ One component per module:
 - ``middleware``: ``JsGateMiddleware``, the life of a render (downloader middleware, order 585);
 - ``contexts``: the RENDER_MAX_CONTEXTS browser contexts, shared by sites and open for the crawl, so a
   challenge cookie serves the site's next pages;
-- ``capture``: each network response of the page as a ``Capture(source="browser")`` in the WARC;
+- ``guard``: every request the page makes passes one decision first (http(s) only, pages on the site's
+  hosts, non-public addresses only where the site lives; WebSockets and popups refused);
+- ``capture``: each network response of the page as a ``Capture(source="browser")`` in the WARC, within
+  the byte caps per response and per page;
 - ``headers``: header fix-ups for bodies the browser decoded (``decoded_body_headers``);
 - ``settle``: waiting for the content;
 - ``watchdog``: closes the page of a render that outlives RENDER_HARD_TIMEOUT (default 3 x RENDER_TIMEOUT);
@@ -25,7 +28,7 @@ Meta read: ``render`` ("auto" | "always" | "never", default "auto"), ``site`` (c
 ``render_document_warc`` (the browser's capture of the final document), ``render_gated_warc`` (the plain
 gated response, when the WARC middleware recorded it). Stats: ``render/gate/<reason>``, ``render/pages``,
 ``render/seconds``, ``render/captures``, ``render/capture_failed``, ``render/failed/<reason>``,
-``render/pages_closed``, ``render/contexts_closed``, ``render/watchdog``.
+``render/pages_closed``, ``render/contexts_closed``, ``render/watchdog``, ``render/blocked/<reason>``.
 """
 
 from __future__ import annotations
