@@ -12,8 +12,13 @@ allowed for page resources (scripts, images, fonts from CDNs: replay needs them)
 ``BrowserGuard.install(page, request, state)`` is scrapy-playwright's ``playwright_page_init_callback``: it
 runs after the page is created and before it navigates, and adds
 
-- a page route (registered after scrapy-playwright's own, so it runs first): a refused request is aborted
-  (``blockedbyclient``), an allowed one falls back to scrapy-playwright's route;
+- request interception on the page's own DevTools session (``Fetch.enable``): every request of the page
+  and of its workers pauses there before it is sent, redirect hops included (Playwright's routes never see
+  a redirect's next hop: an allowed URL answering 302 to 127.0.0.2 went through them). A refused request
+  fails (``BlockedByClient``), an allowed one continues to Playwright's own interception;
+- a page route (registered after scrapy-playwright's own, so it runs first) with the same decision, in
+  case a request reaches Playwright without passing the session: refused -> aborted, allowed -> falls back
+  to scrapy-playwright's route;
 - a WebSocket route: every WebSocket is refused (it never reaches its server);
 - once per context, a route and a WebSocket route for pages the site's scripts open themselves (popups):
   they belong to no render, so everything they ask for is refused (``popup``).
@@ -26,9 +31,10 @@ bytes are the capture's (``crawler.render.capture``). Every refusal is counted a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from playwright.async_api import Error as PlaywrightError
 
@@ -37,7 +43,7 @@ from crawler.addressguard import HostResolver, SiteHosts, http_target, url_refus
 from .state import RenderState
 
 if TYPE_CHECKING:
-    from playwright.async_api import BrowserContext, Page, Route, WebSocketRoute
+    from playwright.async_api import BrowserContext, CDPSession, Page, Route, WebSocketRoute
     from playwright.async_api import Request as BrowserRequest
     from scrapy.http import Request
     from scrapy.statscollectors import StatsCollector
@@ -76,6 +82,7 @@ class BrowserGuard:
             context = page.context
             if id(context) not in self._guarded_contexts:
                 await self._guard_context(context)
+            await self._intercept(page, state)
             await page.route("**/*", lambda route, req: self._route(route, req, state))
             await page.route_web_socket("**", lambda ws: self._refuse_websocket(ws, state))
         except Exception:
@@ -89,16 +96,51 @@ class BrowserGuard:
         self._guarded_contexts.add(id(context))
         context.once("close", lambda _: self._guarded_contexts.discard(id(context)))
 
+    async def _intercept(self, page: Page, state: RenderState) -> None:
+        session = await page.context.new_cdp_session(page)
+        tree = await session.send("Page.getFrameTree")
+        main_frame = tree["frameTree"]["frame"]["id"]
+        tasks: set[asyncio.Task[None]] = set()
+
+        def paused(event: dict[str, Any]) -> None:
+            task = asyncio.ensure_future(self._paused(session, event, main_frame, state))
+            tasks.add(task)  # a reference until it is done
+            task.add_done_callback(tasks.discard)
+
+        session.on("Fetch.requestPaused", paused)
+        await session.send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
+
+    async def _paused(
+        self, session: CDPSession, event: dict[str, Any], main_frame: str, state: RenderState
+    ) -> None:
+        url = event["request"]["url"]
+        page = event.get("resourceType") == "Document" and event.get("frameId") == main_frame
+        reason = await self.decide(url, state, page=page)
+        try:
+            if reason is None:
+                await session.send("Fetch.continueRequest", {"requestId": event["requestId"]})
+                return
+            self.count(reason, url, state)
+            await session.send(
+                "Fetch.failRequest", {"requestId": event["requestId"], "errorReason": "BlockedByClient"}
+            )
+        except PlaywrightError as exc:  # the page closed meanwhile
+            logger.debug("Intercepting %s failed: %s", url, exc)
+
+    async def decide(self, url: str, state: RenderState, *, page: bool) -> str | None:
+        """``browser_refusal`` for one request of ``state``'s render, with its host looked up when needed."""
+        target = http_target(url)
+        addresses: tuple[str, ...] = ()
+        if target is not None and not state.hosts.lives_on(target[1], target[2], target[0]):
+            addresses = await self.resolver.resolve(target[1])  # the site's own hosts need no lookup
+        return browser_refusal(url, addresses, state.hosts, page=page)
+
     async def _route(self, route: Route, request: BrowserRequest, state: RenderState) -> None:
         try:
             page = request.is_navigation_request() and request.frame.parent_frame is None
         except PlaywrightError:
             page = False
-        target = http_target(request.url)
-        addresses: tuple[str, ...] = ()
-        if target is not None and not state.hosts.lives_on(target[1], target[2], target[0]):
-            addresses = await self.resolver.resolve(target[1])  # the site's own hosts need no lookup
-        reason = browser_refusal(request.url, addresses, state.hosts, page=page)
+        reason = await self.decide(request.url, state, page=page)
         try:
             if reason is None:
                 await route.fallback()

@@ -9,7 +9,8 @@ One article (the site's first, ``probe_path``) is hostile as well: its ``/static
 compromised page would, so a crawl can prove its browser stays in bounds. It ``fetch()``es another loopback
 address where no site lives (``outside_url``, 127.0.0.2: the newsroom's ``outside`` listener logs whatever
 reaches it), opens a WebSocket there (a non-http scheme), asks for a ``file:`` URL, starts a worker that
-fetches from there, sends WebRTC STUN requests (UDP) there, loads an image and an iframe from there, and reads ``/static/big.bin``, 100 MB from the site itself. The article still renders:
+fetches from there, sends WebRTC STUN requests (UDP) there, loads an
+image from the site that redirects there, loads an image and an iframe from there, and reads ``/static/big.bin``, 100 MB from the site itself. The article still renders:
 its text arrives by the usual XHR.
 """
 
@@ -97,6 +98,8 @@ PROBE_JS = """(function () {
   } catch (e) {}
   var img = new Image();
   img.src = outside + "probe/image.png";
+  var hop = new Image();
+  hop.src = "/static/to-outside.png";
   document.body.appendChild(img);
   var frame = document.createElement("iframe");
   frame.src = outside + "probe/frame.html";
@@ -242,6 +245,13 @@ class GatedSite(SiteRenderer):
                 "application/javascript; charset=utf-8",
             ),
             "/static/big.bin": Resource(b"", "application/octet-stream", stream_bytes=PROBE_BYTES),
+            # An allowed URL that redirects to the outside address (an open redirect on the site).
+            "/static/to-outside.png": Resource(
+                b"",
+                "text/plain",
+                status=302,
+                headers=(("Location", self.outside_url + "probe/redirected.png"),),
+            ),
         }
         for spec in self.articles:
             routes[f"/api/articles/{700 + spec.number}.json"] = Resource(
