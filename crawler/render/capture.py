@@ -87,7 +87,9 @@ class BrowserCapture:
         fetched_at = datetime.now(UTC)
         try:
             request_headers = await request.headers_array()
-            response_headers = [(h["name"], h["value"]) for h in await response.headers_array()]
+            response_headers = state.cut.get(response.url) or [
+                (h["name"], h["value"]) for h in await response.headers_array()
+            ]
             # The body first: a challenge that reloads the page takes its resources' bodies with it.
             body, cut = await self._body(response, response_headers, state)
             server = await response.server_addr()
@@ -136,6 +138,8 @@ class BrowserCapture:
         """The body to archive and, when it was cut, why (``response-too-large`` or ``page-too-large``)."""
         if 300 <= response.status < 400:
             return b"", None  # redirects have no body in the browser; the record keeps their headers
+        if response.url in state.cut:  # answered empty by the guard: the body never left the server
+            return b"", "response-too-large"
         room = self.max_page_size - state.page_bytes
         limit = min(self.max_response_size, room)
         why = "response-too-large" if self.max_response_size <= room else "page-too-large"

@@ -72,8 +72,11 @@ def browser_refusal(url: str, addresses: Sequence[str], hosts: SiteHosts, *, pag
 class BrowserGuard:
     """Installs the routes on each render's page and counts what they refuse."""
 
-    def __init__(self, stats: StatsCollector, resolver: HostResolver | None = None) -> None:
+    def __init__(
+        self, stats: StatsCollector, max_response_size: int, resolver: HostResolver | None = None
+    ) -> None:
         self.stats = stats
+        self.max_response_size = max_response_size
         self.resolver = resolver or HostResolver()
         self._guarded_contexts: set[int] = set()
 
@@ -108,12 +111,16 @@ class BrowserGuard:
             task.add_done_callback(tasks.discard)
 
         session.on("Fetch.requestPaused", paused)
-        await session.send("Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
+        stages = [{"urlPattern": "*", "requestStage": stage} for stage in ("Request", "Response")]
+        await session.send("Fetch.enable", {"patterns": stages})
 
     async def _paused(
         self, session: CDPSession, event: dict[str, Any], main_frame: str, state: RenderState
     ) -> None:
         url = event["request"]["url"]
+        if "responseStatusCode" in event or "responseErrorReason" in event:
+            await self._response_headers(session, event, state)
+            return
         page = event.get("resourceType") == "Document" and event.get("frameId") == main_frame
         reason = await self.decide(url, state, page=page)
         try:
@@ -126,6 +133,29 @@ class BrowserGuard:
             )
         except PlaywrightError as exc:  # the page closed meanwhile
             logger.debug("Intercepting %s failed: %s", url, exc)
+
+    async def _response_headers(self, session: CDPSession, event: dict[str, Any], state: RenderState) -> None:
+        """A response whose declared length is over RENDER_MAX_RESPONSE_SIZE is answered empty right at its
+        headers, so Chromium never downloads the body; the capture archives it cut (``state.cut``)."""
+        headers = [(h["name"], h["value"]) for h in event.get("responseHeaders") or ()]
+        declared = next((v for n, v in headers if n.lower() == "content-length"), "")
+        try:
+            if not (declared.strip().isdigit() and int(declared) > self.max_response_size):
+                await session.send("Fetch.continueRequest", {"requestId": event["requestId"]})
+                return
+            state.cut[event["request"]["url"]] = headers
+            kept = [{"name": n, "value": v} for n, v in headers if n.lower() != "content-length"]
+            await session.send(
+                "Fetch.fulfillRequest",
+                {
+                    "requestId": event["requestId"],
+                    "responseCode": event.get("responseStatusCode") or 200,
+                    "responseHeaders": kept,
+                    "body": "",
+                },
+            )
+        except PlaywrightError as exc:  # the page closed meanwhile
+            logger.debug("Answering %s failed: %s", event["request"]["url"], exc)
 
     async def decide(self, url: str, state: RenderState, *, page: bool) -> str | None:
         """``browser_refusal`` for one request of ``state``'s render, with its host looked up when needed."""

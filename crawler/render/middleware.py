@@ -65,7 +65,7 @@ class JsGateMiddleware:
         self._inflight: Counter[str] = Counter()
         self.contexts = ContextPool(config.max_contexts)
         self.gate = RenderGate(detector, stats, self.contexts.name_for_request)
-        self.guard = BrowserGuard(stats)
+        self.guard = BrowserGuard(stats, config.max_response_size)
         self.capture = BrowserCapture(
             stats, self._sink, self.guard.count, config.max_response_size, config.max_page_size
         )

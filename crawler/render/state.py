@@ -67,6 +67,8 @@ class RenderState:
     # Body bytes of this page archived so far, and whether the page went over RENDER_MAX_PAGE_SIZE.
     page_bytes: int = 0
     page_too_large: bool = False
+    # Responses the guard answered empty at their headers (over RENDER_MAX_RESPONSE_SIZE): URL -> headers.
+    cut: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # Set when the render must stop at once (the page went over its cap): the waits in settle give up.
     stop: asyncio.Event = field(default_factory=asyncio.Event)
 
