@@ -15,7 +15,9 @@ runs after the page is created and before it navigates, and adds
 - request interception on the page's own DevTools session (``Fetch.enable``): every request of the page
   and of its workers pauses there before it is sent, redirect hops included (Playwright's routes never see
   a redirect's next hop: an allowed URL answering 302 to 127.0.0.2 went through them). A refused request
-  fails (``BlockedByClient``), an allowed one continues to Playwright's own interception;
+  fails (``BlockedByClient``), an allowed one continues to Playwright's own interception. Responses pause
+  there too, at their headers: one whose Content-Length is over RENDER_MAX_RESPONSE_SIZE is answered with an
+  empty body at once, so Chromium never downloads it (the capture archives it cut, ``state.cut``);
 - a page route (registered after scrapy-playwright's own, so it runs first) with the same decision, in
   case a request reaches Playwright without passing the session: refused -> aborted, allowed -> falls back
   to scrapy-playwright's route;
@@ -122,7 +124,11 @@ class BrowserGuard:
             await self._response_headers(session, event, state)
             return
         page = event.get("resourceType") == "Document" and event.get("frameId") == main_frame
-        reason = await self.decide(url, state, page=page)
+        try:
+            reason = await self.decide(url, state, page=page)
+        except Exception:  # a paused request must be answered: refuse it rather than leave the page hanging
+            logger.exception("Browser guard failed on %s: refusing it", url)
+            reason = "guard-error"
         try:
             if reason is None:
                 await session.send("Fetch.continueRequest", {"requestId": event["requestId"]})
