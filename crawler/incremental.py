@@ -43,6 +43,7 @@ from twisted.internet import threads
 from archive.state import CrawlState, SaveResult, StateStore, utc_now, version_key
 from archive.storage import StoreError
 from archive.warc import payload_digest
+from crawler.config import SettingsReader
 from crawler.items import ArticlePage
 from crawler.urls import canonicalize_url
 
@@ -74,17 +75,24 @@ class IncrementalConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> IncrementalConfig:
-        prefix = str(settings.get("INCREMENTAL_STATE_PREFIX") or "state/sites").strip("/")
+        """Raises ``ConfigError`` naming every bad INCREMENTAL_* setting."""
+        r = SettingsReader(settings)
+        raw_prefix = r.text("INCREMENTAL_STATE_PREFIX")
+        prefix = raw_prefix.strip("/")
         if not prefix or ".." in prefix.split("/"):
-            raise NotConfigured(f"INCREMENTAL_STATE_PREFIX must be a relative key prefix, not {prefix!r}")
-        return cls(
-            enabled=settings.getbool("INCREMENTAL_ENABLED", True),
+            r.fail(
+                f"INCREMENTAL_STATE_PREFIX must be a relative key prefix such as state/sites, not {raw_prefix!r}"
+            )
+        config = cls(
+            enabled=r.boolean("INCREMENTAL_ENABLED"),
             prefix=prefix,
-            skip_by_date=settings.getbool("INCREMENTAL_SKIP_BY_DATE", True),
-            skip_by_published=settings.getbool("INCREMENTAL_SKIP_BY_PUBLISHED", False),
-            refetch=settings.getbool("INCREMENTAL_REFETCH", False),
-            crawl_id=str(settings.get("CRAWL_ID") or ""),
+            skip_by_date=r.boolean("INCREMENTAL_SKIP_BY_DATE"),
+            skip_by_published=r.boolean("INCREMENTAL_SKIP_BY_PUBLISHED"),
+            refetch=r.boolean("INCREMENTAL_REFETCH"),
+            crawl_id=r.text("CRAWL_ID"),
         )
+        r.check()
+        return config
 
 
 def _stored_key(value: Any) -> str:

@@ -46,6 +46,7 @@ from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from archive.keys import safe_segment
 from archive.repair import RepairResult, repair_directory
+from crawler.config import SettingsReader
 from crawler.urls import canonicalize_url
 from crawler.warc import WarcConfig
 
@@ -109,6 +110,16 @@ def _manifest_urls(path: Path) -> set[str]:
     return urls
 
 
+def recovery_state_dir(settings: Any) -> Path | None:
+    """Where the done journal lives (None: RECOVERY_ENABLED is off); raises ``ConfigError`` for a bad value."""
+    r = SettingsReader(settings)
+    enabled = r.boolean("RECOVERY_ENABLED")
+    spool = r.text("ARCHIVE_SPOOL_DIR") or DEFAULT_SPOOL_DIR
+    state_dir = Path(r.text("CRAWL_STATE_DIR") or Path(spool) / "state")
+    r.check()
+    return state_dir if enabled else None
+
+
 class CrawlRecoveryExtension:
     """Repairs leftover WARC files and keeps the journal of finished articles; see the module docstring."""
 
@@ -125,11 +136,10 @@ class CrawlRecoveryExtension:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlRecoveryExtension:
         settings = crawler.settings
-        if not settings.getbool("RECOVERY_ENABLED", True):
+        state_dir = recovery_state_dir(settings)
+        if state_dir is None:
             raise NotConfigured("RECOVERY_ENABLED is off")
         warc_config = WarcConfig.from_settings(settings)
-        spool = settings.get("ARCHIVE_SPOOL_DIR") or DEFAULT_SPOOL_DIR
-        state_dir = Path(settings.get("CRAWL_STATE_DIR") or Path(spool) / "state")
         journal = DoneJournal(state_dir / f"{safe_segment(warc_config.crawl_id)}.done")
         ext = cls(crawler, warc_config.directory, journal, crawler.stats)
         # Repair now, before any component can open a new WARC file in the same directory.

@@ -45,6 +45,8 @@ from scrapy.exceptions import NotConfigured
 from archive.health import DriftThresholds, HealthLog, HealthStore, SiteHealth
 from archive.report import CrawlReport, build_report, jsonable_stats, report_key
 from archive.storage import StoreError
+from crawler.config import ConfigError, SettingsReader
+from crawler.secrets import SecretMasker
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -69,27 +71,31 @@ class ReportConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> ReportConfig:
-        crawl_id = settings.get("CRAWL_ID") or ""
-        if not crawl_id:
-            raise NotConfigured("CrawlReportExtension needs CRAWL_ID (the libya spider sets it)")
-        spool = settings.get("ARCHIVE_SPOOL_DIR") or DEFAULT_SPOOL_DIR
-        directory = Path(settings.get("REPORT_DIR") or Path(spool) / "reports").absolute()
+        """Raises ``ConfigError`` naming every bad REPORT_* / DRIFT_* setting."""
+        r = SettingsReader(settings)
+        crawl_id = r.text("CRAWL_ID")
+        spool = r.text("ARCHIVE_SPOOL_DIR") or DEFAULT_SPOOL_DIR
+        directory = Path(r.text("REPORT_DIR") or Path(spool) / "reports").absolute()
+        ratio = r.number("DRIFT_MEDIAN_RATIO", minimum=0)
+        rise = r.number("DRIFT_RATE_RISE", minimum=0)
+        window = r.integer("DRIFT_WINDOW", minimum=1)
+        min_pages = r.integer("DRIFT_MIN_PAGES", minimum=0)
+        timeout = r.number("REPORT_HISTORY_TIMEOUT", minimum=0, hint=" (seconds)")
+        pywb_venv = r.text("REPORT_PYWB_VENV")
+        r.boolean("REPORT_ENABLED")
+        r.check()
         try:
             thresholds = DriftThresholds(
-                median_ratio=settings.getfloat("DRIFT_MEDIAN_RATIO", 0.5),
-                rate_rise=settings.getfloat("DRIFT_RATE_RISE", 0.30),
-                window=settings.getint("DRIFT_WINDOW", 10),
-                min_pages=settings.getint("DRIFT_MIN_PAGES", 3),
+                median_ratio=ratio, rate_rise=rise, window=window, min_pages=min_pages
             )
         except ValueError as exc:
-            raise NotConfigured(f"drift thresholds: {exc}") from exc
-        timeout = settings.getfloat("REPORT_HISTORY_TIMEOUT", 60.0)
-        if timeout < 0:
-            raise NotConfigured(f"REPORT_HISTORY_TIMEOUT must be >= 0, got {timeout}")
+            raise ConfigError(f"DRIFT_* thresholds: {exc}") from exc
+        if not crawl_id:  # not a bad value: a crawl without an id (the libya spider always sets one)
+            raise NotConfigured("CrawlReportExtension needs CRAWL_ID (the libya spider sets it)")
         return cls(
             crawl_id=crawl_id,
             directory=directory,
-            pywb_venv=settings.get("REPORT_PYWB_VENV") or ".pywb-venv",
+            pywb_venv=pywb_venv,
             thresholds=thresholds,
             history_timeout=timeout,
         )
@@ -134,19 +140,22 @@ class CrawlReportExtension:
         self.written: dict[str, str] = {}  # name -> where (store key or local path)
         self._history: Future[dict[str, list[SiteHealth]]] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crawl-report")
+        self.masker = SecretMasker(())  # the crawl's credentials, masked in everything written
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlReportExtension:
+        config = ReportConfig.from_settings(crawler.settings)  # a bad value is an error, even when off
         if not crawler.settings.getbool("REPORT_ENABLED", True):
             raise NotConfigured("REPORT_ENABLED is off")
         assert crawler.stats is not None
         storage = getattr(crawler, "archive_storage", None)
         ext = cls(
-            ReportConfig.from_settings(crawler.settings),
+            config,
             crawler.stats,
             storage,
             getattr(storage, "store", None),
         )
+        ext.masker = SecretMasker.from_settings(crawler.settings)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
         # Connected now, before the storage extension connects its drain (at engine_started): our handler
@@ -262,6 +271,7 @@ class CrawlReportExtension:
 
     def _write(self, name: str, data: bytes, content_type: str) -> None:
         key = report_key(self.config.crawl_id, name)
+        data = self.masker.mask_bytes(data)
         if self.storage is not None:
             try:
                 self.storage.put_bytes(key, data, content_type)

@@ -1,4 +1,8 @@
-"""``scrapy extract PATH_OR_URL [--url URL]``: print the extraction record of one page as JSON.
+"""``scrapy extract PATH_OR_URL [--url URL] [--explain]``: print the extraction record of one page as JSON.
+
+``--explain`` prints ``{"record": ..., "removed": [...]}`` instead: next to the record, what each clean-up
+stage removed (``stage`` "dom" or "text", ``rule``, ``element`` (``div.class#id``, or the start of a dropped
+paragraph) and ``chars``), so an operator can see why text went missing on their site.
 
 A file path is read from disk (``--url`` gives the page's URL; without it a ``file://`` URL is used); an
 http(s) URL is fetched with urllib and its response headers are passed on, so the charset path is the
@@ -21,6 +25,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from extraction import extract
+from extraction.cleanup import Removal
 
 FETCH_TIMEOUT = 30.0
 USER_AGENT = "libya-news-archiver extract command"
@@ -32,7 +37,7 @@ class Command(ScrapyCommand):
     default_settings = {"LOG_ENABLED": False}  # noqa: RUF012 (ScrapyCommand declares it a ClassVar)
 
     def syntax(self) -> str:
-        return "PATH_OR_URL [--url URL]"
+        return "PATH_OR_URL [--url URL] [--explain]"
 
     def short_desc(self) -> str:
         return "Extract the article of one page (file or URL) and print its JSON record"
@@ -47,6 +52,9 @@ class Command(ScrapyCommand):
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
         parser.add_argument("--url", dest="page_url", default=None, help="the URL of a page read from a file")
+        parser.add_argument(
+            "--explain", action="store_true", help="also print what each clean-up stage removed, and why"
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
@@ -67,7 +75,12 @@ class Command(ScrapyCommand):
                 return
             body, headers = path.read_bytes(), {}
             url = opts.page_url or path.resolve().as_uri()
-        record = extract(body, url, headers).to_record()
+        removed: list[Removal] = []
+        record = extract(body, url, headers, trace=removed).to_record()
+        if opts.explain:
+            output = {"record": record, "removed": [r.as_dict() for r in removed]}
+            print(json.dumps(output, ensure_ascii=False, indent=2))
+            return
         print(json.dumps(record, ensure_ascii=False, indent=2))
 
 

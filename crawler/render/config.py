@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from crawler.config import SettingsReader
+
 from .chromium import BROWSER_ARGS, find_chromium
 
 if TYPE_CHECKING:
@@ -36,58 +38,36 @@ class RenderConfig:
     max_response_size: int = 32 * 1024 * 1024
     max_page_size: int = 64 * 1024 * 1024
 
-    def __post_init__(self) -> None:
-        if self.chromium_path is not None and not os.access(self.chromium_path, os.X_OK):
-            raise ValueError(
-                f"RENDER_CHROMIUM_PATH {self.chromium_path!r} is not an executable file; set it to a "
-                "Chromium binary (e.g. /usr/bin/chromium) or leave it empty to use `playwright install chromium`"
-            )
-        if self.max_contexts < 1:
-            raise ValueError(f"RENDER_MAX_CONTEXTS must be at least 1, got {self.max_contexts}")
-        if self.max_pages_per_context < 1:
-            raise ValueError(
-                f"RENDER_MAX_PAGES_PER_CONTEXT must be at least 1, got {self.max_pages_per_context}"
-            )
-        if not self.timeout > 0:
-            raise ValueError(f"RENDER_TIMEOUT must be a positive number of seconds, got {self.timeout}")
-        if not self.hard_timeout >= 0:
-            raise ValueError(f"RENDER_HARD_TIMEOUT must be 0 or more seconds, got {self.hard_timeout}")
-        if self.max_page_size < 1:
-            raise ValueError(
-                f"RENDER_MAX_PAGE_SIZE must be a positive number of bytes, got {self.max_page_size}"
-            )
-        if self.max_response_size < 1:
-            raise ValueError(
-                f"RENDER_MAX_RESPONSE_SIZE must be a positive number of bytes, got {self.max_response_size}"
-            )
-        if self.max_page_size < self.max_response_size:
-            raise ValueError(
-                f"RENDER_MAX_PAGE_SIZE ({self.max_page_size}) must be at least RENDER_MAX_RESPONSE_SIZE "
-                f"({self.max_response_size} bytes)"
-            )
-
     @property
     def watchdog_seconds(self) -> float:
         return self.hard_timeout or 3 * self.timeout
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> RenderConfig:
-        path = (settings.get("RENDER_CHROMIUM_PATH") or "").strip()
-        try:
-            max_contexts = settings.getint("RENDER_MAX_CONTEXTS", 2)
-            max_pages = settings.getint("RENDER_MAX_PAGES_PER_CONTEXT", 2)
-            timeout = settings.getfloat("RENDER_TIMEOUT", 30.0)
-            hard_timeout = settings.getfloat("RENDER_HARD_TIMEOUT", 0.0)
-            max_page = settings.getint("RENDER_MAX_PAGE_SIZE", 64 * 1024 * 1024)
-            # 0: Scrapy's own cap for its downloads (0 there means none: then the page's cap).
-            max_response = settings.getint("RENDER_MAX_RESPONSE_SIZE", 0) or min(
-                settings.getint("DOWNLOAD_MAXSIZE", 0) or max_page, max_page
+        """Raises ``ConfigError`` naming every bad RENDER_* setting."""
+        r = SettingsReader(settings)
+        path = r.text("RENDER_CHROMIUM_PATH")
+        if path and not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            r.fail(
+                f"RENDER_CHROMIUM_PATH {path!r} is not an executable file; set it to a Chromium binary "
+                "(e.g. /usr/bin/chromium) or leave it empty to use `playwright install chromium`"
             )
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                "RENDER_MAX_CONTEXTS, RENDER_MAX_PAGES_PER_CONTEXT, RENDER_TIMEOUT, RENDER_HARD_TIMEOUT, "
-                f"RENDER_MAX_RESPONSE_SIZE and RENDER_MAX_PAGE_SIZE must be numbers: {exc}"
-            ) from exc
+        max_contexts = r.integer("RENDER_MAX_CONTEXTS", minimum=1)
+        max_pages = r.integer("RENDER_MAX_PAGES_PER_CONTEXT", minimum=1)
+        timeout = r.number("RENDER_TIMEOUT", positive=True, hint=" (seconds)")
+        hard_timeout = r.number(
+            "RENDER_HARD_TIMEOUT", minimum=0.0, hint=" (seconds; 0: three times RENDER_TIMEOUT)"
+        )
+        max_page = r.integer("RENDER_MAX_PAGE_SIZE", minimum=1, hint=" (bytes)")
+        max_response = r.integer("RENDER_MAX_RESPONSE_SIZE", minimum=0, hint=" (bytes; 0: DOWNLOAD_MAXSIZE)")
+        if max_response > max_page > 0:
+            r.fail(
+                f"RENDER_MAX_PAGE_SIZE ({max_page}) must be at least RENDER_MAX_RESPONSE_SIZE "
+                f"({max_response} bytes)"
+            )
+        # 0: Scrapy's own cap for its downloads (0 there means none: then the page's cap).
+        max_response = max_response or min(r.integer("DOWNLOAD_MAXSIZE", minimum=0) or max_page, max_page)
+        r.check()
         return cls(
             path or find_chromium(), max_contexts, max_pages, timeout, hard_timeout, max_response, max_page
         )
