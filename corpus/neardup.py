@@ -485,4 +485,5 @@ class RedisEventLog:
         self.store_log.flush()
 
     def lock(self) -> Any:
-        return self.client.lock(self.lock_key, timeout=30, blocking_timeout=60)
+        # A worker killed while holding it stalls the others for at most `timeout` seconds.
+        return self.client.lock(self.lock_key, timeout=5, blocking_timeout=30)
