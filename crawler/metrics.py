@@ -28,6 +28,8 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from crawler import identity
+
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
 
@@ -151,7 +153,7 @@ class MetricsExtension:
             raise NotConfigured("METRICS_PORT is 0 (metrics endpoint off)")
         stats = crawler.stats
         assert stats is not None
-        ext = cls(config, stats.get_stats, crawler.settings.get("CRAWL_ID") or "")
+        ext = cls(config, stats.get_stats, identity.crawl_id(crawler.settings))
         crawler.signals.connect(ext.start, signal=signals.engine_started)
         crawler.signals.connect(ext.stop, signal=signals.engine_stopped)
         return ext

@@ -1,11 +1,11 @@
-"""Scrapy glue for archive storage: one store, one spool and its uploader thread per crawl.
+"""Archive storage for a crawl: one store, one spool and its uploader thread (built by ``ArchiveSession``).
 
 Reads ARCHIVE_URI, ARCHIVE_SPOOL_DIR, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
 AWS_ENDPOINT_URL, AWS_REGION_NAME, AWS_USE_SSL, AWS_VERIFY, S3_ADDRESSING_STYLE, S3_MULTIPART_THRESHOLD,
 S3_UPLOAD_RETRIES and ARCHIVE_DRAIN_TIMEOUT (seconds to wait for uploads at spider close; default 300).
 
-``ArchiveStorageExtension.from_crawler`` parses them once into a frozen ``ArchiveStorageConfig`` and checks
-the store before the engine starts: a malformed URI, a missing bucket or refused credentials raise
+``ArchiveStorageConfig.from_settings`` parses them once; ``ArchiveStorageExtension.build`` checks the store
+before the engine starts: a malformed URI, a missing bucket or refused credentials raise
 ``StoreConfigError``/``StoreError`` and the crawl ends before its first request. An unreachable store is
 only a warning: the spool keeps everything until it comes back (or ``scrapy upload`` drains it).
 Other components reach it as ``crawler.archive_storage`` (``put_text``, ``put_json``, ``put_bytes``,
@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +33,7 @@ from archive.storage import (
     StoreUnavailableError,
     store_from_config,
 )
+from crawler import identity
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SPOOL_DIR = "./archive-spool"
 DEFAULT_DRAIN_TIMEOUT = 300.0
 
 
@@ -74,7 +73,7 @@ class ArchiveStorageConfig:
             "retries": settings.get("S3_UPLOAD_RETRIES"),
         }
         store = StoreConfig.from_uri(archive_uri or settings.get("ARCHIVE_URI") or "", options)
-        spool_dir = os.path.abspath(settings.get("ARCHIVE_SPOOL_DIR") or DEFAULT_SPOOL_DIR)
+        spool_dir = str(identity.spool_dir(settings))
         if store.scheme == "file" and os.path.commonpath([store.root, spool_dir]) in (store.root, spool_dir):
             from archive.storage import StoreConfigError
 
@@ -100,13 +99,27 @@ class ArchiveStorageExtension:
         self.store = store
         self.stats = stats
         self.spool = Spool(config.spool_dir, store, retries=config.retries, stats=self._count)
-        # Work that must hand its last files over before the drain (the WARC writer's close, ...), run in
-        # order in the drain thread.
-        self.before_drain: list[Callable[[], object]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveStorageExtension:
-        config = ArchiveStorageConfig.from_settings(crawler.settings)
+        """Without an ``ArchiveSession`` (a crawl that wants storage alone): build and close it itself."""
+        session = getattr(crawler, "archive_session", None)
+        if session is not None:
+            return session.storage
+        ext = cls.build(ArchiveStorageConfig.from_settings(crawler.settings), crawler.stats)
+        crawler.archive_storage = ext  # type: ignore[attr-defined]
+        # spider_closed is connected at engine start, after every component has connected its own: our drain
+        # then runs after the other components have handed over their last files.
+        crawler.signals.connect(
+            lambda: crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed),
+            signal=signals.engine_started,
+            weak=False,
+        )
+        return ext
+
+    @classmethod
+    def build(cls, config: ArchiveStorageConfig, stats: StatsCollector | None) -> ArchiveStorageExtension:
+        """Open the store and check it before the first request; start the spool."""
         store = store_from_config(config.store)
         try:
             store.check()
@@ -116,15 +129,7 @@ class ArchiveStorageExtension:
             # Wrong credentials or no bucket: stop now, before the first request, not after hours of crawling.
             logger.error("archive storage is not usable: %s", exc)
             raise
-        ext = cls(config, store, crawler.stats)
-        crawler.archive_storage = ext  # type: ignore[attr-defined]
-        # spider_closed is connected at engine start, after every component has connected its own: our drain
-        # then runs after the WARC writer and the manifest have handed over their last files.
-        crawler.signals.connect(
-            lambda: crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed),
-            signal=signals.engine_started,
-            weak=False,
-        )
+        ext = cls(config, store, stats)
         logger.info("archive storage: %s (spool %s)", store.describe(), config.spool_dir)
         return ext
 
@@ -169,15 +174,7 @@ class ArchiveStorageExtension:
                 self.stats.set_value("storage/pending", left.count)
             return left
 
-        return deferToThread(self._finish).addCallback(record)
-
-    def _finish(self) -> Pending:
-        for step in self.before_drain:
-            try:
-                step()
-            except Exception:  # one failing step (say, the WACZ build) must not keep the rest from the store
-                logger.exception("Closing step %r failed before the storage drain", step)
-        return self.close()
+        return deferToThread(self.close).addCallback(record)
 
     def close(self) -> Pending:
         """Wait (bounded) for the uploads, then stop the uploader; return what is left in the spool."""

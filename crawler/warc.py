@@ -51,7 +51,7 @@ from archive.cdxj import write_cdxj
 from archive.digests import DigestIndex, JsonlDigestIndex
 from archive.wacz import Page, WaczError, build_wacz
 from archive.warc import WarcRotatingWriter
-from crawler.config import default_crawl_id
+from crawler import identity
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -79,10 +79,9 @@ class WarcConfig:
     worker_id: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: BaseSettings) -> WarcConfig:
-        crawl_id = settings.get("CRAWL_ID") or default_crawl_id()
-        spool = settings.get("ARCHIVE_SPOOL_DIR") or "./archive-spool"
-        directory = Path(settings.get("WARC_DIR") or Path(spool) / "warc" / crawl_id)
+    def from_settings(cls, settings: BaseSettings, *, crawl_id: str | None = None) -> WarcConfig:
+        crawl_id = crawl_id or identity.crawl_id(settings)
+        directory = Path(settings.get("WARC_DIR") or identity.spool_dir(settings) / "warc" / crawl_id)
         max_size = settings.getint("WARC_MAX_SIZE", 1_000_000_000)
         if max_size <= 0:
             raise NotConfigured(f"WARC_MAX_SIZE must be a positive number of bytes, got {max_size}")
@@ -106,7 +105,7 @@ class WarcConfig:
             digest_index=Path(settings.get("WARC_DIGEST_INDEX") or directory / "digests.jsonl"),
             warcinfo=warcinfo,
             redis_url=settings.get("CRAWL_REDIS_URL") or "",
-            worker_id=f"{settings.get('CRAWL_WORKER_ID')}~" if settings.get("CRAWL_WORKER_ID") else None,
+            worker_id=f"{worker}~" if (worker := identity.worker_id(settings)) else None,
         )
 
 
@@ -148,8 +147,14 @@ class WarcExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcExtension:
+        """Without an ``ArchiveSession`` (WARC files alone, no store): build it and close it at spider close."""
         if not crawler.settings.getbool("WARC_ENABLED", True):
             raise NotConfigured("WARC_ENABLED is off")
+        session = getattr(crawler, "archive_session", None)
+        if session is not None:
+            if session.warc is None:
+                raise NotConfigured("WARC_ENABLED is off")
+            return session.warc
         config = WarcConfig.from_settings(crawler.settings)
         ext = cls(config, crawler.stats)
         crawler.warc_archive = ext  # type: ignore[attr-defined]

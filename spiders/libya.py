@@ -349,7 +349,7 @@ class LibyaSpider(Spider):
                 status=response.status,
                 headers=headers,
                 body=response.body,
-                fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                fetched_at=_capture_date(response),
                 warc=response.meta.get("warc"),
                 rendered=bool(response.meta.get("rendered")),
                 render_reason=response.meta.get("render_reason"),
@@ -387,6 +387,13 @@ class LibyaSpider(Spider):
         coordinator = getattr(self.crawler, "redis_coordinator", None)
         if coordinator is not None:
             coordinator.done(request)
+
+
+def _capture_date(response: Response) -> str:
+    """The WARC-Date of the record the text will come from (for a rendered page, its DOM conversion
+    record); the parse time only when the response was not archived (WARC off, HTTP cache)."""
+    warc = response.meta.get("warc") or {}
+    return str(warc.get("warc_date") or datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def _rel_canonical(response: Response) -> str | None:

@@ -1,11 +1,16 @@
-"""``scrapy extract PATH_OR_URL [--url URL]``: print the extraction record of one page as JSON.
+"""``scrapy extract PATH_OR_URL [--url URL]``: print the record the crawl would store for one page, as JSON.
+
+The record is the crawl's ``StoredRecord`` (``archive.record``), built by the crawl's own extraction and
+relevance code (``crawler.pipelines.extract.extract_record``, the topic of RELEVANCE_TOPIC), plus its
+``text`` (what goes to the ``.txt`` object), the object a crawl writes to its WARC metadata record. Fields
+only a crawl knows (crawl id, site, keys, version, WARC positions, fetch time) are null.
 
 A file path is read from disk (``--url`` gives the page's URL; without it a ``file://`` URL is used); an
 http(s) URL is fetched with urllib and its response headers are passed on, so the charset path is the
 crawl's. The record is printed with ``ensure_ascii=False, indent=2``. Exit codes: 0 when a record was
 printed (also for a NoArticle, whose record says ``"status": "no_article"`` and why: deciding that a page
 holds no article is a successful extraction), 1 when the page could not be read (missing file, fetch
-error). Reads no settings.
+error). Reads RELEVANCE_TOPIC.
 """
 
 from __future__ import annotations
@@ -20,7 +25,11 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from extraction import extract
+from archive.keys import article_id
+from archive.record import StoredRecord
+from crawler.pipelines.extract import extract_record
+from crawler.pipelines.relevance import topic_path
+from crawler.urls import canonicalize_url
 
 FETCH_TIMEOUT = 30.0
 USER_AGENT = "libya-news-archiver extract command"
@@ -67,8 +76,19 @@ class Command(ScrapyCommand):
                 return
             body, headers = path.read_bytes(), {}
             url = opts.page_url or path.resolve().as_uri()
-        record = extract(body, url, headers).to_record()
-        print(json.dumps(record, ensure_ascii=False, indent=2))
+        extracted = extract_record(body, url, headers, None, None, str(topic_path(self.settings)))
+        if extracted.get("status") != "article":
+            print(json.dumps(extracted, ensure_ascii=False, indent=2))
+            return
+        canonical = canonicalize_url(extracted.get("canonical_url") or url)
+        record = StoredRecord.for_page(
+            article_id(canonical), canonical, extracted, extracted.get("relevance")
+        )
+        print(
+            json.dumps(
+                {**record.to_dict(), "text": extracted.get("text") or ""}, ensure_ascii=False, indent=2
+            )
+        )
 
 
 def _fetch(url: str) -> tuple[bytes, dict[str, str]] | None:

@@ -21,8 +21,10 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
+from archive.record import text_sha256
 from crawler.items import ArticlePage
 from crawler.pipelines.relevance import topic_path
+from crawler.urls import canonicalize_url
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +148,10 @@ class ExtractPipeline:
             self.stats.inc_value("extract/missing_date")
             self.stats.inc_value(f"extract/missing_date_by_site/{item.site}")
         item.record = record
+        # Computed once per article here; the incremental and store pipelines, the state and the report
+        # read them from the item (and from its StoredRecord).
+        item.canonical_url = canonicalize_url(record.get("canonical_url") or item.url)
+        item.text_sha256 = text_sha256(record.get("text") or "")
         return item
 
     def spider_closed(self, spider: Spider) -> None:
