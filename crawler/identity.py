@@ -7,7 +7,6 @@ functions here are what that config, and the few tools that run without a sessio
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -33,5 +32,5 @@ def part_name(crawl: str, worker: str) -> str:
 
 
 def spool_dir(settings: Any) -> Path:
-    """ARCHIVE_SPOOL_DIR as an absolute path (empty: ./archive-spool)."""
-    return Path(os.path.abspath(settings.get("ARCHIVE_SPOOL_DIR") or DEFAULT_SPOOL_DIR))
+    """ARCHIVE_SPOOL_DIR as given (empty: ./archive-spool)."""
+    return Path(settings.get("ARCHIVE_SPOOL_DIR") or DEFAULT_SPOOL_DIR)

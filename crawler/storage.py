@@ -73,7 +73,7 @@ class ArchiveStorageConfig:
             "retries": settings.get("S3_UPLOAD_RETRIES"),
         }
         store = StoreConfig.from_uri(archive_uri or settings.get("ARCHIVE_URI") or "", options)
-        spool_dir = str(identity.spool_dir(settings))
+        spool_dir = os.path.abspath(identity.spool_dir(settings))
         if store.scheme == "file" and os.path.commonpath([store.root, spool_dir]) in (store.root, spool_dir):
             from archive.storage import StoreConfigError
 
