@@ -245,7 +245,7 @@ def append_history(data: bytes | None, run: SiteHealth) -> bytes:
 
 
 class HealthStore(Protocol):
-    """What ``HealthLog`` needs of an ``archive.storage.Store``."""
+    """What ``HealthLog`` needs of an ``archive.store.Store``."""
 
     def get_bytes(self, key: str) -> bytes | None: ...
 

@@ -22,7 +22,7 @@ deltas are merged. Two savers racing can only overwrite each other's *snapshot*;
 winning snapshot is not listed in its ``merged_runs`` and is folded in again by the next load, so no update
 is lost and no reader ever sees a half-written object.
 
-No Scrapy here: plain data, the ``archive.storage.Store`` protocol and JSON.
+No Scrapy here: plain data, the ``archive.store.Store`` protocol and JSON.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from archive.keys import check_key, safe_segment
-from archive.storage import Store, StoreError
+from archive.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -371,7 +371,7 @@ class SaveResult:
 
 
 class StateStore:
-    """Loads and saves ``CrawlState`` objects through an ``archive.storage.Store`` (see module docstring)."""
+    """Loads and saves ``CrawlState`` objects through an ``archive.store.Store`` (see module docstring)."""
 
     def __init__(self, store: Store, prefix: str = DEFAULT_PREFIX) -> None:
         self.store = store

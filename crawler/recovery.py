@@ -102,7 +102,7 @@ def _manifest_urls(path: Path) -> set[str]:
                 continue
             for key in ("canonical_url", "url"):
                 if isinstance(record.get(key), str):
-                    urls.add(canonicalize_url(record[key]))
+                    urls.add(record[key])  # both canonical already (the store pipeline's record)
     return urls
 
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
@@ -41,10 +40,11 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from archive.fsutil import write_bytes_atomic
 from archive.health import DriftThresholds, HealthLog, HealthStore, SiteHealth
 from archive.record import StoredRecord
 from archive.report import CrawlReport, build_report, jsonable_stats, report_key
-from archive.storage import StoreError
+from archive.store import StoreError
 from crawler import identity
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ class CrawlReportExtension:
         self.config = config
         self.stats = stats
         self.storage = storage  # crawler.archive_storage (put_json, put_bytes), or None
-        self.store = store  # an archive.storage.Store for the health history, or None
+        self.store = store  # an archive.store.Store for the health history, or None
         self.lines: list[dict[str, Any]] = []
         self.sites: list[str] = []
         self.report: CrawlReport | None = None
@@ -281,9 +281,7 @@ class CrawlReportExtension:
         path = self.config.directory / _safe_dir(self.config.crawl_id) / name
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            write_bytes_atomic(path, data)
             self.written.setdefault(name, str(path))
         except OSError as exc:
             logger.error("Could not write %s: %s", path, exc)

@@ -54,7 +54,7 @@ from archive.digests import JsonlDigestIndex
 from archive.keys import state_key, wacz_key, warc_key
 from archive.manifest import ManifestWriter
 from archive.spool import Pending
-from archive.storage import StoreError
+from archive.store import StoreError
 from crawler import identity
 from crawler.incremental import IncrementalConfig, IncrementalExtension
 from crawler.storage import ArchiveStorageConfig, ArchiveStorageExtension

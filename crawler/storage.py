@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 
 from archive.spool import Pending, Spool, SpoolEntry
-from archive.storage import (
+from archive.store import (
     DEFAULT_CONTENT_TYPE,
     FileStore,
     Store,
@@ -75,7 +75,7 @@ class ArchiveStorageConfig:
         store = StoreConfig.from_uri(archive_uri or settings.get("ARCHIVE_URI") or "", options)
         spool_dir = os.path.abspath(identity.spool_dir(settings))
         if store.scheme == "file" and os.path.commonpath([store.root, spool_dir]) in (store.root, spool_dir):
-            from archive.storage import StoreConfigError
+            from archive.store import StoreConfigError
 
             raise StoreConfigError(
                 f"ARCHIVE_SPOOL_DIR ({spool_dir}) and the archive directory ({store.root}) must not contain "

@@ -225,7 +225,7 @@ def _storage(c: _Checker) -> None:
                 f"ARCHIVE_URI {uri!r}: unknown scheme {scheme!r}; use a path, file:///abs/dir or s3://bucket"
             )
         else:
-            from archive.storage import StoreConfigError
+            from archive.store import StoreConfigError
             from crawler.storage import ArchiveStorageConfig
 
             try:

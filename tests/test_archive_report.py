@@ -19,7 +19,7 @@ from archive.health import (
     parse_history,
 )
 from archive.report import build_report, jsonable_stats, load_manifest, report_key
-from archive.storage import open_store
+from archive.store import open_store
 
 ARABIC_TITLE = "اشتباكات في طرابلس وحكومة الوحدة تدعو إلى التهدئة"
 

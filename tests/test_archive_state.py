@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from archive.state import CrawlState, StateStore, merge_entries, parse_time, version_key
-from archive.storage import open_store
+from archive.store import open_store
 
 if TYPE_CHECKING:
     from tests.fixtures_s3 import SeaweedS3

@@ -14,7 +14,7 @@ from scrapy.utils.test import get_crawler
 
 import crawler.settings as project_settings
 from archive.state import CrawlState, StateStore
-from archive.storage import open_store
+from archive.store import open_store
 from crawler.incremental import (
     IncrementalExtension,
     IncrementalSpiderMiddleware,

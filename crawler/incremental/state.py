@@ -17,7 +17,7 @@ from scrapy.exceptions import NotConfigured
 from twisted.internet import threads
 
 from archive.state import CrawlState, SaveResult, StateStore, utc_now
-from archive.storage import StoreError
+from archive.store import StoreError
 from crawler.incremental.config import IncrementalConfig
 
 if TYPE_CHECKING:
