@@ -10,7 +10,7 @@ STORE ?= s3
 .PHONY: demo test lint typecheck unit eval bench scrapyd deps venv system-deps pywb clean
 
 demo: deps
-	$(BIN)/python -m crawler.demo --store $(STORE)
+	$(BIN)/python -m devtools.demo --store $(STORE)
 
 test: deps pywb
 	$(BIN)/ruff check .

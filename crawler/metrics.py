@@ -29,6 +29,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler import identity
+from reporting import stats_keys as keys
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -61,7 +62,7 @@ LABELLED: dict[str, str] = {
 }
 _BY_SITE = re.compile(r"^(?P<family>.+_by_site)/(?P<site>[^/]+)$")
 _GAUGE = re.compile(
-    r"^(storage/pending|memusage/.*|elapsed_time_seconds|.*_per_minute|request_depth_max|.*max_concurrent.*)$"
+    rf"^({re.escape(keys.UPLOAD_BACKLOG)}|memusage/.*|elapsed_time_seconds|.*_per_minute|request_depth_max|.*max_concurrent.*)$"
 )
 _BAD = re.compile(r"[^a-zA-Z0-9_]+")
 

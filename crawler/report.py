@@ -5,10 +5,10 @@ loads the previous runs' health of the crawl's sites from the store in a thread 
 at the end (the report step of the ``ArchiveSession``'s closing sequence; ``spider_closed`` without one):
 
 * dumps all stats (JSON, datetimes as ISO strings, plus ``finish_reason``) to ``reports/<crawl-id>/stats.json``;
-* builds the report (``archive.report``) and writes ``reports/<crawl-id>/report.md``, ``report.html`` and
+* builds the report (``reporting.model``) and writes ``reports/<crawl-id>/report.md``, ``report.html`` and
   ``report.json``;
 * logs a summary, and every layout-drift warning at WARNING level ("layout drift on site X: ...");
-* appends this run's health line per site to ``state/health/<site>.jsonl`` (``archive.health``).
+* appends this run's health line per site to ``state/health/<site>.jsonl`` (``reporting.health``).
 
 Report objects go through the session's storage (the spool, so a store outage loses nothing) when there is
 a session; a copy of each is always written to REPORT_DIR/<crawl-id>/ so an operator can open
@@ -41,11 +41,11 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from archive.fsutil import write_bytes_atomic
-from archive.health import DriftThresholds, HealthLog, HealthStore, SiteHealth
 from archive.record import StoredRecord
-from archive.report import CrawlReport, build_report, jsonable_stats, report_key
 from archive.store import StoreError
 from crawler import identity
+from reporting.health import DriftThresholds, HealthLog, HealthStore, SiteHealth
+from reporting.model import CrawlReport, build_report, jsonable_stats, report_key
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

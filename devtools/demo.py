@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default=".demo")
     args = parser.parse_args(argv)
 
-    from archive.seaweed import SeaweedS3
+    from devtools.seaweed import SeaweedS3
     from newsroom import Newsroom
 
     workdir = (REPO / args.workdir).resolve()
