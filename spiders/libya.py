@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from protego import Protego
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
@@ -205,10 +206,11 @@ class LibyaSpider(Spider):
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
         source = self._source(response)
-        for line in response.text.splitlines() if isinstance(response, TextResponse) else []:
-            key, _, value = line.partition(":")
-            if key.strip().lower() == "sitemap" and value.strip():
-                yield from self._req(value.strip(), source, self.parse_sitemap, "sitemap", trusted=True)
+        if not isinstance(response, TextResponse):
+            return
+        # Protego (Scrapy's robots.txt parser) reads the Sitemap: lines, as for the middleware's robots.txt.
+        for url in Protego.parse(response.text).sitemaps:
+            yield from self._req(url, source, self.parse_sitemap, "sitemap", trusted=True)
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         source = self._source(response)
