@@ -27,7 +27,6 @@ No Scrapy here: plain data, the ``archive.store.Store`` protocol and JSON.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import re
@@ -37,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from archive.dates import parse_datetime
 from archive.keys import check_key, safe_segment
 from archive.store import Store, StoreError
 
@@ -81,19 +81,8 @@ def parse_time(value: str | None) -> datetime | None:
         except ValueError:
             return None
         return datetime.combine(day, time.max, tzinfo=UTC)
-    parsed: datetime | None
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if parsed is None:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    parsed = parse_datetime(text)
+    return parsed.astimezone(UTC) if parsed is not None else None
 
 
 def _group_key(entry: Mapping[str, Any], group: tuple[str, ...]) -> tuple[Any, ...]:

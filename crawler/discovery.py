@@ -9,11 +9,12 @@ expand entities.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
+from datetime import date, datetime
 
 from lxml import etree
 from scrapy.utils.gz import gunzip
+
+from archive.dates import parse_datetime
 
 
 class DecompressionLimitError(ValueError):
@@ -151,19 +152,7 @@ def _atom_entry(entry: etree._Element) -> FeedEntry:
 
 def parse_feed_date(value: str | None) -> datetime | None:
     """RFC 822 (RSS) or ISO 8601 (Atom, news sitemaps) into an aware datetime; None if unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    return parse_datetime(value)
 
 
 def is_before(value: str | None, since: date | None) -> bool:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from archive.dates import parse_datetime
 
 TEXT_BINS: tuple[int, ...] = (0, 250, 500, 1000, 2000, 4000, 8000)
 
@@ -20,16 +22,8 @@ def number(value: Any) -> float | None:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """A stats time (a ``datetime`` or an ISO string, ``Z`` allowed) as an aware datetime; None if neither."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str) and value:
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return None
+    """A stats time (a ``datetime`` or an ISO string) as an aware datetime; None if neither."""
+    return parse_datetime(value) if isinstance(value, (str, datetime)) else None
 
 
 def jsonable_value(value: Any) -> Any:
