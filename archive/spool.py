@@ -1,5 +1,7 @@
 """A local spool that makes uploads durable: nothing handed to it is lost when the store is down or we crash.
 
+(One job, one module: the spool and its ``Uploader`` thread share one lock, queue and on-disk layout.)
+
 ``Spool(directory, store)`` keeps each object as two files under ``<directory>/objects/``:
 ``<id>.json`` (the sidecar: key, sha256, size, content type, when) and ``<id>.data`` (the bytes). The
 sidecar is written first (temp file, fsync, rename), the data second, so at any crash point the spool is in

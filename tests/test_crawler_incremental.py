@@ -13,7 +13,8 @@ from scrapy import Request, Spider
 from scrapy.utils.test import get_crawler
 
 import crawler.settings as project_settings
-from archive.state import CrawlState, StateStore
+from archive.state import CrawlState
+from archive.state_store import StateStore
 from archive.store import open_store
 from crawler.incremental import (
     IncrementalExtension,

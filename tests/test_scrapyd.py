@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.state import StateStore
+from archive.state_store import StateStore
 from archive.store import open_store
 from newsroom import Newsroom
 from tests.crawling import FAST, REPO

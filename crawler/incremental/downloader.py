@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from archive.warc import payload_digest
+from archive.warc_fields import payload_digest
 from crawler.incremental.config import NotModified, is_article
 from crawler.incremental.state import IncrementalExtension, incremental_state
 

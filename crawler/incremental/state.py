@@ -16,7 +16,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import threads
 
-from archive.state import CrawlState, SaveResult, StateStore, utc_now
+from archive.state import CrawlState, utc_now
+from archive.state_store import SaveResult, StateStore
 from archive.store import StoreError
 from crawler.incremental.config import IncrementalConfig
 
