@@ -1,11 +1,13 @@
 """Scrapy glue for WARC archiving: the extension that owns the writer, and the middleware that feeds it.
 
-``WarcExtension`` (EXTENSIONS) builds one ``archive.warc.WarcRotatingWriter`` per crawl and publishes itself
-as ``crawler.warc_archive``, so the middleware, pipelines and the browser renderer all write into the same
-files. Each WARC file finished (rotation during the crawl, or the last one when the spider closes) gets a
-CDXJ index beside it, and then the WARC file and its CDXJ are handed to the ``on_file_ready`` hooks (e.g. an
-uploader). When the spider closes, the crawl's WACZ (pages: what pipelines registered with ``add_page``) is
-built and handed over last. Indexing, packaging and the hooks run in one worker thread, off the reactor, in
+``WarcExtension`` owns one ``archive.warc.WarcRotatingWriter`` per crawl. The ``ArchiveSession``
+(``crawler.session``) builds it, publishes it as ``crawler.warc_archive`` (so the middleware, pipelines and
+the browser renderer all write into the same files) and closes it first in its closing sequence; without a
+session (WARC files alone) ``WarcExtension.from_crawler`` builds it and closes it at ``spider_closed``.
+Each WARC file finished (rotation during the crawl, or the last one at close) gets a CDXJ index beside it,
+and then the WARC file and its CDXJ are handed to the ``on_file_ready`` hooks (the session's spool
+hand-over). At close, the crawl's WACZ (pages: what pipelines registered with ``add_page``) is built and
+handed over last. Indexing, packaging and the hooks run in one worker thread, off the reactor, in
 that order; a hook must therefore be thread-safe, and one that raises is logged and does not stop others.
 
 ``WarcCaptureMiddleware`` (DOWNLOADER_MIDDLEWARES, order 950: closest to the downloader, so it sees bodies
