@@ -37,12 +37,12 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from archive.dates import parse_datetime
-from archive.keys import check_key
+from archive.keys import SITES_STATE_PREFIX, check_key
 
 logger = logging.getLogger(__name__)
 
 STATE_FORMAT = 1
-DEFAULT_PREFIX = "state/sites"
+DEFAULT_PREFIX = SITES_STATE_PREFIX
 
 # Field groups: each merges as a unit, by its own clock (the first field of the tuple).
 _SEEN = ("last_seen_at", "last_seen")

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from archive.keys import check_key, manifest_key, safe_segment, wacz_key
+from archive.keys import manifest_key, report_key, safe_segment, wacz_key
+from archive.keys import warc_dir as warc_prefix
 from reporting.formatting import (
     bin_labels,
     format_bytes,
@@ -44,11 +45,6 @@ __all__ = ["CrawlReport", "SiteReport", "build_report", "jsonable_stats", "load_
 
 DEFAULT_PYWB_VENV = ".pywb-venv"
 MAX_TITLES_PER_SITE = 25
-
-
-def report_key(crawl_id: str, name: str) -> str:
-    """``reports/<crawl-id>/<name>`` (``stats.json``, ``report.md``, ``report.html``)."""
-    return check_key(f"reports/{safe_segment(crawl_id)}/{safe_segment(name)}")
 
 
 def sum_prefix(stats: Mapping[str, Any], prefix: str) -> int:
@@ -217,7 +213,7 @@ class CrawlReport:
         """Shell commands that replay the crawl's WARC files in pywb on http://localhost:8080/."""
         venv = self.pywb_venv.rstrip("/")
         coll = self.collection
-        warc_dir = f"warc/{safe_segment(self.crawl_id)}"
+        warc_dir = warc_prefix(self.crawl_id)
         commands: list[str] = []
         if self.store_uri.startswith("s3://"):
             commands.append(f"aws s3 sync {self.store_location(warc_dir)}/ ./{warc_dir}/")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import IgnoreRequest, NotConfigured
 
+from archive.keys import SITES_STATE_PREFIX
 from crawler import identity
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class IncrementalConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, *, crawl_id: str | None = None) -> IncrementalConfig:
-        prefix = str(settings.get("INCREMENTAL_STATE_PREFIX") or "state/sites").strip("/")
+        prefix = str(settings.get("INCREMENTAL_STATE_PREFIX") or SITES_STATE_PREFIX).strip("/")
         if not prefix or ".." in prefix.split("/"):
             raise NotConfigured(f"INCREMENTAL_STATE_PREFIX must be a relative key prefix, not {prefix!r}")
         return cls(
