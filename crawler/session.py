@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,7 +117,7 @@ class SessionConfig:
         return cls(
             crawl_id=crawl_id,
             worker_id=identity.worker_id(settings),
-            spool_dir=identity.spool_dir(settings),
+            spool_dir=Path(os.path.abspath(identity.spool_dir(settings))),
             storage=ArchiveStorageConfig.from_settings(settings),
             warc=warc,
             incremental=incremental if incremental.enabled else None,
