@@ -22,7 +22,8 @@ Finished WARC files and their CDXJ go to the spool as ``warc/<crawl-id>/<name>``
 their local copies are removed once the WACZ is handed over.
 
 ``close()`` runs at ``spider_closed`` in a thread (the reactor keeps running, Scrapy waits for it), after
-every item pipeline has finished, in this order, each step after the one before it is done:
+every item pipeline has finished and after the other components' ``spider_closed`` handlers have run up to
+their first wait, in this order, each step after the one before it is done:
 
 1. WARC: the writer's last records, its last file closed;
 2. CDXJ: each finished WARC indexed and handed to the spool;
@@ -160,7 +161,13 @@ class ArchiveSession:
         if session.state is not None:
             crawler.incremental_state = session.state  # type: ignore[attr-defined]
             crawler.signals.connect(session.state.spider_opened, signal=signals.spider_opened)
-        crawler.signals.connect(session.spider_closed, signal=signals.spider_closed)
+        # Connected once the engine runs, after every component has connected its own spider_closed: what
+        # those handlers hand over synchronously is in the spool before the closing sequence starts.
+        crawler.signals.connect(
+            lambda: crawler.signals.connect(session.spider_closed, signal=signals.spider_closed),
+            signal=signals.engine_started,
+            weak=False,
+        )
         return session
 
     @staticmethod
