@@ -43,7 +43,7 @@ from scrapy.utils.request import request_from_dict
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
-from crawler.config import ConfigError
+from crawler.config import SettingsReader
 from crawler.items import ArticlePage
 
 logger = logging.getLogger(__name__)
@@ -68,21 +68,21 @@ class RedisConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> RedisConfig | None:
-        url = (settings.get("CRAWL_REDIS_URL") or "").strip()
+        """None when CRAWL_REDIS_URL is empty; raises ``ConfigError`` naming every bad CRAWL_REDIS_* setting."""
+        r = SettingsReader(settings)
+        url = r.text("CRAWL_REDIS_URL")
+        worker = r.identifier("CRAWL_WORKER_ID", "must be letters, digits, '_', '-' or '.'")
+        idle = r.number("CRAWL_REDIS_IDLE_CLOSE", positive=True, hint=" (seconds)")
+        beat = r.number("CRAWL_REDIS_HEARTBEAT", positive=True, hint=" (seconds)")
+        if url and not url.startswith(("redis://", "rediss://", "unix://")):
+            r.fail(f"CRAWL_REDIS_URL {url!r} must be a redis://, rediss:// or unix:// URL")
+        crawl_id = r.text("CRAWL_ID")
+        if url and not crawl_id:
+            r.fail("CRAWL_REDIS_URL needs CRAWL_ID: every worker of one crawl must use the same id")
+        r.check()
         if not url:
             return None
-        if not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ConfigError(f"CRAWL_REDIS_URL {url!r} must start with redis://, rediss:// or unix://")
-        crawl_id = settings.get("CRAWL_ID") or ""
-        if not crawl_id:
-            raise ConfigError(
-                "CRAWL_REDIS_URL needs CRAWL_ID: every worker of one crawl must use the same id"
-            )
-        worker = (settings.get("CRAWL_WORKER_ID") or "").strip() or f"{socket.gethostname()}-{os.getpid()}"
-        idle = settings.getfloat("CRAWL_REDIS_IDLE_CLOSE", 10.0)
-        beat = settings.getfloat("CRAWL_REDIS_HEARTBEAT", 5.0)
-        if idle <= 0 or beat <= 0:
-            raise ConfigError("CRAWL_REDIS_IDLE_CLOSE and CRAWL_REDIS_HEARTBEAT must be positive seconds")
+        worker = worker or f"{socket.gethostname()}-{os.getpid()}"
         return cls(url=url, crawl_id=crawl_id, worker_id=worker, idle_close=idle, heartbeat=beat)
 
 

@@ -29,6 +29,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler import identity
+from crawler.config import SettingsReader
 from reporting import stats_keys as keys
 
 if TYPE_CHECKING:
@@ -130,10 +131,12 @@ class MetricsConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> MetricsConfig:
-        port = settings.getint("METRICS_PORT", 0)
-        if not 0 <= port <= 65535:
-            raise NotConfigured(f"METRICS_PORT must be 0 (off) or a TCP port, got {port}")
-        return cls(host=settings.get("METRICS_HOST") or "127.0.0.1", port=port)
+        """Raises ``ConfigError`` naming every bad METRICS_* setting."""
+        r = SettingsReader(settings)
+        port = r.integer("METRICS_PORT", minimum=0, maximum=65535, hint=" (0: off, else a TCP port)")
+        host = r.text("METRICS_HOST")
+        r.check()
+        return cls(host=host, port=port)
 
 
 class MetricsExtension:

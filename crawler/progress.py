@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from crawler.config import SettingsReader
 from reporting import stats_keys as keys
 from reporting.formatting import format_bytes
 
@@ -51,12 +52,11 @@ class ProgressConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, stream: TextIO | None = None) -> ProgressConfig:
-        interval = settings.getfloat("PROGRESS_INTERVAL", 30.0)
-        if interval < 0:
-            raise NotConfigured(f"PROGRESS_INTERVAL must be >= 0 seconds (0: off), got {interval}")
-        mode = str(settings.get("PROGRESS_BAR") or "auto").strip().lower()
-        if mode not in ("auto", "on", "off"):
-            raise NotConfigured(f"PROGRESS_BAR must be auto, on or off, got {mode!r}")
+        """Raises ``ConfigError`` naming every bad PROGRESS_* setting."""
+        r = SettingsReader(settings)
+        interval = r.number("PROGRESS_INTERVAL", minimum=0, hint=" (seconds; 0: off)")
+        mode = r.choice("PROGRESS_BAR", ("auto", "on", "off"))
+        r.check()
         out = stream if stream is not None else sys.stderr
         bar = mode == "on" or (mode == "auto" and _isatty(out))
         return cls(interval=interval, bar=bar)

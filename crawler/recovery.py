@@ -45,6 +45,8 @@ from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from archive.keys import safe_segment
 from archive.repair import RepairResult, repair_directory
+from crawler import identity
+from crawler.config import SettingsReader
 from crawler.session import ArchiveSession
 from crawler.urls import canonicalize_url
 
@@ -106,6 +108,15 @@ def _manifest_urls(path: Path) -> set[str]:
     return urls
 
 
+def recovery_state_dir(settings: Any) -> Path | None:
+    """Where the done journal lives (None: RECOVERY_ENABLED is off); raises ``ConfigError`` for a bad value."""
+    r = SettingsReader(settings)
+    enabled = r.boolean("RECOVERY_ENABLED")
+    state_dir = Path(r.text("CRAWL_STATE_DIR") or identity.spool_dir(settings) / "state")
+    r.check()
+    return state_dir if enabled else None
+
+
 class CrawlRecoveryExtension:
     """Repairs leftover WARC files and keeps the journal of finished articles; see the module docstring."""
 
@@ -127,11 +138,11 @@ class CrawlRecoveryExtension:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlRecoveryExtension:
         settings = crawler.settings
-        if not settings.getbool("RECOVERY_ENABLED", True):
+        state_dir = recovery_state_dir(settings)
+        if state_dir is None:
             raise NotConfigured("RECOVERY_ENABLED is off")
         session = ArchiveSession.of(crawler)
         config = session.config
-        state_dir = Path(settings.get("CRAWL_STATE_DIR") or config.spool_dir / "state")
         journal = DoneJournal(state_dir / f"{safe_segment(config.crawl_id)}.done")
         ext = cls(config.warc_dir, journal, session.manifest.path, session.warc, crawler.stats)
         # Repair now, before any component can open a new WARC file in the same directory (the writer

@@ -51,6 +51,7 @@ from scrapy.http import HtmlResponse, Request, Response
 from scrapy_playwright.page import PageMethod
 
 from archive.capture import Capture, CaptureRef
+from crawler.config import SettingsReader
 from extraction.gate import JsGateDetector
 
 if TYPE_CHECKING:
@@ -139,40 +140,27 @@ class RenderConfig:
     # How long a page may take from its first load to its end before the watchdog closes it (0: 3 x timeout).
     hard_timeout: float = 0.0
 
-    def __post_init__(self) -> None:
-        if self.chromium_path is not None and not os.access(self.chromium_path, os.X_OK):
-            raise ValueError(
-                f"RENDER_CHROMIUM_PATH {self.chromium_path!r} is not an executable file; set it to a "
-                "Chromium binary (e.g. /usr/bin/chromium) or leave it empty to use `playwright install chromium`"
-            )
-        if self.max_contexts < 1:
-            raise ValueError(f"RENDER_MAX_CONTEXTS must be at least 1, got {self.max_contexts}")
-        if self.max_pages_per_context < 1:
-            raise ValueError(
-                f"RENDER_MAX_PAGES_PER_CONTEXT must be at least 1, got {self.max_pages_per_context}"
-            )
-        if not self.timeout > 0:
-            raise ValueError(f"RENDER_TIMEOUT must be a positive number of seconds, got {self.timeout}")
-        if not self.hard_timeout >= 0:
-            raise ValueError(f"RENDER_HARD_TIMEOUT must be 0 or more seconds, got {self.hard_timeout}")
-
     @property
     def watchdog_seconds(self) -> float:
         return self.hard_timeout or 3 * self.timeout
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> RenderConfig:
-        path = (settings.get("RENDER_CHROMIUM_PATH") or "").strip()
-        try:
-            max_contexts = settings.getint("RENDER_MAX_CONTEXTS", 2)
-            max_pages = settings.getint("RENDER_MAX_PAGES_PER_CONTEXT", 2)
-            timeout = settings.getfloat("RENDER_TIMEOUT", 30.0)
-            hard_timeout = settings.getfloat("RENDER_HARD_TIMEOUT", 0.0)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                "RENDER_MAX_CONTEXTS, RENDER_MAX_PAGES_PER_CONTEXT, RENDER_TIMEOUT and RENDER_HARD_TIMEOUT must "
-                f"be numbers: {exc}"
-            ) from exc
+        """Raises ``ConfigError`` naming every bad RENDER_* setting."""
+        r = SettingsReader(settings)
+        path = r.text("RENDER_CHROMIUM_PATH")
+        if path and not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            r.fail(
+                f"RENDER_CHROMIUM_PATH {path!r} is not an executable file; set it to a Chromium binary "
+                "(e.g. /usr/bin/chromium) or leave it empty to use `playwright install chromium`"
+            )
+        max_contexts = r.integer("RENDER_MAX_CONTEXTS", minimum=1)
+        max_pages = r.integer("RENDER_MAX_PAGES_PER_CONTEXT", minimum=1)
+        timeout = r.number("RENDER_TIMEOUT", positive=True, hint=" (seconds)")
+        hard_timeout = r.number(
+            "RENDER_HARD_TIMEOUT", minimum=0.0, hint=" (seconds; 0: three times RENDER_TIMEOUT)"
+        )
+        r.check()
         return cls(path or find_chromium(), max_contexts, max_pages, timeout, hard_timeout)
 
 

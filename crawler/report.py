@@ -44,6 +44,8 @@ from archive.fsutil import write_bytes_atomic
 from archive.record import StoredRecord
 from archive.store import StoreError
 from crawler import identity
+from crawler.config import ConfigError, SettingsReader
+from crawler.secrets import SecretMasker
 from reporting.health import DriftThresholds, HealthLog, HealthStore, SiteHealth
 from reporting.model import CrawlReport, build_report, jsonable_stats, report_key
 
@@ -68,24 +70,30 @@ class ReportConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, *, crawl_id: str | None = None) -> ReportConfig:
-        crawl_id = crawl_id or identity.crawl_id(settings)
-        directory = Path(settings.get("REPORT_DIR") or identity.spool_dir(settings) / "reports").absolute()
+        """Raises ``ConfigError`` naming every bad REPORT_* / DRIFT_* setting; ``crawl_id``: the session's."""
+        r = SettingsReader(settings)
+        crawl_id = crawl_id or r.text("CRAWL_ID")
+        directory = Path(r.text("REPORT_DIR") or identity.spool_dir(settings) / "reports").absolute()
+        ratio = r.number("DRIFT_MEDIAN_RATIO", minimum=0)
+        rise = r.number("DRIFT_RATE_RISE", minimum=0)
+        window = r.integer("DRIFT_WINDOW", minimum=1)
+        min_pages = r.integer("DRIFT_MIN_PAGES", minimum=0)
+        timeout = r.number("REPORT_HISTORY_TIMEOUT", minimum=0, hint=" (seconds)")
+        pywb_venv = r.text("REPORT_PYWB_VENV")
+        r.boolean("REPORT_ENABLED")
+        r.check()
         try:
             thresholds = DriftThresholds(
-                median_ratio=settings.getfloat("DRIFT_MEDIAN_RATIO", 0.5),
-                rate_rise=settings.getfloat("DRIFT_RATE_RISE", 0.30),
-                window=settings.getint("DRIFT_WINDOW", 10),
-                min_pages=settings.getint("DRIFT_MIN_PAGES", 3),
+                median_ratio=ratio, rate_rise=rise, window=window, min_pages=min_pages
             )
         except ValueError as exc:
-            raise NotConfigured(f"drift thresholds: {exc}") from exc
-        timeout = settings.getfloat("REPORT_HISTORY_TIMEOUT", 60.0)
-        if timeout < 0:
-            raise NotConfigured(f"REPORT_HISTORY_TIMEOUT must be >= 0, got {timeout}")
+            raise ConfigError(f"DRIFT_* thresholds: {exc}") from exc
+        if not crawl_id:  # not a bad value: a crawl without an id (the libya spider always sets one)
+            raise NotConfigured("CrawlReportExtension needs CRAWL_ID (the libya spider sets it)")
         return cls(
             crawl_id=crawl_id,
             directory=directory,
-            pywb_venv=settings.get("REPORT_PYWB_VENV") or ".pywb-venv",
+            pywb_venv=pywb_venv,
             thresholds=thresholds,
             history_timeout=timeout,
         )
@@ -129,22 +137,26 @@ class CrawlReportExtension:
         self.written: dict[str, str] = {}  # name -> where (store key or local path)
         self._history: Future[dict[str, list[SiteHealth]]] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crawl-report")
+        self.masker = SecretMasker(())  # the crawl's credentials, masked in everything written
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlReportExtension:
+        session = getattr(crawler, "archive_session", None)
+        # A bad value is an error, even when the report is off.
+        config = ReportConfig.from_settings(
+            crawler.settings, crawl_id=session.config.crawl_id if session is not None else None
+        )
         if not crawler.settings.getbool("REPORT_ENABLED", True):
             raise NotConfigured("REPORT_ENABLED is off")
         assert crawler.stats is not None
-        session = getattr(crawler, "archive_session", None)
         storage = session.storage if session is not None else None
         ext = cls(
-            ReportConfig.from_settings(
-                crawler.settings, crawl_id=session.config.crawl_id if session is not None else None
-            ),
+            config,
             crawler.stats,
             storage,
             getattr(storage, "store", None),
         )
+        ext.masker = SecretMasker.from_settings(crawler.settings)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
         if session is not None:
@@ -272,6 +284,7 @@ class CrawlReportExtension:
 
     def _write(self, name: str, data: bytes, content_type: str) -> None:
         key = report_key(self.config.crawl_id, name)
+        data = self.masker.mask_bytes(data)
         if self.storage is not None:
             try:
                 self.storage.put_bytes(key, data, content_type)

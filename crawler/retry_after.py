@@ -18,8 +18,10 @@ RETRY_TIMES. Stats: ``retry_after/waited``, ``retry_after/seconds``, ``retry_aft
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
@@ -29,10 +31,9 @@ from scrapy.http import Response
 from scrapy.statscollectors import StatsCollector
 from scrapy.utils.asyncio import sleep
 
-logger = logging.getLogger(__name__)
+from crawler.config import SettingsReader
 
-DEFAULT_CODES = (429, 503)
-DEFAULT_MAX_DELAY = 300.0
+logger = logging.getLogger(__name__)
 
 
 def parse_retry_after(value: str, now: datetime | None = None) -> float | None:
@@ -51,6 +52,23 @@ def parse_retry_after(value: str, now: datetime | None = None) -> float | None:
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+@dataclass(frozen=True)
+class RetryAfterConfig:
+    enabled: bool  # RETRY_AFTER_ENABLED and Scrapy's RETRY_ENABLED
+    codes: set[int]
+    max_delay: float
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RetryAfterConfig:
+        """Raises ``ConfigError`` naming every bad RETRY_AFTER_* setting."""
+        r = SettingsReader(settings)
+        enabled = r.boolean("RETRY_AFTER_ENABLED") and r.boolean("RETRY_ENABLED")
+        codes = set(r.int_list("RETRY_AFTER_HTTP_CODES", low=100, high=599))
+        max_delay = r.number("RETRY_AFTER_MAX_DELAY", minimum=0, hint=" (seconds)")
+        r.check()
+        return cls(enabled, codes, max_delay)
+
+
 class RetryAfterMiddleware:
     def __init__(self, crawler: Crawler, stats: StatsCollector, codes: set[int], max_delay: float) -> None:
         self.crawler = crawler
@@ -60,13 +78,11 @@ class RetryAfterMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RetryAfterMiddleware:
-        settings = crawler.settings
-        if not settings.getbool("RETRY_AFTER_ENABLED", True) or not settings.getbool("RETRY_ENABLED"):
+        config = RetryAfterConfig.from_settings(crawler.settings)
+        if not config.enabled:
             raise NotConfigured("RETRY_AFTER_ENABLED or RETRY_ENABLED is off")
-        codes = {int(c) for c in settings.getlist("RETRY_AFTER_HTTP_CODES", list(DEFAULT_CODES))}
-        max_delay = settings.getfloat("RETRY_AFTER_MAX_DELAY", DEFAULT_MAX_DELAY)
         assert crawler.stats is not None
-        return cls(crawler, crawler.stats, codes, max_delay)
+        return cls(crawler, crawler.stats, config.codes, config.max_delay)
 
     async def process_response(
         self, request: Request, response: Response, spider: Spider | None = None

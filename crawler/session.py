@@ -112,15 +112,14 @@ class SessionConfig:
     def from_settings(cls, settings: BaseSettings) -> SessionConfig:
         """Raises StoreConfigError or NotConfigured (with the setting's name) for a bad value."""
         crawl_id = identity.crawl_id(settings)  # read once: every part of the session uses this one
-        enabled = settings.getbool("WARC_ENABLED", True)
-        warc = WarcConfig.from_settings(settings, crawl_id=crawl_id) if enabled else None
+        warc = WarcConfig.from_settings(settings, crawl_id=crawl_id)  # checked even when off
         incremental = IncrementalConfig.from_settings(settings, crawl_id=crawl_id)
         return cls(
             crawl_id=crawl_id,
             worker_id=identity.worker_id(settings),
             spool_dir=Path(os.path.abspath(identity.spool_dir(settings))),
             storage=ArchiveStorageConfig.from_settings(settings),
-            warc=warc,
+            warc=warc if warc.enabled else None,
             incremental=incremental if incremental.enabled else None,
         )
 

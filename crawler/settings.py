@@ -75,6 +75,8 @@ WARC_ENABLED = True
 WARC_PREFIX = "LIBYA"
 WARC_MAX_SIZE = 1_000_000_000
 WACZ_ENABLED = True
+WARC_DIR = ""  # empty: <spool>/warc/<crawl id>
+WARC_DIGEST_INDEX = ""  # a JSONL digest index shared between crawls; empty: <WARC_DIR>/digests.jsonl
 
 # --- Extraction and relevance -----------------------------------------------------------------------------
 # Worker processes for text extraction (0: one per core).
@@ -90,6 +92,12 @@ RETRY_AFTER_HTTP_CODES = [429, 503]
 RETRY_AFTER_MAX_DELAY = 300.0  # a longer Retry-After is not waited for: the URL counts as failed
 RECOVERY_ENABLED = True
 CRAWL_STATE_DIR = ""  # journal of finished articles for resuming; empty: <spool>/state/<crawl-id>
+
+# --- Distributed crawls (crawler/distributed.py) ----------------------------------------------------------
+CRAWL_REDIS_URL = ""  # redis://host:6379/0: workers share one queue, duplicate filter and digest index
+CRAWL_WORKER_ID = ""  # this worker's name in file names; empty: <host>-<pid>
+CRAWL_REDIS_IDLE_CLOSE = 10.0  # seconds a worker waits on an empty shared queue before it closes
+CRAWL_REDIS_HEARTBEAT = 5.0  # seconds between a worker's "alive" marks
 
 # --- Incremental crawls ----------------------------------------------------------------------------------
 # Per-site state (known articles, ETag, Last-Modified, digests, text versions) kept in the archive store.
@@ -141,6 +149,9 @@ DOWNLOADER_MIDDLEWARES: dict[str, int] = {
 # Rendering of JavaScript-gated pages: installs scrapy-playwright's download handler (Chromium starts only on
 # the first gated page) and the JsGateMiddleware (585, after decompression) that decides per response.
 ADDONS: dict[str, int] = {
+    # First of all: credentials are masked in every log line (Scrapy's "Overridden settings" included),
+    # traceback, stats dump and report (see crawler/secrets.py).
+    "crawler.secrets.SecretsMaskAddon": -200,
     # Every project setting is checked before anything else is built: a bad value stops the crawl with
     # one line that names it (see crawler/validation.py).
     "crawler.validation.SettingsValidator": -100,

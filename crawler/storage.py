@@ -18,8 +18,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from scrapy import signals
 
@@ -34,6 +37,7 @@ from archive.store import (
     store_from_config,
 )
 from crawler import identity
+from crawler.config import ConfigError, SettingsReader
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -44,7 +48,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_DRAIN_TIMEOUT = 300.0
+S3_MIN_PART = 5 * 1024 * 1024
+_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
 @dataclass(frozen=True)
@@ -58,35 +63,63 @@ class ArchiveStorageConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, *, archive_uri: str | None = None) -> ArchiveStorageConfig:
-        """Build from Scrapy settings; ``archive_uri`` overrides ARCHIVE_URI. Raises StoreConfigError."""
-        verify: Any = settings.get("AWS_VERIFY")
-        options = {
-            "endpoint_url": settings.get("AWS_ENDPOINT_URL") or None,
-            "region": settings.get("AWS_REGION_NAME") or None,
-            "access_key": settings.get("AWS_ACCESS_KEY_ID") or None,
-            "secret_key": settings.get("AWS_SECRET_ACCESS_KEY") or None,
-            "session_token": settings.get("AWS_SESSION_TOKEN") or None,
-            "use_ssl": settings.get("AWS_USE_SSL"),
-            "verify": verify,
-            "addressing_style": settings.get("S3_ADDRESSING_STYLE") or "auto",
-            "multipart_threshold": settings.get("S3_MULTIPART_THRESHOLD"),
-            "retries": settings.get("S3_UPLOAD_RETRIES"),
-        }
-        store = StoreConfig.from_uri(archive_uri or settings.get("ARCHIVE_URI") or "", options)
-        spool_dir = os.path.abspath(identity.spool_dir(settings))
-        if store.scheme == "file" and os.path.commonpath([store.root, spool_dir]) in (store.root, spool_dir):
-            from archive.store import StoreConfigError
+        """Build from Scrapy settings; ``archive_uri`` overrides ARCHIVE_URI. Raises ``ConfigError`` naming
+        every bad setting (the store's own URI rules included; credentials are never echoed)."""
+        from archive.store import StoreConfigError
 
-            raise StoreConfigError(
+        r = SettingsReader(settings)
+        uri = (archive_uri or "").strip() or r.text("ARCHIVE_URI")
+        scheme = urlsplit(uri).scheme.lower()
+        if not uri:
+            r.fail("ARCHIVE_URI is empty: give a directory, file:///abs/dir or s3://bucket/prefix")
+        elif scheme not in ("", "file", "s3") and not re.match(r"^[A-Za-z]:[\\/]", uri):
+            r.fail(
+                f"ARCHIVE_URI {uri!r}: unknown scheme {scheme!r}; use a path, file:///abs/dir or s3://bucket"
+            )
+        credentials = {name: r.secret(name) for name in _CREDENTIALS}
+        endpoint = r.text("AWS_ENDPOINT_URL")
+        if endpoint and (urlsplit(endpoint).scheme not in ("http", "https") or not urlsplit(endpoint).netloc):
+            r.fail(f"AWS_ENDPOINT_URL {endpoint!r} must be an http(s) URL such as http://127.0.0.1:8333")
+        region = r.text("AWS_REGION_NAME")
+        use_ssl = r.boolean("AWS_USE_SSL") if settings.get("AWS_USE_SSL") is not None else None
+        verify: Any = settings.get("AWS_VERIFY")
+        if verify is not None and not isinstance(verify, bool):
+            text = str(verify)
+            if text.lower() in ("true", "false", "0", "1"):
+                verify = r.boolean("AWS_VERIFY")
+            elif not Path(text).is_file():
+                r.fail(
+                    f"AWS_VERIFY must be True, False or the path of a CA bundle file; {text!r} is none of them"
+                )
+        style = r.choice("S3_ADDRESSING_STYLE", ("auto", "path", "virtual"))
+        threshold = r.integer("S3_MULTIPART_THRESHOLD", minimum=S3_MIN_PART, hint=" (S3's smallest part)")
+        retries = r.integer("S3_UPLOAD_RETRIES", minimum=0)
+        drain_timeout = r.number("ARCHIVE_DRAIN_TIMEOUT", minimum=0, hint=" (seconds)")
+        r.text("ARCHIVE_SPOOL_DIR")
+        spool_dir = os.path.abspath(identity.spool_dir(settings))
+        r.check()
+        options = {
+            "endpoint_url": endpoint or None,
+            "region": region or None,
+            "access_key": credentials["AWS_ACCESS_KEY_ID"],
+            "secret_key": credentials["AWS_SECRET_ACCESS_KEY"],
+            "session_token": credentials["AWS_SESSION_TOKEN"],
+            "use_ssl": use_ssl,
+            "verify": verify,
+            "addressing_style": style,
+            "multipart_threshold": threshold,
+            "retries": retries,
+        }
+        try:
+            store = StoreConfig.from_uri(uri, options)
+        except StoreConfigError as exc:
+            raise ConfigError(f"ARCHIVE_URI / ARCHIVE_SPOOL_DIR / S3_*: {exc}") from None
+        if store.scheme == "file" and os.path.commonpath([store.root, spool_dir]) in (store.root, spool_dir):
+            raise ConfigError(
                 f"ARCHIVE_SPOOL_DIR ({spool_dir}) and the archive directory ({store.root}) must not contain "
                 "each other: point them at separate directories"
             )
-        return cls(
-            store=store,
-            spool_dir=spool_dir,
-            retries=settings.getint("S3_UPLOAD_RETRIES", 5),
-            drain_timeout=settings.getfloat("ARCHIVE_DRAIN_TIMEOUT", DEFAULT_DRAIN_TIMEOUT),
-        )
+        return cls(store=store, spool_dir=spool_dir, retries=retries, drain_timeout=drain_timeout)
 
 
 class ArchiveStorageExtension:

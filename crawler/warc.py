@@ -35,6 +35,7 @@ import asyncio
 import dataclasses
 import http
 import logging
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -54,6 +55,7 @@ from archive.digests import DigestIndex, JsonlDigestIndex
 from archive.wacz import Page, WaczError, build_wacz
 from archive.warc import WarcRotatingWriter
 from crawler import identity
+from crawler.config import SettingsReader, project_default
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -63,6 +65,9 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
 logger = logging.getLogger(__name__)
+
+_MB = 1_000_000
+_WARC_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.]{1,40}$")
 
 
 @dataclass(frozen=True)
@@ -82,32 +87,43 @@ class WarcConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, *, crawl_id: str | None = None) -> WarcConfig:
-        crawl_id = crawl_id or identity.crawl_id(settings)
-        directory = Path(settings.get("WARC_DIR") or identity.spool_dir(settings) / "warc" / crawl_id)
-        max_size = settings.getint("WARC_MAX_SIZE", 1_000_000_000)
-        if max_size <= 0:
-            raise NotConfigured(f"WARC_MAX_SIZE must be a positive number of bytes, got {max_size}")
-        prefix = settings.get("WARC_PREFIX") or "LIBYA"
-        if "/" in prefix or "-" in prefix:
-            raise NotConfigured(f"WARC_PREFIX must not contain '/' or '-' (IIPC file names), got {prefix!r}")
+        """Raises ``ConfigError`` naming every bad WARC setting; ``crawl_id``: the session's."""
+        r = SettingsReader(settings)
+        crawl_id = crawl_id or r.text("CRAWL_ID") or identity.crawl_id(settings)
+        directory = Path(r.text("WARC_DIR") or identity.spool_dir(settings) / "warc" / crawl_id)
+        enabled = r.boolean("WARC_ENABLED")
+        max_size = r.integer("WARC_MAX_SIZE", minimum=1)
+        if enabled and 1 <= max_size <= _MB:
+            r.fail(f"WARC_MAX_SIZE must be more than 1 MB (1000000 bytes), got {max_size}; 1 GB is usual")
+        prefix = r.text("WARC_PREFIX") or str(project_default("WARC_PREFIX"))
+        if not _WARC_PREFIX_RE.match(prefix):
+            r.fail(
+                f"WARC_PREFIX {prefix!r} must be letters, digits, '_' or '.' (no '-' or '/': IIPC file names)"
+            )
+        wacz_enabled = r.boolean("WACZ_ENABLED")
+        digest_index = Path(r.text("WARC_DIGEST_INDEX") or directory / "digests.jsonl")
+        redis_url = r.text("CRAWL_REDIS_URL")
+        r.text("CRAWL_WORKER_ID")
+        worker = identity.worker_id(settings)
         warcinfo = {
-            "operator": settings.get("OPERATOR_CONTACT") or "",
-            "robots": "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore",
-            "http-header-user-agent": settings.get("USER_AGENT") or "",
-            "sources": settings.get("CRAWL_SOURCES") or "sources/libya.yaml (packaged default)",
+            "operator": r.text("OPERATOR_CONTACT"),
+            "robots": "obey" if r.boolean("ROBOTSTXT_OBEY") else "ignore",
+            "http-header-user-agent": r.text("USER_AGENT"),
+            "sources": r.text("CRAWL_SOURCES") or "sources/libya.yaml (packaged default)",
             "description": f"Arabic news coverage of Libya, crawl {crawl_id}",
         }
+        r.check()
         return cls(
-            enabled=settings.getbool("WARC_ENABLED", True),
+            enabled=enabled,
             prefix=prefix,
             max_size=max_size,
-            wacz_enabled=settings.getbool("WACZ_ENABLED", True),
+            wacz_enabled=wacz_enabled,
             crawl_id=crawl_id,
             directory=directory,
-            digest_index=Path(settings.get("WARC_DIGEST_INDEX") or directory / "digests.jsonl"),
+            digest_index=digest_index,
             warcinfo=warcinfo,
-            redis_url=settings.get("CRAWL_REDIS_URL") or "",
-            worker_id=f"{worker}~" if (worker := identity.worker_id(settings)) else None,
+            redis_url=redis_url,
+            worker_id=f"{worker}~" if worker else None,
         )
 
 
@@ -150,14 +166,14 @@ class WarcExtension:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcExtension:
         """Without an ``ArchiveSession`` (WARC files alone, no store): build it and close it at spider close."""
-        if not crawler.settings.getbool("WARC_ENABLED", True):
-            raise NotConfigured("WARC_ENABLED is off")
         session = getattr(crawler, "archive_session", None)
         if session is not None:
             if session.warc is None:
                 raise NotConfigured("WARC_ENABLED is off")
             return session.warc
-        config = WarcConfig.from_settings(crawler.settings)
+        config = WarcConfig.from_settings(crawler.settings)  # a bad value stops the crawl, even when off
+        if not config.enabled:
+            raise NotConfigured("WARC_ENABLED is off")
         ext = cls(config, crawler.stats)
         crawler.warc_archive = ext  # type: ignore[attr-defined]
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)

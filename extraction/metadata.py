@@ -1,83 +1,24 @@
-"""Article metadata from a parsed page: title (without the site suffix), author, date, language, canonical URL.
+"""Page metadata shared by the extractors: ``<meta>`` values, JSON-LD, the article type, language, canonical URL.
 
-Dates come from page metadata first (``article:published_time``, JSON-LD ``datePublished``, ``itemprop``,
-``<time datetime>``), then from visible Arabic dates in date-ish elements (``parse_arabic_date``), then from a
-short dateline just after the headline, then from htmldate as a last resort. Site names stripped from titles
-come from metadata, the host, the page's copyright line and logo, and the headline may be bold text
-(old templates without ``<h1>``). The language is read from the text (share of Arabic script among letters) with
-the ``<html lang>`` attribute as a hint for non-Arabic text.
+Titles and authors are read in ``extraction.titles``, publication dates in ``extraction.published``.
+The language is read from the text (share of Arabic script among letters) with the ``<html lang>`` attribute
+as a hint for non-Arabic text.
 """
-
-from __future__ import annotations
 
 import json
 import logging
 import re
 from collections.abc import Iterator
-from copy import deepcopy
-from datetime import date, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
-from lxml import etree
 from lxml.html import HtmlElement
 
-from extraction.dates import parse_arabic_date, to_iso
-
 logger = logging.getLogger(__name__)
-
 _WS = re.compile(r"\s+")
-_TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:»«•·~/]\s+|\s*\|\s*|\s+::\s+")
-_SEPARATOR_AT_END = re.compile(rf"(?:{_TITLE_SEPARATORS.pattern})$")
 _ARABIC_LETTER = re.compile(r"[\u0621-\u064a\u0671-\u06d3]")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
-_DATEISH = re.compile(
-    r"date|time|publish|posted|created|byline|post-?meta|entry-?meta|article-?info|news-?info"
-)
-# "جميع الحقوق محفوظة © 2003-2021 شبكة المنارة" / "© 2021 Al Wasat. All rights reserved": the owner is the site.
-_COPYRIGHT = re.compile(
-    r"©|\(c\)|copyright|جميع الحقوق محفوظة|كل الحقوق محفوظة|حقوق النشر محفوظة|الحقوق محفوظة|"
-    r"all rights reserved",
-    re.IGNORECASE,
-)
-_COPYRIGHT_NOISE = re.compile(
-    rf"{_COPYRIGHT.pattern}|(?<!\d)(?:19|20)\d\d(?:\s*[-–]\s*(?:19|20)\d\d)?(?!\d)|[|]",
-    re.IGNORECASE,
-)
-_COPYRIGHT_OWNER = re.compile(r"^(?:لموقع|لـ\s*|ل(?=شبكة|موقع|صحيفة|جريدة|وكالة|قناة)|ل\s|to\s|by\s)", re.I)
-_HOME_WORDS = frozenset({"الرئيسية", "الصفحة الرئيسية", "home", "logo", "الشعار", "شعار"})
-# Inline emphasis that old templates use for the headline instead of <h1>.
-_HEADLINE_TAGS = ("h1", "h2", "h3", "b", "strong", "font", "big")
-_HEADLINE_MIN_CHARS = 10
-# How far (elements in document order) after the headline a visible date may sit.
-_DATE_AFTER_HEADLINE = 40
-_DATE_TEXT_MAX = 150
-_AUTHORISH = re.compile(r"author|byline|writer|kateb|katib")
-_AUTHOR_PREFIX = re.compile(
-    r"^(?:بقلم|كتب|كتبت|الكاتب|الكاتبة|إعداد|اعداد|تحرير|by)\s*[:：]?\s*", re.IGNORECASE
-)
 
-_DATE_META = (
-    "article:published_time",
-    "og:published_time",
-    "article:published",
-    "datepublished",
-    "publishdate",
-    "publish-date",
-    "publish_date",
-    "pubdate",
-    "parsely-pub-date",
-    "sailthru.date",
-    "dc.date.issued",
-    "dcterms.created",
-    "dc.date",
-    "date",
-    "article.published",
-    "published-date",
-    "cxenseparse:recs:publishtime",
-)
-_AUTHOR_META = ("author", "article:author", "dc.creator", "parsely-author", "sailthru.author", "byl")
-_TITLE_META = ("og:title", "twitter:title")
 _ARTICLE_TYPES = frozenset(
     {"article", "newsarticle", "reportagenewsarticle", "blogposting", "analysisnewsarticle"}
 )
@@ -127,7 +68,7 @@ def _flatten_ld(data: Any) -> Iterator[dict[str, Any]]:
             yield from _flatten_ld(data["@graph"])
 
 
-def _ld_types(obj: dict[str, Any]) -> set[str]:
+def ld_types(obj: dict[str, Any]) -> set[str]:
     value = obj.get("@type")
     types = value if isinstance(value, list) else [value]
     return {str(t).lower() for t in types if t}
@@ -137,295 +78,7 @@ def is_article_page(metas: dict[str, str], ld: list[dict[str, Any]]) -> bool:
     """Whether the page declares itself an article (og:type or JSON-LD type)."""
     if metas.get("og:type", "").lower() == "article":
         return True
-    return any(_ld_types(obj) & _ARTICLE_TYPES for obj in ld)
-
-
-# --- title ----------------------------------------------------------------------------------------------
-
-
-def site_names(metas: dict[str, str], url: str) -> set[str]:
-    """Names a site may append to titles: og:site_name, application-name, host labels."""
-    names = {
-        metas.get(k, "") for k in ("og:site_name", "application-name", "twitter:site", "al:android:app_name")
-    }
-    host = urlsplit(url).hostname or ""
-    labels = [
-        label for label in host.split(".") if label not in ("www", "com", "net", "org", "ly", "ar", "news")
-    ]
-    names.update(labels)
-    names.add(host)
-    return {n.strip().lstrip("@").lower() for n in names if n and n.strip()}
-
-
-def page_site_names(root: HtmlElement) -> set[str]:
-    """Names the page itself prints for its site: the copyright line, the logo's alt/title text."""
-    names: set[str] = set()
-    body = root.find(".//body")
-    for text in (body if body is not None else root).itertext():
-        if len(text) > 200 or not _COPYRIGHT.search(text):
-            continue
-        name = norm_space(_COPYRIGHT_NOISE.sub(" ", text)).strip(" .,،-–|:")
-        name = _COPYRIGHT_OWNER.sub("", name)
-        if 4 <= len(name) <= 60 and len(name.split()) <= 6:
-            names.add(name.lower())
-    for anchor in root.iter("a"):
-        if urlsplit(anchor.get("href") or "").path not in ("/", "/index.php", "/index.html", "/index.htm"):
-            continue
-        for element in (anchor, *anchor.iter("img")):
-            for attr in ("title", "alt"):
-                value = norm_space(element.get(attr) or "")
-                if 4 <= len(value) <= 60 and value not in _HOME_WORDS:
-                    names.add(value.lower())
-    return names
-
-
-def _is_site_part(part: str, names: set[str]) -> bool:
-    lowered = part.strip().lower()
-    if not lowered:
-        return True
-    return any(lowered == n or (len(n) > 3 and (n in lowered or lowered in n)) for n in names)
-
-
-def strip_site_suffix(title: str, names: set[str], headline: str | None = None) -> str:
-    """Remove a site name prefix or suffix ("TITLE - الواحة", "site | TITLE") from a page title."""
-    title = norm_space(title)
-    if headline:
-        headline = norm_space(headline)
-        if (
-            len(headline) >= 10
-            and title != headline
-            and (title.startswith(headline) or title.endswith(headline))
-        ):
-            return headline
-    parts = _TITLE_SEPARATORS.split(title)
-    if len(parts) < 2:
-        return title
-    separators = _TITLE_SEPARATORS.findall(title)
-    while len(parts) > 1 and _is_site_part(parts[-1], names):
-        parts.pop()
-        separators.pop()
-    while len(parts) > 1 and _is_site_part(parts[0], names):
-        parts.pop(0)
-        separators.pop(0)
-    if len(parts) > 1:
-        # An unknown short trailing segment after a long title is a site name we could not match.
-        last = parts[-1].split()
-        rest = " ".join(parts[:-1]).split()
-        if len(last) <= 3 and len(rest) >= 4 and separators[-1].strip() in ("|", "-", "–", "—"):
-            parts.pop()
-            separators.pop()
-    rebuilt = parts[0]
-    for sep, part in zip(separators, parts[1:], strict=False):
-        rebuilt += sep + part
-    return rebuilt.strip()
-
-
-def extract_title(root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]], url: str) -> str | None:
-    """The article headline without the site's name."""
-    h1 = None
-    for element in root.iter("h1"):
-        text = norm_space(element.text_content())
-        if len(text) >= 10:
-            h1 = text
-            break
-    headline = next(
-        (
-            norm_space(str(o["headline"]))
-            for o in ld
-            if isinstance(o.get("headline"), str) and _ld_types(o) & _ARTICLE_TYPES
-        ),
-        None,
-    )
-    raw = next((metas[k] for k in _TITLE_META if metas.get(k)), None)
-    if raw is None:
-        title_element = root.find(".//title")
-        if title_element is not None and title_element.text_content().strip():
-            raw = title_element.text_content()
-    names = site_names(metas, url) | page_site_names(root)
-    if raw:
-        return strip_site_suffix(raw, names, headline or h1 or _emphasised_headline(root, raw, names)) or None
-    return headline or h1
-
-
-def _emphasised_headline(root: HtmlElement, raw_title: str, names: set[str]) -> str | None:
-    """The bold/large text that is the <title> minus a site name: the headline of <h1>-less templates.
-
-    The longest such text wins; one that is a known site name (the header's logo text) never does.
-    """
-    title = norm_space(raw_title)
-    best: str | None = None
-    for element in root.iter(*_HEADLINE_TAGS):
-        if not element.text and not len(element):
-            continue
-        text = norm_space(element.text_content())
-        if len(text) < _HEADLINE_MIN_CHARS or text == title or (best and len(text) <= len(best)):
-            continue
-        # The text must be a whole segment of the title: the rest starts or ends with a separator.
-        if title.startswith(text):
-            whole = _TITLE_SEPARATORS.match(title[len(text) :]) is not None
-        elif title.endswith(text):
-            whole = _SEPARATOR_AT_END.search(title[: -len(text)]) is not None
-        else:
-            continue
-        if not whole or _is_site_part(text, names):
-            continue
-        best = text
-    return best
-
-
-# --- author ---------------------------------------------------------------------------------------------
-
-
-def _clean_author(value: str, not_names: set[str]) -> str | None:
-    value = _AUTHOR_PREFIX.sub("", norm_space(value))
-    if not value or "http" in value or "www." in value or len(value) > 80:
-        return None
-    lowered = value.lower()
-    # Publishers put their own name in the author fields; that is not a byline.
-    if any(lowered == name or (len(name) > 3 and lowered in name) for name in not_names):
-        return None
-    return value
-
-
-def _title_segments(root: HtmlElement, metas: dict[str, str]) -> set[str]:
-    raws = [metas.get(k, "") for k in _TITLE_META]
-    title_element = root.find(".//title")
-    if title_element is not None:
-        raws.append(title_element.text_content())
-    segments: set[str] = set()
-    for raw in raws:
-        parts = _TITLE_SEPARATORS.split(norm_space(raw))
-        if len(parts) > 1:
-            segments.update(p.strip().lower() for p in (parts[0], parts[-1]) if p.strip())
-    return segments
-
-
-def extract_author(
-    root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]], url: str = ""
-) -> str | None:
-    """The byline: JSON-LD author, then author meta tags, then a rel=author / byline element.
-
-    Names of the site itself (og:site_name, host labels, title prefixes/suffixes) are not authors.
-    """
-    not_names = site_names(metas, url) | _title_segments(root, metas)
-    for obj in ld:
-        if not _ld_types(obj) & _ARTICLE_TYPES:
-            continue
-        author = obj.get("author")
-        authors = author if isinstance(author, list) else [author]
-        names = []
-        for item in authors:
-            name = item.get("name") if isinstance(item, dict) else item
-            if isinstance(name, str) and (cleaned := _clean_author(name, not_names)):
-                names.append(cleaned)
-        if names:
-            return ", ".join(names)
-    for key in _AUTHOR_META:
-        if metas.get(key) and (cleaned := _clean_author(metas[key], not_names)):
-            return cleaned
-    for element in root.iter("a", "span", "div", "p"):
-        if element.get("rel") == "author" or _AUTHORISH.search(
-            f"{element.get('class', '')} {element.get('itemprop', '')}".lower()
-        ):
-            text = norm_space(element.text_content())
-            if 2 <= len(text) <= 60 and (cleaned := _clean_author(text, not_names)):
-                return cleaned
-    return None
-
-
-# --- date -----------------------------------------------------------------------------------------------
-
-
-def _published_from_metadata(
-    root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]]
-) -> date | datetime | None:
-    for obj in ld:
-        value = obj.get("datePublished") or obj.get("dateCreated")
-        if isinstance(value, str) and (parsed := parse_arabic_date(value)):
-            return parsed
-    for key in _DATE_META:
-        if metas.get(key) and (parsed := parse_arabic_date(metas[key])):
-            return parsed
-    for element in root.iter("time", "span", "div", "abbr"):
-        if element.tag != "time" and element.get("itemprop") != "datePublished":
-            continue
-        value = element.get("datetime") or element.get("content") or element.text_content()
-        if value and (parsed := parse_arabic_date(value)):
-            return parsed
-    return None
-
-
-def _published_from_visible(root: HtmlElement) -> date | datetime | None:
-    for element in root.iter("span", "div", "p", "time", "li", "small", "em"):
-        hint = f"{element.get('class', '')} {element.get('id', '')}".lower()
-        if not _DATEISH.search(hint):
-            continue
-        text = element.text_content()
-        if len(text) > 300:
-            continue
-        parsed = parse_arabic_date(text)
-        if parsed is not None:
-            return parsed
-    return None
-
-
-def _published_from_htmldate(root: HtmlElement, url: str) -> date | datetime | None:
-    # Imported lazily: only pages without any usable date pay for it.
-    from htmldate import find_date
-
-    try:
-        found = find_date(deepcopy(root), url=url or None, original_date=True, extensive_search=True)
-    except ValueError:
-        return None
-    return parse_arabic_date(found) if found else None
-
-
-def _published_near_headline(root: HtmlElement, headline: str | None) -> date | datetime | None:
-    """A short visible date just after the headline (the dateline of templates without date classes)."""
-    if not headline or len(headline) < _HEADLINE_MIN_CHARS:
-        return None
-    body = root.find(".//body")
-    elements = list((body if body is not None else root).iter(etree.Element))
-    start = next(
-        (
-            index
-            for index, element in enumerate(elements)
-            if element.tag != "a"
-            and element.text
-            and headline.startswith(norm_space(element.text)[:_HEADLINE_MIN_CHARS])
-            and norm_space(element.text_content()) == headline
-        ),
-        None,
-    )
-    if start is None:
-        return None
-    inside = set(elements[start].iter())
-    for element in elements[start + 1 : start + 1 + _DATE_AFTER_HEADLINE]:
-        if element in inside or element.tag == "a" or any(a.tag == "a" for a in element.iterancestors()):
-            continue
-        text = norm_space(element.text_content())
-        if not text or len(text) > _DATE_TEXT_MAX:
-            continue
-        parsed = parse_arabic_date(text)
-        if parsed is not None:
-            return parsed
-    return None
-
-
-def extract_published(
-    root: HtmlElement, metas: dict[str, str], ld: list[dict[str, Any]], url: str, headline: str | None = None
-) -> str | None:
-    """The publication date as ISO 8601 (date or date-time), or None.
-
-    ``headline`` (the extracted title) lets a visible dateline right after it count before htmldate's guess.
-    """
-    parsed = (
-        _published_from_metadata(root, metas, ld)
-        or _published_from_visible(root)
-        or _published_near_headline(root, headline)
-        or _published_from_htmldate(root, url)
-    )
-    return to_iso(parsed) if parsed is not None else None
+    return any(ld_types(obj) & _ARTICLE_TYPES for obj in ld)
 
 
 # --- language and canonical URL -------------------------------------------------------------------------
@@ -447,9 +100,16 @@ def detect_language(text: str, lang_hint: str | None) -> str:
 
 def canonical_url(root: HtmlElement, metas: dict[str, str], url: str) -> str:
     """``<link rel=canonical>``, then og:url, resolved against the page URL; the URL itself otherwise."""
-    for link in root.iter("link"):
-        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
-            return urljoin(url, link.get("href", "").strip())
-    if metas.get("og:url"):
-        return urljoin(url, metas["og:url"])
+    candidates = [
+        link.get("href", "").strip()
+        for link in root.iter("link")
+        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href")
+    ]
+    for href in (*candidates[:1], metas.get("og:url")):
+        if not href:
+            continue
+        try:
+            return urljoin(url, href)
+        except ValueError:  # an unparseable href ("https://[bad]/") is no canonical URL
+            continue
     return url

@@ -13,6 +13,8 @@ REASON_UNPARSEABLE = "unparseable-html"
 REASON_NO_MAIN_TEXT = "no-main-text"
 REASON_TOO_SHORT = "too-short"
 REASON_SECTION_PAGE = "section-page"
+# A bug met on some page: logged with its traceback; the page is counted and skipped, never a crash.
+REASON_INTERNAL_ERROR = "extraction-error"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,10 @@ class Article:
     text: str
     paragraphs: list[str] = field(default_factory=list)
     encoding: str = "utf-8"
+    # "full": both clean-up stages applied; "fallback": the clean-up would have removed too much of the main
+    # text, so the cautious result (trafilatura's text, paragraph clean-up only) was kept; cleanup_note says why.
+    cleanup: str = "full"
+    cleanup_note: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         """The JSON-ready record (the crawler adds site, fetched_at, relevance, warc ...)."""
@@ -45,6 +51,8 @@ class Article:
             "text": self.text,
             "paragraphs": list(self.paragraphs),
             "encoding": self.encoding,
+            "cleanup": self.cleanup,
+            "cleanup_note": self.cleanup_note,
         }
 
 

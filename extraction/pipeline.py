@@ -11,22 +11,22 @@ import html
 import logging
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 
 import trafilatura
 from lxml import etree
 from lxml.html import HtmlElement, HTMLParser, document_fromstring
+from trafilatura.utils import repair_faulty_html
+from trafilatura.xml import xmltotxt
 
-from extraction.cleanup import clean_dom, clean_paragraphs
+from extraction.cleanup import Removal, clean_dom, clean_paragraphs
 from extraction.dates import parse_arabic_date, to_iso
 from extraction.encoding import decode_html
 from extraction.metadata import (
     canonical_url,
     detect_language,
-    extract_author,
-    extract_published,
-    extract_title,
     is_article_page,
     json_ld,
     meta_values,
@@ -35,6 +35,7 @@ from extraction.metadata import (
 from extraction.models import (
     REASON_BINARY,
     REASON_EMPTY_BODY,
+    REASON_INTERNAL_ERROR,
     REASON_NO_MAIN_TEXT,
     REASON_NOT_HTML,
     REASON_SECTION_PAGE,
@@ -43,6 +44,8 @@ from extraction.models import (
     Article,
     NoArticle,
 )
+from extraction.published import extract_published
+from extraction.titles import extract_author, extract_title
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,9 @@ SECTION_MIN_TEASER_ARTICLES = 4
 # A listing without <article> teasers: this many bare dateline paragraphs (one under each headline link).
 SECTION_MIN_DATELINES = 3
 DATELINE_MAX_CHARS = 40
+# Paragraphs this long that are not link text are prose; this much prose, half the text, is an article.
+PROSE_PARAGRAPH_CHARS = 150
+PROSE_MIN_CHARS = 400
 
 _BINARY_MAGIC = (
     b"%PDF",
@@ -78,6 +84,7 @@ _BINARY_MAGIC = (
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "application/xml", "text/xml")
 _HTML_SNIFF = re.compile(r"<(?:!doctype\s+html|html|head|body|p|div|article|meta|title)\b", re.IGNORECASE)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
 # trafilatura's own block elements: inside a table cell each is a paragraph of its own.
 _TRAFILATURA_BLOCKS = frozenset({"p", "head", "list", "quote", "code", "table"})
 _BLOCK_TAGS = (
@@ -116,6 +123,9 @@ def _is_binary(body: bytes) -> bool:
 
 def _parse(text: str) -> HtmlElement | None:
     text = _XML_DECLARATION.sub("", text, count=1)
+    # trafilatura's own loader repairs the same way: characters XML cannot hold, and a DOCTYPE line that makes
+    # libxml2 drop the page's structure (lxml bug 1955915).
+    text = repair_faulty_html(text, text[:50].lower())
     parser = HTMLParser(remove_comments=True, remove_pis=True, collect_ids=False)
     try:
         return document_fromstring(text, parser=parser)
@@ -144,11 +154,13 @@ def _trafilatura_paragraphs(root: HtmlElement, url: str, favor_precision: bool) 
 
 
 def _block_paragraphs(element: etree._Element) -> list[str]:
+    tail = [element.tail] if element.tail and element.tail.strip() else []
     if element.tag == "list":
-        return [line for item in element.iter("item") for line in _split_lines(item)]
+        return [line for item in element.iter("item") for line in _split_lines(item)] + tail
     if element.tag == "table":
-        return _table_paragraphs(element)
-    return _split_lines(element)
+        return _table_paragraphs(element) + tail
+    # trafilatura's own text conversion (with tails and line breaks), one line a paragraph.
+    return xmltotxt(element, include_formatting=False).split("\n")
 
 
 def _table_paragraphs(table: etree._Element) -> list[str]:
@@ -209,6 +221,10 @@ def _looks_like_section(
     linked = sum(len(p) for p in paragraphs if p in headline_links)
     if linked >= SECTION_LINK_SHARE * total:
         return True
+    # Prose that is not link text: an article, whatever teasers its sidebars hold.
+    prose = sum(len(p) for p in paragraphs if len(p) >= PROSE_PARAGRAPH_CHARS and p not in headline_links)
+    if prose >= PROSE_MIN_CHARS and prose >= 0.5 * total:
+        return False
     if declared_article:
         return False
     if teaser_articles >= SECTION_MIN_TEASER_ARTICLES:
@@ -220,12 +236,51 @@ def _looks_like_section(
     return linked >= 0.3 * total and len(headline_links) >= 10
 
 
-def extract(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> Article | NoArticle:
-    """Extract the article from one fetched page.
+@dataclass(frozen=True)
+class Options:
+    """Stages of ``extract`` that can be switched off, for the ablation in ``bench/ablation.py``."""
+
+    favor_precision: bool = False
+    dom_cleanup: bool = True
+    paragraph_cleanup: bool = True
+    safety_net: bool = True
+
+
+DEFAULT_OPTIONS = Options()
+
+
+def extract(
+    body: bytes,
+    url: str,
+    headers: Mapping[str, str] | None = None,
+    options: Options = DEFAULT_OPTIONS,
+    trace: list[Removal] | None = None,
+) -> Article | NoArticle:
+    """Extract the article from one fetched page; never raises.
 
     ``headers`` are the HTTP response headers (only Content-Type is read). Returns ``NoArticle`` with an
-    explicit reason, never an Article with empty text.
+    explicit reason, never an Article with empty text; a bug on some page is logged and gives
+    ``NoArticle(reason="extraction-error")``. ``trace`` (if given) receives what each clean-up stage removed.
     """
+    try:
+        return _extract(body, url, headers, options, trace if trace is not None else [])
+    except Exception:  # a bad page is logged, counted and skipped, never a crash
+        logger.exception("extraction failed on %s", url)
+        return NoArticle(url, REASON_INTERNAL_ERROR)
+
+
+def _text_stage(raw: list[str], title: str | None, options: Options, trace: list[Removal]) -> list[str]:
+    if not options.paragraph_cleanup:
+        return [text for p in raw if (text := norm_space(p))]
+    dropped: list[tuple[str, str]] = []
+    paragraphs = clean_paragraphs(raw, title=title, trace=dropped)
+    trace.extend(Removal("text", rule, text[:80], len(text)) for rule, text in dropped)
+    return paragraphs
+
+
+def _extract(
+    body: bytes, url: str, headers: Mapping[str, str] | None, options: Options, trace: list[Removal]
+) -> Article | NoArticle:
     if not body or not body.strip():
         return NoArticle(url, REASON_EMPTY_BODY)
     if _is_binary(body):
@@ -234,7 +289,7 @@ def extract(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> 
     if content_type and not content_type.startswith(_HTML_TYPES):
         return NoArticle(url, REASON_NOT_HTML)
     text, encoding = decode_html(body, headers)
-    if not _HTML_SNIFF.search(text[:8192]):
+    if not _HTML_SNIFF.search(text):
         return NoArticle(url, REASON_NOT_HTML)
     root = _parse(text)
     if root is None:
@@ -252,12 +307,19 @@ def extract(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> 
     teaser_articles = sum(1 for _ in root.iter("article"))
     teaser_articles = teaser_articles if teaser_articles > 1 else 0
 
-    clean_dom(root)
-    raw = _trafilatura_paragraphs(root, url, favor_precision=True)
-    paragraphs = clean_paragraphs(raw, title=title)
-    if sum(len(p) for p in paragraphs) < MIN_TEXT_CHARS:
+    cleanup, note = "full", None
+    if options.dom_cleanup:
+        dom = clean_dom(root, safety_net=options.safety_net)
+        trace.extend(dom.removals)
+        if dom.fallback_reason:
+            cleanup, note = "fallback", dom.fallback_reason
+            trace.append(Removal("dom", "safety-net", dom.fallback_reason, 0))
+    raw = _trafilatura_paragraphs(root, url, favor_precision=options.favor_precision)
+    paragraphs = _text_stage(raw, title, options, trace)
+    if sum(len(p) for p in paragraphs) < MIN_TEXT_CHARS and options.favor_precision:
         # Precision mode can drop a short article whole; recall mode gets a second chance.
-        paragraphs = clean_paragraphs(_trafilatura_paragraphs(root, url, favor_precision=False), title=title)
+        raw = _trafilatura_paragraphs(root, url, favor_precision=False)
+        paragraphs = _text_stage(raw, title, options, trace)
     if not paragraphs:
         return NoArticle(url, REASON_SECTION_PAGE if len(headline_links) >= 10 else REASON_NO_MAIN_TEXT)
     if _looks_like_section(paragraphs, headline_links, teaser_articles, declared_article):
@@ -275,6 +337,8 @@ def extract(body: bytes, url: str, headers: Mapping[str, str] | None = None) -> 
         text=joined,
         paragraphs=paragraphs,
         encoding=encoding,
+        cleanup=cleanup,
+        cleanup_note=note,
     )
 
 

@@ -115,7 +115,7 @@ class SiteReport:
         return (last - first).total_seconds()
 
     def health(self, crawl_id: str, at: str) -> SiteHealth:
-        """This run's extraction health, for ``archive.health``."""
+        """This run's extraction health, for ``reporting.health``."""
         articles = self.extracted if self.extracted is not None else self.stored
         missing = self.missing_date or 0
         if self.sources.get("missing_date") == "manifest" and self.extracted is not None:

@@ -26,7 +26,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
 from twisted.python.failure import Failure
 
-from crawler.config import CrawlConfig, default_crawl_id, user_agent_for
+from crawler.config import ConfigError, CrawlConfig, default_crawl_id, user_agent_for
 from crawler.discovery import (
     DecompressionLimitError,
     gunzip_limited,
@@ -80,9 +80,16 @@ class LibyaSpider(Spider):
         if job and (crawler.settings.getpriority("CRAWL_ID") or 0) <= SETTINGS_PRIORITIES["spider"]:
             # scrapyd 1.6 passes its job id as the `_job` argument: it names the crawl unless set explicitly.
             crawler.settings.set("CRAWL_ID", job.lower(), priority="spider")
-        spider.config = CrawlConfig.from_settings(
-            crawler.settings, sources=kwargs.get("sources"), since=kwargs.get("since")
-        )
+        try:
+            spider.config = CrawlConfig.from_settings(
+                crawler.settings, sources=kwargs.get("sources"), since=kwargs.get("since")
+            )
+        except ConfigError:
+            # Built before the add-ons: report every bad setting at once, not only this config's.
+            from crawler.validation import validate_settings
+
+            validate_settings(crawler.settings, sources=kwargs.get("sources"))
+            raise
         sources = load_sources(spider.config.sources_path)
         wanted = [s.strip() for s in str(kwargs.get("sites") or "").split(",") if s.strip()]
         if wanted:
@@ -95,7 +102,7 @@ class LibyaSpider(Spider):
         spider.sources = sources
         spider._canonical_seen = set()
         spider.trusted_hosts = set()
-        spider._max_listing_pages = crawler.settings.getint("CRAWL_MAX_LISTING_PAGES", 50)
+        spider._max_listing_pages = spider.config.max_listing_pages
         crawler.signals.connect(spider._robots_parsed, signal=signals.robots_parsed)
         logger.info(
             "Crawl %s: %d site(s) from %s%s",

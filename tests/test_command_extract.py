@@ -64,6 +64,21 @@ def test_file_without_url_gets_file_uri(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["url"] == page.resolve().as_uri()
 
 
+def test_explain_lists_what_each_stage_removed(tmp_path: Path) -> None:
+    page = tmp_path / "page.html"
+    share = "<div class='post-share'><a href='/s'>فيسبوك</a> <a href='/t'>تويتر</a></div>"
+    page.write_bytes(
+        PAGE.replace("</article>", f"<p>جميع الحقوق محفوظة للواحة</p></article>{share}").encode("utf-8")
+    )
+    done = run_extract(str(page), "--url", "https://alwaha.test/a", "--explain")
+    assert done.returncode == 0, done.stderr
+    output = json.loads(done.stdout)
+    assert output["record"]["text"] == "\n\n".join(PARAGRAPHS)  # the stored record: text, not paragraphs
+    removed = output["removed"]
+    assert {"stage": "dom", "rule": "hint:share", "element": "div.post-share", "chars": 12} in removed
+    assert any(r["stage"] == "text" and r["rule"] == "notice" and "محفوظة" in r["element"] for r in removed)
+
+
 def test_missing_file_exits_1_with_message(tmp_path: Path) -> None:
     done = run_extract(str(tmp_path / "missing.html"))
     assert done.returncode == 1

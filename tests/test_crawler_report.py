@@ -16,6 +16,7 @@ from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
 from crawler import settings as project_settings
+from crawler.config import ConfigError
 from crawler.metrics import MetricsConfig, MetricsExtension, split_key
 from crawler.progress import ProgressConfig, ProgressExtension, Snapshot, progress_bar, progress_line
 from newsroom import Newsroom
@@ -81,7 +82,7 @@ def test_progress_settings() -> None:
     assert ProgressConfig.from_settings(Settings({"PROGRESS_BAR": "auto"}), tty).bar is False
     assert ProgressConfig.from_settings(Settings({"PROGRESS_BAR": "on"}), tty).bar is True
     assert ProgressConfig.from_settings(Settings({}), tty).interval == 30
-    with pytest.raises(NotConfigured):
+    with pytest.raises(ConfigError, match="PROGRESS_BAR must be one of auto, on, off, got 'maybe'"):
         ProgressConfig.from_settings(Settings({"PROGRESS_BAR": "maybe"}), tty)
     with pytest.raises(NotConfigured):
         ProgressExtension.from_crawler(

@@ -196,3 +196,109 @@ def test_crawl_with_bad_since_argument_is_refused(tmp_path: Path) -> None:
         assert proc.returncode == 2
         assert "CRAWL_SINCE 'last week' is not a date" in proc.stderr
         assert site.requests == []
+
+
+# --- one rule, one default: the configs' from_settings -------------------------------------------------------
+
+
+def test_configs_take_their_defaults_from_the_project_settings() -> None:
+    """Without the project module (a bare Scrapy ``Settings``), each config still has crawler/settings.py's
+    defaults: nothing restates them (the validator once assumed 2 pages per browser context, the renderer 4)."""
+    from crawler import settings as project
+    from crawler.render import RenderConfig
+    from crawler.storage import ArchiveStorageConfig
+    from crawler.warc import WarcConfig
+
+    bare = Settings({"RENDER_CHROMIUM_PATH": "", "CRAWL_ID": "c1"})
+    render = RenderConfig.from_settings(bare)
+    assert render.max_pages_per_context == project.RENDER_MAX_PAGES_PER_CONTEXT
+    assert render.max_contexts == project.RENDER_MAX_CONTEXTS and render.timeout == project.RENDER_TIMEOUT
+    warc = WarcConfig.from_settings(bare)
+    assert (warc.prefix, warc.max_size) == (project.WARC_PREFIX, project.WARC_MAX_SIZE)
+    storage = ArchiveStorageConfig.from_settings(bare)
+    assert storage.retries == project.S3_UPLOAD_RETRIES
+    assert storage.drain_timeout == project.ARCHIVE_DRAIN_TIMEOUT
+
+
+CONFIG_BAD: list[tuple[str, dict[str, str], str]] = [
+    ("crawler.warc.WarcConfig", {"WARC_PREFIX": "A B"}, "WARC_PREFIX 'A B' must be letters"),
+    ("crawler.warc.WarcConfig", {"WARC_MAX_SIZE": "1000"}, "WARC_MAX_SIZE must be more than 1 MB"),
+    ("crawler.render.RenderConfig", {"RENDER_TIMEOUT": "nan"}, "RENDER_TIMEOUT must be a finite number"),
+    (
+        "crawler.incremental.IncrementalConfig",
+        {"INCREMENTAL_STATE_PREFIX": "../up"},
+        "INCREMENTAL_STATE_PREFIX must be a relative key prefix",
+    ),
+    (
+        "crawler.incremental.IncrementalConfig",
+        {"INCREMENTAL_REFETCH": "maybe"},
+        "INCREMENTAL_REFETCH must be",
+    ),
+    (
+        "crawler.report.ReportConfig",
+        {"REPORT_HISTORY_TIMEOUT": "-1"},
+        "REPORT_HISTORY_TIMEOUT must be at least",
+    ),
+    ("crawler.metrics.MetricsConfig", {"METRICS_PORT": "70000"}, "METRICS_PORT must be at most 65535"),
+    (
+        "crawler.retry_after.RetryAfterConfig",
+        {"RETRY_AFTER_HTTP_CODES": "429,x"},
+        "RETRY_AFTER_HTTP_CODES",
+    ),
+    ("crawler.storage.ArchiveStorageConfig", {"S3_ADDRESSING_STYLE": "sideways"}, "S3_ADDRESSING_STYLE"),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "values", "message"),
+    CONFIG_BAD,
+    ids=[f"{build.rsplit('.', 1)[-1]}-{next(iter(values))}" for build, values, _ in CONFIG_BAD],
+)
+def test_each_config_rejects_its_bad_values(build: str, values: dict[str, str], message: str) -> None:
+    """The rule lives in the config: it raises ConfigError (never NotConfigured, never accepts the value)."""
+    from scrapy.utils.misc import load_object
+
+    config = load_object(build)
+    with pytest.raises(ConfigError, match=message):
+        config.from_settings(_settings(CRAWL_ID="c1", **values))
+
+
+COMPONENT_ONLY = [
+    ({"WARC_PREFIX": "MY-CRAWL"}, "WARC_PREFIX 'MY-CRAWL' must be letters"),
+    ({"INCREMENTAL_STATE_PREFIX": "../state"}, "INCREMENTAL_STATE_PREFIX must be a relative key prefix"),
+    ({"PROGRESS_BAR": "maybe"}, "PROGRESS_BAR must be one of auto, on, off"),
+    ({"METRICS_PORT": "70000"}, "METRICS_PORT must be at most 65535"),
+    ({"REPORT_HISTORY_TIMEOUT": "-1"}, "REPORT_HISTORY_TIMEOUT must be at least 0"),
+]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"), COMPONENT_ONLY, ids=[next(iter(s)) for s, _ in COMPONENT_ONLY]
+)
+def test_a_component_stops_the_crawl_on_a_bad_value_even_without_the_validator(
+    tmp_path: Path, settings: dict[str, str], message: str
+) -> None:
+    """A bad value is an error, not "disabled": with the validator left out of ADDONS the component itself
+    stops the crawl before its first request (it used to raise NotConfigured, and the crawl went on)."""
+    addons = {"crawler.secrets.SecretsMaskAddon": -200, "crawler.render.RenderAddon": 0}
+    with FaultSite(articles=1, faults=()) as site:
+        proc = _crawl(site, tmp_path, {**settings, "ADDONS": json.dumps(addons)})
+        assert proc.returncode == 2, proc.stderr[-3000:]
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1 and message in errors[0], proc.stderr[-3000:]
+        assert "Disabled" not in proc.stderr
+        assert site.requests == []
+
+
+def test_crawl_reports_every_problem_at_once_even_from_the_spiders_own_config(tmp_path: Path) -> None:
+    """The spider's config is built before the add-ons; its error still lists every other bad setting."""
+    with FaultSite(articles=1, faults=()) as site:
+        proc = _crawl(
+            site, tmp_path, {"CRAWL_ID": "../x", "CONCURRENT_REQUESTS": "0", "PROGRESS_BAR": "maybe"}
+        )
+        assert proc.returncode == 2, proc.stderr[-3000:]
+        errors = [line for line in proc.stderr.splitlines() if line.startswith("error: ")]
+        assert len(errors) == 1, proc.stderr[-3000:]
+        for name in ("CRAWL_ID", "CONCURRENT_REQUESTS", "PROGRESS_BAR"):
+            assert name in errors[0], errors[0]
+        assert site.requests == []

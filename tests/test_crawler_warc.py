@@ -22,6 +22,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.capture import Capture
 from archive.wacz import validate_wacz
+from crawler.config import ConfigError
 from crawler.warc import WarcCaptureMiddleware, WarcConfig, WarcExtension
 from tests.localserver import serve
 
@@ -232,7 +233,9 @@ def test_extension_rotates_indexes_and_hands_files_over_in_order(tmp_path: Path)
             "WARC_DIR": str(tmp_path / "w"),
             "CRAWL_ID": "c1",
             "WARC_PREFIX": "T",
-            "WARC_MAX_SIZE": 1,
+            # The smallest size the settings accept; each capture's body (random, so gzip cannot shrink it)
+            # is larger, so every capture fills a file.
+            "WARC_MAX_SIZE": 1_000_001,
         }
     )
     ext = WarcExtension.from_crawler(crawler)
@@ -255,7 +258,7 @@ def test_extension_rotates_indexes_and_hands_files_over_in_order(tmp_path: Path)
                     status=200,
                     reason="OK",
                     response_headers=[("Content-Type", "text/html")],
-                    body=f"<html><title>{i}</title></html>".encode(),
+                    body=f"<html><title>{i}</title><!-- {os.urandom(1_200_000).hex()} --></html>".encode(),
                     fetched_at=when,
                 )
             )
@@ -264,7 +267,7 @@ def test_extension_rotates_indexes_and_hands_files_over_in_order(tmp_path: Path)
     ext.close()
 
     warcs = ext.writer.finished_files
-    assert len(warcs) == 3  # max_size 1: one capture per file
+    assert len(warcs) == 3  # one capture per file
     expected = []
     for warc in warcs:
         expected += [warc.name, warc.name.removesuffix(".warc.gz") + ".cdxj"]
@@ -292,7 +295,10 @@ def test_warc_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(crawl_id) == 15 and crawl_id[8] == "T" and crawl_id.replace("T", "").isdigit()
     with pytest.raises(NotConfigured, match="WARC_ENABLED is off"):
         WarcExtension.from_crawler(get_crawler(settings_dict={"WARC_ENABLED": False}))
-    with pytest.raises(NotConfigured, match="WARC_MAX_SIZE"):
+    # A bad value is an error, even for a part that is switched off; never a silently disabled component.
+    with pytest.raises(ConfigError, match="WARC_MAX_SIZE must be at least 1, got 0"):
         WarcConfig.from_settings(Settings({"WARC_MAX_SIZE": 0}))
+    with pytest.raises(ConfigError, match="WARC_PREFIX 'A B' must be letters"):
+        WarcConfig.from_settings(Settings({"WARC_PREFIX": "A B", "WARC_ENABLED": False}))
     with pytest.raises(NotConfigured, match="WarcExtension"):
         WarcCaptureMiddleware.from_crawler(get_crawler(settings_dict={}))

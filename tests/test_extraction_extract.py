@@ -7,7 +7,7 @@ import html
 import pytest
 
 from extraction import Article, NoArticle, extract, extract_feed_entry
-from extraction.metadata import page_site_names, strip_site_suffix
+from extraction.titles import page_site_names, strip_site_suffix
 
 PARAGRAPHS = [
     "أعلنت حكومة الوفاق الوطني الليبية، اليوم الأحد، أن قواتها استعادت السيطرة على منطقة أبو قرين جنوب شرق مدينة مصراتة بعد معارك عنيفة.",
@@ -80,7 +80,10 @@ def test_record_has_the_documented_keys() -> None:
         "text",
         "paragraphs",
         "encoding",
+        "cleanup",
+        "cleanup_note",
     }
+    assert record["cleanup"] == "full" and record["cleanup_note"] is None
     assert record["paragraphs"] == PARAGRAPHS
 
 

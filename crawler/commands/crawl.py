@@ -34,6 +34,13 @@ def setup_error_types() -> tuple[type[BaseException], ...]:
     return tuple(types)
 
 
+def _masked(message: str, settings: Any) -> str:
+    """An error line never carries a credential (a bad value is echoed in some messages)."""
+    from crawler.secrets import SecretMasker
+
+    return SecretMasker.from_settings(settings).mask(message)
+
+
 class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
@@ -63,7 +70,7 @@ class Command(ScrapyCrawlCommand):
         try:
             crawler = self._create_crawler(args[0])
         except errors as exc:  # settings rejected while the crawler is built (spider.update_settings)
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {_masked(str(exc), self.settings)}", file=sys.stderr)
             self.exitcode = 2
             return
         started = self.crawler_process.crawl(crawler, **opts.spargs)
@@ -74,7 +81,7 @@ class Command(ScrapyCrawlCommand):
         self.crawler_process.start()
         if failed:
             for message in failed:
-                print(f"error: {message}", file=sys.stderr)
+                print(f"error: {_masked(message, self.settings)}", file=sys.stderr)
             self.exitcode = 2
         elif self.crawler_process.bootstrap_failed:
             self.exitcode = 1

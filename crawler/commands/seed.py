@@ -20,6 +20,7 @@ from scrapy.exceptions import UsageError
 
 from crawler.config import ConfigError
 from crawler.distributed import RedisConfig, seed_messages
+from crawler.secrets import SecretMasker, install_log_masking
 from crawler.sources import SourcesError, load_sources
 
 
@@ -38,6 +39,8 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None
+        masker = SecretMasker.from_settings(self.settings)  # CRAWL_REDIS_URL may carry a password
+        install_log_masking(masker)
         spargs = dict(arg.split("=", 1) for arg in opts.spargs if "=" in arg)
         try:
             config = RedisConfig.from_settings(self.settings)
@@ -50,7 +53,7 @@ class Command(ScrapyCommand):
                 sources_path = str(default_sources_path())
             sources = load_sources(sources_path)
         except (ConfigError, SourcesError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {masker.mask(str(exc))}", file=sys.stderr)
             self.exitcode = 2
             return
         import redis

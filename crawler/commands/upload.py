@@ -15,6 +15,8 @@ from scrapy.exceptions import UsageError
 
 from archive.spool import Spool, SpoolEntry, SpoolLockedError
 from archive.store import StoreError, StoreUnavailableError, store_from_config
+from crawler.config import ConfigError
+from crawler.secrets import SecretMasker, install_log_masking
 from crawler.storage import ArchiveStorageConfig
 
 logger = logging.getLogger(__name__)
@@ -41,17 +43,19 @@ class Command(ScrapyCommand):
         if args:
             raise UsageError("scrapy upload takes no positional arguments")
         assert self.settings is not None
+        masker = SecretMasker.from_settings(self.settings)
+        install_log_masking(masker)  # botocore's debug lines, tracebacks
         try:
             config = ArchiveStorageConfig.from_settings(self.settings, archive_uri=opts.archive_uri)
-        except StoreError as exc:
-            raise UsageError(str(exc), print_help=False) from None
+        except (StoreError, ConfigError) as exc:
+            raise UsageError(masker.mask(str(exc)), print_help=False) from None
         store = store_from_config(config.store)
         try:
             store.check()
         except StoreUnavailableError as exc:
-            print(f"warning: {exc}; will keep retrying until the timeout")
+            print(f"warning: {masker.mask(str(exc))}; will keep retrying until the timeout")
         except StoreError as exc:
-            print(f"error: {exc}")
+            print(f"error: {masker.mask(str(exc))}")
             self.exitcode = 2
             return
         uploaded: list[tuple[SpoolEntry, str]] = []
@@ -66,7 +70,7 @@ class Command(ScrapyCommand):
                 config.spool_dir, store, retries=config.retries, on_uploaded=on_uploaded, start=False
             )
         except SpoolLockedError as exc:
-            print(f"error: {exc}")
+            print(f"error: {masker.mask(str(exc))}")
             self.exitcode = 2
             return
         try:

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.exceptions import IgnoreRequest
 
-from archive.keys import SITES_STATE_PREFIX
 from crawler import identity
+from crawler.config import SettingsReader
 
 if TYPE_CHECKING:
     from scrapy.http import Request
@@ -37,17 +37,24 @@ class IncrementalConfig:
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, *, crawl_id: str | None = None) -> IncrementalConfig:
-        prefix = str(settings.get("INCREMENTAL_STATE_PREFIX") or SITES_STATE_PREFIX).strip("/")
+        """Raises ``ConfigError`` naming every bad INCREMENTAL_* setting."""
+        r = SettingsReader(settings)
+        raw_prefix = r.text("INCREMENTAL_STATE_PREFIX")
+        prefix = raw_prefix.strip("/")
         if not prefix or ".." in prefix.split("/"):
-            raise NotConfigured(f"INCREMENTAL_STATE_PREFIX must be a relative key prefix, not {prefix!r}")
-        return cls(
-            enabled=settings.getbool("INCREMENTAL_ENABLED", True),
+            r.fail(
+                f"INCREMENTAL_STATE_PREFIX must be a relative key prefix such as state/sites, not {raw_prefix!r}"
+            )
+        config = cls(
+            enabled=r.boolean("INCREMENTAL_ENABLED"),
             prefix=prefix,
-            skip_by_date=settings.getbool("INCREMENTAL_SKIP_BY_DATE", True),
-            skip_by_published=settings.getbool("INCREMENTAL_SKIP_BY_PUBLISHED", False),
-            refetch=settings.getbool("INCREMENTAL_REFETCH", False),
+            skip_by_date=r.boolean("INCREMENTAL_SKIP_BY_DATE"),
+            skip_by_published=r.boolean("INCREMENTAL_SKIP_BY_PUBLISHED"),
+            refetch=r.boolean("INCREMENTAL_REFETCH"),
             crawl_id=crawl_id or identity.crawl_id(settings),
         )
+        r.check()
+        return config
 
 
 def is_article(request: Request) -> bool:

@@ -8,12 +8,17 @@ that crashes is logged, counted under ``extract/failed`` and skipped, and the cr
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any
 
 from scrapy import Spider, signals
@@ -22,6 +27,7 @@ from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from archive.record import text_sha256
+from crawler.config import SettingsReader
 from crawler.items import ArticlePage
 from crawler.pipelines.relevance import topic_path
 from crawler.urls import canonicalize_url
@@ -39,13 +45,15 @@ def extract_record(
     feed_content: str | None,
     hint_published: str | None,
     topic_path: str | None = None,
+    trace: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Run in a worker process: the article record, or ``{"status": "no_article", "reason": ...}``.
 
     With ``topic_path`` the record also carries the relevance decision (``relevance``), scored here so the
-    CPU work stays off the crawler's reactor thread.
+    CPU work stays off the crawler's reactor thread. ``trace`` collects what the clean-up removed
+    (``extraction.cleanup.Removal``; ``scrapy extract --explain``).
     """
-    record = _extract(body, url, headers, feed_content, hint_published)
+    record = _extract(body, url, headers, feed_content, hint_published, trace)
     if topic_path and record.get("status") == "article":
         from relevance import Topic
 
@@ -57,11 +65,16 @@ def extract_record(
 
 
 def _extract(
-    body: bytes, url: str, headers: dict[str, str], feed_content: str | None, hint_published: str | None
+    body: bytes,
+    url: str,
+    headers: dict[str, str],
+    feed_content: str | None,
+    hint_published: str | None,
+    trace: list[Any] | None = None,
 ) -> dict[str, Any]:
     from extraction import Article, extract, extract_feed_entry
 
-    result = extract(body, url, headers)
+    result = extract(body, url, headers, trace=trace)
     if not isinstance(result, Article) and feed_content:
         # The page gave no article text (a broken template, a stub); the feed carried the whole body.
         fallback = extract_feed_entry(feed_content, url, None, hint_published)
@@ -80,8 +93,53 @@ def _extract(
     return record
 
 
-def _warm_up() -> None:
-    import extraction  # noqa: F401  (import trafilatura and friends once per worker)
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _worker_start(parent_pid: int) -> None:
+    """Runs first in every worker: die with the crawl, then import trafilatura and friends once.
+
+    A crawl killed with SIGKILL (the OOM killer, ``kill -9``) runs no clean-up, and a worker waiting on its
+    task queue would never notice: it holds that queue's write end itself. So the kernel kills it when its
+    parent dies (Linux ``PR_SET_PDEATHSIG``; the parent is the thread that started it, the reactor thread,
+    which lives as long as the crawl), or, elsewhere, a thread watches the parent pid. With the workers gone,
+    multiprocessing's resource tracker sees the last copy of its pipe close and exits too.
+    """
+    if not _parent_death_signal(signal.SIGKILL):
+        threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
+    if os.getppid() != parent_pid:  # the crawl died before the signal was set up
+        os._exit(1)
+    import extraction  # noqa: F401
+
+
+def _parent_death_signal(signum: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent_pid: int) -> None:
+    while os.getppid() == parent_pid:
+        time.sleep(1.0)
+    os._exit(1)
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    workers: int  # processes in the pool
+    topic_path: str  # scored next to the extraction, from the file the relevance pipeline reads
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ExtractConfig:
+        """Raises ``ConfigError`` for a bad EXTRACT_WORKERS (0: one worker per core)."""
+        r = SettingsReader(settings)
+        workers = r.integer("EXTRACT_WORKERS", minimum=0, hint=" (0 means one per core)")
+        r.check()
+        return cls(workers or os.cpu_count() or 1, str(topic_path(settings)))
 
 
 class ExtractPipeline:
@@ -93,13 +151,9 @@ class ExtractPipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
-        workers = crawler.settings.getint("EXTRACT_WORKERS", 0)
-        if workers < 0:
-            raise ValueError("EXTRACT_WORKERS must be 0 (one per core) or a positive number")
+        config = ExtractConfig.from_settings(crawler.settings)
         assert crawler.stats is not None
-        # Scored next to the extraction, from the same topic file the relevance pipeline reads.
-        topic = str(topic_path(crawler.settings))
-        pipeline = cls(crawler.stats, workers or os.cpu_count() or 1, topic)
+        pipeline = cls(crawler.stats, config.workers, config.topic_path)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
 
@@ -108,7 +162,10 @@ class ExtractPipeline:
             # spawn: forking a process that runs threads (uploads, the browser) is unsafe.
             context = multiprocessing.get_context("spawn")
             self._executor = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=context, initializer=_warm_up
+                max_workers=self.workers,
+                mp_context=context,
+                initializer=_worker_start,
+                initargs=(os.getpid(),),
             )
         return self._executor
 

@@ -7,6 +7,7 @@ WARCs whatever the decision; only the text records depend on it.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
+from crawler.config import SettingsReader
 from crawler.items import ArticlePage
-from relevance import Topic, default_topic_path
+from relevance import Topic, TopicError, default_topic_path
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +29,27 @@ def topic_path(settings: Any) -> Path:
     return Path(path) if path else default_topic_path()
 
 
+@dataclass(frozen=True)
+class RelevanceConfig:
+    topic: Topic
+    keep_all: bool
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> RelevanceConfig:
+        """Loads the topic file; raises ``ConfigError`` naming every bad RELEVANCE_* setting."""
+        r = SettingsReader(settings)
+        keep_all = r.boolean("RELEVANCE_KEEP_ALL")
+        r.text("RELEVANCE_TOPIC")
+        topic: Topic | None = None
+        try:
+            topic = Topic.load(topic_path(settings))
+        except (TopicError, OSError) as exc:
+            r.fail(f"RELEVANCE_TOPIC: {exc}")
+        r.check()
+        assert topic is not None
+        return cls(topic, keep_all)
+
+
 class RelevancePipeline:
     def __init__(self, topic: Topic, stats: StatsCollector, keep_all: bool) -> None:
         self.topic = topic
@@ -35,9 +58,9 @@ class RelevancePipeline:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RelevancePipeline:
-        topic = Topic.load(topic_path(crawler.settings))
+        config = RelevanceConfig.from_settings(crawler.settings)
         assert crawler.stats is not None
-        return cls(topic, crawler.stats, crawler.settings.getbool("RELEVANCE_KEEP_ALL"))
+        return cls(config.topic, crawler.stats, config.keep_all)
 
     def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         if not isinstance(item, ArticlePage) or not item.record:

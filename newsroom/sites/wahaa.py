@@ -2,7 +2,8 @@
 
 Article body in ``div.entry-content``; breadcrumbs, share buttons, author box, tags, a "شاهد أيضاً"
 related-posts box and a comment form around it. Template "v2" moves the body into ``div.story-body``
-blocks without ``<p>``. ``/?p=N`` answers 301 to the pretty URL.
+blocks without ``<p>``; "jannah", "portal", "amp" and "divs" are the real-CMS templates of
+``cms_templates``. ``/?p=N`` answers 301 to the pretty URL.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from .base import (
     paragraphs_html,
     redirect,
 )
+from .cms_templates import CMS_TEMPLATES
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class WahaaSite(SiteRenderer):
     feed_paths = ("/feed/",)
     disallow = ("/wp-admin/", "/wp-login.php")
     section_slugs: ClassVar[dict[str, str]] = {"libya": "libya", "world": "arab-world"}
+    templates = ("v1", "v2", *CMS_TEMPLATES)
 
     def article_path(self, spec: ArticleSpec) -> str:
         day = spec.published
@@ -169,6 +172,8 @@ class WahaaSite(SiteRenderer):
         )
 
     def render_article(self, spec: ArticleSpec) -> str:
+        if self.template in CMS_TEMPLATES:
+            return CMS_TEMPLATES[self.template](self, spec)
         url = self.article_url(spec)
         section_name = self.section_names[spec.section]
         meta = f"""<link rel="canonical" href="{esc(url)}">
