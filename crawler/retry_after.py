@@ -1,18 +1,20 @@
-"""Honour ``Retry-After`` on 429 and 503 answers: wait as long as the server asks, then retry.
+"""Honour ``Retry-After`` on 429 and 503 answers: retry once the host may be asked again.
 
 Scrapy 2.19's RetryMiddleware retries 429/503 at once (``RETRY_HTTP_CODES``) and never reads ``Retry-After``.
 This downloader middleware sits just above it (order 555: ``process_response`` runs from high to low, so it
 sees the response first). For a response whose status is in RETRY_AFTER_HTTP_CODES and that carries a
 ``Retry-After`` (seconds or an HTTP date):
 
-- a delay up to RETRY_AFTER_MAX_DELAY seconds: wait that long (without blocking the reactor), then hand back
-  the retry request (Scrapy's ``get_retry_request``: same RETRY_TIMES budget, same ``retry/*`` stats);
+- a delay up to RETRY_AFTER_MAX_DELAY seconds: hand back the retry request at once (Scrapy's
+  ``get_retry_request``: same RETRY_TIMES budget, same ``retry/*`` stats). The waiting is not done here:
+  the crawl's host gate (``crawler.politeness.gate``) already holds the whole host, this request's retry
+  included, for the time the server asked;
 - a longer delay, or no retries left: the response goes on as a failure (``crawl/failed/http_429`` via the
   spider's errback) and is not retried, because asking again sooner is what the server asked us not to do.
 
-A wait holds one of the CONCURRENT_REQUESTS places but no per-site slot. Responses without the header are
-left to RetryMiddleware. Settings: RETRY_AFTER_ENABLED, RETRY_AFTER_HTTP_CODES, RETRY_AFTER_MAX_DELAY,
-RETRY_TIMES. Stats: ``retry_after/waited``, ``retry_after/seconds``, ``retry_after/too_long``.
+Responses without the header are left to RetryMiddleware (the host gate backs the host off for them too).
+Settings: RETRY_AFTER_ENABLED, RETRY_AFTER_HTTP_CODES, RETRY_AFTER_MAX_DELAY, RETRY_TIMES. Stats:
+``retry_after/waited``, ``retry_after/seconds``, ``retry_after/too_long``.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from scrapy.downloadermiddlewares.retry import get_retry_request
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 from scrapy.statscollectors import StatsCollector
-from scrapy.utils.asyncio import sleep
 
 from crawler.config import SettingsReader
 
@@ -116,6 +117,10 @@ class RetryAfterMiddleware:
             return response
         self.stats.inc_value("retry_after/waited")
         self.stats.inc_value("retry_after/seconds", round(delay))
-        logger.info("%s answered %d: retrying in %.1fs (Retry-After)", request.url, response.status, delay)
-        await sleep(delay)
+        logger.info(
+            "%s answered %d: retrying once its host may be asked again (Retry-After %.1fs)",
+            request.url,
+            response.status,
+            delay,
+        )
         return retry

@@ -90,10 +90,14 @@ RELEVANCE_KEEP_ALL = False
 RETRY_AFTER_ENABLED = True
 RETRY_AFTER_HTTP_CODES = [429, 503]
 RETRY_AFTER_MAX_DELAY = 300.0  # a longer Retry-After is not waited for: the URL counts as failed
+# robots.txt answering 5xx/429 or not at all: nothing of the host is fetched; it is asked again this many
+# times, this many seconds after each failure, while the crawl runs (crawler.politeness.robots).
+ROBOTSTXT_UNREACHABLE_RETRIES = 2
+ROBOTSTXT_UNREACHABLE_RETRY_DELAY = 60.0
 RECOVERY_ENABLED = True
 CRAWL_STATE_DIR = ""  # journal of finished articles for resuming; empty: <spool>/state/<crawl-id>
 
-# --- Distributed crawls (crawler/distributed.py) ----------------------------------------------------------
+# --- Distributed crawls (crawler/distributed/) -----------------------------------------------------------
 CRAWL_REDIS_URL = ""  # redis://host:6379/0: workers share one queue, duplicate filter and digest index
 CRAWL_WORKER_ID = ""  # this worker's name in file names; empty: <host>-<pid>
 CRAWL_REDIS_IDLE_CLOSE = 10.0  # seconds a worker waits on an empty shared queue before it closes
@@ -136,9 +140,12 @@ RENDER_HARD_TIMEOUT = 0
 RENDER_TIMEOUT = 30.0
 
 # --- Components ------------------------------------------------------------------------------------------
-DOWNLOADER_MIDDLEWARES: dict[str, int] = {
+DOWNLOADER_MIDDLEWARES: dict[str, int | None] = {
     # Before robots.txt (100): out-of-scope URLs and redirects are dropped before anything is fetched.
     "crawler.scope.ScopeMiddleware": 50,
+    # robots.txt as RFC 9309 says (unreachable: keep off; Crawl-delay kept), in place of Scrapy's.
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.politeness.robots.PolitenessRobotsTxtMiddleware": 100,
     # Honours Retry-After on 429/503 (waits without blocking, within Scrapy's retry budget).
     "crawler.retry_after.RetryAfterMiddleware": 555,
     # Conditional requests for known articles; a 304 (archived first by the WARC middleware) stops here.
@@ -171,6 +178,8 @@ ITEM_PIPELINES: dict[str, int] = {
     "crawler.pipelines.store.StorePipeline": 300,
 }
 EXTENSIONS: dict[str, int] = {
+    # The host gate in front of the download handlers: 429/503 back-off, Crawl-delay, cluster-wide limits.
+    "crawler.politeness.extension.HostPolitenessExtension": 80,
     # The one owner of what the crawl writes: store, spool, WARC writer, digest index, manifest, incremental
     # state; it closes them in one documented order at spider close (crawler/session.py).
     "crawler.session.ArchiveSession": 90,

@@ -3,7 +3,7 @@
 ``validate_settings`` builds every component's config from the settings (each config's ``from_settings`` holds
 its settings' rules; their defaults are in ``crawler/settings.py``): the crawl, Scrapy's own settings, storage,
 WARC, extraction and relevance (which loads the topic file, RELEVANCE_TOPIC), rendering, incremental,
-distributed, Retry-After, recovery, the stats file, report, progress and metrics; and it loads the sources
+distributed, Retry-After, robots.txt and host politeness, recovery, the stats file, report, progress and metrics; and it loads the sources
 file (``-a sources=`` or CRAWL_SOURCES). It raises one ``crawler.config.ConfigError`` that lists every
 problem, each naming the setting and what to fix. ``scrapy crawl`` prints it as one line and exits with
 status 2. A config that raises ``NotConfigured`` (a part switched off or missing, not a bad value) is fine.
@@ -31,11 +31,12 @@ logger = logging.getLogger(__name__)
 
 def _config_builders() -> list[Callable[[BaseSettings], Any]]:
     """Every config's ``from_settings``, imported here so that this module stays cheap to import."""
-    from crawler.distributed import RedisConfig
+    from crawler.distributed.config import RedisConfig
     from crawler.incremental import IncrementalConfig
     from crawler.metrics import MetricsConfig
     from crawler.pipelines.extract import ExtractConfig
     from crawler.pipelines.relevance import RelevanceConfig
+    from crawler.politeness.config import PolitenessConfig
     from crawler.progress import ProgressConfig
     from crawler.recovery import recovery_state_dir
     from crawler.render import RenderConfig
@@ -55,6 +56,7 @@ def _config_builders() -> list[Callable[[BaseSettings], Any]]:
         IncrementalConfig.from_settings,
         RedisConfig.from_settings,
         RetryAfterConfig.from_settings,
+        PolitenessConfig.from_settings,
         recovery_state_dir,
         stats_file_path,
         ReportConfig.from_settings,

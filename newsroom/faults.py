@@ -5,10 +5,12 @@ robots.txt, sitemap, a few normal articles whose text comes from ``newsroom/corp
 per fault in ``FAULTS``: 5xx then 200, 429/503 with ``Retry-After``, a timeout, a connection reset, a body
 shorter than its Content-Length, a trickled body, redirect loops and endless redirect chains, oversize bodies,
 a gzip bomb, invalid bytes in the declared encoding, malformed HTML, PDF and image answers, and redirects out
-of scope (another port, ``file:``). ``robots="5xx"`` or ``robots="timeout"`` makes robots.txt itself fail.
+of scope (another port, ``file:``). ``robots="5xx"``, ``"timeout"`` or ``"404"`` makes robots.txt itself fail;
+``crawl_delay`` adds a ``Crawl-delay`` line to it.
 
-Every request is logged (``requests``, ``count(path)``, ``times(path)``) so a test can prove how often the
-crawler asked for each URL. ``write_sources(path)`` writes the sources YAML the ``libya`` spider reads.
+Every request is logged (``requests``, ``count(path)``, ``times(path)``, with arrival and answer times) so a
+test can prove how often the crawler asked for each URL, and how far apart (``spacings()``) and how many at
+once (``max_in_flight()``). ``write_sources(path)`` writes the sources YAML the ``libya`` spider reads.
 
     with FaultSite(timeout=3.0) as site:
         site.write_sources(tmp / "sources.yaml")
@@ -21,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import html
+import itertools
 import socket
 import struct
 import threading
@@ -45,6 +48,7 @@ FAULTS: dict[str, str] = {
     "flaky-5xx": "500, then 502, then 200: retried twice, archived",
     "rate-limited": "429 with Retry-After: 1, then 200: retried after the delay, archived",
     "unavailable": "503 with Retry-After: 1, then 200: retried after the delay, archived",
+    "unavailable-bare": "503 without Retry-After, then 200: the host backed off, retried, archived",
     "rate-limited-long": "429 with Retry-After: 3600 every time: not retried, failed (http_429)",
     "timeout": "never answers within the download timeout: retried, then failed (TimeoutError)",
     "reset-once": "connection reset (RST) on the first request, then 200: retried, archived",
@@ -63,8 +67,17 @@ FAULTS: dict[str, str] = {
     "file-redirect": "302 to file:///etc/passwd: dropped",
 }
 #: Fault URLs whose article must end up in the archive (the others must not).
-ARCHIVED_FAULTS = ("flaky-5xx", "rate-limited", "unavailable", "reset-once", "big", "bad-bytes", "malformed")
-ROBOTS_MODES = ("ok", "5xx", "timeout")
+ARCHIVED_FAULTS = (
+    "flaky-5xx",
+    "rate-limited",
+    "unavailable",
+    "unavailable-bare",
+    "reset-once",
+    "big",
+    "bad-bytes",
+    "malformed",
+)
+ROBOTS_MODES = ("ok", "5xx", "timeout", "404", "5xx-then-ok")
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,7 @@ class FaultRequest:
     path: str
     at: float  # time.monotonic() when the request line arrived
     headers: dict[str, str] = field(default_factory=dict)
+    done: float | None = None  # time.monotonic() when the answer was written (None: still answering)
 
 
 class _Server(ThreadingHTTPServer):
@@ -98,11 +112,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         site = self.server.site
-        site._record(FaultRequest("GET", self.path, time.monotonic(), dict(self.headers.items())))
+        index = site._record(FaultRequest("GET", self.path, time.monotonic(), dict(self.headers.items())))
         handler = site._route(self.path)
         # The crawler may hang up first (timeout, size limit): expected here.
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            handler(self)
+        try:
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                handler(self)
+                self.wfile.flush()
+        finally:
+            site._answered(index)
 
     # --- answers -----------------------------------------------------------------------------------
     def send(
@@ -140,7 +158,9 @@ class FaultSite:
     ``timeout`` is the crawler's DOWNLOAD_TIMEOUT in the test: "slow" answers are made slower than it.
     ``max_size`` is the crawler's DOWNLOAD_MAXSIZE: "oversize" bodies and gzip bombs are made larger.
     ``warn_size`` is DOWNLOAD_WARNSIZE: the "big" page lies between the two.
-    ``robots``: "ok", "5xx" (robots.txt always answers 503) or "timeout" (robots.txt never answers).
+    ``robots``: "ok", "5xx" (robots.txt always answers 503), "timeout" (robots.txt never answers), "404", or
+    "5xx-then-ok" (503 to the first three requests, then the usual robots.txt).
+    ``crawl_delay``: a ``Crawl-delay`` line for every user agent in robots.txt (seconds).
     ``articles``: how many normal articles; ``faults``: which fault URLs to serve (default: all).
     ``name`` is the site name in the sources file; ``offsite_url`` is where "offsite-redirect" points.
     ``first_story`` picks which corpus stories the pages use (two sites in one crawl should differ);
@@ -162,6 +182,7 @@ class FaultSite:
         offsite_url: str = "http://127.0.0.1:9/news/elsewhere",
         first_story: int = 0,
         article_delay: float = 0.0,
+        crawl_delay: float | None = None,
     ) -> None:
         if robots not in ROBOTS_MODES:
             raise ValueError(f"robots must be one of {ROBOTS_MODES}, not {robots!r}")
@@ -179,6 +200,7 @@ class FaultSite:
         self.faults = tuple(FAULTS) if faults is None else tuple(faults)
         self.offsite_url = offsite_url
         self.article_delay = article_delay
+        self.crawl_delay = crawl_delay
         self._requests: list[FaultRequest] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -265,9 +287,17 @@ class FaultSite:
         return target
 
     # --- request log -------------------------------------------------------------------------------
-    def _record(self, request: FaultRequest) -> None:
+    def _record(self, request: FaultRequest) -> int:
         with self._lock:
             self._requests.append(request)
+            return len(self._requests) - 1
+
+    def _answered(self, index: int) -> None:
+        with self._lock:
+            request = self._requests[index]
+            self._requests[index] = FaultRequest(
+                request.method, request.path, request.at, request.headers, time.monotonic()
+            )
 
     @property
     def requests(self) -> list[FaultRequest]:
@@ -286,6 +316,21 @@ class FaultSite:
     def times(self, path: str) -> list[float]:
         with self._lock:
             return [r.at for r in self._requests if r.path == path]
+
+    def spacings(self) -> list[float]:
+        """Seconds between consecutive arrivals, whatever the path."""
+        times = sorted(r.at for r in self.requests)
+        return [b - a for a, b in itertools.pairwise(times)]
+
+    def max_in_flight(self) -> int:
+        """The most requests the site was answering at one moment."""
+        requests = self.requests
+        events = sorted([(r.at, 1) for r in requests] + [(r.done or r.at, -1) for r in requests])
+        most = current = 0
+        for _, step in events:
+            current += step
+            most = max(most, current)
+        return most
 
     # --- pages -------------------------------------------------------------------------------------
     def _article(self, path: str) -> bytes:
@@ -318,7 +363,8 @@ class FaultSite:
         ).encode()
 
     def _robots(self) -> bytes:
-        return f"User-agent: *\nAllow: /\nSitemap: {self.url('/sitemap.xml')}\n".encode()
+        delay = f"Crawl-delay: {self.crawl_delay:g}\n" if self.crawl_delay is not None else ""
+        return f"User-agent: *\nAllow: /\n{delay}Sitemap: {self.url('/sitemap.xml')}\n".encode()
 
     def _route(self, raw_path: str) -> Callable[[_Handler], None]:
         path = raw_path.split("?", 1)[0]
@@ -341,10 +387,13 @@ class FaultSite:
         h.send_html(self._pages[path])
 
     def _answer_robots(self, h: _Handler) -> None:
-        if self.robots == "5xx":
+        if self.robots == "5xx" or (self.robots == "5xx-then-ok" and self.count("/robots.txt") <= 3):
             h.send(503, b"Service Unavailable", "text/plain")
         elif self.robots == "timeout":
             h.stall(self.timeout * 3)
+        elif self.robots == "404":
+            # RFC 9309: a 4xx robots.txt means "no rules", whatever its body says.
+            h.send(404, b"User-agent: *\nDisallow: /\n", "text/plain")
         else:
             h.send(200, self._robots(), "text/plain")
 
@@ -362,6 +411,11 @@ class FaultSite:
                 h.send_html(
                     b"<h1>Slow down</h1>", 429 if fault == "rate-limited" else 503, {"Retry-After": "1"}
                 )
+            else:
+                h.send_html(page)
+        elif fault == "unavailable-bare":
+            if nth == 1:
+                h.send_html(b"<h1>Busy</h1>", 503)
             else:
                 h.send_html(page)
         elif fault == "rate-limited-long":

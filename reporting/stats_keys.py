@@ -37,6 +37,8 @@ FAILURE_PREFIXES: dict[str, str] = {
     "extract/failed/": "extract error",
     "render/failed/": "render",
     "storage/upload_failed/": "upload",
+    # Requests of a host whose robots.txt could not be read (RFC 9309: not fetched), by host:port.
+    "robotstxt/unreachable/": "robots.txt unreachable",
 }
 #: Scrapy's and the crawl's counters behind the progress line.
 PAGES = "response_received_count"

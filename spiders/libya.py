@@ -1,6 +1,6 @@
 """The ``libya`` spider: discovers and fetches the articles of every site in a sources file.
 
-Discovery per site, all of it polite (robots.txt via Scrapy's middleware, AutoThrottle, per-domain limits):
+Discovery per site, all of it polite (robots.txt as RFC 9309 says, AutoThrottle, per-host limits):
 robots.txt ``Sitemap:`` lines, sitemaps given in the sources file (indexes, gzip, Google news sitemaps with
 ``since``), RSS/Atom feeds (given, or found by ``<link rel="alternate">``), the home page and section pages
 with their pagination. URLs are canonicalised (tracking parameters and fragments dropped, rel=canonical
@@ -34,9 +34,10 @@ from crawler.discovery import (
     parse_feed,
     parse_sitemap,
 )
-from crawler.distributed import RedisConfig, apply_redis_settings
+from crawler.distributed.config import RedisConfig, apply_redis_settings
 from crawler.incremental import NotModified
 from crawler.items import ArticlePage
+from crawler.politeness.robots import RobotsTxtUnreachable
 from crawler.sources import Source, load_sources
 from crawler.urls import canonical_href, canonicalize_url, is_crawlable
 
@@ -117,7 +118,7 @@ class LibyaSpider(Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         if self.crawler.settings.get("CRAWL_REDIS_URL"):
-            return  # distributed: seeds come from Redis (crawler.distributed.RedisCoordinator)
+            return  # distributed: seeds come from Redis (crawler.distributed.coordinator.RedisCoordinator)
         for item in self._start_requests():
             yield item
 
@@ -200,7 +201,7 @@ class LibyaSpider(Spider):
     # --- robots and sitemaps -------------------------------------------------------------------------
 
     def _robots_parsed(self, robotparser: Any, request: Request) -> None:
-        """Queue the Sitemap: lines of a site's robots.txt as soon as Scrapy's middleware parsed it."""
+        """Queue the Sitemap: lines of a site's robots.txt as soon as the robots.txt middleware parsed it."""
         source = next((s for s in self.sources if s.in_scope(request.url)), None)
         if source is None:
             return
@@ -371,8 +372,9 @@ class LibyaSpider(Spider):
     def on_error(self, failure: Failure) -> None:
         """A page that fails is logged and counted; the crawl goes on."""
         request = getattr(failure, "request", None)
-        if failure.check(NotModified):
+        if failure.check(NotModified, RobotsTxtUnreachable):
             # 304: unchanged since the last crawl (archived, counted by the incremental middleware).
+            # Held back until its host's robots.txt answers (counted by the robots.txt middleware).
             self._done(request)
             return
         url = request.url if request is not None else "?"

@@ -67,6 +67,7 @@ class FaultCrawl:
     site: FaultSite
     robots_5xx: FaultSite
     robots_timeout: FaultSite
+    robots_404: FaultSite
     offsite: FaultSite
     workdir: Path
     warcs: list[Path] = field(default_factory=list)
@@ -121,8 +122,9 @@ def fault_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultCrawl
         ) as site,
         FaultSite("robots5xx", robots="5xx", articles=2, faults=(), first_story=20) as robots_5xx,
         FaultSite("robotstimeout", robots="timeout", articles=2, faults=(), first_story=25) as robots_timeout,
+        FaultSite("robots404", robots="404", articles=2, faults=(), first_story=28) as robots_404,
     ):
-        sources = site.write_sources(workdir / "sources.yaml", robots_5xx, robots_timeout)
+        sources = site.write_sources(workdir / "sources.yaml", robots_5xx, robots_timeout, robots_404)
         settings = {
             **FAULT_SETTINGS,
             **component_settings(),
@@ -130,6 +132,9 @@ def fault_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultCrawl
             "DOWNLOAD_WARNSIZE": str(WARN_SIZE),
             "REDIRECT_MAX_TIMES": "3",
             "RETRY_AFTER_MAX_DELAY": "60",
+            # An unreachable robots.txt is asked once more, a second after it failed.
+            "ROBOTSTXT_UNREACHABLE_RETRIES": "1",
+            "ROBOTSTXT_UNREACHABLE_RETRY_DELAY": "1",
         }
         run = run_crawl(sources, workdir, crawl_id=CRAWL_ID, settings=settings, timeout=300)
         warcs = sorted(workdir.rglob("*.warc.gz"))
@@ -138,6 +143,7 @@ def fault_crawl(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultCrawl
             site=site,
             robots_5xx=robots_5xx,
             robots_timeout=robots_timeout,
+            robots_404=robots_404,
             offsite=offsite,
             workdir=workdir,
             warcs=warcs,

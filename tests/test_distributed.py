@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 import redis
 
+from crawler import settings as project
 from crawler.urls import canonicalize_url
 from tests.crawling import FAST, REPO, run_scrapy, scrapy_command, scrapy_env
+from tests.slot_log import DEFAULT_POLITENESS, MIN_SPACING, assert_slot_bounds, paced_sites
 
 BIN = Path(sys.executable).parent
 BROWSER_HEADER = "sec-fetch-mode"
@@ -176,6 +178,43 @@ def test_killed_worker_loses_nothing(newsroom: Any, redis_url: str, tmp_path: Pa
     assert not missing, missing
     w2 = (tmp_path / "w2.log").read_text()
     stats = json.loads((tmp_path / "stats-w2.json").read_text())
-    # Requests w1 had in flight were requeued by w2 (fetched again: documented in crawler/distributed.py).
+    # Requests w1 had in flight were requeued by w2 (fetched again: documented in crawler/distributed/__init__.py).
     assert stats.get("redis/requeued", 0) >= 1, stats
     assert "Traceback" not in w2
+
+
+@pytest.mark.timeout(900)
+def test_two_workers_keep_the_per_slot_bounds(redis_url: str, tmp_path: Path) -> None:
+    """With the project's politeness, two workers together keep one worker's per-slot spacing and
+    concurrency: the host gate holds each slot's delay and concurrency in Redis for the whole cluster."""
+    crawl_id = "dist-polite"
+    archive = tmp_path / "archive"
+    # Answers of 1 s make AutoThrottle space each site's requests by at least 0.5 s (latency / target
+    # concurrency 2), so there is more work than one worker can take before the other asks for some.
+    with paced_sites(articles=20, answer=1.0) as sites:
+        sources = sites[0].write_sources(tmp_path / "sources.yaml", *sites[1:])
+        # Per-slot politeness at the project's defaults; each worker takes at most 8 requests at a time
+        # (CONCURRENT_REQUESTS, not a per-slot limit), so neither can take the whole crawl alone.
+        polite = {**DEFAULT_POLITENESS, "CONCURRENT_REQUESTS": "8", "CRAWL_REDIS_IDLE_CLOSE": "8"}
+        workers = [
+            _worker(sources, archive, tmp_path, redis_url, crawl_id, name, polite) for name in ("w1", "w2")
+        ]
+        try:
+            _wait_for_workers(redis_url, crawl_id, ["w1", "w2"], workers)
+            _seed(sources, redis_url, crawl_id)
+            codes = [proc.wait(timeout=600) for proc in workers]
+        finally:
+            for proc in workers:
+                if proc.poll() is None:
+                    proc.kill()
+    assert codes == [0, 0], [(tmp_path / f"w{i}.log").read_text()[-2000:] for i in (1, 2)]
+    for name in ("w1", "w2"):
+        stats = json.loads((tmp_path / f"stats-{name}.json").read_text())
+        assert stats.get("downloader/response_count", 0) > 0, name
+    stored = Counter(line["url"] for line in _manifest_lines(archive))
+    for site in sites:
+        assert sorted(u for u in stored if u.startswith(site.base_url)) == sorted(site.expected_archived)
+        # Each worker reads robots.txt once (in the site's slot, like its pages), if it got work there.
+        assert 1 <= site.count("/robots.txt") <= 2
+        assert_slot_bounds(site, spacing=MIN_SPACING, concurrency=project.CONCURRENT_REQUESTS_PER_DOMAIN)
+    assert max(stored.values()) == 1

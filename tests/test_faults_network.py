@@ -67,8 +67,9 @@ def test_timeout_is_retried_then_counted_as_failed(fault_crawl: FaultCrawl) -> N
     assert site.count("/news/timeout") == 3
     assert url not in fault_crawl.captures
     fault_crawl.assert_not_archived(url)
-    # timeout + trickle (3 attempts each) + robots.txt of the robots-timeout site (3 attempts)
-    assert fault_crawl.stat("downloader/exception_type_count/scrapy.exceptions.DownloadTimeoutError") == 9
+    # timeout + trickle (3 attempts each) + robots.txt of the robots-timeout site (3 attempts, twice: an
+    # unreachable robots.txt is asked again later in the crawl, ROBOTSTXT_UNREACHABLE_RETRIES=1)
+    assert fault_crawl.stat("downloader/exception_type_count/scrapy.exceptions.DownloadTimeoutError") == 12
     assert fault_crawl.stat("crawl/failed/DownloadTimeoutError") == 2
     assert f"Failed {url} (article): DownloadTimeoutError" in fault_crawl.run.log
 

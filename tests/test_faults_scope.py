@@ -2,11 +2,13 @@
 
 The crawl never leaves the configured sites: not by redirect to another port on 127.0.0.1 (a live server,
 ``offsite``, that must see no request at all), not to ``file:`` or ``data:``. Redirect loops end.
+robots.txt follows RFC 9309: unreachable (5xx, timeout) keeps the crawler off the host, 4xx allows all.
 """
 
 from __future__ import annotations
 
-from tests.faults_crawl import FaultCrawl
+from newsroom.faults import FaultSite
+from tests.faults_crawl import CRAWL_ID, FaultCrawl
 
 pytest_plugins = ["tests.faults_crawl"]
 
@@ -57,31 +59,46 @@ def test_links_to_other_schemes_and_hosts_are_not_requested(fault_crawl: FaultCr
     assert fault_crawl.offsite.requests == []
 
 
-def test_robots_txt_5xx_is_retried_then_treated_as_allow_all(fault_crawl: FaultCrawl) -> None:
+def _assert_nothing_of_the_host_fetched(fault_crawl: FaultCrawl, site: FaultSite) -> None:
+    assert [r.path for r in site.requests if r.path != "/robots.txt"] == []
+    for url in site.expected_archived:
+        fault_crawl.assert_not_archived(url)
+    # The held seeds (home page and sitemap) are counted under the host, and the report lists them.
+    assert fault_crawl.stat(f"robotstxt/unreachable/{site.netloc}") == 2
+    report = (fault_crawl.run.archive / "reports" / CRAWL_ID / "report.md").read_text(encoding="utf-8")
+    assert f"robots.txt unreachable: {site.netloc}" in report
+
+
+def test_robots_txt_5xx_means_nothing_of_the_host_is_fetched(fault_crawl: FaultCrawl) -> None:
     fault_crawl.assert_healthy()
     site = fault_crawl.robots_5xx
-    assert site.count("/robots.txt") == 3  # retried like any 5xx (RETRY_TIMES=2)
-    # Scrapy's RobotsTxtMiddleware parses the error body as an empty robots.txt: everything is allowed.
-    # (RFC 9309 would have us assume "disallow all" on 5xx; see docs/faults.md.)
-    for url in site.expected_archived:
-        fault_crawl.assert_archived_once(url)
-    assert fault_crawl.stat("robotstxt/response_status_count/503") == 1
+    # RFC 9309 2.3.1.4: 5xx is "unreachable", complete disallow. Asked three times (RETRY_TIMES=2), then
+    # three times more later in the crawl (ROBOTSTXT_UNREACHABLE_RETRIES=1).
+    assert site.count("/robots.txt") == 6
+    assert fault_crawl.stat("robotstxt/response_status_count/503") == 2
+    assert fault_crawl.stat("robotstxt/unreachable_retry") == 2  # this host and the timeout one
+    _assert_nothing_of_the_host_fetched(fault_crawl, site)
 
 
-def test_robots_txt_timeout_is_retried_then_treated_as_allow_all(fault_crawl: FaultCrawl) -> None:
+def test_robots_txt_timeout_means_nothing_of_the_host_is_fetched(fault_crawl: FaultCrawl) -> None:
     fault_crawl.assert_healthy()
     site = fault_crawl.robots_timeout
-    assert site.count("/robots.txt") == 3
+    assert site.count("/robots.txt") == 6
+    assert fault_crawl.stat("robotstxt/exception_count/<class 'scrapy.exceptions.DownloadTimeoutError'>") == 2
+    _assert_nothing_of_the_host_fetched(fault_crawl, site)
+
+
+def test_robots_txt_404_means_everything_is_allowed(fault_crawl: FaultCrawl) -> None:
+    fault_crawl.assert_healthy()
+    site = fault_crawl.robots_404
+    # The 404 body reads "Disallow: /"; RFC 9309 2.3.1.3: a 4xx means no rules at all.
+    assert site.count("/robots.txt") == 1
     for url in site.expected_archived:
         fault_crawl.assert_archived_once(url)
-    assert fault_crawl.stat("robotstxt/exception_count/<class 'scrapy.exceptions.DownloadTimeoutError'>") == 1
+    assert fault_crawl.stat("robotstxt/forbidden") == 0
 
 
 def test_every_expected_article_is_archived_exactly_once(fault_crawl: FaultCrawl) -> None:
     fault_crawl.assert_healthy()
-    expected = sorted(
-        fault_crawl.site.expected_archived
-        + fault_crawl.robots_5xx.expected_archived
-        + fault_crawl.robots_timeout.expected_archived
-    )
+    expected = sorted(fault_crawl.site.expected_archived + fault_crawl.robots_404.expected_archived)
     assert sorted(fault_crawl.manifest_urls()) == expected

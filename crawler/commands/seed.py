@@ -19,7 +19,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from crawler.config import ConfigError
-from crawler.distributed import RedisConfig, seed_messages
+from crawler.distributed.config import RedisConfig, seed_messages
 from crawler.secrets import SecretMasker, install_log_masking
 from crawler.sources import SourcesError, load_sources
 

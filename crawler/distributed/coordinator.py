@@ -1,36 +1,14 @@
-"""One crawl on several machines: scrapy-redis on Redis, switched on by CRAWL_REDIS_URL.
+"""``RedisCoordinator``: one worker's seeds, heartbeat, in-flight bookkeeping and dead-worker recovery.
 
-Reads: CRAWL_REDIS_URL (empty: off), CRAWL_ID (must be the same on every worker), CRAWL_WORKER_ID (default:
-host name and process id), CRAWL_REDIS_IDLE_CLOSE (seconds a worker waits with nothing to do before it
-stops; default 10), CRAWL_REDIS_HEARTBEAT (seconds; default 5).
-
-Every worker shares, under ``libya:<crawl-id>:``: the request queue (``requests``) and duplicate filter
-(``dupefilter``) of scrapy-redis; the seeds (``seeds``, JSON pushed by ``scrapy seed``); a heartbeat per
-worker (``worker:<id>``, with a time-to-live); the requests each worker has in flight (``inflight:<id>``).
-The revisit digest index is shared across crawls at ``libya:digests``.
-
-A request counts as in flight from the moment this worker takes it from the shared queue
-(``InflightScheduler``) until its article is stored or dropped, its errback ran, or its callback finished.
-
-Seeds are turned into requests by the spider, so they pass through the shared duplicate filter
-(scrapy-redis's own ``make_request_from_data`` sets ``dont_filter`` and would skip it).
-
-A worker that dies (killed, machine lost) stops refreshing its heartbeat. Any other worker that finds the
-heartbeat gone claims the dead worker's in-flight requests (an atomic RENAME, so one claimant) and puts
-them back on the queue with ``dont_filter``: requests in flight are *requeued and fetched again*. A request
-leaves the in-flight set only when its response has been fully processed (its article stored or dropped),
-so a worker killed between download and storage loses nothing either.
+See the package docstring for the keys it keeps in Redis and what happens to a dead worker's requests.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import pickle
-import socket
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from scrapy import Request, Spider, signals
@@ -38,79 +16,13 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
-from scrapy.settings import BaseSettings
 from scrapy.utils.request import request_from_dict
-from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
-from crawler.config import SettingsReader
+from crawler.distributed.config import RedisConfig
 from crawler.items import ArticlePage
 
 logger = logging.getLogger(__name__)
-
-DIGEST_KEY = "libya:digests"
-
-
-@dataclass(frozen=True)
-class RedisConfig:
-    url: str
-    crawl_id: str
-    worker_id: str
-    idle_close: float
-    heartbeat: float
-
-    @property
-    def prefix(self) -> str:
-        return f"libya:{self.crawl_id}"
-
-    def key(self, name: str) -> str:
-        return f"{self.prefix}:{name}"
-
-    @classmethod
-    def from_settings(cls, settings: BaseSettings) -> RedisConfig | None:
-        """None when CRAWL_REDIS_URL is empty; raises ``ConfigError`` naming every bad CRAWL_REDIS_* setting."""
-        r = SettingsReader(settings)
-        url = r.text("CRAWL_REDIS_URL")
-        worker = r.identifier("CRAWL_WORKER_ID", "must be letters, digits, '_', '-' or '.'")
-        idle = r.number("CRAWL_REDIS_IDLE_CLOSE", positive=True, hint=" (seconds)")
-        beat = r.number("CRAWL_REDIS_HEARTBEAT", positive=True, hint=" (seconds)")
-        if url and not url.startswith(("redis://", "rediss://", "unix://")):
-            r.fail(f"CRAWL_REDIS_URL {url!r} must be a redis://, rediss:// or unix:// URL")
-        crawl_id = r.text("CRAWL_ID")
-        if url and not crawl_id:
-            r.fail("CRAWL_REDIS_URL needs CRAWL_ID: every worker of one crawl must use the same id")
-        r.check()
-        if not url:
-            return None
-        worker = worker or f"{socket.gethostname()}-{os.getpid()}"
-        return cls(url=url, crawl_id=crawl_id, worker_id=worker, idle_close=idle, heartbeat=beat)
-
-
-def apply_redis_settings(settings: BaseSettings, config: RedisConfig) -> None:
-    """Switch the scheduler and duplicate filter to scrapy-redis (called from the spider's update_settings)."""
-    values = {
-        "SCHEDULER": "crawler.distributed.InflightScheduler",
-        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
-        "SCHEDULER_PERSIST": True,
-        "REDIS_URL": config.url,
-        "SCHEDULER_QUEUE_KEY": config.key("requests"),
-        "SCHEDULER_DUPEFILTER_KEY": config.key("dupefilter"),
-        "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
-        "CRAWL_WORKER_ID": config.worker_id,
-    }
-    for name, value in values.items():
-        settings.set(name, value, priority="spider")
-    ext = dict(settings.getdict("EXTENSIONS"))
-    ext.setdefault("crawler.distributed.RedisCoordinator", 50)
-    settings.set("EXTENSIONS", ext, priority="spider")
-    mw = dict(settings.getdict("SPIDER_MIDDLEWARES"))
-    mw.setdefault("crawler.distributed.InflightSpiderMiddleware", 10)
-    settings.set("SPIDER_MIDDLEWARES", mw, priority="spider")
-
-
-def seed_messages(sources: list[Any], obey_robots: bool) -> list[str]:
-    """The JSON seeds for a sources list (what ``scrapy seed`` pushes)."""
-    return [json.dumps(seed) for source in sources for seed in source.seeds(obey_robots)]
 
 
 def _picklable(value: Any) -> bool:
@@ -271,60 +183,3 @@ class RedisCoordinator:
             if ":" not in worker and self.server.hlen(raw_key):
                 return True  # alive: it may still add requests; dead: recovery picks it up next idle
         return False
-
-
-class InflightScheduler(Scheduler):
-    """scrapy-redis's scheduler, recording each request it hands this worker as in flight, from the moment
-    it leaves the shared queue (requests waiting for robots.txt or a download slot are covered too)."""
-
-    def next_request(self) -> Request | None:
-        request: Request | None = super().next_request()
-        spider = getattr(self, "spider", None)
-        coordinator = getattr(getattr(spider, "crawler", None), "redis_coordinator", None)
-        if request is not None and coordinator is not None:
-            coordinator.track(request, spider)
-        return request
-
-
-class InflightSpiderMiddleware:
-    """Marks a response done once the spider's output for it is exhausted, unless it yielded an article
-    (then the article's pipeline outcome marks it)."""
-
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> InflightSpiderMiddleware:
-        if not crawler.settings.get("CRAWL_REDIS_URL"):
-            raise NotConfigured("CRAWL_REDIS_URL is empty")
-        return cls(crawler)
-
-    async def process_spider_output_async(
-        self, response: Response, result: Any, spider: Spider | None = None
-    ) -> Any:
-        yielded_article = False
-        async for obj in result:
-            if isinstance(obj, ArticlePage):
-                yielded_article = True
-            yield obj
-        if not yielded_article:
-            self._done(response)
-
-    def process_spider_output(self, response: Response, result: Any, spider: Spider | None = None) -> Any:
-        yielded_article = False
-        for obj in result:
-            if isinstance(obj, ArticlePage):
-                yielded_article = True
-            yield obj
-        if not yielded_article:
-            self._done(response)
-
-    def process_spider_exception(
-        self, response: Response, exception: Exception, spider: Spider | None = None
-    ) -> None:
-        self._done(response)
-
-    def _done(self, response: Response) -> None:
-        coordinator = getattr(self.crawler, "redis_coordinator", None)
-        if coordinator is not None:
-            coordinator.done(response.request)

@@ -1,0 +1,28 @@
+"""One crawl on several machines: scrapy-redis on Redis, switched on by CRAWL_REDIS_URL.
+
+Reads: CRAWL_REDIS_URL (empty: off), CRAWL_ID (must be the same on every worker), CRAWL_WORKER_ID (default:
+host name and process id), CRAWL_REDIS_IDLE_CLOSE (seconds a worker waits with nothing to do before it
+stops; default 10), CRAWL_REDIS_HEARTBEAT (seconds; default 5).
+
+Every worker shares, under ``libya:<crawl-id>:``: the request queue (``requests``) and duplicate filter
+(``dupefilter``) of scrapy-redis; the seeds (``seeds``, JSON pushed by ``scrapy seed``); a heartbeat per
+worker (``worker:<id>``, with a time-to-live); the requests each worker has in flight (``inflight:<id>``).
+The revisit digest index is shared across crawls at ``libya:digests``.
+
+A request counts as in flight from the moment this worker takes it from the shared queue
+(``InflightScheduler``) until its article is stored or dropped, its errback ran, or its callback finished.
+
+Seeds are turned into requests by the spider, so they pass through the shared duplicate filter
+(scrapy-redis's own ``make_request_from_data`` sets ``dont_filter`` and would skip it).
+
+A worker that dies (killed, machine lost) stops refreshing its heartbeat. Any other worker that finds the
+heartbeat gone claims the dead worker's in-flight requests (an atomic RENAME, so one claimant) and puts
+them back on the queue with ``dont_filter``: requests in flight are *requeued and fetched again*. A request
+leaves the in-flight set only when its response has been fully processed (its article stored or dropped),
+so a worker killed between download and storage loses nothing either.
+
+One component per module: ``config`` (``RedisConfig``, ``apply_redis_settings``, ``seed_messages``),
+``coordinator`` (``RedisCoordinator``, an extension), ``scheduler`` (``InflightScheduler``), ``spidermw``
+(``InflightSpiderMiddleware``) and ``hostgate`` (``RedisHostGate``: per-host delay and concurrency for the
+whole cluster, see ``crawler.politeness``).
+"""
