@@ -30,9 +30,10 @@ their first wait, in this order, each step after the one before it is done:
 3. WACZ: built from the WARCs and handed over;
 4. digests: the revisit index merged into ``state/digests.jsonl`` in the store;
 5. manifest and state: the manifest file handed over, every site's incremental state saved;
-6. report: the crawl report extension, if there is one, writes its objects (the stats are final for
+6. other components' steps, in the order they were added (``add_closing_step``);
+7. report: the crawl report extension, if there is one, writes its objects (the stats are final for
    everything but the drain);
-7. drain: wait (bounded) for the uploads, stop the uploader; what is left stays in the spool.
+8. drain: wait (bounded) for the uploads, stop the uploader; what is left stays in the spool.
 
 A step that fails is logged and the next still runs: a broken WACZ must not keep the texts from the store.
 Reads CRAWL_ID, CRAWL_WORKER_ID, ARCHIVE_SPOOL_DIR (through ``crawler.identity``) and the settings of
@@ -143,6 +144,8 @@ class ArchiveSession:
         if config.incremental is not None and stats is not None:
             self.state = IncrementalExtension(config.incremental, stats, storage)
         self.report: ClosingReport | None = None  # set by the report extension
+        # Other components' own closing work that writes through the storage (step 6 below).
+        self.closing_steps: list[tuple[str, Callable[[], object]]] = []
         self.pending: Pending | None = None
         if self.warc is not None:
             self.warc.on_file_ready.append(self.file_ready)
@@ -220,6 +223,11 @@ class ArchiveSession:
 
         return deferToThread(self.close, reason)
 
+    def add_closing_step(self, name: str, step: Callable[[], object]) -> None:
+        """Run ``step`` in the closing sequence after the state and before the report (blocking, in the
+        closing thread): for a component that hands its last objects to the storage at the end."""
+        self.closing_steps.append((name, step))
+
     def close(self, reason: str = "finished") -> Pending:
         """The closing sequence of the module docstring; returns what is left in the spool. Blocking."""
         steps: list[tuple[str, Callable[[], object]]] = []
@@ -229,6 +237,7 @@ class ArchiveSession:
         steps.append(("manifest", self.manifest.close))
         if self.state is not None:
             steps.append(("incremental state", self.state.save))
+        steps.extend(self.closing_steps)
         if self.report is not None:
             report = self.report
             steps.append(("report", lambda: report.finish(reason)))

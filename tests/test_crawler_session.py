@@ -71,9 +71,19 @@ def test_close_runs_warc_cdxj_wacz_digests_manifest_state_report_then_drain(tmp_
     ref = session.warc.write_capture(_capture("http://127.0.0.1:1/news/1", "ليبيا".encode() * 50))
     session.warc.add_page(ref.target_uri, ref.warc_date, "t")
     session.manifest.write({"id": "a" * 16, "url": "http://127.0.0.1:1/news/1", "text_key": "text/x.txt"})
-    left = session.close("finished")
-    assert left.count == 0
     archive = tmp_path / "archive"
+    warc = session.warc
+    seen: list[tuple[bool, bool]] = []
+    # A component's own step runs after the WACZ is built and handed over, before the report is written.
+    session.add_closing_step(
+        "probe",
+        lambda: seen.append(
+            (warc.wacz_path is not None, (archive / "reports" / "c1" / "stats.json").exists())
+        ),
+    )
+    left = session.close("finished")
+    assert seen == [(True, False)]
+    assert left.count == 0
     warcs = sorted(p.name for p in (archive / "warc" / "c1").iterdir())
     assert [n for n in warcs if n.endswith(".warc.gz")] and [n for n in warcs if n.endswith(".cdxj")]
     assert (archive / "wacz" / "c1.wacz").is_file()
