@@ -86,7 +86,9 @@ class Command(ScrapyCommand):
             body, headers = path.read_bytes(), {}
             url = opts.page_url or path.resolve().as_uri()
         removed: list[Removal] = []
-        extracted = extract_record(body, url, headers, None, None, str(topic_path(self.settings)), removed)
+        extracted = extract_record(
+            body, url, headers, None, None, str(topic_path(self.settings)), trace=removed
+        )
         output: dict[str, Any] = extracted
         if extracted.get("status") == "article":
             canonical = canonicalize_url(extracted.get("canonical_url") or url)
