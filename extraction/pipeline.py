@@ -45,6 +45,7 @@ from extraction.models import (
     NoArticle,
 )
 from extraction.published import extract_published
+from extraction.standfirst import standfirst
 from extraction.titles import extract_author, extract_title
 
 logger = logging.getLogger(__name__)
@@ -244,6 +245,7 @@ class Options:
     dom_cleanup: bool = True
     paragraph_cleanup: bool = True
     safety_net: bool = True
+    standfirst: bool = True
 
 
 DEFAULT_OPTIONS = Options()
@@ -276,6 +278,16 @@ def _text_stage(raw: list[str], title: str | None, options: Options, trace: list
     paragraphs = clean_paragraphs(raw, title=title, trace=dropped)
     trace.extend(Removal("text", rule, text[:80], len(text)) for rule, text in dropped)
     return paragraphs
+
+
+def _with_standfirst(root: HtmlElement, raw: list[str], title: str | None) -> list[str]:
+    leads = standfirst(root, raw, title)
+    if not leads:
+        return raw
+    # After a headline trafilatura kept at the top, before the body's first paragraph.
+    title_key = norm_space(title or "")
+    at = 1 if raw and norm_space(raw[0]) == title_key else 0
+    return raw[:at] + leads + raw[at:]
 
 
 def _extract(
@@ -315,6 +327,8 @@ def _extract(
             cleanup, note = "fallback", dom.fallback_reason
             trace.append(Removal("dom", "safety-net", dom.fallback_reason, 0))
     raw = _trafilatura_paragraphs(root, url, favor_precision=options.favor_precision)
+    if options.standfirst:
+        raw = _with_standfirst(root, raw, title)
     paragraphs = _text_stage(raw, title, options, trace)
     if sum(len(p) for p in paragraphs) < MIN_TEXT_CHARS and options.favor_precision:
         # Precision mode can drop a short article whole; recall mode gets a second chance.
