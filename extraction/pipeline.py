@@ -281,13 +281,8 @@ def _text_stage(raw: list[str], title: str | None, options: Options, trace: list
 
 
 def _with_standfirst(root: HtmlElement, raw: list[str], title: str | None) -> list[str]:
-    leads = standfirst(root, raw, title)
-    if not leads:
-        return raw
-    # After a headline trafilatura kept at the top, before the body's first paragraph.
-    title_key = norm_space(title or "")
-    at = 1 if raw and norm_space(raw[0]) == title_key else 0
-    return raw[:at] + leads + raw[at:]
+    at, leads = standfirst(root, raw, title)
+    return raw[:at] + leads + raw[at:] if leads else raw
 
 
 def _extract(

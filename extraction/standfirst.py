@@ -47,14 +47,17 @@ _NEVER_UNDER = frozenset(
 _CREDIT = re.compile(
     r"©|\((?:foto|photo|bild|image|credit|quelle|source)s?\b|\b(?:foto|photo|bild|credit)s?\s*:", re.I
 )
+_CREDIT_BESIDE = 80
 _MIN_CHARS = 60
 _MIN_WORDS = 8
 _MAX_CHARS = 1200
 _MAX_LINK_SHARE = 0.2
 _SENTENCE_END = (".", "!", "?", "…", "؟", "»", "“", "”", '"', ")")
-# The standfirst sits near both ends: at most this many blocks with text between the headline and the body.
-_MAX_BLOCKS_BETWEEN = 12
+# The standfirst sits near both ends: at most this many blocks of prose length between the headline and the
+# body (bylines, dates and share labels in between are short).
+_MAX_BLOCKS_BETWEEN = 6
 _KEY_CHARS = 30
+_NON_WORD = re.compile(r"\W+")
 
 
 def _own_text(element: HtmlElement) -> str:
@@ -67,57 +70,87 @@ def _own_text(element: HtmlElement) -> str:
     return norm(" ".join(parts))
 
 
-def standfirst(root: HtmlElement, paragraphs: list[str], title: str | None) -> list[str]:
-    """Lead paragraphs to put before ``paragraphs`` (trafilatura's), in document order; often none."""
+def _loose(text: str) -> str:
+    """Letters and digits only, case-folded: a headline compared across its dashes and quotes."""
+    return _NON_WORD.sub("", text.casefold())
+
+
+def _is_prose(text: str) -> bool:
+    return _MIN_CHARS <= len(text) <= _MAX_CHARS and len(text.split()) >= _MIN_WORDS
+
+
+def standfirst(root: HtmlElement, paragraphs: list[str], title: str | None) -> tuple[int, list[str]]:
+    """Lead paragraphs trafilatura left out, and the index in ``paragraphs`` to put them before."""
     body = root.find(".//body")
     if body is None or not paragraphs:
-        return []
-    title_key = norm(title or "")
-    first = next((norm(p) for p in paragraphs if len(norm(p)) >= _KEY_CHARS and norm(p) != title_key), None)
-    if first is None:
-        return []
-    key = first[:_KEY_CHARS]
+        return 0, []
+    headlines = {_loose(title)} if title else set()
+    headlines |= {_loose(h.text_content()) for h in body.iter("h1")}
+    # The body's first paragraph: prose trafilatura kept that is not the headline, a caption or furniture.
+    at = next(
+        (
+            i
+            for i, p in enumerate(paragraphs)
+            if _is_prose(norm(p))
+            and _loose(p) not in headlines
+            and noise_rule(norm(p), arabic_page=False) is None
+            and not _CREDIT.search(p)
+        ),
+        None,
+    )
+    if at is None:
+        return 0, []
+    key = norm(paragraphs[at])[:_KEY_CHARS]
     blocks: list[tuple[HtmlElement, str]] = []
     headline = -1
-    start = -1
-    start_element = body
+    start_element = None
     for element in body.iter(etree.Element):
         tag = element.tag
-        if tag == "h1":
-            headline = len(blocks)
-            blocks.append((element, ""))
-            continue
-        if not isinstance(tag, str) or tag not in _BLOCK_TAGS:
+        if not isinstance(tag, str) or (tag not in _BLOCK_TAGS and tag != "h1"):
             continue
         text = _own_text(element)
+        if tag == "h1" or (text and _loose(text) in headlines):
+            headline = len(blocks)  # the last headline before the body (a hidden site-name h1 comes first)
+            blocks.append((element, ""))
+            continue
         if not text:
             continue
         if key in text:
-            start, start_element = len(blocks), element
+            start_element = element
             break
         blocks.append((element, text))
-    if headline < 0 or start < 0:
-        return []
+    if headline < 0 or start_element is None:
+        return 0, []
     between = [(e, t) for e, t in blocks[headline + 1 :] if t]
-    if len(between) > _MAX_BLOCKS_BETWEEN:
-        return []
+    if sum(1 for _, t in between if len(t) >= _MIN_CHARS) > _MAX_BLOCKS_BETWEEN:
+        return 0, []
     known = {norm(p) for p in paragraphs}
     # Containers around the headline or the body say nothing about one block between them.
     shared = {id(a) for end in (blocks[headline][0], start_element) for a in end.iterancestors()}
     leads: list[str] = []
+    box = None
     for element, text in between:
-        if _is_lead(element, text, shared) and text not in known and text != title_key:
-            leads.append(text)
-    return leads
+        if text in known or not _is_lead(element, text, shared):
+            continue
+        if box is not None and element.getparent() is not box:
+            break  # one standfirst box: its paragraphs share a parent
+        box = element.getparent()
+        leads.append(text)
+    return at, leads
 
 
 def _is_lead(element: HtmlElement, text: str, shared: set[int]) -> bool:
-    if not _MIN_CHARS <= len(text) <= _MAX_CHARS or len(text.split()) < _MIN_WORDS:
+    if not _is_prose(text):
         return False
     if not text.endswith(_SENTENCE_END) and len(text) < 2 * _MIN_CHARS:
         return False
     if _CREDIT.search(text):
-        return False
+        return False  # a caption with its credit
+    parent = element.getparent()
+    if parent is not None:
+        box = norm(parent.text_content())
+        if len(box) <= len(text) + _CREDIT_BESIDE and _CREDIT.search(box):
+            return False  # a caption line, its credit beside it
     for node in (element, *element.iterancestors()):
         if id(node) in shared:
             break
