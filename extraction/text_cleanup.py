@@ -284,7 +284,7 @@ def clean_paragraphs(
                 break
             index = _skip_teasers(candidates, index, drops, "terminal-heading")
             continue
-        if _TEASER.match(text) or _INLINE.match(text) or _MORE_HEADING.match(text):
+        if _TEASER.match(text) or _INLINE.match(text) or _is_more_rail(candidates, index):
             limit = 1 if _INLINE.match(text) else 6
             index = _skip_teasers(candidates, index, drops, "teaser-box", limit=limit)
             continue
@@ -295,6 +295,15 @@ def clean_paragraphs(
             drops.append((rule, text))
         index += 1
     return _drop_repeats(kept, title, drops)
+
+
+def _is_more_rail(candidates: list[str], index: int) -> bool:
+    # "Weitere Tourentipps in Schweden" heads a teaser rail after the article; mid-article "Weitere
+    # US-Zellprojekte im Aufbau" is a subheading of the text.
+    if not _MORE_HEADING.match(candidates[index]):
+        return False
+    before = sum(len(p) for p in candidates[:index])
+    return before >= 0.5 * sum(len(p) for p in candidates)
 
 
 def _is_about_author(candidates: list[str], index: int) -> bool:
