@@ -1,5 +1,6 @@
 """HTML bytes -> ``Article`` | ``NoArticle``: decode, parse once, read metadata, clean the DOM, run
-trafilatura (precision-tuned, comments excluded), split into paragraphs, clean the text.
+trafilatura (default mode, comments excluded), split into paragraphs, add the standfirst trafilatura left
+out (``extraction.standfirst``), clean the text.
 
 Also ``extract_feed_entry`` for a feed description that carries a whole body (often escaped HTML): the
 crawler prefers the page's own body and falls back to this.
