@@ -23,7 +23,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from archive.storage import open_store  # noqa: E402
+from archive.store import open_store  # noqa: E402
 from corpus.annotate import record_version_key  # noqa: E402
 from corpus.dataset import DatasetWriter, row_from_record  # noqa: E402
 from corpus.entities import EntityTagger  # noqa: E402

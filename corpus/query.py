@@ -41,7 +41,7 @@ class DatasetError(RuntimeError):
 
 
 class StoreLocation(Protocol):
-    """Where the archive is (``archive.storage.StoreConfig`` is one)."""
+    """Where the archive is (``archive.store.StoreConfig`` is one)."""
 
     @property
     def scheme(self) -> str: ...

@@ -4,7 +4,7 @@ the Parquet dataset written in parts as the crawl goes (``corpus/`` does the wor
 - ``CorpusExtension`` (EXTENSIONS, after storage) owns the crawl's ``corpus.annotate.Annotator`` (the topic's
   entity tagger and the near-duplicate index, loaded from the store's ``state/neardup/`` segments and, in a
   distributed crawl, shared in Redis at ``libya:neardup:*``) and its ``corpus.dataset.DatasetWriter``.
-  Before the storage drain it writes the last part and the index's new segment.
+  In the session's closing sequence it writes the last parts and the index's new segment.
 - ``CorpusAnnotatePipeline`` (before ``StorePipeline``) puts ``entities`` and ``cluster`` into the record.
 - ``StorePipeline`` hands each stored record to ``CorpusExtension.add_row`` right before its manifest line
   (a resumed crawl skips what its manifest has, so those articles must have their row already); a part
@@ -14,7 +14,8 @@ Work files live in the spool (``<ARCHIVE_SPOOL_DIR>/corpus/<crawl part>/``), so 
 with the same CRAWL_ID writes each row once (``corpus.dataset``).
 
 Reads CORPUS_ENABLED (on), DATASET_PART_ROWS (1000), DATASET_PART_SECONDS (300), NEARDUP_JACCARD (0.5),
-NEARDUP_CONTAINMENT (0.7), RELEVANCE_TOPIC, CRAWL_ID, CRAWL_WORKER_ID, CRAWL_REDIS_URL, ARCHIVE_SPOOL_DIR.
+NEARDUP_CONTAINMENT (0.7), RELEVANCE_TOPIC and CRAWL_REDIS_URL; the crawl id, worker and spool come from the
+``ArchiveSession``, which writes everything through its storage and runs the corpus's closing step.
 Stats: ``corpus/annotated``, ``corpus/copies`` (a row that joined an earlier cluster), ``corpus/merges``,
 ``corpus/index_unavailable`` (the store was down at start), ``dataset/rows``, ``dataset/duplicate_rows``, ``dataset/bad_rows`` (logged), ``dataset/parts``.
 """
@@ -31,16 +32,17 @@ from scrapy import Spider
 from scrapy.exceptions import NotConfigured
 
 from archive.keys import article_id, safe_segment
-from archive.storage import StoreError
+from archive.record import text_sha256
+from archive.store import StoreError
 from corpus.annotate import Annotator, version_key
 from corpus.dataset import DatasetWriter, row_from_record
 from corpus.entities import EntityTagger, entities_path
 from corpus.neardup import EventLog, NearDupConfig, NearDupIndex, RedisEventLog, StoreEventLog
 from corpus.worker import features_signature
-from crawler.config import SettingsReader, crawl_part_name
-from crawler.incremental import record_text_sha256
+from crawler.config import SettingsReader
 from crawler.items import ArticlePage
 from crawler.pipelines.relevance import topic_path
+from crawler.session import ArchiveSession
 from crawler.urls import canonicalize_url
 from relevance.topic import TopicError
 
@@ -124,10 +126,9 @@ class CorpusExtension:
         config = CorpusConfig.from_settings(settings)
         if not config.enabled:
             raise NotConfigured("CORPUS_ENABLED is off")
-        storage = getattr(crawler, "archive_storage", None)
-        if storage is None:
-            raise NotConfigured("the corpus needs crawler.storage.ArchiveStorageExtension in EXTENSIONS")
-        part = crawl_part_name(settings)
+        session = ArchiveSession.of(crawler)
+        storage = session.storage
+        part = session.config.part_name
         work = Path(storage.config.spool_dir) / "corpus" / safe_segment(part or "crawl")
         redis_url = settings.get("CRAWL_REDIS_URL") or ""
 
@@ -153,14 +154,14 @@ class CorpusExtension:
             storage,
             work / "dataset",
             part or "crawl",
-            crawl_id=settings.get("CRAWL_ID") or "",
+            crawl_id=session.config.crawl_id,
             part_rows=config.part_rows,
             part_seconds=config.part_seconds,
         )
         ext = cls(annotator, writer, crawler.stats)
         crawler.corpus = ext  # type: ignore[attr-defined]
         # The last part and the index segment go to the spool before the storage drain uploads it.
-        storage.before_drain.append(ext.close)
+        session.add_closing_step("corpus: last dataset parts, near-duplicate index segment", ext.close)
         logger.info("corpus: %d article versions in the near-duplicate index", len(annotator.index))
         return ext
 
@@ -171,8 +172,9 @@ class CorpusExtension:
     def annotate(self, item: ArticlePage) -> None:
         """Entity tags and cluster into ``item.record`` (CPU-bound: runs in a thread)."""
         record = item.record
-        canonical = canonicalize_url(record.get("canonical_url") or item.url)
-        key = version_key(article_id(canonical), record_text_sha256(record))
+        canonical = item.canonical_url or canonicalize_url(record.get("canonical_url") or item.url)
+        digest = item.text_sha256 or text_sha256(record.get("text") or "")
+        key = version_key(article_id(canonical), digest)
         # Usually computed next to the extraction, in the worker process (corpus.worker).
         features = record.pop("corpus", None)
         signature = None

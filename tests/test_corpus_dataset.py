@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from archive.keys import article_id, text_key
-from archive.storage import FileStore, S3Store, StoreConfig, open_store
+from archive.store import FileStore, S3Store, StoreConfig, open_store
 from corpus.annotate import Annotator
 from corpus.build import build, compact
 from corpus.dataset import UNKNOWN_MONTH, DatasetWriter, _content_name, month_of, part_key, row_from_record

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from archive.seaweed import SeaweedS3
-from archive.storage import StoreConfig, open_store
+from archive.store import StoreConfig, open_store
 from corpus.query import connect, open_dataset
+from devtools.seaweed import SeaweedS3
 from newsroom import Newsroom
 from tests.crawling import REPO, run_crawl, run_scrapy, scrapy_command
 

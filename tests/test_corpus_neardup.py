@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.storage import open_store
+from archive.store import open_store
 from corpus.minhash import BandIndex
 from corpus.neardup import (
     LSH_BANDS,

@@ -22,7 +22,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from archive.spool import SpoolLockedError
-from archive.storage import StoreError, store_from_config
+from archive.store import StoreError, store_from_config
 from corpus.annotate import Annotator
 from corpus.build import build, compact
 from corpus.neardup import NearDupIndex, StoreEventLog
