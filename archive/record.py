@@ -19,7 +19,17 @@ from dataclasses import dataclass
 from typing import Any
 
 # Extraction fields copied into the record as they are.
-EXTRACTED_FIELDS = ("title", "author", "published", "language", "encoding", "text_source", "published_source")
+EXTRACTED_FIELDS = (
+    "title",
+    "author",
+    "published",
+    "language",
+    "encoding",
+    "text_source",
+    "published_source",
+    "cleanup",
+    "cleanup_note",
+)
 # Fields only a crawl fills (None in ``scrapy extract``'s output).
 CRAWL_FIELDS = (
     "crawl_id",
@@ -60,6 +70,10 @@ class StoredRecord:
     encoding: str | None
     text_source: str | None
     published_source: str | None
+    # "full", or "fallback" when the DOM clean-up stood down (it would have removed too much of the main
+    # block's text); cleanup_note says why.
+    cleanup: str | None
+    cleanup_note: str | None
     fetched_at: str | None
     discovered_via: str | None
     rendered: bool | None
