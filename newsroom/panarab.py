@@ -23,12 +23,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import random
 import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from urllib.parse import quote, unquote
 
-from .bigsite import BigSite, _Story
+from .bigsite import BigArticle, BigSite, _Story
 from .dates import http_date, iso, standard_date
 from .sites.base import esc
 
@@ -145,7 +146,7 @@ class PanArabSite(BigSite):
             return None
         return number
 
-    def article(self, number: int):  # type: ignore[no-untyped-def]
+    def article(self, number: int) -> BigArticle:
         art = super().article(number)
         prefix = art.title[: len(art.title) - len(self.story(number).title)]
         return dataclasses.replace(art, title=prefix + self.headline(number))
@@ -206,6 +207,10 @@ class PanArabSite(BigSite):
             )
         for k in range(max(1, page - 2), min(pages, page + 2) + 1):
             nav.append(f'<a class="page-numbers" href="{self.listing_url(kind, name, k)}">{k}</a>')
+        if page + 2 < pages:  # WordPress: "1 2 3 … 41 Next"
+            nav.append(
+                f'<span class="dots">…</span><a class="page-numbers" href="{self.listing_url(kind, name, pages)}">{pages}</a>'
+            )
         if page < pages:
             nav.append(
                 f'<a class="next page-numbers" href="{self.listing_url(kind, name, page + 1)}">التالي »</a>'
@@ -236,7 +241,7 @@ class PanArabSite(BigSite):
 </header>
 <div id="content" class="site-content">"""
 
-    def _main(self, art, rng, comments, app_shell):  # type: ignore[no-untyped-def]
+    def _main(self, art: BigArticle, rng: random.Random, comments: int, app_shell: bool) -> str:
         html = super()._main(art, rng, comments, app_shell)
         section = self.section(art.number)
         crumb = f'<a href="{self.listing_url("category", section)}">{dict(SECTIONS)[section]}</a>'
