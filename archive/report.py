@@ -349,6 +349,7 @@ class CrawlReport:
             f"- Finished: {self.finished.isoformat() if self.finished else '—'} "
             f"({self.finish_reason or 'unknown'}); duration {_duration(self.duration_seconds)}",
             f"- Article pages found {t['found']}, extracted {t['extracted']}, relevant {t['relevant']}, "
+            f"not relevant {int(_number(self.stats.get('relevance/irrelevant')) or 0)}, "
             f"stored {t['stored']}, rendered pages {t['rendered']}, failed fetches {t['failed']}, "
             f"empty pages {t['empty']}, missing dates {t['missing_date']}",
             f"- WARC: {_bytes(t['bytes'])} in {int(_number(self.stats.get('warc/files')) or 0)} file(s); "

@@ -91,6 +91,7 @@ class Snapshot:
     failed: int
     errors: int
     scheduled: int
+    dropped: int = 0  # articles dropped as not relevant (logged at DEBUG, so counted here)
 
     @classmethod
     def of(cls, stats: dict[str, Any], backlog: int | None = None) -> Snapshot:
@@ -107,6 +108,7 @@ class Snapshot:
             failed=_sum_prefix(stats, "crawl/failed/"),
             errors=number("log_count/ERROR"),
             scheduled=number("scheduler/enqueued"),
+            dropped=number("relevance/irrelevant"),
         )
 
 
@@ -120,7 +122,8 @@ def progress_line(now: Snapshot, before: Snapshot | None, seconds: float) -> str
     prev = before or Snapshot(0, 0, 0, 0, 0, 0, 0, 0)
     return (
         f"Progress: {now.pages} pages ({per_min(now.pages, prev.pages)}), "
-        f"{now.articles} articles ({per_min(now.articles, prev.articles)}), {now.rendered} rendered, "
+        f"{now.articles} articles ({per_min(now.articles, prev.articles)}), {now.dropped} not relevant, "
+        f"{now.rendered} rendered, "
         f"WARC {_size(now.warc_bytes)}, upload backlog {now.backlog}, {now.failed} failed, {now.errors} errors"
     )
 

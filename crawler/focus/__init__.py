@@ -43,7 +43,7 @@ SECTION_BONUS = 12.0
 MAX_SCORE = 60.0
 RECENCY_DAYS = 365.0
 RECENCY_BONUS = 3.0
-_SLUG_SPLIT = re.compile(r"[-_+./]+")
+_SLUG_SPLIT = re.compile(r"[-_+./\s]+")
 _SECTION_PATH = re.compile(
     r"/(category|categories|section|sections|tag|tags|topic|topics|where|country|news|c)/", re.I
 )
@@ -80,7 +80,7 @@ class FocusConfig:
 def slug_text(url: str) -> str:
     """The words of a URL's path: percent-decoded, separators as spaces (``/2024/05/ليبيا-اليوم-12/``)."""
     path = unquote(urlsplit(url).path, errors="replace")
-    return " ".join(part for part in _SLUG_SPLIT.split(path.replace("/", " ")) if part and not part.isdigit())
+    return " ".join(part for part in _SLUG_SPLIT.split(path) if part and not part.isdigit())
 
 
 class FocusScorer:
