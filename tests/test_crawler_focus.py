@@ -218,3 +218,23 @@ def test_whole_site_crawl_stores_every_libya_article_once(
     assert sorted(stored) == sorted(gold)
     assert run.stat("discovery/requests/article") >= site.articles
     assert run.stat("relevance/irrelevant") == site.articles - len(gold)
+
+
+def test_no_article_pattern_and_feed_autodiscovery_end_to_end(
+    panarab: tuple[Path, PanArabSite], tmp_path: Path
+) -> None:
+    """A sources entry as most real ones are: a home page only, no article_pattern, no feeds, no sitemaps."""
+    _, site = panarab
+    sources = tmp_path / "bare.yaml"
+    host = site.base_url.split("//", 1)[1].rstrip("/")
+    sources.write_text(
+        f"sites:\n  - name: bare\n    home: {site.base_url}\n    allowed_domains: ['{host}']\n"
+    )
+    run = _crawl((sources, site), tmp_path, "bare", CRAWL_FOCUS="only")
+    # the feed came from <link rel="alternate"> on the home page, the sitemaps from robots.txt
+    assert run.stat("discovery/requests/feed") == 1 and run.stat("discovery/feed_empty") == 0
+    assert run.stat("discovery/sitemaps/urlset") >= len(site.months())
+    # articles were told from listings by the fallback guess: every Libya article, nothing else
+    gold = {site.article_url(n) for n in site.libya_numbers()}
+    assert set(_stored(run)) == gold
+    assert run.stat("crawl/failed/http_404") == 0
