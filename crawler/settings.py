@@ -186,6 +186,8 @@ ITEM_PIPELINES: dict[str, int] = {
     "crawler.pipelines.store.StorePipeline": 300,
 }
 EXTENSIONS: dict[str, int] = {
+    # Focused crawling: harvest rate per site and pattern, kept in the state directory for the next crawl.
+    "crawler.focus.learn.HarvestExtension": 480,
     # The host gate in front of the download handlers: 429/503 back-off, Crawl-delay, cluster-wide limits.
     "crawler.politeness.extension.HostPolitenessExtension": 80,
     # Storage first (the others write through it); WARC closes its files at spider_closed and hands them

@@ -44,6 +44,7 @@ from crawler.focus import (
     page_range,
     priority,
 )
+from crawler.focus.learn import HarvestRates, harvest_path, pattern_of
 from crawler.incremental import NotModified
 from crawler.items import ArticlePage
 from crawler.politeness.robots import RobotsTxtUnreachable
@@ -117,9 +118,9 @@ class LibyaSpider(Spider):
         from crawler.pipelines.relevance import topic_path
         from relevance import Topic
 
-        spider.focus = FocusScorer(
-            Topic.load(topic_path(crawler.settings)), FocusConfig.from_settings(crawler.settings)
-        )
+        focus_config = FocusConfig.from_settings(crawler.settings)
+        harvest = HarvestRates(harvest_path(crawler.settings) if focus_config.enabled else None)
+        spider.focus = FocusScorer(Topic.load(topic_path(crawler.settings)), focus_config, harvest)
         crawler.signals.connect(spider._robots_parsed, signal=signals.robots_parsed)
         logger.info(
             "Crawl %s: %d site(s) from %s%s",
@@ -369,8 +370,14 @@ class LibyaSpider(Spider):
                 == "1"
             )
             if self._looks_like_article(source, url):
+                in_section = topic_section and not chrome
                 yield from self._article(
-                    url, source, via=kind, hints=(text,), in_section=topic_section and not chrome
+                    url,
+                    source,
+                    via=kind,
+                    hints=(text,),
+                    in_section=in_section,
+                    section=response.url if in_section else None,
                 )
             elif self._is_next_page(anchor, url):
                 pages.append(url)
@@ -421,6 +428,7 @@ class LibyaSpider(Spider):
         via: str,
         hints: tuple[str | None, ...] = (),
         in_section: bool = False,
+        section: str | None = None,
         **meta: Any,
     ) -> Iterator[Request]:
         stats = self.crawler.stats
@@ -431,10 +439,18 @@ class LibyaSpider(Spider):
         score = 0.0
         if self.focus.config.enabled:
             published = meta.get("hint_published") or meta.get("hint_modified")
+            pattern = pattern_of(url, via, section)
+            meta["focus_pattern"] = pattern
+            # What earlier fetches of this pattern on this site turned out to be (this crawl and before).
+            learned = self.focus.harvest.adjust(source.name, pattern)
             score = self.focus.score(url, *hints, in_section=in_section, published=published)
             if not self.focus.wanted(score):
                 stats.inc_value("focus/skipped_low_score")
                 return
+            if learned:
+                stats.inc_value("focus/learned")
+                # Learning reorders candidates; it never takes a candidate with topic evidence below one without.
+                score = round(max(1.0, score + learned) if score > 0 else max(0.0, learned), 2)
             if score > 0:
                 meta["focus_score"] = score
         yield from self._req(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from scrapy.settings import Settings
 
 from crawler.config import ConfigError
 from crawler.focus import Candidates, FocusConfig, FocusScorer, page_range, recency, slug_text
+from crawler.focus.learn import HarvestRates, pattern_of
 from newsroom.bigsite import MAX_PAGE_BYTES, MIN_PAGE_BYTES
 from newsroom.panarab import LIBYA_SECTION, PanArabSite
 from relevance import Topic, default_topic_path
@@ -162,10 +164,12 @@ def _stored(run: CrawlRun) -> list[str]:
     return [line["url"] for line in run.manifest() if (line.get("relevance") or {}).get("relevant")]
 
 
-def _crawl(panarab: tuple[Path, PanArabSite], tmp_path: Path, name: str, **settings: Any) -> CrawlRun:
+def _crawl(
+    panarab: tuple[Path, PanArabSite], tmp_path: Path, name: str, crawl_id: str = "", **settings: Any
+) -> CrawlRun:
     sources, _ = panarab
     run = run_crawl(
-        sources, tmp_path / name, crawl_id=name, settings={k: str(v) for k, v in settings.items()}
+        sources, tmp_path / name, crawl_id=crawl_id or name, settings={k: str(v) for k, v in settings.items()}
     )
     assert run.returncode == 0, run.log[-3000:]
     return run
@@ -238,3 +242,39 @@ def test_no_article_pattern_and_feed_autodiscovery_end_to_end(
     gold = {site.article_url(n) for n in site.libya_numbers()}
     assert set(_stored(run)) == gold
     assert run.stat("crawl/failed/http_404") == 0
+
+
+def test_harvest_rates_learn_per_pattern_and_persist(tmp_path: Path) -> None:
+    assert pattern_of("http://s/2020/01/02/slug-5/", "sitemap") == "sitemap:/N/N/N/*"
+    assert (
+        pattern_of("http://s/a/", "section", "http://s/category/libya/page/4/") == "section:/category/libya/"
+    )
+    path = tmp_path / "state" / "focus-harvest.json"
+    rates = HarvestRates(path)
+    for k in range(40):
+        rates.record("big01", "section:/category/libya/", relevant=True)
+        rates.record("big01", "sitemap:/N/N/N/*", relevant=k % 20 == 0)
+    rates.record("big01", "home:/*", relevant=True)
+    assert rates.adjust("big01", "section:/category/libya/") > 0 > rates.adjust("big01", "sitemap:/N/N/N/*")
+    assert rates.adjust("big01", "home:/*") == 0  # too few fetches to judge
+    rates.save()
+    again = HarvestRates(path)
+    assert again.rates == rates.rates
+    path.write_text("{not json")
+    assert HarvestRates(path).rates == {}
+
+
+def test_the_next_crawl_uses_what_the_last_one_learned(
+    panarab: tuple[Path, PanArabSite], tmp_path: Path
+) -> None:
+    first = _crawl(panarab, tmp_path, "learn", crawl_id="learn-1", CRAWL_SITE_BUDGET=40)
+    saved = json.loads((tmp_path / "learn" / "spool" / "state" / "focus-harvest.json").read_text())
+    section = saved["sites"]["big01"]["section:/category/libya/"]
+    assert section[0] >= 10 and section[1] == section[0]  # every article of the Libya section was relevant
+    # candidates are scored when found, before this first crawl had fetched anything to learn from
+    assert first.stat("focus/learned") == 0
+    second = _crawl(panarab, tmp_path, "learn", crawl_id="learn-2", CRAWL_SITE_BUDGET=40)
+    # the second crawl scores with what the first one learned
+    assert second.stat("focus/learned") > 0
+    after = json.loads((tmp_path / "learn" / "spool" / "state" / "focus-harvest.json").read_text())
+    assert after["sites"]["big01"]["section:/category/libya/"][0] > section[0]

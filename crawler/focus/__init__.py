@@ -27,13 +27,16 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from scrapy.exceptions import IgnoreRequest
 
 from crawler.config import SettingsReader
 from relevance import Topic
+
+if TYPE_CHECKING:
+    from crawler.focus.learn import HarvestRates
 
 FOCUS_MODES = ("prioritise", "only", "off")
 # Discovery documents first (their entries carry the hints), then the topic's sections, then articles.
@@ -86,10 +89,13 @@ def slug_text(url: str) -> str:
 class FocusScorer:
     """Pre-fetch topic scores of candidate URLs, and the Scrapy priorities made from them."""
 
-    def __init__(self, topic: Topic, config: FocusConfig) -> None:
+    def __init__(self, topic: Topic, config: FocusConfig, harvest: HarvestRates | None = None) -> None:
+        from crawler.focus.learn import HarvestRates
+
         self.topic = topic
         self.config = config
         self.candidates = Candidates()
+        self.harvest = harvest if harvest is not None else HarvestRates(None)
 
     def text_score(self, *texts: str | None) -> float:
         text = " ".join(t for t in texts if t)
