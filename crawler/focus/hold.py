@@ -53,9 +53,6 @@ class FocusHoldMiddleware:
             if self._keep(item):
                 yield item
 
-    def process_start_requests(self, start_requests: Iterable[Any], spider: Spider | None = None) -> Any:
-        return start_requests
-
     def spider_idle(self, spider: Spider) -> None:
         if not self.held:
             return
