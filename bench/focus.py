@@ -82,7 +82,7 @@ def measure(
         "duplicates": len(libya) - len(set(libya)),
         "recall": len(set(libya)) / len(gold) if gold else 0.0,
         "harvest": len(set(libya)) / pages if pages else 0.0,
-        "peak_rss": row.hwm_sum,
+        "peak_rss": row.hwm_sum,  # the Scrapy process's own VmHWM
         "seconds": row.seconds,
     }
 
@@ -120,12 +120,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"work directory kept: {workdir}")
     print(
-        f"{'run':<18} {'pages':>7} {'Libya stored':>13} {'recall':>7} {'harvest':>8} {'dupes':>6} {'seconds':>8}"
+        f"{'run':<18} {'pages':>7} {'Libya stored':>13} {'recall':>7} {'harvest':>8} {'dupes':>6} {'seconds':>8} "
+        f"{'main peak RSS MiB':>18}"
     )
     for r in results:
         print(
             f"{r['name']:<18} {r['pages']:>7} {r['stored_libya']:>13} {r['recall']:>7.1%} "
-            f"{r['harvest']:>8.3f} {r['duplicates']:>6} {r['seconds']:>8.0f}"
+            f"{r['harvest']:>8.3f} {r['duplicates']:>6} {r['seconds']:>8.0f} "
+            f"{(r['peak_rss'] or 0) / 2**20:>18.0f}"
         )
     focused = next(r for r in results if r["name"] == "focus-prioritise")
     if focused["recall"] < args.min_recall:
