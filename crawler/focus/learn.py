@@ -41,12 +41,11 @@ def pattern_of(url: str, via: str, section: str | None = None) -> str:
 
 def harvest_path(settings: Any) -> Path:
     """``<CRAWL_STATE_DIR>/focus-harvest.json``; CRAWL_STATE_DIR defaults to ``<ARCHIVE_SPOOL_DIR>/state``."""
+    from crawler import identity
     from crawler.config import SettingsReader
-    from crawler.recovery import DEFAULT_SPOOL_DIR
 
     r = SettingsReader(settings)
-    spool = r.text("ARCHIVE_SPOOL_DIR") or DEFAULT_SPOOL_DIR
-    return Path(r.text("CRAWL_STATE_DIR") or Path(spool) / "state") / "focus-harvest.json"
+    return Path(r.text("CRAWL_STATE_DIR") or identity.spool_dir(settings) / "state") / "focus-harvest.json"
 
 
 class HarvestRates:
