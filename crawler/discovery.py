@@ -27,6 +27,7 @@ class SitemapEntry:
     lastmod: str | None = None
     published: str | None = None  # news:publication_date
     title: str | None = None  # news:title
+    keywords: str | None = None  # news:keywords
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def parse_sitemap(body: bytes) -> Sitemap:
     for elem in root:
         if _local(elem.tag) not in ("sitemap", "url"):
             continue
-        loc = lastmod = published = title = None
+        loc = lastmod = published = title = keywords = None
         for child in elem.iter():
             name = _local(child.tag)
             text = (child.text or "").strip()
@@ -92,8 +93,12 @@ def parse_sitemap(body: bytes) -> Sitemap:
                 published = text
             elif name == "title" and child is not elem:
                 title = text
+            elif name == "keywords":
+                keywords = text
         if loc:
-            entries.append(SitemapEntry(loc=loc, lastmod=lastmod, published=published, title=title))
+            entries.append(
+                SitemapEntry(loc=loc, lastmod=lastmod, published=published, title=title, keywords=keywords)
+            )
     return Sitemap(kind, entries)
 
 

@@ -85,6 +85,7 @@ class Snapshot:
     failed: int
     errors: int
     scheduled: int
+    dropped: int = 0  # articles dropped as not relevant (logged at DEBUG, so counted here)
 
     @classmethod
     def of(cls, stats: dict[str, Any], backlog: int | None = None) -> Snapshot:
@@ -101,6 +102,7 @@ class Snapshot:
             failed=_sum_prefix(stats, keys.FAILED_PREFIX),
             errors=number(keys.ERRORS),
             scheduled=number(keys.SCHEDULED),
+            dropped=number(keys.NOT_RELEVANT),
         )
 
 
@@ -114,7 +116,8 @@ def progress_line(now: Snapshot, before: Snapshot | None, seconds: float) -> str
     prev = before or Snapshot(0, 0, 0, 0, 0, 0, 0, 0)
     return (
         f"Progress: {now.pages} pages ({per_min(now.pages, prev.pages)}), "
-        f"{now.articles} articles ({per_min(now.articles, prev.articles)}), {now.rendered} rendered, "
+        f"{now.articles} articles ({per_min(now.articles, prev.articles)}), {now.dropped} not relevant, "
+        f"{now.rendered} rendered, "
         f"WARC {format_bytes(now.warc_bytes)}, upload backlog {now.backlog}, {now.failed} failed, {now.errors} errors"
     )
 

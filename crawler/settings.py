@@ -154,6 +154,8 @@ RENDER_MAX_PAGE_SIZE = 64 * 1024 * 1024
 DOWNLOADER_MIDDLEWARES: dict[str, int | None] = {
     # Before robots.txt (100): out-of-scope URLs and redirects are dropped before anything is fetched.
     "crawler.scope.ScopeMiddleware": 50,
+    # Focused crawling: one fetch per candidate article (its best-scored request), CRAWL_SITE_BUDGET.
+    "crawler.focus.FocusDownloaderMiddleware": 60,
     # robots.txt as RFC 9309 says (unreachable: keep off; Crawl-delay kept), in place of Scrapy's.
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.politeness.robots.PolitenessRobotsTxtMiddleware": 100,
@@ -178,6 +180,8 @@ ADDONS: dict[str, int] = {
 SPIDER_MIDDLEWARES: dict[str, int] = {
     # After a crash: articles already archived by the killed run are not fetched again.
     "crawler.recovery.SkipDoneSpiderMiddleware": 50,
+    # CRAWL_FOCUS=prioritise: unscored article requests wait until the spider is idle (sees the others' output).
+    "crawler.focus.hold.FocusHoldMiddleware": 10,
     # Skips article requests whose sitemap lastmod is not newer than the last fetch.
     "crawler.incremental.IncrementalSpiderMiddleware": 600,
 }
@@ -191,6 +195,8 @@ ITEM_PIPELINES: dict[str, int] = {
     "crawler.pipelines.store.StorePipeline": 300,
 }
 EXTENSIONS: dict[str, int] = {
+    # Focused crawling: harvest rate per site and pattern, kept in the state directory for the next crawl.
+    "crawler.focus.learn.HarvestExtension": 480,
     # The host gate in front of the download handlers: 429/503 back-off, Crawl-delay, cluster-wide limits.
     "crawler.politeness.extension.HostPolitenessExtension": 80,
     # The one owner of what the crawl writes: store, spool, WARC writer, digest index, manifest, incremental
@@ -208,6 +214,11 @@ EXTENSIONS: dict[str, int] = {
 }
 # Write the final stats as JSON to this file (empty: off).
 CRAWL_STATS_FILE = ""
+# Focused crawling (crawler.focus): prioritise | only | off; article fetches per site per crawl (0: no cap);
+# the pre-fetch score an article needs under CRAWL_FOCUS=only.
+CRAWL_FOCUS = "prioritise"
+CRAWL_SITE_BUDGET = 0
+CRAWL_FOCUS_MIN_SCORE = 5.0
 LOG_FORMATTER = "crawler.logformatter.ArchiveLogFormatter"
 COMMANDS_MODULE = "crawler.commands"
 # scrapy-playwright needs the asyncio reactor; plain requests still go through Scrapy's HTTP handler.

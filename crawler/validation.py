@@ -34,6 +34,7 @@ def _config_builders() -> list[Callable[[BaseSettings], Any]]:
     """Every config's ``from_settings``, imported here so that this module stays cheap to import."""
     from crawler.corpus import CorpusConfig
     from crawler.distributed.config import RedisConfig
+    from crawler.focus import FocusConfig
     from crawler.incremental import IncrementalConfig
     from crawler.metrics import MetricsConfig
     from crawler.pipelines.extract import ExtractConfig
@@ -57,6 +58,7 @@ def _config_builders() -> list[Callable[[BaseSettings], Any]]:
         CorpusConfig.from_settings,
         RenderConfig.from_settings,
         IncrementalConfig.from_settings,
+        FocusConfig.from_settings,
         RedisConfig.from_settings,
         RetryAfterConfig.from_settings,
         PolitenessConfig.from_settings,

@@ -711,6 +711,7 @@ class BigSiteServer:
         seed: str = DEFAULT_SEED,
         gated_share: float = 0.05,
         gzip_level: int = 1,
+        libya_percent: float | None = None,
     ) -> None:
         if sites < 1 or articles < sites:
             raise ValueError("need at least one site and at least one article per site")
@@ -721,6 +722,8 @@ class BigSiteServer:
         self.seed = seed
         self.gated_share = gated_share
         self.gzip_level = gzip_level
+        # Set: pan-Arab sites (newsroom.panarab) where this percentage of the articles is about Libya.
+        self.libya_percent = libya_percent
         self.served: list[ServedSite] = []
 
     def bind(self) -> BigSiteServer:
@@ -732,16 +735,27 @@ class BigSiteServer:
             sock.setblocking(False)
             share = _site_share(self.articles, self.site_count, index)
             port = sock.getsockname()[1]
-            site = BigSite(
-                f"big{index + 1:02d}",
-                index,
-                share,
-                seed=self.seed,
-                gated_share=self.gated_share,
-                base_url=f"http://{self.host}:{port}/",
-            )
+            site = self._site(index, share, f"http://{self.host}:{port}/")
             self.served.append(ServedSite(site, sock))
         return self
+
+    def _site(self, index: int, share: int, base_url: str) -> BigSite:
+        name = f"big{index + 1:02d}"
+        if self.libya_percent is None:
+            return BigSite(
+                name, index, share, seed=self.seed, gated_share=self.gated_share, base_url=base_url
+            )
+        from .panarab import PanArabSite
+
+        return PanArabSite(
+            name,
+            index,
+            share,
+            libya_percent=self.libya_percent,
+            seed=self.seed,
+            gated_share=self.gated_share,
+            base_url=base_url,
+        )
 
     @property
     def sites(self) -> list[BigSite]:
@@ -756,7 +770,7 @@ class BigSiteServer:
                     "home": s.site.base_url,
                     "allowed_domains": [f"{self.host}:{s.port}"],
                     "sitemaps": [s.site.url("/sitemap_index.xml")],
-                    "article_pattern": ARTICLE_PATTERN,
+                    "article_pattern": getattr(s.site, "ARTICLE_PATTERN", ARTICLE_PATTERN),
                     "render": "auto",
                     "render_wait_selector": RENDER_WAIT_SELECTOR,
                 }
@@ -822,6 +836,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--gated-share", type=float, default=0.05, help="share of JavaScript-gated articles")
     serve.add_argument("--gzip-level", type=int, default=1, help="gzip level when asked; 0: never gzip")
     serve.add_argument("--workers", type=int, default=1, help="server processes sharing the sockets")
+    serve.add_argument(
+        "--libya-percent",
+        type=float,
+        help="pan-Arab sites (newsroom.panarab): this percentage of the articles is about Libya",
+    )
     serve.add_argument("--sources-out", help="write a sources YAML for the spider here once listening")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -833,6 +852,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         gated_share=args.gated_share,
         gzip_level=args.gzip_level,
+        libya_percent=args.libya_percent,
     ).bind()
     load_corpus()
     _css_filler()

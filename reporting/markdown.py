@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from reporting import stats_keys as keys
 from reporting.formatting import format_bytes, format_count, format_duration, format_percent, number
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ def render_markdown(report: CrawlReport) -> str:
         f"- Finished: {report.finished.isoformat() if report.finished else '—'} "
         f"({report.finish_reason or 'unknown'}); duration {format_duration(report.duration_seconds)}",
         f"- Article pages found {t['found']}, extracted {t['extracted']}, relevant {t['relevant']}, "
+        f"not relevant {int(number(report.stats.get(keys.NOT_RELEVANT)) or 0)}, "
         f"stored {t['stored']}, rendered pages {t['rendered']}, failed fetches {t['failed']}, "
         f"empty pages {t['empty']}, missing dates {t['missing_date']}",
         f"- WARC: {format_bytes(t['bytes'])} in {int(number(report.stats.get('warc/files')) or 0)} file(s); "

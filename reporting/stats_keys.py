@@ -51,3 +51,5 @@ UPLOAD_BACKLOG = "storage/pending"
 FAILED_PREFIX = GLOBAL_STATS["failed"]
 ERRORS = "log_count/ERROR"
 SCHEDULED = "scheduler/enqueued"
+# Articles dropped as not relevant (their "Dropped" log lines are DEBUG: this counter is what shows them).
+NOT_RELEVANT = "relevance/irrelevant"

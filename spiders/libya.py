@@ -35,6 +35,17 @@ from crawler.discovery import (
     parse_sitemap,
 )
 from crawler.distributed.config import RedisConfig, apply_redis_settings
+from crawler.focus import (
+    DISCOVERY_PRIORITY,
+    SECTION_PRIORITY,
+    BudgetExhausted,
+    FocusConfig,
+    FocusScorer,
+    Superseded,
+    page_range,
+    priority,
+)
+from crawler.focus.learn import HarvestRates, harvest_path, pattern_of
 from crawler.incremental import NotModified
 from crawler.items import ArticlePage
 from crawler.politeness.robots import RobotsTxtUnreachable
@@ -59,6 +70,7 @@ class LibyaSpider(Spider):
     _canonical_seen: set[str]
     trusted_hosts: set[str]
     _max_listing_pages: int
+    focus: FocusScorer
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -104,6 +116,12 @@ class LibyaSpider(Spider):
         spider._canonical_seen = set()
         spider.trusted_hosts = set()
         spider._max_listing_pages = spider.config.max_listing_pages
+        from crawler.pipelines.relevance import topic_path
+        from relevance import Topic
+
+        focus_config = FocusConfig.from_settings(crawler.settings)
+        harvest = HarvestRates(harvest_path(crawler.settings) if focus_config.enabled else None)
+        spider.focus = FocusScorer(Topic.load(topic_path(crawler.settings)), focus_config, harvest)
         crawler.signals.connect(spider._robots_parsed, signal=signals.robots_parsed)
         logger.info(
             "Crawl %s: %d site(s) from %s%s",
@@ -155,6 +173,7 @@ class LibyaSpider(Spider):
         kind: str,
         *,
         trusted: bool = False,
+        priority: int = 0,
         **meta: Any,
     ) -> Iterator[Request]:
         """Build one request if ``url`` is crawlable and in the site's scope; count what is skipped."""
@@ -170,7 +189,17 @@ class LibyaSpider(Spider):
             # A sitemap or feed the site points to on another host (a CDN): fetch it, nothing else there.
             self.trusted_hosts.add((urlsplit(url).hostname or "").lower())
         canonical = canonicalize_url(url)
-        if kind == "article":
+        dont_filter = False
+        if kind == "article" and self.focus.config.enabled:
+            offer = self.focus.candidates.offer(canonical, float(meta.get("focus_score", 0.0)))
+            if offer is None:
+                stats.inc_value("discovery/skipped/duplicate")
+                return
+            if offer == "better":
+                # Listed again with a better score: requested again at that priority, fetched once.
+                stats.inc_value("focus/rescored")
+                dont_filter = True
+        elif kind == "article":
             if canonical in self._canonical_seen:
                 stats.inc_value("discovery/skipped/duplicate")
                 return
@@ -192,7 +221,19 @@ class LibyaSpider(Spider):
         stats.inc_value(f"discovery/requests/{kind}")
         if kind == "article":
             stats.inc_value(f"discovery/articles_by_site/{source.name}")
-        yield Request(canonical, callback=callback, errback=self.on_error, meta=request_meta)
+        if self.focus.config.enabled:
+            if kind in ("robots", "sitemap", "feed", "home"):
+                priority = DISCOVERY_PRIORITY
+            elif meta.get("focus_section"):
+                priority = SECTION_PRIORITY
+        yield Request(
+            canonical,
+            callback=callback,
+            errback=self.on_error,
+            meta=request_meta,
+            priority=priority,
+            dont_filter=dont_filter,
+        )
 
     def _source(self, response: Response) -> Source:
         name = response.meta["site"]
@@ -257,7 +298,12 @@ class LibyaSpider(Spider):
                 stats.inc_value("discovery/skipped/before_since")
                 continue
             yield from self._article(
-                loc, source, via="sitemap", hint_published=entry.published, hint_modified=entry.lastmod
+                loc,
+                source,
+                via="sitemap",
+                hints=(entry.title, entry.keywords),
+                hint_published=entry.published,
+                hint_modified=entry.lastmod,
             )
 
     # --- feeds and listing pages ---------------------------------------------------------------------
@@ -278,6 +324,7 @@ class LibyaSpider(Spider):
                 urljoin(response.url, entry.link),
                 source,
                 via="feed",
+                hints=(entry.title, entry.content),
                 hint_published=entry.published,
                 feed_content=entry.content,
             )
@@ -292,6 +339,13 @@ class LibyaSpider(Spider):
             return
         kind = response.meta["kind"]
         depth = int(response.meta.get("listing_depth", 0))
+        # A section of the topic (found in the navigation): walked to its end, or to `since`.
+        topic_section = bool(response.meta.get("focus_section"))
+        focus = self.focus.config.enabled
+        pages: list[str] = []
+        more_pages = depth < self._max_listing_pages or (
+            topic_section and not _all_before(response, self.config.since)
+        )
         if kind == "home":
             for link in response.css('link[rel~="alternate"]'):
                 if (link.attrib.get("type") or "").lower() in _FEED_TYPES and link.attrib.get("href"):
@@ -309,10 +363,46 @@ class LibyaSpider(Spider):
             if not source.in_scope(url):
                 stats.inc_value("discovery/skipped/offsite")
                 continue
+            text = " ".join(anchor.css("::text").getall()).strip() if focus else ""
+            chrome = (
+                focus
+                and anchor.xpath(
+                    "boolean(ancestor::nav|ancestor::header|ancestor::aside|ancestor::footer)"
+                ).get()
+                == "1"
+            )
             if self._looks_like_article(source, url):
-                yield from self._article(url, source, via=kind)
-            elif self._is_next_page(anchor, url) and depth < self._max_listing_pages:
-                yield from self._req(url, source, self.parse_listing, "section", listing_depth=depth + 1)
+                in_section = topic_section and not chrome
+                yield from self._article(
+                    url,
+                    source,
+                    via=kind,
+                    hints=(text,),
+                    in_section=in_section,
+                    section=response.url if in_section else None,
+                )
+            elif self._is_next_page(anchor, url):
+                pages.append(url)
+                if more_pages:
+                    yield from self._req(
+                        url,
+                        source,
+                        self.parse_listing,
+                        "section",
+                        listing_depth=depth + 1,
+                        **({"focus_section": True} if topic_section else {}),
+                    )
+            elif focus and not topic_section and self.focus.is_topic_section(url, text, in_navigation=chrome):
+                stats.inc_value("focus/sections_found")
+                yield from self._req(
+                    url, source, self.parse_listing, "section", listing_depth=0, focus_section=True
+                )
+        if topic_section and self.config.since is None and depth == 0:
+            # The pagination shows the last page ("1 2 3 … 41"): every page at once, not one "next" at a time.
+            for url in page_range(pages):
+                yield from self._req(
+                    url, source, self.parse_listing, "section", listing_depth=1, focus_section=True
+                )
 
     @staticmethod
     def _is_next_page(anchor: Any, url: str) -> bool:
@@ -332,11 +422,42 @@ class LibyaSpider(Spider):
 
     # --- articles ------------------------------------------------------------------------------------
 
-    def _article(self, url: str, source: Source, *, via: str, **meta: Any) -> Iterator[Request]:
+    def _article(
+        self,
+        url: str,
+        source: Source,
+        *,
+        via: str,
+        hints: tuple[str | None, ...] = (),
+        in_section: bool = False,
+        section: str | None = None,
+        **meta: Any,
+    ) -> Iterator[Request]:
+        stats = self.crawler.stats
+        assert stats is not None
         if source.is_article(url) is False:
-            self.crawler.stats.inc_value("discovery/skipped/not_article")
+            stats.inc_value("discovery/skipped/not_article")
             return
-        yield from self._req(url, source, self.parse_article, "article", discovered_via=via, **meta)
+        score = 0.0
+        if self.focus.config.enabled:
+            published = meta.get("hint_published") or meta.get("hint_modified")
+            pattern = pattern_of(url, via, section)
+            meta["focus_pattern"] = pattern
+            # What earlier fetches of this pattern on this site turned out to be (this crawl and before).
+            learned = self.focus.harvest.adjust(source.name, pattern)
+            score = self.focus.score(url, *hints, in_section=in_section, published=published)
+            if not self.focus.wanted(score):
+                stats.inc_value("focus/skipped_low_score")
+                return
+            if learned:
+                stats.inc_value("focus/learned")
+                # Learning reorders candidates; it never takes a candidate with topic evidence below one without.
+                score = round(max(1.0, score + learned) if score > 0 else max(0.0, learned), 2)
+            if score > 0:
+                meta["focus_score"] = score
+        yield from self._req(
+            url, source, self.parse_article, "article", priority=priority(score), discovered_via=via, **meta
+        )
 
     def parse_article(self, response: Response) -> Iterable[ArticlePage | Request]:
         stats = self.crawler.stats
@@ -350,6 +471,8 @@ class LibyaSpider(Spider):
         canonical = _rel_canonical(response)
         if canonical and self._source(response).in_scope(canonical):
             self._canonical_seen.add(canonical)
+            if self.focus.config.enabled:
+                self.focus.candidates.mark_taken(canonical)
         headers = {k.decode("latin-1"): b", ".join(v).decode("latin-1") for k, v in response.headers.items()}
         return [
             ArticlePage(
@@ -372,6 +495,11 @@ class LibyaSpider(Spider):
     def on_error(self, failure: Failure) -> None:
         """A page that fails is logged and counted; the crawl goes on."""
         request = getattr(failure, "request", None)
+        if failure.check(BudgetExhausted, Superseded):
+            self._done(
+                request
+            )  # past CRAWL_SITE_BUDGET or fetched by a better request (counted by crawler.focus)
+            return
         if failure.check(NotModified, RobotsTxtUnreachable):
             # 304: unchanged since the last crawl (archived, counted by the incremental middleware).
             # Held back until its host's robots.txt answers (counted by the robots.txt middleware).
@@ -398,6 +526,14 @@ class LibyaSpider(Spider):
         coordinator = getattr(self.crawler, "redis_coordinator", None)
         if coordinator is not None:
             coordinator.done(request)
+
+
+def _all_before(response: TextResponse, since: Any) -> bool:
+    """True when ``since`` is set and every dated item of a listing page is older than it."""
+    if since is None:
+        return False
+    dates = response.css("time::attr(datetime)").getall()
+    return bool(dates) and all(is_before(value, since) for value in dates)
 
 
 def _capture_date(response: Response) -> str:

@@ -48,11 +48,13 @@ def test_progress_line_and_bar() -> None:
         "crawl/failed/TimeoutError": 1,
         "log_count/ERROR": 1,
         "scheduler/enqueued": 146,
+        "relevance/irrelevant": 9,
     }
     now = Snapshot.of(stats, backlog=5)
     line = progress_line(now, before, 30)
     assert line == (
-        "Progress: 70 pages (120/min), 32 articles (60/min), 4 rendered, WARC 3.0 MB, upload backlog 5, "
+        "Progress: 70 pages (120/min), 32 articles (60/min), 9 not relevant, 4 rendered, WARC 3.0 MB, "
+        "upload backlog 5, "
         "3 failed, 1 errors"
     )
     bar = progress_bar(now, width=10)
