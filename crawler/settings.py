@@ -78,6 +78,14 @@ WACZ_ENABLED = True
 WARC_DIR = ""  # empty: <spool>/warc/<crawl id>
 WARC_DIGEST_INDEX = ""  # a JSONL digest index shared between crawls; empty: <WARC_DIR>/digests.jsonl
 
+# --- Page requisites (crawler/requisites.py) ----------------------------------------------------------
+# Stylesheets (their url()s and @imports), scripts, images (srcset, <picture>, lazy-load data-src), fonts and
+# icons of every HTML page fetched without the browser, so it replays as readers saw it. Fetched as embeds
+# only, from the site's hosts and the hosts the page embeds from; robots.txt and the address rules apply.
+CRAWL_REQUISITES = True
+CRAWL_REQUISITES_MAX_SIZE = 16 * 1024 * 1024  # bytes of one requisite; larger ones are dropped and counted
+CRAWL_REQUISITES_MAX_PER_PAGE = 200  # requisites requested for one page (or stylesheet)
+
 # --- Extraction and relevance -----------------------------------------------------------------------------
 # Worker processes for text extraction (0: one per core).
 EXTRACT_WORKERS = 0
@@ -169,6 +177,8 @@ SPIDER_MIDDLEWARES: dict[str, int] = {
     "crawler.recovery.SkipDoneSpiderMiddleware": 50,
     # Skips article requests whose sitemap lastmod is not newer than the last fetch.
     "crawler.incremental.IncrementalSpiderMiddleware": 600,
+    # Adds the page requisites (CSS, scripts, images, fonts, icons) of every archived HTML page.
+    "crawler.requisites.RequisitesSpiderMiddleware": 700,
 }
 ITEM_PIPELINES: dict[str, int] = {
     "crawler.pipelines.extract.ExtractPipeline": 100,
