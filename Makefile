@@ -12,13 +12,13 @@ STORE ?= s3
 demo: deps
 	$(BIN)/python -m crawler.demo --store $(STORE)
 
+# The last step is the real-page quality gate (pinned baseline in bench/eval_baseline.json); without
+# ../shared/evaldata it says it was not run, and under CI=true a missing folder fails.
 test: deps pywb
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
-	# The real-page quality gate (pinned baseline in bench/eval_baseline.json); without ../shared/evaldata it
-	# says it was not run, and under CI=true a missing folder fails.
 	$(BIN)/python bench/eval_extraction.py --gate
 
 lint:

@@ -60,6 +60,7 @@ FAILURE_PREFIXES: dict[str, str] = {
     "extract/no_article/": "no article",
     "extract/failed/": "extract error",
     "render/failed/": "render",
+    "render/blocked/": "browser request blocked",
     "storage/upload_failed/": "upload",
     # Requests of a host whose robots.txt could not be read (RFC 9309: not fetched), by host:port.
     "robotstxt/unreachable/": "robots.txt unreachable",

@@ -221,6 +221,10 @@ class WarcRotatingWriter:
         record_headers = {"WARC-Date": date}
         if capture.ip_address:
             record_headers["WARC-IP-Address"] = capture.ip_address
+        # A body cut at a size cap ("length"): recorded as such, never a revisit target or one itself.
+        truncated = capture.extra.get("truncated")
+        if truncated:
+            record_headers["WARC-Truncated"] = truncated
 
         with self._lock:
             writer = self._writer_for_next_record()
@@ -233,7 +237,7 @@ class WarcRotatingWriter:
                 revisit_digest = capture.extra.get("refers_to_payload_digest") or digest
                 if capture.extra.get("refers_to_record_id"):
                     record_headers["WARC-Refers-To"] = capture.extra["refers_to_record_id"]
-            elif self.digest_index is not None and capture.status == 200 and capture.body:
+            elif self.digest_index is not None and capture.status == 200 and capture.body and not truncated:
                 refers_to = self.digest_index.get(digest)
             if refers_to is not None:
                 record = writer.create_revisit_record(
@@ -263,7 +267,7 @@ class WarcRotatingWriter:
 
             if refers_to is not None:
                 self.revisits += 1
-            elif self.digest_index is not None and capture.status == 200 and capture.body:
+            elif self.digest_index is not None and capture.status == 200 and capture.body and not truncated:
                 self.digest_index.add(digest, uri, date)
         return ref
 

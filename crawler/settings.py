@@ -146,6 +146,10 @@ RENDER_MAX_PAGES_PER_CONTEXT = 4
 # A render still running this long after its page first loaded is stopped (0: 3 x RENDER_TIMEOUT).
 RENDER_HARD_TIMEOUT = 0
 RENDER_TIMEOUT = 30.0
+# Bytes one browser response may put into the WARC (0: DOWNLOAD_MAXSIZE); a larger one is archived cut,
+# with WARC-Truncated: length. A page whose responses together need more than RENDER_MAX_PAGE_SIZE is closed.
+RENDER_MAX_RESPONSE_SIZE = 0
+RENDER_MAX_PAGE_SIZE = 64 * 1024 * 1024
 
 # --- Components ------------------------------------------------------------------------------------------
 DOWNLOADER_MIDDLEWARES: dict[str, int | None] = {

@@ -5,6 +5,8 @@ From page metadata first (``article:published_time``, JSON-LD ``datePublished``,
 short dateline just after the headline, then from htmldate as a last resort.
 """
 
+from __future__ import annotations
+
 import logging
 import re
 from copy import deepcopy
@@ -18,6 +20,7 @@ from extraction.dates import parse_arabic_date, to_iso
 from extraction.metadata import norm_space
 
 logger = logging.getLogger(__name__)
+
 _DATEISH = re.compile(
     r"date|time|publish|posted|created|byline|post-?meta|entry-?meta|article-?info|news-?info"
 )

@@ -4,6 +4,8 @@ Site names stripped from titles come from metadata, the host, the page's copyrig
 headline may be bold text (old templates without ``<h1>``).
 """
 
+from __future__ import annotations
+
 import logging
 import re
 from typing import Any
@@ -14,6 +16,7 @@ from lxml.html import HtmlElement
 from extraction.metadata import ld_types, norm_space
 
 logger = logging.getLogger(__name__)
+
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:»«•·~/]\s+|\s*\|\s*|\s+::\s+")
 _SEPARATOR_AT_END = re.compile(rf"(?:{_TITLE_SEPARATORS.pattern})$")
 # "جميع الحقوق محفوظة © 2003-2021 شبكة المنارة" / "© 2021 Al Wasat. All rights reserved": the owner is the site.

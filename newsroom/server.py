@@ -3,12 +3,17 @@
 Pages are rendered once at start (and again for one site after ``publish``/``edit``/``set_template``);
 a request is a dictionary lookup plus conditional-request and gzip handling. Every request is appended
 to an in-memory log (``Newsroom.requests``) that tests use to prove what a crawler did or did not fetch.
+
+Besides the sites, an ``outside`` listener on another loopback address (127.0.0.2, where no site lives and
+which no sources file names) logs every request that reaches it under the site name ``outside`` (TCP, and
+UDP datagrams as method ``UDP``): the gated site's probe article points its script there.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import socket
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -27,7 +32,7 @@ from .dates import LIBYA_TZ, iso
 from .models import RELEVANT_CASES, ArticleSpec, GoldArticle, RequestRecord
 from .sites import RENDERERS
 from .sites.base import Resource, SiteRenderer, route_key
-from .sites.gated import CHALLENGE_COOKIE, challenge_page
+from .sites.gated import CHALLENGE_COOKIE, GatedSite, challenge_page
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +107,9 @@ class _Handler(BaseHTTPRequestHandler):
         resource = site.routes.get(route_key(self.path), NOT_FOUND)
         if resource.gate and not self._passed_challenge():
             resource = site.routes["__challenge__"] if resource.gate == "html" else FORBIDDEN_API
+        if resource.stream_bytes:
+            self._stream(resource, head)
+            return
         encoding = ""
         body = resource.body
         etag = resource.etag
@@ -136,6 +144,22 @@ class _Handler(BaseHTTPRequestHandler):
         if not head:
             self.wfile.write(body)
 
+    def _stream(self, resource: Resource, head: bool) -> None:
+        self.send_response(resource.status)
+        self.send_header("Content-Type", resource.content_type)
+        self.send_header("Content-Length", str(resource.stream_bytes))
+        self.end_headers()
+        if head:
+            return
+        chunk = bytes(1 << 20)
+        left = resource.stream_bytes
+        try:
+            while left > 0:
+                self.wfile.write(chunk[: min(left, len(chunk))])
+                left -= len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client stopped reading: what a size cap does
+
     def _passed_challenge(self) -> bool:
         cookie = SimpleCookie()
         try:
@@ -162,6 +186,38 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
 
+class _OutsideHandler(BaseHTTPRequestHandler):
+    """Any request that reaches the ``outside`` address is logged and answered with a small page."""
+
+    server: _OutsideServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.warning("outside %s", format % args)
+
+    def do_GET(self) -> None:
+        self.server.newsroom._record(
+            RequestRecord("outside", self.command, self.path, dict(self.headers.items()))
+        )
+        body = b"<!DOCTYPE html><title>outside</title><p>secret from a host no site lives on</p>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET
+
+
+class _OutsideServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], newsroom: Newsroom) -> None:
+        super().__init__(address, _OutsideHandler)
+        self.newsroom = newsroom
+
+
 class Newsroom:
     """Five offline Arabic news sites with gold articles; see ``docs/design.md``.
 
@@ -169,9 +225,14 @@ class Newsroom:
     sites on N, N+1, ... in the order of ``SITE_NAMES``.
     """
 
-    def __init__(self, host: str = "127.0.0.1", base_port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", base_port: int = 0, outside_host: str = "127.0.0.2") -> None:
         self.host = host
         self.base_port = base_port
+        self.outside_host = outside_host
+        self._outside: _OutsideServer | None = None
+        self._outside_udp: socket.socket | None = None
+        self._udp_thread: threading.Thread | None = None
+        self._outside_thread: threading.Thread | None = None
         self.sites: dict[str, Site] = {}
         self._catalog: dict[str, list[ArticleSpec]] = load_catalog()
         self._articles: list[GoldArticle] = []
@@ -195,8 +256,12 @@ class Newsroom:
                 server.server_close()
             raise
         bases = {name: f"http://{self.host}:{srv.server_address[1]}/" for name, srv in servers.items()}
+        outside_url = self._start_outside()
         for name, srv in servers.items():
             renderer = RENDERERS[name](bases[name], bases)
+            if isinstance(renderer, GatedSite) and outside_url and self._outside_udp is not None:
+                renderer.outside_url = outside_url
+                renderer.outside_stun = f"{self.outside_host}:{self._outside_udp.getsockname()[1]}"
             self.sites[name] = Site(name, self.host, int(srv.server_address[1]), renderer, srv, {})
         for name in SITE_NAMES:
             self._render(name)
@@ -214,8 +279,57 @@ class Newsroom:
         logger.info("newsroom started: %s", ", ".join(f"{s.name}={s.base_url}" for s in self.sites.values()))
         return self
 
+    def _start_outside(self) -> str | None:
+        try:
+            self._outside = _OutsideServer((self.outside_host, 0), self)
+        except OSError as exc:  # no such loopback address here: the probe then aims at a closed port
+            logger.warning("newsroom: no outside listener on %s: %s", self.outside_host, exc)
+            return None
+        self._outside_thread = threading.Thread(
+            target=self._outside.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="newsroom-outside",
+            daemon=True,
+        )
+        self._outside_thread.start()
+        self._outside_udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._outside_udp.bind((self.outside_host, 0))
+        threading.Thread(
+            target=self._listen_udp, args=(self._outside_udp,), name="newsroom-udp", daemon=True
+        ).start()
+        return self.outside_url
+
+    def _listen_udp(self, sock: socket.socket) -> None:
+        """Datagrams to the outside address (WebRTC's STUN requests) are logged as method ``UDP``."""
+        while self._outside_udp is sock:
+            try:
+                data, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._record(RequestRecord("outside", "UDP", f"{len(data)} bytes from {peer[0]}", {}))
+
+    @property
+    def outside_url(self) -> str | None:
+        """The base URL of the ``outside`` listener (None when it could not bind)."""
+        if self._outside is None:
+            return None
+        return f"http://{self.outside_host}:{self._outside.server_address[1]}/"
+
     def stop(self) -> None:
         """Stop serving and close every socket."""
+        if self._outside is not None:
+            self._outside.shutdown()
+            self._outside.server_close()
+            if self._outside_thread is not None:
+                self._outside_thread.join(timeout=5)
+            self._outside = self._outside_thread = None
+        if self._outside_udp is not None:
+            sock, self._outside_udp = self._outside_udp, None
+            if self._udp_thread is not None:
+                self._udp_thread.join(timeout=5)
+            sock.close()
         for site in self.sites.values():
             if site.thread is not None:
                 site.server.shutdown()

@@ -326,6 +326,7 @@ class Record:
     body: bytes
     record_id: str
     concurrent_to: str | None
+    truncated: str | None = None
 
 
 def read_records(warcs: list[Path]) -> list[Record]:
@@ -343,6 +344,7 @@ def read_records(warcs: list[Path]) -> list[Record]:
                         body=rec.content_stream().read(),
                         record_id=rec.rec_headers.get_header("WARC-Record-ID"),
                         concurrent_to=rec.rec_headers.get_header("WARC-Concurrent-To"),
+                        truncated=rec.rec_headers.get_header("WARC-Truncated"),
                     )
                 )
     return records
@@ -434,6 +436,47 @@ def test_watchdog_ends_a_render_that_outlives_the_hard_timeout(tmp_path: Path) -
     assert "render/failed/timeout" not in result.stats
     assert [f["url"].removeprefix(site.base_url) for f in result.failures] == ["hang"]
     assert "stuck for" in result.log and "RENDER_HARD_TIMEOUT" in result.log
+    assert result.pages["normal"]["rendered"] is False  # the rest of the crawl went on
+    assert result.stats["test/open_pages"] == 0
+
+
+def test_a_body_over_the_response_cap_is_archived_cut(tmp_path: Path) -> None:
+    # The article's JSON travels gzip-encoded (under the cap) and decodes larger than it: the browser still
+    # renders it whole, the WARC keeps the first RENDER_MAX_RESPONSE_SIZE bytes, marked as cut.
+    with serve_site() as site:
+        result = run_crawl(
+            tmp_path,
+            site.base_url,
+            "gated/1",
+            {"RENDER_MAX_RESPONSE_SIZE": 600, "RENDER_MAX_PAGE_SIZE": 10**6},
+        )
+    assert result.pages["gated/1"]["paragraphs"] == ARTICLES["1"]["paragraphs"]
+    full = json.dumps(ARTICLES["1"], ensure_ascii=False).encode()
+    assert len(full) > 600
+    records = read_records(result.warcs)
+    (api,) = [
+        r for r in records if r.rec_type == "response" and r.uri == site.base_url + "api/articles/1.json"
+    ]
+    assert api.truncated == "length"
+    assert api.body == full[:600]
+    assert int(api.headers["content-length"]) == 600
+    assert result.stats["render/blocked/response-too-large"] == 1
+    assert all(r.truncated is None for r in records if r is not api)
+
+
+def test_a_page_over_the_page_cap_is_closed(tmp_path: Path) -> None:
+    # The challenge, the app shell and its resources need about 1.8 kB together; the page may have 900.
+    with serve_site() as site:
+        result = run_crawl(
+            tmp_path,
+            site.base_url,
+            "gated/2,normal",
+            {"RENDER_MAX_RESPONSE_SIZE": 600, "RENDER_MAX_PAGE_SIZE": 900},
+        )
+    assert result.stats["render/failed/page-too-large"] == 1
+    assert result.stats["render/blocked/page-too-large"] >= 1
+    assert [f["url"].removeprefix(site.base_url) for f in result.failures] == ["gated/2"]
+    assert "RENDER_MAX_PAGE_SIZE" in result.log
     assert result.pages["normal"]["rendered"] is False  # the rest of the crawl went on
     assert result.stats["test/open_pages"] == 0
 
@@ -534,6 +577,9 @@ def test_playwright_settings_launch_the_given_chromium() -> None:
         ("RENDER_TIMEOUT", 0, "RENDER_TIMEOUT"),
         ("RENDER_TIMEOUT", "soon", "RENDER_"),
         ("RENDER_HARD_TIMEOUT", -1, "RENDER_HARD_TIMEOUT"),
+        ("RENDER_MAX_RESPONSE_SIZE", -1, "RENDER_MAX_RESPONSE_SIZE"),
+        ("RENDER_MAX_PAGE_SIZE", 0, "RENDER_MAX_PAGE_SIZE"),
+        ("RENDER_MAX_PAGE_SIZE", "big", "RENDER_"),
     ],
 )
 def test_bad_render_settings_are_rejected(name: str, value: object, message: str) -> None:

@@ -69,6 +69,8 @@ class Resource:
     last_modified: datetime = SERVER_START
     gate: str = ""
     compressible: bool = True
+    # Served as this many zero bytes, written in chunks (a response too big to hold); ``body`` is unused.
+    stream_bytes: int = 0
     etag: str = field(init=False)
     _gzipped: bytes | None = field(default=None, init=False, repr=False)
 

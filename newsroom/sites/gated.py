@@ -4,6 +4,14 @@ Without the ``nr_challenge`` cookie every HTML page is a challenge shell whose s
 and reloads. With it, an article page is an empty app shell; ``/static/app.js`` fetches
 ``/api/articles/<n>.json`` (cookie required too) and renders title, author, date and paragraphs.
 robots.txt, sitemaps, the feed and static files are served without the challenge, as CDNs do.
+
+One article (the site's first, ``probe_path``) is hostile as well: its ``/static/probe.js`` tries what a
+compromised page would, so a crawl can prove its browser stays in bounds. It ``fetch()``es another loopback
+address where no site lives (``outside_url``, 127.0.0.2: the newsroom's ``outside`` listener logs whatever
+reaches it), opens a WebSocket there (a non-http scheme), asks for a ``file:`` URL, starts a worker that
+fetches from there, sends WebRTC STUN requests (UDP) there, loads an
+image from the site that redirects there, loads an image and an iframe from there, and reads ``/static/big.bin``, 100 MB from the site itself. The article still renders:
+its text arrives by the usual XHR.
 """
 
 from __future__ import annotations
@@ -69,6 +77,41 @@ APP_JS = """(function () {
 })();
 """
 
+PROBE_BYTES = 100 * 1024 * 1024
+PROBE_JS = """(function () {
+  var outside = "%(outside)s";
+  function ignore() {}
+  fetch(outside + "probe/fetch", {mode: "no-cors"}).catch(ignore);
+  fetch("file:///etc/passwd").catch(ignore);
+  try {
+    var ws = new WebSocket(outside.replace(/^http/, "ws") + "probe/socket");
+    ws.onerror = ignore;
+  } catch (e) {}
+  try {
+    var job = 'fetch("' + outside + 'probe/worker").catch(function () {});';
+    new Worker(URL.createObjectURL(new Blob([job], {type: "text/javascript"})));
+  } catch (e) {}
+  try {
+    var peer = new RTCPeerConnection({iceServers: [{urls: "stun:%(stun)s"}]});
+    peer.createDataChannel("probe");
+    peer.createOffer().then(function (offer) { return peer.setLocalDescription(offer); }).catch(ignore);
+  } catch (e) {}
+  var img = new Image();
+  img.src = outside + "probe/image.png";
+  var hop = new Image();
+  hop.src = "/static/to-outside.png";
+  document.body.appendChild(img);
+  var frame = document.createElement("iframe");
+  frame.src = outside + "probe/frame.html";
+  document.body.appendChild(frame);
+  fetch("/static/big.bin").then(function (r) {
+    var reader = r.body.getReader();
+    function pump() { return reader.read().then(function (chunk) { if (!chunk.done) { return pump(); } }); }
+    return pump();
+  }).catch(ignore);
+})();
+"""
+
 APP_CSS = b"body{direction:rtl;font-family:sans-serif}#app{min-height:400px}.story-body p{line-height:1.8}"
 
 
@@ -102,6 +145,17 @@ class GatedSite(SiteRenderer):
     feed_paths = ("/rss.xml",)
     disallow = ("/admin/",)
     section_names: ClassVar[dict[str, str]] = {"libya": "ليبيا", "world": "العالم العربي"}
+    # Where the probe article's script reaches out to: set by the newsroom to its ``outside`` listener.
+    outside_url = "http://127.0.0.2:9/"
+    outside_stun = "127.0.0.2:9"
+
+    @property
+    def probe_number(self) -> int:
+        return min((spec.number for spec in self.articles), default=0)
+
+    @property
+    def probe_path(self) -> str:
+        return f"/news/{700 + self.probe_number}"
 
     def article_path(self, spec: ArticleSpec) -> str:
         return f"/news/{700 + spec.number}"
@@ -120,10 +174,11 @@ class GatedSite(SiteRenderer):
 <nav><a href="{self.section_path("libya", 1)}">ليبيا</a> <a href="{self.section_path("world", 1)}">العالم العربي</a></nav></header>
 <noscript>{NO_JS}</noscript>"""
 
-    def tail(self) -> str:
+    def tail(self, probe: bool = False) -> str:
         links = " ".join(f'<a href="{esc(h)}">{esc(t)}</a>' for h, t in self.noise_links())
+        script = '<script src="/static/probe.js"></script>' if probe else ""
         return f"""<footer class="bottom">{links}<p>جميع الحقوق محفوظة © {SITE_TITLE}</p></footer>
-<script src="/static/app.js"></script></body></html>"""
+<script src="/static/app.js"></script>{script}</body></html>"""
 
     def listing(self, items: list[ArticleSpec]) -> str:
         return "".join(
@@ -158,7 +213,7 @@ class GatedSite(SiteRenderer):
         return (
             self.head(SITE_TITLE, extra)
             + f'<div id="app" data-article-id="{700 + spec.number}"{layout}></div>'
-            + self.tail()
+            + self.tail(probe=spec.number == self.probe_number)
         )
 
     def api_body(self, spec: ArticleSpec) -> bytes:
@@ -185,6 +240,18 @@ class GatedSite(SiteRenderer):
             "/static/app.js": Resource(APP_JS.encode(), "application/javascript; charset=utf-8"),
             "/static/app.css": Resource(APP_CSS, "text/css; charset=utf-8"),
             "/static/logo.png": image_resource(),
+            "/static/probe.js": Resource(
+                (PROBE_JS % {"outside": self.outside_url, "stun": self.outside_stun}).encode(),
+                "application/javascript; charset=utf-8",
+            ),
+            "/static/big.bin": Resource(b"", "application/octet-stream", stream_bytes=PROBE_BYTES),
+            # An allowed URL that redirects to the outside address (an open redirect on the site).
+            "/static/to-outside.png": Resource(
+                b"",
+                "text/plain",
+                status=302,
+                headers=(("Location", self.outside_url + "probe/redirected.png"),),
+            ),
         }
         for spec in self.articles:
             routes[f"/api/articles/{700 + spec.number}.json"] = Resource(

@@ -1,0 +1,36 @@
+"""``RenderAddon`` (``ADDONS = {"crawler.render.RenderAddon": 0}``): applies ``playwright_settings`` plus the
+gate middleware after every other settings source, so ``-s RENDER_TIMEOUT=...`` is honoured."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .config import JS_GATE_MIDDLEWARE_ORDER, RenderConfig, playwright_settings
+from .middleware import JsGateMiddleware
+
+if TYPE_CHECKING:
+    from scrapy.settings import BaseSettings
+
+__all__ = ["RenderAddon"]
+
+
+class RenderAddon:
+    """Scrapy add-on: applies ``playwright_settings`` and enables ``JsGateMiddleware``."""
+
+    def update_settings(self, settings: BaseSettings) -> None:
+        config = RenderConfig.from_settings(settings)
+        for name, value in playwright_settings(config).items():
+            if name == "DOWNLOAD_HANDLERS":
+                value = {**settings.getdict("DOWNLOAD_HANDLERS"), **value}
+            settings.set(name, value, "addon")
+        # Contexts started by scrapy-playwright itself (PLAYWRIGHT_CONTEXTS) block service workers too: their
+        # requests bypass the browser guard's routes.
+        contexts = settings.getdict("PLAYWRIGHT_CONTEXTS")
+        if contexts:
+            blocked = {
+                name: {**(kwargs or {}), "service_workers": "block"} for name, kwargs in contexts.items()
+            }
+            settings.set("PLAYWRIGHT_CONTEXTS", blocked, "addon")
+        settings.set_in_component_priority_dict(
+            "DOWNLOADER_MIDDLEWARES", JsGateMiddleware, JS_GATE_MIDDLEWARE_ORDER
+        )

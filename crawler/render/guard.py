@@ -1,0 +1,207 @@
+"""The browser guard: every request a render's page makes passes one decision before it leaves Chromium.
+
+Without it the browser bypasses everything Scrapy's own requests go through (scope, address rule, robots.txt,
+download slots, DOWNLOAD_MAXSIZE): a hostile page's script could make the crawler fetch cloud metadata or
+an intranet service and write the answer into the WARC.
+
+``browser_refusal(url, addresses, hosts, page=...)`` decides: only http(s); a main-frame navigation (a
+*page*) must stay on the site's hosts (``SiteHosts.in_scope``); any request to a host the site does not
+live on must resolve to public addresses only (``crawler.addressguard``). Third-party public hosts stay
+allowed for page resources (scripts, images, fonts from CDNs: replay needs them), never as pages.
+
+``BrowserGuard.install(page, request, state)`` is scrapy-playwright's ``playwright_page_init_callback``: it
+runs after the page is created and before it navigates, and adds
+
+- request interception on the page's own DevTools session (``Fetch.enable``): every request of the page
+  and of its workers pauses there before it is sent, redirect hops included (Playwright's routes never see
+  a redirect's next hop: an allowed URL answering 302 to 127.0.0.2 went through them). A refused request
+  fails (``BlockedByClient``), an allowed one continues to Playwright's own interception. Responses pause
+  there too, at their headers: one whose Content-Length is over RENDER_MAX_RESPONSE_SIZE is answered with an
+  empty body at once, so Chromium never downloads it (the capture archives it cut, ``state.cut``);
+- a page route (registered after scrapy-playwright's own, so it runs first) with the same decision, in
+  case a request reaches Playwright without passing the session: refused -> aborted, allowed -> falls back
+  to scrapy-playwright's route;
+- a WebSocket route: every WebSocket is refused (it never reaches its server);
+- once per context, a route and a WebSocket route for pages the site's scripts open themselves (popups):
+  they belong to no render, so everything they ask for is refused (``popup``).
+
+If installing fails the page is closed, so the render fails rather than running unguarded. Service workers
+are blocked in every context (``crawler.render.contexts``): routes do not see their requests. The caps on
+bytes are the capture's (``crawler.render.capture``). Every refusal is counted as
+``render/blocked/<reason>`` and logged with its URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from playwright.async_api import Error as PlaywrightError
+
+from crawler.addressguard import HostResolver, SiteHosts, http_target, url_refusal
+
+from .state import RenderState
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext, CDPSession, Page, Route, WebSocketRoute
+    from playwright.async_api import Request as BrowserRequest
+    from scrapy.http import Request
+    from scrapy.statscollectors import StatsCollector
+
+__all__ = ["BrowserGuard", "browser_refusal"]
+
+logger = logging.getLogger(__name__)
+
+
+def browser_refusal(url: str, addresses: Sequence[str], hosts: SiteHosts, *, page: bool) -> str | None:
+    """Why the browser must not send a request for ``url`` (its host has ``addresses``); None when it may.
+
+    ``page`` is True for a main-frame navigation: the document the render is about.
+    """
+    target = http_target(url)
+    if target is None:
+        return "scheme"
+    scheme, host, port = target
+    if page and not hosts.in_scope(host, port):
+        return "offsite-page"
+    if not addresses and not hosts.lives_on(host, port, scheme):
+        return "unresolved"  # Chromium would resolve it on its own: an answer we never checked
+    return url_refusal(url, addresses, hosts)
+
+
+class BrowserGuard:
+    """Installs the routes on each render's page and counts what they refuse."""
+
+    def __init__(
+        self, stats: StatsCollector, max_response_size: int, resolver: HostResolver | None = None
+    ) -> None:
+        self.stats = stats
+        self.max_response_size = max_response_size
+        self.resolver = resolver or HostResolver()
+        self._guarded_contexts: set[int] = set()
+
+    async def install(self, page: Page, request: Request, *, state: RenderState) -> None:
+        try:
+            context = page.context
+            if id(context) not in self._guarded_contexts:
+                await self._guard_context(context)
+            await self._intercept(page, state)
+            await page.route("**/*", lambda route, req: self._route(route, req, state))
+            await page.route_web_socket("**", lambda ws: self._refuse_websocket(ws, state))
+        except Exception:
+            logger.error("Could not guard the browser page for %s: closing it", request.url)
+            await page.close()
+            raise
+
+    async def _guard_context(self, context: BrowserContext) -> None:
+        await context.route("**/*", self._refuse_popup)
+        await context.route_web_socket("**", lambda ws: self._refuse_websocket(ws, None))
+        self._guarded_contexts.add(id(context))
+        context.once("close", lambda _: self._guarded_contexts.discard(id(context)))
+
+    async def _intercept(self, page: Page, state: RenderState) -> None:
+        session = await page.context.new_cdp_session(page)
+        tree = await session.send("Page.getFrameTree")
+        main_frame = tree["frameTree"]["frame"]["id"]
+        tasks: set[asyncio.Task[None]] = set()
+
+        def paused(event: dict[str, Any]) -> None:
+            task = asyncio.ensure_future(self._paused(session, event, main_frame, state))
+            tasks.add(task)  # a reference until it is done
+            task.add_done_callback(tasks.discard)
+
+        session.on("Fetch.requestPaused", paused)
+        stages = [{"urlPattern": "*", "requestStage": stage} for stage in ("Request", "Response")]
+        await session.send("Fetch.enable", {"patterns": stages})
+
+    async def _paused(
+        self, session: CDPSession, event: dict[str, Any], main_frame: str, state: RenderState
+    ) -> None:
+        url = event["request"]["url"]
+        if "responseStatusCode" in event or "responseErrorReason" in event:
+            await self._response_headers(session, event, state)
+            return
+        page = event.get("resourceType") == "Document" and event.get("frameId") == main_frame
+        try:
+            reason = await self.decide(url, state, page=page)
+        except Exception:  # a paused request must be answered: refuse it rather than leave the page hanging
+            logger.exception("Browser guard failed on %s: refusing it", url)
+            reason = "guard-error"
+        try:
+            if reason is None:
+                await session.send("Fetch.continueRequest", {"requestId": event["requestId"]})
+                return
+            self.count(reason, url, state)
+            await session.send(
+                "Fetch.failRequest", {"requestId": event["requestId"], "errorReason": "BlockedByClient"}
+            )
+        except PlaywrightError as exc:  # the page closed meanwhile
+            logger.debug("Intercepting %s failed: %s", url, exc)
+
+    async def _response_headers(self, session: CDPSession, event: dict[str, Any], state: RenderState) -> None:
+        """A response whose declared length is over RENDER_MAX_RESPONSE_SIZE is answered empty right at its
+        headers, so Chromium never downloads the body; the capture archives it cut (``state.cut``)."""
+        headers = [(h["name"], h["value"]) for h in event.get("responseHeaders") or ()]
+        declared = next((v for n, v in headers if n.lower() == "content-length"), "")
+        try:
+            if not (declared.strip().isdigit() and int(declared) > self.max_response_size):
+                await session.send("Fetch.continueRequest", {"requestId": event["requestId"]})
+                return
+            state.cut[event["request"]["url"]] = headers
+            kept = [{"name": n, "value": v} for n, v in headers if n.lower() != "content-length"]
+            await session.send(
+                "Fetch.fulfillRequest",
+                {
+                    "requestId": event["requestId"],
+                    "responseCode": event.get("responseStatusCode") or 200,
+                    "responseHeaders": kept,
+                    "body": "",
+                },
+            )
+        except PlaywrightError as exc:  # the page closed meanwhile
+            logger.debug("Answering %s failed: %s", event["request"]["url"], exc)
+
+    async def decide(self, url: str, state: RenderState, *, page: bool) -> str | None:
+        """``browser_refusal`` for one request of ``state``'s render, with its host looked up when needed."""
+        target = http_target(url)
+        addresses: tuple[str, ...] = ()
+        if target is not None and not state.hosts.lives_on(target[1], target[2], target[0]):
+            addresses = await self.resolver.resolve(target[1])  # the site's own hosts need no lookup
+        return browser_refusal(url, addresses, state.hosts, page=page)
+
+    async def _route(self, route: Route, request: BrowserRequest, state: RenderState) -> None:
+        try:
+            page = request.is_navigation_request() and request.frame.parent_frame is None
+        except PlaywrightError:
+            page = False
+        reason = await self.decide(request.url, state, page=page)
+        try:
+            if reason is None:
+                await route.fallback()
+                return
+            self.count(reason, request.url, state)
+            await route.abort("blockedbyclient")
+        except PlaywrightError as exc:  # the page closed meanwhile
+            logger.debug("Routing %s failed: %s", request.url, exc)
+
+    async def _refuse_popup(self, route: Route, request: BrowserRequest) -> None:
+        self.count("popup", request.url, None)
+        try:
+            await route.abort("blockedbyclient")
+        except PlaywrightError as exc:
+            logger.debug("Aborting %s failed: %s", request.url, exc)
+
+    async def _refuse_websocket(self, ws: WebSocketRoute, state: RenderState | None) -> None:
+        self.count("websocket", ws.url, state)
+        try:
+            await ws.close(code=1008, reason="refused by the archiving crawler")
+        except PlaywrightError as exc:
+            logger.debug("Closing WebSocket %s failed: %s", ws.url, exc)
+
+    def count(self, reason: str, url: str, state: RenderState | None) -> None:
+        self.stats.inc_value(f"render/blocked/{reason}")
+        if state is not None:
+            state.blocked.append((reason, url))
+        logger.info("Browser request blocked (%s): %s", reason, url)
