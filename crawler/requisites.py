@@ -22,7 +22,8 @@ Settings: CRAWL_REQUISITES (on), CRAWL_REQUISITES_MAX_SIZE (bytes of one requisi
 by Scrapy's DOWNLOAD_MAXSIZE machinery and counted), CRAWL_REQUISITES_MAX_PER_PAGE.
 Stats: ``requisites/requests``, ``requisites/requests/<type>``, ``requisites/fetched``, ``requisites/bytes``,
 ``requisites/failed/<reason>``, ``requisites/skipped/<reason>`` (``duplicate``, ``scheme``, ``too_many``,
-``depth``).
+``depth``), per site ``requisites/fetched_by_site/<site>`` and ``requisites/uncaptured_by_site/<site>``
+(failed, refused or over the per-page bound: what the site's pages embed that the archive lacks).
 """
 
 from __future__ import annotations
@@ -294,6 +295,7 @@ class RequisitesSpiderMiddleware:
         for count, requisite in enumerate(found):
             if count >= self.config.max_per_page:
                 self.stats.inc_value("requisites/skipped/too_many", len(found) - count)
+                self._uncaptured(meta.get("site"), len(found) - count)
                 return
             parts = urlsplit(requisite.url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -326,6 +328,8 @@ class RequisitesSpiderMiddleware:
         """A requisite arrived (already archived): count it; a stylesheet's own embeds follow."""
         self.stats.inc_value("requisites/fetched")
         self.stats.inc_value("requisites/bytes", len(response.body))
+        if response.meta.get("site"):
+            self.stats.inc_value(f"requisites/fetched_by_site/{response.meta['site']}")
         if response.status >= 400:
             self.stats.inc_value(f"requisites/failed/http_{response.status}")
             return
@@ -345,4 +349,10 @@ class RequisitesSpiderMiddleware:
             reason = f"http_{response.status}"
         self.stats.inc_value(f"requisites/failed/{reason}")
         request = getattr(failure, "request", None)
+        self._uncaptured(request.meta.get("site") if request is not None else None)
         logger.debug("Requisite not fetched (%s): %s", reason, request.url if request is not None else "?")
+
+    def _uncaptured(self, site: str | None, count: int = 1) -> None:
+        # Per site, what its pages embed that the archive will not hold: the report's "uncaptured".
+        if site:
+            self.stats.inc_value(f"requisites/uncaptured_by_site/{site}", count)

@@ -1,0 +1,49 @@
+"""Every captured HTML page of the newsroom crawl replays complete in pywb + Chromium (archive/replaycheck.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from archive.replaycheck import check_pages, html_pages, read_cdxj, url_key
+from tests.crawling import CrawlRun
+
+
+@pytest.mark.timeout(900)
+def test_every_captured_page_replays_with_all_its_requisites(
+    newsroom_crawl: CrawlRun, newsroom: Any, pywb_replay: Callable[..., Any]
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from crawler.render import BROWSER_ARGS, find_chromium
+
+    warcs = sorted((newsroom_crawl.archive / "warc").rglob("*.warc.gz"))
+    captures = read_cdxj(sorted((newsroom_crawl.archive / "warc").rglob("*.cdxj")))
+    pages = html_pages(captures)
+    assert len(pages) >= 60, len(pages)
+    server = pywb_replay(warcs, coll="complete")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=find_chromium(), args=list(BROWSER_ARGS))
+        try:
+            check = check_pages(browser, server.base_url, server.coll, pages, captures)
+        finally:
+            browser.close()
+    totals = check.totals()
+    unserved = {p.url: p.unserved for p in check.pages if p.unserved}
+    uncaptured = {p.url: p.uncaptured for p in check.pages if p.uncaptured}
+    escaped = {p.url: p.escaped for p in check.pages if p.escaped}
+    assert not unserved, unserved
+    assert not uncaptured, uncaptured
+    assert not escaped, escaped
+    # Something was asked for and served besides the pages: the theme's CSS, fonts, images and scripts.
+    assert totals["served"] > 2 * totals["pages"], totals
+    wahaa = newsroom.sites["wahaa"].base_url
+    served = {url_key(url) for page in check.pages for url in page.served}
+    # The lazy-loaded image is asked for only once the page's script ran, the font only through two
+    # stylesheets: both came from the archive.
+    assert url_key(wahaa + "wp-content/uploads/2021/01/ad-lazy-300x250.png") in served
+    assert url_key(wahaa + "wp-content/themes/wahaa/fonts/amiri.css") in served
+    by_host = check.by_host()
+    assert set(by_host) == {site.netloc for site in newsroom.sites.values()}, by_host
