@@ -1,7 +1,8 @@
 """Replay check: every captured HTML page loaded in Chromium from a running pywb, and what it could not get.
 
 For each page (``html_pages``: the 200 ``text/html`` captures of a set of CDXJ indexes) the page is opened
-through pywb's rewriting mode (``<ts>mp_/<url>``) and every request it makes is classified:
+as an archivist opens it (``<coll>/<ts>/<url>``: pywb's frame, the page rewritten inside it) and every
+request it makes is classified:
 
 - served: pywb answered from the archive (its answer carries ``Memento-Datetime``);
 - ``unserved``: pywb did not answer from the archive although the URL *was* captured (an index or replay
@@ -141,10 +142,16 @@ def check_pages(
         failed: list[str] = []
         page = browser.new_page()
         try:
-            page.on("response", responses.append)
-            page.on("requestfailed", lambda request, failed=failed: failed.append(request.url))
+            page.on("response", lambda response, responses=responses: responses.append(response))
+            # A request the browser itself gave up (ERR_ABORTED: the page moved on) is not the archive's doing.
+            page.on(
+                "requestfailed",
+                lambda request, failed=failed: (
+                    None if "ERR_ABORTED" in (request.failure or "") else failed.append(request.url)
+                ),
+            )
             page.goto(
-                f"{base_url}/{coll}/{capture.timestamp}mp_/{capture.url}", wait_until="load", timeout=60_000
+                f"{base_url}/{coll}/{capture.timestamp}/{capture.url}", wait_until="load", timeout=60_000
             )
             page.wait_for_load_state("networkidle", timeout=30_000)
         finally:
@@ -156,8 +163,8 @@ def check_pages(
             target = _archived_target(url, pywb_netloc, coll)
             if target is None:
                 result.escaped.append(url)
-            elif not target:
-                continue  # pywb's own assets and pages
+            elif not target or 300 <= response.status < 400:
+                continue  # pywb's own assets; a redirect to the nearest capture (its target is seen too)
             elif "memento-datetime" in response.headers:
                 result.served.append(target)
             elif url_key(target) in captured:

@@ -75,6 +75,10 @@ WARC_ENABLED = True
 WARC_PREFIX = "LIBYA"
 WARC_MAX_SIZE = 1_000_000_000
 WACZ_ENABLED = True
+# WACZ signing (crawler/signing.py): "anonymous" (an ECDSA key pair of the crawler's own) or "off".
+WACZ_SIGNING = "anonymous"
+WACZ_SIGNING_KEY = None  # PEM of the private key (a secret: masked); empty: WACZ_SIGNING_KEY_FILE
+WACZ_SIGNING_KEY_FILE = ""  # empty: <ARCHIVE_SPOOL_DIR>/keys/wacz-signing-key.pem, made on first use
 WARC_DIR = ""  # empty: <spool>/warc/<crawl id>
 WARC_DIGEST_INDEX = ""  # a JSONL digest index shared between crawls; empty: <WARC_DIR>/digests.jsonl
 
@@ -200,6 +204,7 @@ EXTENSIONS: dict[str, int] = {
     # Repairs WARC files a killed crawl left `.open` and remembers which articles it finished.
     "crawler.recovery.CrawlRecoveryExtension": 95,
     "crawler.warc.WarcExtension": 100,
+    "crawler.signing.WaczSigningExtension": 101,
     "crawler.incremental.IncrementalExtension": 105,
     "crawler.handover.ArchiveHandoverExtension": 120,
     # Operators: the crawl report (after storage, which it writes through), progress lines, Prometheus.

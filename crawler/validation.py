@@ -43,6 +43,7 @@ def _config_builders() -> list[Callable[[BaseSettings], Any]]:
     from crawler.report import ReportConfig
     from crawler.requisites import RequisitesConfig
     from crawler.retry_after import RetryAfterConfig
+    from crawler.signing import WaczSigningConfig
     from crawler.statsfile import stats_file_path
     from crawler.storage import ArchiveStorageConfig
     from crawler.warc import WarcConfig
@@ -62,6 +63,7 @@ def _config_builders() -> list[Callable[[BaseSettings], Any]]:
         stats_file_path,
         ReportConfig.from_settings,
         RequisitesConfig.from_settings,
+        WaczSigningConfig.from_settings,
         ProgressConfig.from_settings,
         MetricsConfig.from_settings,
     ]

@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from archive.collection import build_collection
 from archive.replaycheck import check_pages, html_pages, read_cdxj, url_key
 from tests.crawling import CrawlRun
 
 
 @pytest.mark.timeout(900)
 def test_every_captured_page_replays_with_all_its_requisites(
-    newsroom_crawl: CrawlRun, newsroom: Any, pywb_replay: Callable[..., Any]
+    newsroom_crawl: CrawlRun, newsroom: Any, pywb_in: Callable[[Path, str], Any]
 ) -> None:
     from playwright.sync_api import sync_playwright
 
     from crawler.render import BROWSER_ARGS, find_chromium
 
-    warcs = sorted((newsroom_crawl.archive / "warc").rglob("*.warc.gz"))
     captures = read_cdxj(sorted((newsroom_crawl.archive / "warc").rglob("*.cdxj")))
     pages = html_pages(captures)
     assert len(pages) >= 60, len(pages)
-    server = pywb_replay(warcs, coll="complete")
+    # The store's collection (archive/collection.py): its pywb config answers with Memento headers.
+    collection = build_collection(newsroom_crawl.archive)
+    server = pywb_in(collection.directory, collection.name)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=find_chromium(), args=list(BROWSER_ARGS))
         try:
