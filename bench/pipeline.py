@@ -247,7 +247,8 @@ def full_note(stats: dict[str, Any], gated: int | None = None) -> str:
     of = f" (gated articles: {gated})" if gated is not None else ""
     return (
         f"stored {stats.get('store/articles', 0)}, irrelevant {stats.get('relevance/irrelevant', 0)}, "
-        f"rendered {stats.get('render/pages', 0)}{of}, WARC records {stats.get('warc/records', '?')}"
+        f"rendered {stats.get('render/pages', 0)}{of}, WARC records {stats.get('warc/records', '?')}, "
+        f"requisites fetched {stats.get('requisites/fetched', 0)}"
     )
 
 
@@ -344,6 +345,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             rows.append(row)
             memory[articles] = row
+            requisites = int(stats.get("requisites/fetched", 0))
+            print("full pipeline, file store, requisites off ...", flush=True)
+            off = {**extra, "CRAWL_REQUISITES": "False"}
+            row, stats = crawl(
+                "full pipeline, file store, requisites off", sources, workdir, off, **crawl_opts
+            )
+            row.note = full_note(stats, gated)
+            row.extra["requisites"] = requisites
+            rows.append(row)
             if not args.skip_s3:
                 print("full pipeline, SeaweedFS S3 ...", flush=True)
                 with seaweedfs(workdir) as s3:
@@ -428,6 +438,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"{1000 * (per_page + server_per_page):.1f} ms = {shared:.1f} pages/s before any WARC, store or "
                 f"rendering work: full pipeline / that = **{full.rate / shared:.2f}**."
             )
+    off = by_name.get("full pipeline, file store, requisites off")
+    if full and off and full.pages and off.pages:
+        fetched = int(off.extra.get("requisites", 0))
+        lines.append(
+            f"Page requisites (CSS, scripts, images, fonts): {fetched:,} fetched for {full.pages:,} pages "
+            f"({fetched / full.pages:.2f} a page); CPU {1000 * full.cpu / full.pages:.1f} ms a page with them, "
+            f"{1000 * off.cpu / off.pages:.1f} without: **{1000 * (full.cpu / full.pages - off.cpu / off.pages):+.1f} "
+            f"ms a page**; rate {full.rate:.1f} vs {off.rate:.1f} pages/s."
+        )
     if len(memory) == 2:
         small, large = (memory[k] for k in sorted(memory))
         if small.peak_rss and large.peak_rss:
