@@ -4,7 +4,8 @@ For each page (``html_pages``: the 200 ``text/html`` captures of a set of CDXJ i
 as an archivist opens it (``<coll>/<ts>/<url>``: pywb's frame, the page rewritten inside it) and every
 request it makes is classified:
 
-- served: pywb answered from the archive (its answer carries ``Memento-Datetime``);
+- served: pywb answered from the archive (``Memento-Datetime``, or the capture's headers as
+  ``X-Archive-Orig-*``, which is all pywb sends for an XHR);
 - ``unserved``: pywb did not answer from the archive although the URL *was* captured (an index or replay
   fault; must be 0);
 - ``uncaptured``: the URL was never captured (a requisite the crawl missed);
@@ -129,6 +130,12 @@ def _archived_target(request_url: str, pywb_netloc: str, coll: str) -> str | Non
     return target
 
 
+def _from_archive(headers: dict[str, str]) -> bool:
+    # pywb marks an archived answer with Memento-Datetime, except for XHR/fetch requests; both carry the
+    # capture's own headers as X-Archive-Orig-*. Its "not in archive" page has neither.
+    return "memento-datetime" in headers or any(name.startswith("x-archive-orig-") for name in headers)
+
+
 def check_pages(
     browser: Any, base_url: str, coll: str, pages: Iterable[Capture], captures: Iterable[Capture]
 ) -> ReplayCheck:
@@ -165,7 +172,7 @@ def check_pages(
                 result.escaped.append(url)
             elif not target or 300 <= response.status < 400:
                 continue  # pywb's own assets; a redirect to the nearest capture (its target is seen too)
-            elif "memento-datetime" in response.headers:
+            elif _from_archive(response.headers):
                 result.served.append(target)
             elif url_key(target) in captured:
                 result.unserved.append(target)

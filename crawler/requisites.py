@@ -37,7 +37,7 @@ from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request
 from scrapy.exceptions import NotConfigured
-from scrapy.http import Response, TextResponse
+from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.utils.response import get_base_url
 
 from crawler.config import SettingsReader
@@ -276,7 +276,16 @@ class RequisitesSpiderMiddleware:
         # Scrapy 2.13+ no longer passes the spider to middlewares: the crawler knows it.
         spider = spider or getattr(self.crawler, "spider", None)
         meta = response.meta
-        if meta.get("kind") not in PAGE_KINDS or meta.get("rendered") or meta.get("playwright"):
+        if meta.get("kind") not in PAGE_KINDS:
+            return
+        gated = meta.get("render_gated_page")
+        if gated and spider is not None:
+            # Rendered in the browser (which archived what it loaded), but the plain page it replaced is
+            # archived as well, and an archivist may land on it: its own requisites are fetched here.
+            url, body = gated
+            yield from self._requests(page_requisites(HtmlResponse(url, body=body)), meta, spider, depth=1)
+            return
+        if meta.get("rendered") or meta.get("playwright"):
             return
         if response.status != 200 or not _is_html(response) or spider is None:
             return
