@@ -10,7 +10,7 @@ STORE ?= s3
 .PHONY: demo test lint typecheck unit eval bench scrapyd deps venv system-deps pywb clean
 
 demo: deps
-	$(BIN)/python -m crawler.demo --store $(STORE)
+	$(BIN)/python -m devtools.demo --store $(STORE)
 
 # The last step is the real-page quality gate (pinned baseline in bench/eval_baseline.json); without
 # ../shared/evaldata it says it was not run, and under CI=true a missing folder fails.

@@ -6,7 +6,13 @@ Layout (relative to the store's root or S3 prefix)::
     warc/<crawl-id>/<filename>                   WARC files
     wacz/<crawl-id>.wacz                         the crawl's WACZ package
     manifests/<crawl-id>.jsonl                   one JSON line per stored article
+    reports/<crawl-id>/<name>                    the crawl report (report.md/.html/.json, stats.json)
     state/<name>                                 small state objects (digest index, ...)
+    state/sites/<site>.json, state/sites/<site>/runs/<crawl-id>.json   incremental state (archive.state)
+    state/health/<site>.jsonl                    extraction health per run (reporting.health)
+
+Every key is built here (the incremental state's prefix is a setting, INCREMENTAL_STATE_PREFIX, whose
+default is ``SITES_STATE_PREFIX``).
 
 Every variable part goes through ``safe_segment``: Unicode NFC, control/format characters (including bidi
 overrides) dropped, path separators and anything outside a small allowed set replaced by ``-``, no segment
@@ -28,6 +34,9 @@ MAX_SEGMENT_BYTES = 120
 MAX_KEY_BYTES = 700
 
 UNDATED = "undated"
+#: Default prefix of the per-site incremental state (INCREMENTAL_STATE_PREFIX).
+SITES_STATE_PREFIX = "state/sites"
+HEALTH_PREFIX = "state/health"
 _ASCII_ALLOWED = re.compile(r"[^a-z0-9._-]+")
 _DASHES = re.compile(r"-{2,}")
 _DATE = re.compile(r"^\s*(\d{4})-(\d{2})")
@@ -109,6 +118,21 @@ def wacz_key(crawl_id: str) -> str:
 def manifest_key(crawl_id: str) -> str:
     """``manifests/<crawl-id>.jsonl``."""
     return check_key(f"manifests/{safe_segment(crawl_id)}.jsonl")
+
+
+def warc_dir(crawl_id: str) -> str:
+    """``warc/<crawl-id>``: where the crawl's WARC files and their CDXJ go."""
+    return check_key(f"warc/{safe_segment(crawl_id)}")
+
+
+def report_key(crawl_id: str, name: str) -> str:
+    """``reports/<crawl-id>/<name>`` (``stats.json``, ``report.md``, ``report.html``)."""
+    return check_key(f"reports/{safe_segment(crawl_id)}/{safe_segment(name)}")
+
+
+def health_key(site: str) -> str:
+    """``state/health/<site>.jsonl``."""
+    return check_key(f"{HEALTH_PREFIX}/{safe_segment(site)}.jsonl")
 
 
 def state_key(name: str) -> str:

@@ -27,6 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from archive.fsutil import fsync_dir
+
 logger = logging.getLogger(__name__)
 
 OPEN_SUFFIX = ".open"
@@ -154,7 +156,7 @@ def repair_warc(path: str | os.PathLike[str]) -> RepairResult:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(source, target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
     logger.warning(
         "Repaired WARC file %s: kept %d whole records (%d bytes), dropped %d torn bytes",
         target,
@@ -174,19 +176,6 @@ def repair_directory(directory: str | os.PathLike[str]) -> list[RepairResult]:
         except RepairError as exc:
             logger.error("%s", exc)
     return results
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems do not sync directories; the rename is still atomic
-    finally:
-        os.close(fd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,13 +1,15 @@
 """A local spool that makes uploads durable: nothing handed to it is lost when the store is down or we crash.
 
+(One job, one module: the spool and its ``Uploader`` thread share one lock, queue and on-disk layout.)
+
 ``Spool(directory, store)`` keeps each object as two files under ``<directory>/objects/``:
 ``<id>.json`` (the sidecar: key, sha256, size, content type, when) and ``<id>.data`` (the bytes). The
 sidecar is written first (temp file, fsync, rename), the data second, so at any crash point the spool is in
 one of three states: nothing, a sidecar without data (the hand-over never finished: the caller still has
 the file; the sidecar is discarded on the next start) or a complete entry (uploaded on the next start).
 
-An ``Uploader`` thread drains entries oldest first, off the caller's thread: it re-hashes the spool copy,
-``put_file``s it (the store verifies the upload), checks ``store.stat()`` against the sidecar's SHA-256 and
+An ``Uploader`` thread drains entries oldest first, off the caller's thread: it ``put_file``s the spool copy
+with the sidecar's SHA-256 (the store checks the bytes it reads against it and verifies what it stored) and
 only then deletes the spool copy. If the upload succeeded but we crashed before the delete, the next
 attempt finds identical bytes at the key and the store writes nothing: each object lands exactly once.
 
@@ -19,7 +21,7 @@ checksum mismatch...) are retried ``retries`` times, then the entry is left in t
 A lock file (``<directory>/.lock``, flock) keeps two processes from draining one spool at once.
 Hooks: ``stats(name, increment)`` with names ``uploaded``, ``bytes``, ``failed/<reason>``;
 ``on_uploaded(entry, stored_key)`` after each upload (``stored_key`` differs from ``entry.key`` only when
-the key held different bytes, see ``archive.storage``).
+the key held different bytes, see ``archive.store``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,6 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import threading
 import time
 import uuid
@@ -42,19 +43,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from archive.fsutil import READ_BLOCK, fsync_dir, sha256_file, write_atomic
 from archive.keys import check_key
-from archive.storage import (
+from archive.store import (
     DEFAULT_CONTENT_TYPE,
     Store,
     StoreError,
     StoreIntegrityError,
+    StoreSourceError,
     StoreUnavailableError,
 )
 
 logger = logging.getLogger(__name__)
 
 StatsHook = Callable[[str, int], None]
-_READ_BLOCK = 1024 * 1024
 
 
 class SpoolLockedError(RuntimeError):
@@ -85,39 +87,6 @@ class Pending:
 
 
 UploadedHook = Callable[[SpoolEntry, str], None]
-
-
-def _sha256_of(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while block := fh.read(_READ_BLOCK):
-            digest.update(block)
-            size += len(block)
-    return digest.hexdigest(), size
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # not every file system allows it; the files themselves are synced
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, writer: Callable[[IO[bytes]], object]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            writer(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 class Spool:
@@ -269,13 +238,12 @@ class Spool:
         self._check_open()
         check_key(key)
         source = Path(path)
-        sha, size = _sha256_of(source)
+        sha, size = sha256_file(source)
         entry = SpoolEntry(self._new_id(), key, sha, size, content_type, time.time())
         meta, data = self._paths(entry.id)
-        _write_atomic(meta, lambda fh: fh.write(entry.to_json()))
+        write_atomic(meta, lambda fh: fh.write(entry.to_json()))
         try:
-            self._place(source, data, keep_source=keep_source)
-            if _sha256_of(data) != (sha, size):
+            if self._place(source, data, keep_source=keep_source) and sha256_file(data) != (sha, size):
                 raise StoreIntegrityError(f"{source} changed while it was handed to the spool")
         except BaseException:
             meta.unlink(missing_ok=True)
@@ -284,28 +252,30 @@ class Spool:
             else:
                 data.unlink(missing_ok=True)
             raise
-        _fsync_dir(self.objects)
+        fsync_dir(self.objects)
         self._enqueue(entry)
         return entry
 
-    def _place(self, source: Path, data: Path, *, keep_source: bool) -> None:
+    def _place(self, source: Path, data: Path, *, keep_source: bool) -> bool:
+        """Move (or link) the file into the spool; True when it had to be copied (then it is re-checked)."""
         if not keep_source:
             try:
                 os.replace(source, data)
-                return
+                return False
             except OSError as exc:
                 if exc.errno != errno.EXDEV:
                     raise
         else:
             try:
                 os.link(source, data)
-                return
+                return False
             except OSError:
                 pass  # another file system, or links not allowed: copy
         with open(source, "rb") as src:
-            _write_atomic(data, lambda fh: shutil.copyfileobj(src, fh, _READ_BLOCK))
+            write_atomic(data, lambda fh: shutil.copyfileobj(src, fh, READ_BLOCK))
         if not keep_source:
             source.unlink()
+        return True
 
     def add_bytes(self, key: str, data: bytes, content_type: str = DEFAULT_CONTENT_TYPE) -> SpoolEntry:
         """Put ``data`` in the spool under ``key``."""
@@ -315,13 +285,13 @@ class Spool:
             self._new_id(), key, hashlib.sha256(data).hexdigest(), len(data), content_type, time.time()
         )
         meta, data_path = self._paths(entry.id)
-        _write_atomic(meta, lambda fh: fh.write(entry.to_json()))
+        write_atomic(meta, lambda fh: fh.write(entry.to_json()))
         try:
-            _write_atomic(data_path, lambda fh: fh.write(data))
+            write_atomic(data_path, lambda fh: fh.write(data))
         except BaseException:
             meta.unlink(missing_ok=True)
             raise
-        _fsync_dir(self.objects)
+        fsync_dir(self.objects)
         self._enqueue(entry)
         return entry
 
@@ -419,14 +389,15 @@ class Uploader(threading.Thread):
         spool = self.spool
         _, data = spool._paths(entry.id)
         try:
-            if _sha256_of(data) != (entry.sha256, entry.size):
-                raise StoreError(
-                    f"spool copy of {entry.key} no longer matches its sidecar", reason="spool_corrupt"
-                )
-            stored_key = spool.store.put_file(entry.key, data, content_type=entry.content_type)
-            info = spool.store.stat(stored_key)
-            if info is None or info.sha256 != entry.sha256 or info.size != entry.size:
-                raise StoreIntegrityError(f"{stored_key}: stored object does not match the spool copy")
+            # The store checks the spool copy against the sidecar's digest as it reads it, and verifies what
+            # it stored: no separate hash here, no separate lookup after.
+            stored_key = spool.store.put_file(
+                entry.key, data, content_type=entry.content_type, sha256=entry.sha256, size=entry.size
+            )
+        except StoreSourceError as exc:
+            spool._stat("failed/spool_corrupt")
+            logger.error("spool copy of %s no longer matches its sidecar, not uploaded: %s", entry.key, exc)
+            return StoreError(str(exc), reason="spool_corrupt")
         except StoreError as exc:
             spool._stat(f"failed/{exc.reason}")
             if isinstance(exc, StoreUnavailableError):

@@ -21,7 +21,7 @@ from pathlib import Path
 from wacz.main import main as wacz_main
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.warc import iri_to_uri, warc_date
+from archive.warc_fields import iri_to_uri, warc_date
 
 logger = logging.getLogger(__name__)
 

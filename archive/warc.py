@@ -4,7 +4,8 @@
 ``{prefix}-{YYYYMMDDhhmmssSSS}-{serial:05d}-{worker_id}{host}.warc.gz``. A file is written as ``NAME.open``
 and renamed when it is finished (rotation at ``max_size``, or ``close()``); ``on_close(path)`` then gets the
 finished path. Each file starts with one ``warcinfo`` record built from the caller's mapping, with any key
-that looks like a secret dropped and any ``user:password@`` removed from values.
+that looks like a secret dropped and any ``user:password@`` removed from values. The record header fields
+themselves are made in ``archive.warc_fields``.
 
 What is stored, and the few places where it is not byte-for-byte what crossed the wire:
 
@@ -28,27 +29,32 @@ another thread than Scrapy's downloader.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
 import os
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from importlib import metadata
 from io import BytesIO
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
 from archive.capture import Capture, CaptureRef
 from archive.digests import DigestIndex
+from archive.warc_fields import (
+    RawHttpHeaders,
+    clean_warcinfo,
+    default_software,
+    drop_chunked,
+    http_protocol,
+    iri_to_uri,
+    payload_digest,
+    warc_date,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,105 +63,6 @@ REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-dig
 TEXT_URI_PREFIX = "urn:text:"
 NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 OPEN_SUFFIX = ".open"
-
-# Keys of warcinfo fields that must never be written: credentials end up in WARCs kept for decades.
-_SECRET_KEY_RE = re.compile(
-    r"secret|passw|pwd|token|credential|api[-_]?key|access[-_]?key|private[-_]?key|auth|cookie|session",
-    re.IGNORECASE,
-)
-_USERINFO_RE = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
-
-# Characters left alone when turning an IRI into a URI: RFC 3986 reserved + unreserved, and "%" so that
-# already percent-encoded sequences are kept as they are.
-_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
-_QUERY_SAFE = _PATH_SAFE + "?"
-
-
-def iri_to_uri(url: str) -> str:
-    """Percent-encode an IRI (UTF-8) into a URI, keeping existing %XX escapes; IDNA-encode the host."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if not netloc.isascii():
-        userinfo, _, hostport = netloc.rpartition("@")
-        host, sep, port = hostport.partition(":")
-        host = host.encode("idna").decode("ascii")
-        netloc = (quote(userinfo, safe=_PATH_SAFE) + "@" if userinfo else "") + host + sep + port
-    path = quote(parts.path, safe=_PATH_SAFE)
-    query = quote(parts.query, safe=_QUERY_SAFE)
-    return urlunsplit((parts.scheme, netloc, path, query, ""))
-
-
-def default_software() -> str:
-    """``libya-news-archiver/VERSION warcio/VERSION`` for the warcinfo ``software`` field."""
-    parts = []
-    for dist in ("libya-news-archiver", "warcio"):
-        try:
-            parts.append(f"{dist}/{metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            parts.append(dist)
-    return " ".join(parts)
-
-
-def payload_digest(body: bytes) -> str:
-    """The WARC payload digest warcio writes: ``sha1:`` + base32 of the SHA-1 of the stored payload."""
-    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode("ascii")
-
-
-def clean_warcinfo(fields: Mapping[str, str]) -> dict[str, str]:
-    """Drop empty and secret-looking fields; strip ``user:password@`` from URL-like values."""
-    clean: dict[str, str] = {}
-    for key, value in fields.items():
-        if value is None or value == "":
-            continue
-        if _SECRET_KEY_RE.search(key):
-            logger.warning("Not writing warcinfo field %r: it looks like a secret", key)
-            continue
-        text = " ".join(str(value).split())  # one line per field
-        clean[key] = _USERINFO_RE.sub(r"\g<scheme>", text)
-    return clean
-
-
-def warc_date(when: datetime) -> str:
-    """WARC/1.1 date (UTC, microseconds) for ``when``; a naive datetime is taken as UTC."""
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC).replace(tzinfo=None)
-    return str(datetime_to_iso_date(when, use_micros=True))
-
-
-def _http_protocol(protocol: str | None) -> str:
-    if not protocol:
-        return "HTTP/1.1"
-    if protocol.lower() in ("h2", "http/2", "http/2.0"):
-        return "HTTP/2"
-    return protocol.upper() if protocol.lower().startswith("http/") else protocol
-
-
-def _encode_line(line: str) -> bytes:
-    try:
-        return line.encode("latin-1")
-    except UnicodeEncodeError:
-        return line.encode("utf-8")
-
-
-class _RawHttpHeaders(StatusAndHeaders):
-    """warcio's StatusAndHeaders, but serialised byte-exact (latin-1) instead of percent-encoding non-ASCII."""
-
-    def compute_headers_buffer(self, header_filter: object = None) -> None:
-        first = f"{self.protocol} {self.statusline}" if self.protocol else self.statusline
-        lines = [first, *(f"{name}: {value}" for name, value in self.headers)]
-        self.headers_buff = b"".join(_encode_line(line) + b"\r\n" for line in lines) + b"\r\n"
-
-
-def _drop_chunked(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    kept: list[tuple[str, str]] = []
-    for name, value in headers:
-        if name.lower() == "transfer-encoding":
-            codings = [c.strip() for c in value.split(",") if c.strip().lower() != "chunked"]
-            if codings:
-                kept.append((name, ", ".join(codings)))
-            continue
-        kept.append((name, value))
-    return kept
 
 
 class WarcRotatingWriter:
@@ -213,10 +120,10 @@ class WarcRotatingWriter:
         uri = iri_to_uri(capture.url)
         date = warc_date(capture.fetched_at)
         digest = payload_digest(capture.body)
-        protocol = _http_protocol(capture.protocol)
+        protocol = http_protocol(capture.protocol)
         reason = capture.reason or ""
-        http_headers = _RawHttpHeaders(
-            f"{capture.status} {reason}".rstrip(), _drop_chunked(capture.response_headers), protocol=protocol
+        http_headers = RawHttpHeaders(
+            f"{capture.status} {reason}".rstrip(), drop_chunked(capture.response_headers), protocol=protocol
         )
         record_headers = {"WARC-Date": date}
         if capture.ip_address:
@@ -363,10 +270,10 @@ class WarcRotatingWriter:
         if parts.query:
             target += "?" + parts.query
         headers = list(capture.request_headers)
-        protocol = _http_protocol(capture.protocol)
+        protocol = http_protocol(capture.protocol)
         if protocol != "HTTP/2" and not any(name.lower() == "host" for name, _ in headers):
             headers.insert(0, ("Host", parts.netloc))
-        http_headers = _RawHttpHeaders(f"{target} {protocol}", headers, protocol=capture.method.upper())
+        http_headers = RawHttpHeaders(f"{target} {protocol}", headers, protocol=capture.method.upper())
         record_headers = {"WARC-Date": date, "WARC-Concurrent-To": concurrent_to}
         if capture.ip_address:
             record_headers["WARC-IP-Address"] = capture.ip_address
@@ -469,3 +376,14 @@ class WarcRotatingWriter:
     @staticmethod
     def _final_name(path: Path) -> str:
         return path.name.removesuffix(OPEN_SUFFIX)
+
+
+__all__ = [
+    "NOT_MODIFIED_PROFILE",
+    "OPEN_SUFFIX",
+    "REVISIT_PROFILE",
+    "WarcRotatingWriter",
+    "iri_to_uri",
+    "payload_digest",
+    "warc_date",
+]

@@ -254,7 +254,7 @@ def full_note(stats: dict[str, Any], gated: int | None = None) -> str:
 
 @contextlib.contextmanager
 def seaweedfs(workdir: Path) -> Iterator[Any]:
-    from tests.fixtures_s3 import SeaweedS3
+    from devtools.seaweed import SeaweedS3
 
     server = SeaweedS3(workdir / "seaweedfs")
     server.start()

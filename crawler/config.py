@@ -193,14 +193,6 @@ def default_crawl_id(now: datetime | None = None) -> str:
     return (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
 
 
-def crawl_part_name(settings: Any) -> str:
-    """The name of this process's share of a crawl: the crawl id, plus the worker id when several workers
-    share one crawl (their manifests and WACZ packages must not clash)."""
-    crawl_id = settings.get("CRAWL_ID") or ""
-    worker = (settings.get("CRAWL_WORKER_ID") or "").strip()
-    return f"{crawl_id}.{worker}" if worker else crawl_id
-
-
 def user_agent_for(contact: str) -> str:
     return f"Mozilla/5.0 (compatible; {PROJECT_NAME}/{PROJECT_VERSION}; +{contact})"
 

@@ -1,22 +1,20 @@
 """Parsing of the discovery documents: sitemaps (index, urlset, Google news), RSS 2.0 and Atom feeds.
 
-Pure functions on bytes, no Scrapy: the spider feeds them response bodies. XML is parsed with lxml in
+Pure functions on bytes (Scrapy's size-capped ``gunzip`` is the one library helper): the spider feeds
+them response bodies. XML is parsed with lxml in
 recover mode with entities off, because real feeds are often slightly broken and must never be able to
 expand entities.
 """
 
 from __future__ import annotations
 
-import gzip
-import io
-import zlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from email.utils import parsedate_to_datetime
+from datetime import date, datetime
 
 from lxml import etree
+from scrapy.utils.gz import gunzip
 
-GZIP_MAGIC = b"\x1f\x8b"
+from archive.dates import parse_datetime
 
 
 class DecompressionLimitError(ValueError):
@@ -47,28 +45,11 @@ class FeedEntry:
 
 
 def gunzip_limited(data: bytes, max_size: int) -> bytes:
-    """Decompress gzip ``data``, refusing to produce more than ``max_size`` bytes."""
-    decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    out = io.BytesIO()
-    chunk = data
-    while chunk:
-        piece = decomp.decompress(chunk, max_size + 1 - out.tell())
-        out.write(piece)
-        if out.tell() > max_size:
-            raise DecompressionLimitError(f"gzip body expands beyond {max_size} bytes")
-        chunk = decomp.unconsumed_tail
-        if not piece and not chunk:
-            break
-    return out.getvalue()
-
-
-def maybe_gunzip(data: bytes, max_size: int) -> bytes:
-    if data[:2] == GZIP_MAGIC:
-        try:
-            return gunzip_limited(data, max_size)
-        except (OSError, EOFError, zlib.error, gzip.BadGzipFile):
-            return b""
-    return data
+    """Decompress gzip ``data``, refusing to produce more than ``max_size`` bytes (Scrapy's ``gunzip``)."""
+    try:
+        return gunzip(data, max_size=max_size)
+    except ValueError as exc:  # Scrapy's size error is its only ValueError; corrupt data is an OSError
+        raise DecompressionLimitError(f"gzip body expands beyond {max_size} bytes") from exc
 
 
 def _local(tag: object) -> str:
@@ -171,19 +152,7 @@ def _atom_entry(entry: etree._Element) -> FeedEntry:
 
 def parse_feed_date(value: str | None) -> datetime | None:
     """RFC 822 (RSS) or ISO 8601 (Atom, news sitemaps) into an aware datetime; None if unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        try:
-            parsed = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
+    return parse_datetime(value)
 
 
 def is_before(value: str | None, since: date | None) -> bool:

@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from archive.record import StoredRecord
+
 
 @dataclass
 class ArticlePage:
     """A fetched article page on its way to extraction, relevance and storage.
 
-    The spider fills the fetch fields; the pipelines fill ``record`` (the extracted article record),
-    ``relevance`` and ``stored`` (the keys written).
+    The spider fills the fetch fields; the extraction pipeline fills ``record`` (the extracted article),
+    ``canonical_url`` and ``text_sha256`` (each computed once per article), the relevance pipeline
+    ``relevance``, and the store pipeline ``stored`` (the frozen ``StoredRecord`` everyone after it reads).
     """
 
     url: str  # the URL as requested (canonicalised)
@@ -20,7 +23,7 @@ class ArticlePage:
     status: int
     headers: dict[str, str] = field(repr=False)
     body: bytes = field(repr=False)
-    fetched_at: str
+    fetched_at: str  # the WARC-Date of the capture the text comes from (else the parse time)
     warc: dict[str, Any] | None = None
     rendered: bool = False
     render_reason: str | None = None
@@ -29,4 +32,6 @@ class ArticlePage:
     feed_content: str | None = field(default=None, repr=False)  # the feed's copy of the body, a fallback
     record: dict[str, Any] = field(default_factory=dict, repr=False)
     relevance: dict[str, Any] | None = None
-    stored: dict[str, str] = field(default_factory=dict)
+    canonical_url: str = ""
+    text_sha256: str = ""
+    stored: StoredRecord | None = field(default=None, repr=False)

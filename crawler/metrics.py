@@ -28,7 +28,9 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from crawler import identity
 from crawler.config import SettingsReader
+from reporting import stats_keys as keys
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer
@@ -61,7 +63,7 @@ LABELLED: dict[str, str] = {
 }
 _BY_SITE = re.compile(r"^(?P<family>.+_by_site)/(?P<site>[^/]+)$")
 _GAUGE = re.compile(
-    r"^(storage/pending|memusage/.*|elapsed_time_seconds|.*_per_minute|request_depth_max|.*max_concurrent.*)$"
+    rf"^({re.escape(keys.UPLOAD_BACKLOG)}|memusage/.*|elapsed_time_seconds|.*_per_minute|request_depth_max|.*max_concurrent.*)$"
 )
 _BAD = re.compile(r"[^a-zA-Z0-9_]+")
 
@@ -155,7 +157,7 @@ class MetricsExtension:
             raise NotConfigured("METRICS_PORT is 0 (metrics endpoint off)")
         stats = crawler.stats
         assert stats is not None
-        ext = cls(config, stats.get_stats, crawler.settings.get("CRAWL_ID") or "")
+        ext = cls(config, stats.get_stats, identity.crawl_id(crawler.settings))
         crawler.signals.connect(ext.start, signal=signals.engine_started)
         crawler.signals.connect(ext.stop, signal=signals.engine_stopped)
         return ext

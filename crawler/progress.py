@@ -27,6 +27,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler.config import SettingsReader
+from reporting import stats_keys as keys
+from reporting.formatting import format_bytes
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -71,14 +73,6 @@ def _sum_prefix(stats: dict[str, Any], prefix: str) -> int:
     return int(sum(v for k, v in stats.items() if k.startswith(prefix) and isinstance(v, (int, float))))
 
 
-def _size(value: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"  # pragma: no cover
-
-
 @dataclass(frozen=True)
 class Snapshot:
     """The counters one progress line is made of."""
@@ -99,14 +93,14 @@ class Snapshot:
             return int(value) if isinstance(value, (int, float)) else 0
 
         return cls(
-            pages=number("response_received_count"),
-            articles=number("store/articles"),
-            rendered=number("render/pages"),
-            warc_bytes=number("warc/bytes"),
-            backlog=number("storage/pending") if backlog is None else backlog,
-            failed=_sum_prefix(stats, "crawl/failed/"),
-            errors=number("log_count/ERROR"),
-            scheduled=number("scheduler/enqueued"),
+            pages=number(keys.PAGES),
+            articles=number(keys.ARTICLES),
+            rendered=number(keys.RENDERED),
+            warc_bytes=number(keys.WARC_BYTES),
+            backlog=number(keys.UPLOAD_BACKLOG) if backlog is None else backlog,
+            failed=_sum_prefix(stats, keys.FAILED_PREFIX),
+            errors=number(keys.ERRORS),
+            scheduled=number(keys.SCHEDULED),
         )
 
 
@@ -121,7 +115,7 @@ def progress_line(now: Snapshot, before: Snapshot | None, seconds: float) -> str
     return (
         f"Progress: {now.pages} pages ({per_min(now.pages, prev.pages)}), "
         f"{now.articles} articles ({per_min(now.articles, prev.articles)}), {now.rendered} rendered, "
-        f"WARC {_size(now.warc_bytes)}, upload backlog {now.backlog}, {now.failed} failed, {now.errors} errors"
+        f"WARC {format_bytes(now.warc_bytes)}, upload backlog {now.backlog}, {now.failed} failed, {now.errors} errors"
     )
 
 
@@ -132,7 +126,7 @@ def progress_bar(now: Snapshot, width: int = BAR_WIDTH) -> str:
     filled = int(width * done / total)
     return (
         f"[{'#' * filled}{'.' * (width - filled)}] {done / total:4.0%} {done}/{total} requests | "
-        f"{now.articles} articles | {now.rendered} rendered | WARC {_size(now.warc_bytes)} | "
+        f"{now.articles} articles | {now.rendered} rendered | WARC {format_bytes(now.warc_bytes)} | "
         f"backlog {now.backlog} | {now.failed} failed"
     )
 

@@ -10,15 +10,14 @@ a clean pause (one SIGINT/SIGTERM), not for a crash.
 So the crawl keeps its own small state, and a restart rediscovers (home, sitemaps and feeds are fetched again,
 they are cheap and may have changed) and skips what is done:
 
-* ``CrawlRecoveryExtension`` (EXTENSIONS, 95: after the storage extension, before ``crawler.warc.WarcExtension``): at start-up repairs every
+* ``CrawlRecoveryExtension`` (EXTENSIONS, 95: after the ``ArchiveSession``, which it needs): at start-up repairs every
   ``*.warc.gz.open`` left in the crawl's WARC directory (``archive.repair``: cut after the last whole record,
   rename) and, once the engine runs, hands the repaired files to the WARC extension like any finished file
   (CDXJ, upload). It keeps a journal, ``<CRAWL_STATE_DIR>/<crawl id>.done``, of the canonical URLs of
   article pages that went through every item pipeline (stored, or dropped on purpose: irrelevant, not an
   article); each line is flushed as it is written, so a killed process loses nothing the OS got. At start it
-  loads that journal, plus the lines of the crawl's manifest working file when the storage extension
-  exposes it (``crawler.archive_storage.manifest.path``; else ``<spool>/manifests-open/<crawl id>.jsonl``,
-  where ``StorePipeline`` keeps it), into the set of done URLs.
+  loads that journal, plus the lines of the crawl's manifest working file (the ``ArchiveSession``'s
+  ``manifest.path``), into the set of done URLs.
 * ``SkipDoneSpiderMiddleware`` (SPIDER_MIDDLEWARES): drops article requests whose canonical URL is done,
   before they reach the scheduler (``recovery/skipped_done``).
 
@@ -26,7 +25,7 @@ What a restart fetches again: discovery pages; articles that were downloaded but
 pipelines when the process died (in flight at the kill); failed, non-HTML and out-of-budget pages.
 
 Settings: RECOVERY_ENABLED (True), CRAWL_STATE_DIR (default ``<ARCHIVE_SPOOL_DIR or ./archive-spool>/state``),
-CRAWL_ID, and the WARC directory settings read by ``crawler.warc.WarcConfig``. Stats: ``recovery/warc_repaired``,
+and the crawl id, spool and WARC directory of the ``ArchiveSession``. Stats: ``recovery/warc_repaired``,
 ``recovery/warc_records_kept``, ``recovery/warc_bytes_dropped``, ``recovery/done_loaded``,
 ``recovery/skipped_done``.
 """
@@ -46,9 +45,10 @@ from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
 from archive.keys import safe_segment
 from archive.repair import RepairResult, repair_directory
+from crawler import identity
 from crawler.config import SettingsReader
+from crawler.session import ArchiveSession
 from crawler.urls import canonicalize_url
-from crawler.warc import WarcConfig
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -57,8 +57,6 @@ if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_SPOOL_DIR = "./archive-spool"
 
 
 class DoneJournal:
@@ -106,7 +104,7 @@ def _manifest_urls(path: Path) -> set[str]:
                 continue
             for key in ("canonical_url", "url"):
                 if isinstance(record.get(key), str):
-                    urls.add(canonicalize_url(record[key]))
+                    urls.add(record[key])  # both canonical already (the store pipeline's record)
     return urls
 
 
@@ -114,8 +112,7 @@ def recovery_state_dir(settings: Any) -> Path | None:
     """Where the done journal lives (None: RECOVERY_ENABLED is off); raises ``ConfigError`` for a bad value."""
     r = SettingsReader(settings)
     enabled = r.boolean("RECOVERY_ENABLED")
-    spool = r.text("ARCHIVE_SPOOL_DIR") or DEFAULT_SPOOL_DIR
-    state_dir = Path(r.text("CRAWL_STATE_DIR") or Path(spool) / "state")
+    state_dir = Path(r.text("CRAWL_STATE_DIR") or identity.spool_dir(settings) / "state")
     r.check()
     return state_dir if enabled else None
 
@@ -124,14 +121,19 @@ class CrawlRecoveryExtension:
     """Repairs leftover WARC files and keeps the journal of finished articles; see the module docstring."""
 
     def __init__(
-        self, crawler: Crawler, warc_dir: Path, journal: DoneJournal, stats: StatsCollector | None = None
+        self,
+        warc_dir: Path,
+        journal: DoneJournal,
+        manifest_path: Path,
+        warc: Any | None = None,
+        stats: StatsCollector | None = None,
     ) -> None:
-        self.crawler = crawler
         self.warc_dir = warc_dir
         self.journal = journal
+        self.manifest_path = manifest_path  # the crawl manifest's working file (the session's)
+        self.warc = warc  # the session's WARC extension, which takes the repaired files
         self.stats = stats
         self.repaired: list[RepairResult] = []
-        self.crawl_id = crawler.settings.get("CRAWL_ID") or ""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlRecoveryExtension:
@@ -139,12 +141,14 @@ class CrawlRecoveryExtension:
         state_dir = recovery_state_dir(settings)
         if state_dir is None:
             raise NotConfigured("RECOVERY_ENABLED is off")
-        warc_config = WarcConfig.from_settings(settings)
-        journal = DoneJournal(state_dir / f"{safe_segment(warc_config.crawl_id)}.done")
-        ext = cls(crawler, warc_config.directory, journal, crawler.stats)
-        # Repair now, before any component can open a new WARC file in the same directory.
-        if warc_config.directory.is_dir():
-            ext.repaired = [r for r in repair_directory(warc_config.directory) if r.path is not None]
+        session = ArchiveSession.of(crawler)
+        config = session.config
+        journal = DoneJournal(state_dir / f"{safe_segment(config.crawl_id)}.done")
+        ext = cls(config.warc_dir, journal, session.manifest.path, session.warc, crawler.stats)
+        # Repair now, before any component can open a new WARC file in the same directory (the writer
+        # opens its first file with its first record).
+        if config.warc_dir.is_dir():
+            ext.repaired = [r for r in repair_directory(config.warc_dir) if r.path is not None]
         crawler.recovery = ext  # type: ignore[attr-defined]
         crawler.signals.connect(ext.engine_started, signal=signals.engine_started)
         crawler.signals.connect(ext.item_done, signal=signals.item_scraped)
@@ -152,25 +156,12 @@ class CrawlRecoveryExtension:
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
 
-    def _manifest_paths(self) -> list[Path]:
-        """The crawl's manifest working file: exposed by storage, else where StorePipeline keeps it."""
-        paths = []
-        storage = getattr(self.crawler, "archive_storage", None)
-        exposed = getattr(getattr(storage, "manifest", None), "path", None)
-        if exposed is not None:
-            paths.append(Path(exposed))
-        spool = getattr(getattr(storage, "config", None), "spool_dir", None)
-        if spool:
-            paths.append(Path(spool) / "manifests-open" / f"{safe_segment(self.crawl_id)}.jsonl")
-        return paths
-
     @property
     def done(self) -> set[str]:
         return self.journal.done
 
     def engine_started(self) -> None:
-        for path in self._manifest_paths():
-            self.journal.done.update(_manifest_urls(path))
+        self.journal.done.update(_manifest_urls(self.manifest_path))
         if self.stats is not None:
             self.stats.set_value("recovery/done_loaded", len(self.journal.done))
             self.stats.set_value("recovery/warc_repaired", len(self.repaired))
@@ -183,23 +174,22 @@ class CrawlRecoveryExtension:
                 len(self.repaired),
                 self.warc_dir,
             )
-        warc = getattr(self.crawler, "warc_archive", None)
-        if warc is None:
+        if self.warc is None:
+            if self.repaired:
+                logger.warning("WARC is off: the repaired files stay in %s", self.warc_dir)
             return
         # A repaired file is a finished file: CDXJ index and upload, like one the writer rotated.
-        hand_over: Any = getattr(warc, "adopt_finished_file", None) or getattr(warc, "_warc_finished", None)
-        if hand_over is None:
-            logger.warning("WARC extension cannot take repaired files; they stay in %s", self.warc_dir)
-            return
         for result in self.repaired:
-            hand_over(result.path)
+            self.warc.adopt_finished_file(result.path)
 
     def item_done(
         self, item: Any, response: Response | None = None, spider: Spider | None = None, **_: Any
     ) -> None:
+        # The URL the article was requested by, canonical already (the spider made it so): what the
+        # skip middleware compares a new request with.
         url = getattr(item, "url", None)
         if isinstance(url, str) and url:
-            self.journal.add(canonicalize_url(url))
+            self.journal.add(url)
 
     def spider_closed(self, spider: Spider, reason: str = "") -> None:
         self.journal.close()

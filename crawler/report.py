@@ -2,22 +2,21 @@
 
 ``CrawlReportExtension`` (EXTENSIONS) remembers every stored article as a manifest line (``item_scraped``),
 loads the previous runs' health of the crawl's sites from the store in a thread when the spider opens, and
-at ``spider_closed``:
+at the end (the report step of the ``ArchiveSession``'s closing sequence; ``spider_closed`` without one):
 
 * dumps all stats (JSON, datetimes as ISO strings, plus ``finish_reason``) to ``reports/<crawl-id>/stats.json``;
-* builds the report (``archive.report``) and writes ``reports/<crawl-id>/report.md``, ``report.html`` and
+* builds the report (``reporting.model``) and writes ``reports/<crawl-id>/report.md``, ``report.html`` and
   ``report.json``;
 * logs a summary, and every layout-drift warning at WARNING level ("layout drift on site X: ...");
-* appends this run's health line per site to ``state/health/<site>.jsonl`` (``archive.health``).
+* appends this run's health line per site to ``state/health/<site>.jsonl`` (``reporting.health``).
 
-Report objects go through ``crawler.archive_storage`` (the spool, so a store outage loses nothing) when the
-storage extension is on; a copy of each is always written to REPORT_DIR/<crawl-id>/ so an operator can open
+Report objects go through the session's storage (the spool, so a store outage loses nothing) when there is
+a session; a copy of each is always written to REPORT_DIR/<crawl-id>/ so an operator can open
 the HTML at once. The health history is state, rewritten in place, so it goes straight to the store (in a
 thread) rather than through the spool, whose writes never overwrite.
 
-The stats are a snapshot taken when the spider closes, before the WARC writer and the uploader finish:
-``warc/*`` may miss the last file's closing bytes and ``storage/pending`` is the backlog at that moment
-(CRAWL_STATS_FILE has the final values). Scrapy's own ``finish_time`` is set after ``spider_closed``;
+The stats are a snapshot taken after the WARC files are closed and before the uploader finishes:
+``storage/pending`` is the backlog at that moment (CRAWL_STATS_FILE has the final values). Scrapy's own ``finish_time`` is set after ``spider_closed``;
 the snapshot carries our own ``finish_time`` and ``elapsed_time_seconds``.
 
 Settings: REPORT_ENABLED (default True), REPORT_DIR (default ``<ARCHIVE_SPOOL_DIR or ./archive-spool>/reports``),
@@ -30,8 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from dataclasses import dataclass
@@ -42,11 +40,14 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from archive.health import DriftThresholds, HealthLog, HealthStore, SiteHealth
-from archive.report import CrawlReport, build_report, jsonable_stats, report_key
-from archive.storage import StoreError
+from archive.fsutil import write_bytes_atomic
+from archive.record import StoredRecord
+from archive.store import StoreError
+from crawler import identity
 from crawler.config import ConfigError, SettingsReader
 from crawler.secrets import SecretMasker
+from reporting.health import DriftThresholds, HealthLog, HealthStore, SiteHealth
+from reporting.model import CrawlReport, build_report, jsonable_stats, report_key
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -55,8 +56,6 @@ if TYPE_CHECKING:
     from scrapy.statscollectors import StatsCollector
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_SPOOL_DIR = "./archive-spool"
 
 
 @dataclass(frozen=True)
@@ -70,12 +69,11 @@ class ReportConfig:
     history_timeout: float
 
     @classmethod
-    def from_settings(cls, settings: BaseSettings) -> ReportConfig:
-        """Raises ``ConfigError`` naming every bad REPORT_* / DRIFT_* setting."""
+    def from_settings(cls, settings: BaseSettings, *, crawl_id: str | None = None) -> ReportConfig:
+        """Raises ``ConfigError`` naming every bad REPORT_* / DRIFT_* setting; ``crawl_id``: the session's."""
         r = SettingsReader(settings)
-        crawl_id = r.text("CRAWL_ID")
-        spool = r.text("ARCHIVE_SPOOL_DIR") or DEFAULT_SPOOL_DIR
-        directory = Path(r.text("REPORT_DIR") or Path(spool) / "reports").absolute()
+        crawl_id = crawl_id or r.text("CRAWL_ID")
+        directory = Path(r.text("REPORT_DIR") or identity.spool_dir(settings) / "reports").absolute()
         ratio = r.number("DRIFT_MEDIAN_RATIO", minimum=0)
         rise = r.number("DRIFT_RATE_RISE", minimum=0)
         window = r.integer("DRIFT_WINDOW", minimum=1)
@@ -102,21 +100,20 @@ class ReportConfig:
 
 
 def manifest_line(item: Any) -> dict[str, Any] | None:
-    """The manifest fields the report uses, from a stored ``ArticlePage`` (None for anything else)."""
-    record = getattr(item, "record", None)
-    if not getattr(item, "stored", None) or not isinstance(record, Mapping):
+    """The manifest fields the report uses, from a stored ``ArticlePage``'s record (None for anything else)."""
+    record = getattr(item, "stored", None)
+    if not isinstance(record, StoredRecord):
         return None
-    text = record.get("text") or ""
     return {
-        "site": getattr(item, "site", ""),
-        "url": getattr(item, "url", ""),
-        "title": record.get("title"),
-        "published": record.get("published"),
-        "text_chars": len(text) if isinstance(text, str) else 0,
-        "rendered": bool(getattr(item, "rendered", False)),
-        "relevance": getattr(item, "relevance", None),
-        "fetched_at": getattr(item, "fetched_at", None),
-        "warc": getattr(item, "warc", None),
+        "site": record.site or "",
+        "url": record.url,
+        "title": record.title,
+        "published": record.published,
+        "text_chars": record.text_chars,
+        "rendered": bool(record.rendered),
+        "relevance": record.relevance,
+        "fetched_at": record.fetched_at,
+        "warc": record.warc,
     }
 
 
@@ -133,7 +130,7 @@ class CrawlReportExtension:
         self.config = config
         self.stats = stats
         self.storage = storage  # crawler.archive_storage (put_json, put_bytes), or None
-        self.store = store  # an archive.storage.Store for the health history, or None
+        self.store = store  # an archive.store.Store for the health history, or None
         self.lines: list[dict[str, Any]] = []
         self.sites: list[str] = []
         self.report: CrawlReport | None = None
@@ -144,11 +141,15 @@ class CrawlReportExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlReportExtension:
-        config = ReportConfig.from_settings(crawler.settings)  # a bad value is an error, even when off
+        session = getattr(crawler, "archive_session", None)
+        # A bad value is an error, even when the report is off.
+        config = ReportConfig.from_settings(
+            crawler.settings, crawl_id=session.config.crawl_id if session is not None else None
+        )
         if not crawler.settings.getbool("REPORT_ENABLED", True):
             raise NotConfigured("REPORT_ENABLED is off")
         assert crawler.stats is not None
-        storage = getattr(crawler, "archive_storage", None)
+        storage = session.storage if session is not None else None
         ext = cls(
             config,
             crawler.stats,
@@ -158,9 +159,12 @@ class CrawlReportExtension:
         ext.masker = SecretMasker.from_settings(crawler.settings)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
-        # Connected now, before the storage extension connects its drain (at engine_started): our handler
-        # runs first, so the report objects are in the spool before it is drained and closed.
-        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        if session is not None:
+            # The session writes the report in its closing sequence: after the WARC files, the revisit
+            # index and the state, before the drain.
+            session.report = ext
+        else:
+            crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
 
     # --- during the crawl -------------------------------------------------------------------------------
@@ -228,6 +232,15 @@ class CrawlReportExtension:
         runs = [h for h in self.report.health if h.pages > 0]
         await maybe_deferred_to_future(deferToThread(self._append_health, runs))
 
+    def finish(self, reason: str) -> CrawlReport:
+        """The session's report step (blocking, in its closing thread): the report, then the health lines."""
+        report = self.close(reason)
+        if self.store is not None:
+            self._append_health([h for h in report.health if h.pages > 0])
+        else:
+            self._executor.shutdown(wait=False)
+        return report
+
     def close(self, reason: str) -> CrawlReport:
         """Snapshot the stats, build the report, write the report objects and log the summary."""
         stats = self.snapshot(reason)
@@ -281,9 +294,7 @@ class CrawlReportExtension:
         path = self.config.directory / _safe_dir(self.config.crawl_id) / name
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp")
-            tmp.write_bytes(data)
-            os.replace(tmp, path)
+            write_bytes_atomic(path, data)
             self.written.setdefault(name, str(path))
         except OSError as exc:
             logger.error("Could not write %s: %s", path, exc)

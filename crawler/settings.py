@@ -198,16 +198,14 @@ ITEM_PIPELINES: dict[str, int] = {
 EXTENSIONS: dict[str, int] = {
     # The host gate in front of the download handlers: 429/503 back-off, Crawl-delay, cluster-wide limits.
     "crawler.politeness.extension.HostPolitenessExtension": 80,
-    # Storage first (the others write through it); WARC closes its files at spider_closed and hands them
-    # over; storage connects its drain at engine start, so it runs after them.
-    "crawler.storage.ArchiveStorageExtension": 90,
+    # The one owner of what the crawl writes: store, spool, WARC writer, digest index, manifest, incremental
+    # state; it closes them in one documented order at spider close (crawler/session.py).
+    "crawler.session.ArchiveSession": 90,
     # Repairs WARC files a killed crawl left `.open` and remembers which articles it finished.
     "crawler.recovery.CrawlRecoveryExtension": 95,
-    "crawler.warc.WarcExtension": 100,
+    # Signs each crawl's WACZ right after it is built (crawler/signing.py); after the session that owns it.
     "crawler.signing.WaczSigningExtension": 101,
-    "crawler.incremental.IncrementalExtension": 105,
-    "crawler.handover.ArchiveHandoverExtension": 120,
-    # Operators: the crawl report (after storage, which it writes through), progress lines, Prometheus.
+    # Operators: the crawl report (written in the session's closing sequence), progress lines, Prometheus.
     "crawler.report.CrawlReportExtension": 150,
     "crawler.progress.ProgressExtension": 160,
     "crawler.metrics.MetricsExtension": 170,

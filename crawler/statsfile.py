@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +18,7 @@ from scrapy.statscollectors import StatsCollector
 
 from crawler.config import SettingsReader
 from crawler.secrets import SecretMasker
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, (int, float, str, bool)) or value is None:
-        return value
-    return str(value)
+from reporting.formatting import jsonable_value
 
 
 def stats_file_path(settings: Any) -> str:
@@ -57,7 +49,7 @@ class StatsFileExtension:
         return ext
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
-        data = {key: _jsonable(value) for key, value in self.stats.get_stats().items()}
+        data = {key: jsonable_value(value) for key, value in self.stats.get_stats().items()}
         data["finish_reason"] = reason
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(self.path.suffix + ".tmp")

@@ -1,11 +1,11 @@
-"""Scrapy glue for archive storage: one store, one spool and its uploader thread per crawl.
+"""Archive storage for a crawl: one store, one spool and its uploader thread (built by ``ArchiveSession``).
 
 Reads ARCHIVE_URI, ARCHIVE_SPOOL_DIR, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
 AWS_ENDPOINT_URL, AWS_REGION_NAME, AWS_USE_SSL, AWS_VERIFY, S3_ADDRESSING_STYLE, S3_MULTIPART_THRESHOLD,
 S3_UPLOAD_RETRIES and ARCHIVE_DRAIN_TIMEOUT (seconds to wait for uploads at spider close; default 300).
 
-``ArchiveStorageExtension.from_crawler`` parses them once into a frozen ``ArchiveStorageConfig`` and checks
-the store before the engine starts: a malformed URI, a missing bucket or refused credentials raise
+``ArchiveStorageConfig.from_settings`` parses them once; ``ArchiveStorageExtension.build`` checks the store
+before the engine starts: a malformed URI, a missing bucket or refused credentials raise
 ``StoreConfigError``/``StoreError`` and the crawl ends before its first request. An unreachable store is
 only a warning: the spool keeps everything until it comes back (or ``scrapy upload`` drains it).
 Other components reach it as ``crawler.archive_storage`` (``put_text``, ``put_json``, ``put_bytes``,
@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +27,7 @@ from urllib.parse import urlsplit
 from scrapy import signals
 
 from archive.spool import Pending, Spool, SpoolEntry
-from archive.storage import (
+from archive.store import (
     DEFAULT_CONTENT_TYPE,
     FileStore,
     Store,
@@ -37,6 +36,7 @@ from archive.storage import (
     StoreUnavailableError,
     store_from_config,
 )
+from crawler import identity
 from crawler.config import ConfigError, SettingsReader
 
 if TYPE_CHECKING:
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_SPOOL_DIR = "./archive-spool"
 S3_MIN_PART = 5 * 1024 * 1024
 _CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
@@ -66,7 +65,7 @@ class ArchiveStorageConfig:
     def from_settings(cls, settings: BaseSettings, *, archive_uri: str | None = None) -> ArchiveStorageConfig:
         """Build from Scrapy settings; ``archive_uri`` overrides ARCHIVE_URI. Raises ``ConfigError`` naming
         every bad setting (the store's own URI rules included; credentials are never echoed)."""
-        from archive.storage import StoreConfigError
+        from archive.store import StoreConfigError
 
         r = SettingsReader(settings)
         uri = (archive_uri or "").strip() or r.text("ARCHIVE_URI")
@@ -96,7 +95,8 @@ class ArchiveStorageConfig:
         threshold = r.integer("S3_MULTIPART_THRESHOLD", minimum=S3_MIN_PART, hint=" (S3's smallest part)")
         retries = r.integer("S3_UPLOAD_RETRIES", minimum=0)
         drain_timeout = r.number("ARCHIVE_DRAIN_TIMEOUT", minimum=0, hint=" (seconds)")
-        spool_dir = os.path.abspath(r.text("ARCHIVE_SPOOL_DIR") or DEFAULT_SPOOL_DIR)
+        r.text("ARCHIVE_SPOOL_DIR")
+        spool_dir = os.path.abspath(identity.spool_dir(settings))
         r.check()
         options = {
             "endpoint_url": endpoint or None,
@@ -132,13 +132,27 @@ class ArchiveStorageExtension:
         self.store = store
         self.stats = stats
         self.spool = Spool(config.spool_dir, store, retries=config.retries, stats=self._count)
-        # Work that must hand its last files over before the drain (the WARC writer's close, ...), run in
-        # order in the drain thread.
-        self.before_drain: list[Callable[[], object]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveStorageExtension:
-        config = ArchiveStorageConfig.from_settings(crawler.settings)
+        """Without an ``ArchiveSession`` (a crawl that wants storage alone): build and close it itself."""
+        session = getattr(crawler, "archive_session", None)
+        if session is not None:
+            return session.storage
+        ext = cls.build(ArchiveStorageConfig.from_settings(crawler.settings), crawler.stats)
+        crawler.archive_storage = ext  # type: ignore[attr-defined]
+        # spider_closed is connected at engine start, after every component has connected its own: our drain
+        # then runs after the other components have handed over their last files.
+        crawler.signals.connect(
+            lambda: crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed),
+            signal=signals.engine_started,
+            weak=False,
+        )
+        return ext
+
+    @classmethod
+    def build(cls, config: ArchiveStorageConfig, stats: StatsCollector | None) -> ArchiveStorageExtension:
+        """Open the store and check it before the first request; start the spool."""
         store = store_from_config(config.store)
         try:
             store.check()
@@ -148,15 +162,7 @@ class ArchiveStorageExtension:
             # Wrong credentials or no bucket: stop now, before the first request, not after hours of crawling.
             logger.error("archive storage is not usable: %s", exc)
             raise
-        ext = cls(config, store, crawler.stats)
-        crawler.archive_storage = ext  # type: ignore[attr-defined]
-        # spider_closed is connected at engine start, after every component has connected its own: our drain
-        # then runs after the WARC writer and the manifest have handed over their last files.
-        crawler.signals.connect(
-            lambda: crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed),
-            signal=signals.engine_started,
-            weak=False,
-        )
+        ext = cls(config, store, stats)
         logger.info("archive storage: %s (spool %s)", store.describe(), config.spool_dir)
         return ext
 
@@ -201,15 +207,7 @@ class ArchiveStorageExtension:
                 self.stats.set_value("storage/pending", left.count)
             return left
 
-        return deferToThread(self._finish).addCallback(record)
-
-    def _finish(self) -> Pending:
-        for step in self.before_drain:
-            try:
-                step()
-            except Exception:  # one failing step (say, the WACZ build) must not keep the rest from the store
-                logger.exception("Closing step %r failed before the storage drain", step)
-        return self.close()
+        return deferToThread(self.close).addCallback(record)
 
     def close(self) -> Pending:
         """Wait (bounded) for the uploads, then stop the uploader; return what is left in the spool."""

@@ -1,11 +1,13 @@
 """Scrapy glue for WARC archiving: the extension that owns the writer, and the middleware that feeds it.
 
-``WarcExtension`` (EXTENSIONS) builds one ``archive.warc.WarcRotatingWriter`` per crawl and publishes itself
-as ``crawler.warc_archive``, so the middleware, pipelines and the browser renderer all write into the same
-files. Each WARC file finished (rotation during the crawl, or the last one when the spider closes) gets a
-CDXJ index beside it, and then the WARC file and its CDXJ are handed to the ``on_file_ready`` hooks (e.g. an
-uploader). When the spider closes, the crawl's WACZ (pages: what pipelines registered with ``add_page``) is
-built and handed over last. Indexing, packaging and the hooks run in one worker thread, off the reactor, in
+``WarcExtension`` owns one ``archive.warc.WarcRotatingWriter`` per crawl. The ``ArchiveSession``
+(``crawler.session``) builds it, publishes it as ``crawler.warc_archive`` (so the middleware, pipelines and
+the browser renderer all write into the same files) and closes it first in its closing sequence; without a
+session (WARC files alone) ``WarcExtension.from_crawler`` builds it and closes it at ``spider_closed``.
+Each WARC file finished (rotation during the crawl, or the last one at close) gets a CDXJ index beside it,
+and then the WARC file and its CDXJ are handed to the ``on_file_ready`` hooks (the session's spool
+hand-over). At close, the crawl's WACZ (pages: what pipelines registered with ``add_page``) is built and
+handed over last. Indexing, packaging and the hooks run in one worker thread, off the reactor, in
 that order; a hook must therefore be thread-safe, and one that raises is logged and does not stop others.
 
 ``WarcCaptureMiddleware`` (DOWNLOADER_MIDDLEWARES, order 950: closest to the downloader, so it sees bodies
@@ -52,7 +54,8 @@ from archive.cdxj import write_cdxj
 from archive.digests import DigestIndex, JsonlDigestIndex
 from archive.wacz import Page, WaczError, build_wacz
 from archive.warc import WarcRotatingWriter
-from crawler.config import SettingsReader, default_crawl_id, project_default
+from crawler import identity
+from crawler.config import SettingsReader, project_default
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -83,12 +86,11 @@ class WarcConfig:
     worker_id: str | None = None
 
     @classmethod
-    def from_settings(cls, settings: BaseSettings) -> WarcConfig:
-        """Raises ``ConfigError`` naming every bad WARC setting."""
+    def from_settings(cls, settings: BaseSettings, *, crawl_id: str | None = None) -> WarcConfig:
+        """Raises ``ConfigError`` naming every bad WARC setting; ``crawl_id``: the session's."""
         r = SettingsReader(settings)
-        crawl_id = r.text("CRAWL_ID") or default_crawl_id()
-        spool = r.text("ARCHIVE_SPOOL_DIR") or "./archive-spool"
-        directory = Path(r.text("WARC_DIR") or Path(spool) / "warc" / crawl_id)
+        crawl_id = crawl_id or r.text("CRAWL_ID") or identity.crawl_id(settings)
+        directory = Path(r.text("WARC_DIR") or identity.spool_dir(settings) / "warc" / crawl_id)
         enabled = r.boolean("WARC_ENABLED")
         max_size = r.integer("WARC_MAX_SIZE", minimum=1)
         if enabled and 1 <= max_size <= _MB:
@@ -101,7 +103,8 @@ class WarcConfig:
         wacz_enabled = r.boolean("WACZ_ENABLED")
         digest_index = Path(r.text("WARC_DIGEST_INDEX") or directory / "digests.jsonl")
         redis_url = r.text("CRAWL_REDIS_URL")
-        worker = r.text("CRAWL_WORKER_ID")
+        r.text("CRAWL_WORKER_ID")
+        worker = identity.worker_id(settings)
         warcinfo = {
             "operator": r.text("OPERATOR_CONTACT"),
             "robots": "obey" if r.boolean("ROBOTSTXT_OBEY") else "ignore",
@@ -164,6 +167,12 @@ class WarcExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcExtension:
+        """Without an ``ArchiveSession`` (WARC files alone, no store): build it and close it at spider close."""
+        session = getattr(crawler, "archive_session", None)
+        if session is not None:
+            if session.warc is None:
+                raise NotConfigured("WARC_ENABLED is off")
+            return session.warc
         config = WarcConfig.from_settings(crawler.settings)  # a bad value stops the crawl, even when off
         if not config.enabled:
             raise NotConfigured("WARC_ENABLED is off")

@@ -48,6 +48,9 @@ SAFETY_NET_SHARE = 0.25
 _PARAGRAPH_TAGS = ("p", "div", "li", "blockquote", "h2", "h3", "h4", "td")
 _INLINE_TAGS = ("a", "b", "strong", "em", "i", "span")
 _PROSE_PARAGRAPH = 100
+# An embedded post (a tweet, an Instagram caption) inside the article is a quoted statement when its own text
+# is this long; shorter ones ("🔥", "Big news!") are furniture.
+_QUOTED_PROSE_CHARS = 60
 # Families whose containers hold prose (comment threads, author bios, teaser excerpts): they are boilerplate
 # only after the article starts, in document order. A live ticker's "comment" items before it are content.
 _AFTER_BODY_FAMILIES = frozenset({"comments", "related", "author-box"})
@@ -203,7 +206,7 @@ def clean_dom(root: HtmlElement, *, safety_net: bool = True) -> DomResult:
         if family is None or plan.covered(element) or _holds_article(element, plan.total, plan.main):
             continue
         if _inside(element, plan.main):
-            if family in STRUCTURAL_FAMILIES or _is_furniture(element):
+            if _is_furniture(element) or (family in STRUCTURAL_FAMILIES and not _quoted_prose(element)):
                 plan.add(element, f"hint:{family}")
             continue  # inside the article a name alone is no evidence
         text = _text_len(element)
@@ -239,6 +242,12 @@ def _before(element: HtmlElement, main: HtmlElement | None, order: dict[HtmlElem
     if not order:
         order.update((e, i) for i, e in enumerate(main.getroottree().iter()))
     return order.get(element, 0) < order.get(main, 0)
+
+
+def _quoted_prose(element: HtmlElement) -> bool:
+    """An embedded post whose own words are a statement: the article quotes it (its chrome goes later)."""
+    words = " ".join(p.text_content() for p in element.iter("p")) or element.text_content()
+    return len(norm(words)) >= _QUOTED_PROSE_CHARS
 
 
 def _is_furniture(element: HtmlElement) -> bool:

@@ -1,5 +1,6 @@
 """HTML bytes -> ``Article`` | ``NoArticle``: decode, parse once, read metadata, clean the DOM, run
-trafilatura (precision-tuned, comments excluded), split into paragraphs, clean the text.
+trafilatura (default mode, comments excluded), split into paragraphs, add the standfirst trafilatura left
+out (``extraction.standfirst``), clean the text.
 
 Also ``extract_feed_entry`` for a feed description that carries a whole body (often escaped HTML): the
 crawler prefers the page's own body and falls back to this.
@@ -45,6 +46,7 @@ from extraction.models import (
     NoArticle,
 )
 from extraction.published import extract_published
+from extraction.standfirst import standfirst
 from extraction.titles import extract_author, extract_title
 
 logger = logging.getLogger(__name__)
@@ -244,6 +246,7 @@ class Options:
     dom_cleanup: bool = True
     paragraph_cleanup: bool = True
     safety_net: bool = True
+    standfirst: bool = True
 
 
 DEFAULT_OPTIONS = Options()
@@ -276,6 +279,11 @@ def _text_stage(raw: list[str], title: str | None, options: Options, trace: list
     paragraphs = clean_paragraphs(raw, title=title, trace=dropped)
     trace.extend(Removal("text", rule, text[:80], len(text)) for rule, text in dropped)
     return paragraphs
+
+
+def _with_standfirst(root: HtmlElement, raw: list[str], title: str | None) -> list[str]:
+    at, leads = standfirst(root, raw, title)
+    return raw[:at] + leads + raw[at:] if leads else raw
 
 
 def _extract(
@@ -315,6 +323,8 @@ def _extract(
             cleanup, note = "fallback", dom.fallback_reason
             trace.append(Removal("dom", "safety-net", dom.fallback_reason, 0))
     raw = _trafilatura_paragraphs(root, url, favor_precision=options.favor_precision)
+    if options.standfirst:
+        raw = _with_standfirst(root, raw, title)
     paragraphs = _text_stage(raw, title, options, trace)
     if sum(len(p) for p in paragraphs) < MIN_TEXT_CHARS and options.favor_precision:
         # Precision mode can drop a short article whole; recall mode gets a second chance.

@@ -166,6 +166,9 @@ _FURNITURE = re.compile(
     r"affiliate[- ]links?\b|references to products from one or more of our advertisers",
     re.IGNORECASE,
 )
+# The attribution line under an embedded post, as the platforms' embed code prints it (Twitter/X:
+# "— Name (@handle) May 4, 2022"); the post's own words stay.
+_EMBED_ATTRIBUTION = re.compile(r"^[—–-]\s*[^()\n]{0,80}\(@\w{1,30}\)(?:\s+\S+){0,6}$")
 _LEAKED_TAG = re.compile(
     r"</?(?:p|div|span|br|hr|strong|em|b|i|u|a|img|figure|figcaption|h[1-6]|ul|ol|li|blockquote|section|"
     r"article|iframe|script|style|font|center|small|sup|sub|table|tr|td|th|tbody)\b[^<>]{0,500}?/?>",
@@ -238,6 +241,8 @@ def noise_rule(text: str, arabic_page: bool) -> str | None:
         return "player-or-ad-label"
     if len(text) < 200 and _NEWSLETTER.match(text):
         return "newsletter"
+    if len(text) < 160 and _EMBED_ATTRIBUTION.match(text):
+        return "embed-attribution"
     if len(text) < 300 and _FURNITURE.search(text):
         return "furniture"
     if _INLINE_PREFIX.match(text) and len(text) < 250:
@@ -279,7 +284,7 @@ def clean_paragraphs(
                 break
             index = _skip_teasers(candidates, index, drops, "terminal-heading")
             continue
-        if _TEASER.match(text) or _INLINE.match(text) or _MORE_HEADING.match(text):
+        if _TEASER.match(text) or _INLINE.match(text) or _is_more_rail(candidates, index):
             limit = 1 if _INLINE.match(text) else 6
             index = _skip_teasers(candidates, index, drops, "teaser-box", limit=limit)
             continue
@@ -290,6 +295,15 @@ def clean_paragraphs(
             drops.append((rule, text))
         index += 1
     return _drop_repeats(kept, title, drops)
+
+
+def _is_more_rail(candidates: list[str], index: int) -> bool:
+    # "Weitere Tourentipps in Schweden" heads a teaser rail after the article; mid-article "Weitere
+    # US-Zellprojekte im Aufbau" is a subheading of the text.
+    if not _MORE_HEADING.match(candidates[index]):
+        return False
+    before = sum(len(p) for p in candidates[:index])
+    return before >= 0.5 * sum(len(p) for p in candidates)
 
 
 def _is_about_author(candidates: list[str], index: int) -> bool:

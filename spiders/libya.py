@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from protego import Protego
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.http import Response, TextResponse
@@ -213,10 +214,11 @@ class LibyaSpider(Spider):
 
     def parse_robots(self, response: Response) -> Iterator[Request]:
         source = self._source(response)
-        for line in response.text.splitlines() if isinstance(response, TextResponse) else []:
-            key, _, value = line.partition(":")
-            if key.strip().lower() == "sitemap" and value.strip():
-                yield from self._req(value.strip(), source, self.parse_sitemap, "sitemap", trusted=True)
+        if not isinstance(response, TextResponse):
+            return
+        # Protego (Scrapy's robots.txt parser) reads the Sitemap: lines, as for the middleware's robots.txt.
+        for url in Protego.parse(response.text).sitemaps:
+            yield from self._req(url, source, self.parse_sitemap, "sitemap", trusted=True)
 
     def parse_sitemap(self, response: Response) -> Iterator[Request]:
         source = self._source(response)
@@ -357,7 +359,7 @@ class LibyaSpider(Spider):
                 status=response.status,
                 headers=headers,
                 body=response.body,
-                fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                fetched_at=_capture_date(response),
                 warc=response.meta.get("warc"),
                 rendered=bool(response.meta.get("rendered")),
                 render_reason=response.meta.get("render_reason"),
@@ -405,6 +407,13 @@ class LibyaSpider(Spider):
         coordinator = getattr(self.crawler, "redis_coordinator", None)
         if coordinator is not None:
             coordinator.done(request)
+
+
+def _capture_date(response: Response) -> str:
+    """The WARC-Date of the record the text will come from (for a rendered page, its DOM conversion
+    record); the parse time only when the response was not archived (WARC off, HTTP cache)."""
+    warc = response.meta.get("warc") or {}
+    return str(warc.get("warc_date") or datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def _rel_canonical(response: Response) -> str | None:

@@ -1,4 +1,4 @@
-"""Pytest plugin: a real S3 server (``archive.seaweed.SeaweedS3``) for the whole session.
+"""Pytest plugin: a real S3 server (``devtools.seaweed.SeaweedS3``) for the whole session.
 
 The session-scoped ``seaweed`` fixture starts it; ``s3_bucket`` gives each test its own fresh bucket and
 makes sure the server is up first (fault tests may have stopped it).
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from archive.seaweed import SeaweedS3
+from devtools.seaweed import SeaweedS3
 
 
 @pytest.fixture(scope="session")

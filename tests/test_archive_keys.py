@@ -21,7 +21,7 @@ from archive.keys import (
     wacz_key,
     warc_key,
 )
-from archive.storage import FileStore
+from archive.store import FileStore
 
 # Anything a page or a sources file could say, including separators, dots, controls and bidi overrides.
 hostile = st.one_of(

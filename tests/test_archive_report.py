@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from archive.health import (
+from archive.store import open_store
+from reporting.health import (
     DriftThresholds,
     HealthLog,
     SiteHealth,
@@ -18,8 +19,7 @@ from archive.health import (
     health_key,
     parse_history,
 )
-from archive.report import build_report, jsonable_stats, load_manifest, report_key
-from archive.storage import open_store
+from reporting.model import build_report, jsonable_stats, load_manifest, report_key
 
 ARABIC_TITLE = "اشتباكات في طرابلس وحكومة الوحدة تدعو إلى التهدئة"
 

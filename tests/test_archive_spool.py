@@ -13,7 +13,7 @@ import pytest
 
 from archive.manifest import ManifestWriter
 from archive.spool import Spool, SpoolEntry, SpoolLockedError
-from archive.storage import FileStore, open_store
+from archive.store import FileStore, open_store
 
 if TYPE_CHECKING:
     from tests.fixtures_s3 import SeaweedS3

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from archive.state import CrawlState, StateStore, merge_entries, parse_time, version_key
-from archive.storage import open_store
+from archive.state import CrawlState, merge_entries, parse_time, version_key
+from archive.state_store import StateStore
+from archive.store import open_store
 
 if TYPE_CHECKING:
     from tests.fixtures_s3 import SeaweedS3

@@ -1,4 +1,4 @@
-"""archive.storage: URI/option validation, FileStore, and S3Store against a real SeaweedFS."""
+"""archive.store: URI/option validation, FileStore, and S3Store against a real SeaweedFS."""
 
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from archive.storage import (
+from archive.spool import Spool
+from archive.store import (
     FileStore,
     S3Store,
+    Source,
     StoreAccessError,
     StoreConfig,
     StoreConfigError,
     StoreIntegrityError,
     StoreNotFoundError,
+    StoreSourceError,
     StoreUnavailableError,
-    _Source,
     alternative_key,
     open_store,
 )
@@ -188,7 +190,39 @@ def test_s3_upload_carries_and_verifies_sha256(seaweed: SeaweedS3, s3_bucket: st
     # The post-upload check compares what the server holds with what we meant to send.
     assert isinstance(store, S3Store)
     with pytest.raises(StoreIntegrityError):
-        store._verify(key, _Source(data=data + b"!"), None)
+        store._verify(key, Source(data=data + b"!"), None)
+
+
+def _count_heads(store: S3Store) -> list[str]:
+    """The keys of every HEAD request the store's own client sends (botocore's event hook, no mock)."""
+    heads: list[str] = []
+    store._client.meta.events.register(
+        "provide-client-params.s3.HeadObject", lambda params, **_: heads.append(params["Key"])
+    )
+    return heads
+
+
+def test_s3_small_object_gets_one_head_and_a_spooled_one_is_not_rehashed(
+    seaweed: SeaweedS3, s3_bucket: str, tmp_path: Path
+) -> None:
+    store = open_store(seaweed.uri(s3_bucket), **seaweed.store_options())
+    assert isinstance(store, S3Store)
+    heads = _count_heads(store)
+    assert store.put_bytes("text/s/undated/h.json", b"{}") == "text/s/undated/h.json"
+    assert heads == ["archive/text/s/undated/h.json"]  # the check after the write, nothing before it
+    # Through the spool: its sidecar digest goes along, and the store's check is the only lookup.
+    heads.clear()
+    spool = Spool(tmp_path / "spool", store, start=False)
+    spool.add_bytes("text/s/undated/i.txt", "ليبيا".encode())
+    assert spool.drain(60).count == 0
+    spool.close()
+    assert heads == ["archive/text/s/undated/i.txt"]
+    # A spool copy that no longer matches its digest is refused before anything is sent.
+    src = tmp_path / "changed.txt"
+    src.write_bytes(b"after")
+    with pytest.raises(StoreSourceError):
+        store.put_file("text/s/undated/j.txt", src, sha256=hashlib.sha256(b"befor").hexdigest(), size=5)
+    assert not store.exists("text/s/undated/j.txt")
 
 
 def test_s3_never_overwrites_silently(seaweed: SeaweedS3, s3_bucket: str) -> None:
@@ -209,11 +243,11 @@ def test_s3_conditional_put_refuses_an_existing_key(
     """If-None-Match: * is what makes the no-overwrite rule race-free; SeaweedFS honours it."""
     store = open_store(seaweed.uri(s3_bucket), **seaweed.store_options(multipart_threshold=5 * MiB))
     assert isinstance(store, S3Store)
-    assert store._write("k/one", _Source(data=b"first"), "text/plain", exclusive=True) is True
-    assert store._write("k/one", _Source(data=b"second"), "text/plain", exclusive=True) is False
+    assert store._write("k/one", Source(data=b"first"), "text/plain", exclusive=True) is True
+    assert store._write("k/one", Source(data=b"second"), "text/plain", exclusive=True) is False
     big = tmp_path / "big.bin"
     big.write_bytes(os.urandom(6 * MiB))
-    assert store._write("k/one", _Source(path=big), "application/octet-stream", exclusive=True) is False
+    assert store._write("k/one", Source(path=big), "application/octet-stream", exclusive=True) is False
     assert store.get_bytes("k/one") == b"first"
     assert store._conditional_put is True
     assert not seaweed.client().list_multipart_uploads(Bucket=s3_bucket).get("Uploads")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import http.server
 import json
 import subprocess
@@ -43,8 +44,15 @@ def test_file_with_url(tmp_path: Path) -> None:
     record = json.loads(done.stdout)
     assert record["url"] == "https://alwaha.test/a"
     assert record["title"] == TITLE
-    assert record["paragraphs"] == PARAGRAPHS
+    assert record["text"] == "\n\n".join(PARAGRAPHS)
     assert record["published"] == "2020-01-26"
+    # What the crawl stores: the relevance decision included, the fields only a crawl knows absent.
+    assert record["relevance"]["relevant"] is True
+    assert record["text_sha256"] == hashlib.sha256(record["text"].encode("utf-8")).hexdigest()
+    assert record["text_chars"] == len(record["text"])
+    assert record["text_source"] == "page"
+    for name in ("crawl_id", "site", "fetched_at", "text_key", "json_key", "version", "warc"):
+        assert name in record and record[name] is None, name
     assert TITLE in done.stdout  # ensure_ascii=False: Arabic printed as is
 
 
@@ -65,7 +73,7 @@ def test_explain_lists_what_each_stage_removed(tmp_path: Path) -> None:
     done = run_extract(str(page), "--url", "https://alwaha.test/a", "--explain")
     assert done.returncode == 0, done.stderr
     output = json.loads(done.stdout)
-    assert output["record"]["paragraphs"] == PARAGRAPHS
+    assert output["record"]["text"] == "\n\n".join(PARAGRAPHS)  # the stored record: text, not paragraphs
     removed = output["removed"]
     assert {"stage": "dom", "rule": "hint:share", "element": "div.post-share", "chars": 12} in removed
     assert any(r["stage"] == "text" and r["rule"] == "notice" and "محفوظة" in r["element"] for r in removed)
@@ -117,7 +125,7 @@ def test_url_fetched_over_http(server: str) -> None:
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
     assert record["encoding"] == "windows-1256"
-    assert record["paragraphs"] == PARAGRAPHS
+    assert record["text"] == "\n\n".join(PARAGRAPHS)
     assert record["url"] == f"{server}/news/1"
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from warcio.archiveiterator import ArchiveIterator
 
 from crawler.urls import canonicalize_url
 from tests.crawling import CrawlRun, run_crawl
@@ -98,6 +99,21 @@ def test_one_text_and_one_metadata_file_per_article(crawl: CrawlRun) -> None:
     records = sorted((crawl.archive / "text").rglob("*.json"))
     assert len(texts) == len(records) == len(crawl.manifest())
     assert {p.with_suffix("") for p in texts} == {p.with_suffix("") for p in records}
+
+
+def test_fetched_at_is_the_warc_date_of_the_text_record(crawl: CrawlRun) -> None:
+    rendered = 0
+    for line in crawl.manifest():
+        warc = line["warc"]
+        assert line["fetched_at"] == warc["warc_date"], line["url"]
+        with (crawl.archive / "warc" / crawl.crawl_id / warc["filename"]).open("rb") as fh:
+            fh.seek(warc["offset"])
+            record = next(iter(ArchiveIterator(fh)))
+        assert record.rec_headers.get_header("WARC-Date") == line["fetched_at"]
+        # A rendered page's text comes from the rendered DOM: the conversion record, not the response.
+        assert record.rec_type == ("conversion" if line["rendered"] else "response"), line["url"]
+        rendered += bool(line["rendered"])
+    assert rendered, "the newsroom's gated site gives rendered articles"
 
 
 def test_no_url_fetched_twice(crawl: CrawlRun) -> None:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from archive.seaweed import SeaweedS3
+from devtools.seaweed import SeaweedS3
 from tests.crawling import run_crawl, run_scrapy, scrapy_command
 
 

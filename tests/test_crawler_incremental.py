@@ -13,8 +13,9 @@ from scrapy import Request, Spider
 from scrapy.utils.test import get_crawler
 
 import crawler.settings as project_settings
-from archive.state import CrawlState, StateStore
-from archive.storage import open_store
+from archive.state import CrawlState
+from archive.state_store import StateStore
+from archive.store import open_store
 from crawler.incremental import (
     IncrementalExtension,
     IncrementalSpiderMiddleware,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from archive.health import SiteHealth
-from archive.report import build_report
+from reporting.health import SiteHealth
+from reporting.model import build_report
 from tests.test_archive_report import synthetic_manifest, synthetic_stats
 
 CHROMIUM = os.environ.get("CRAWL_CHROMIUM_PATH") or "/usr/bin/chromium"

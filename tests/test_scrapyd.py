@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.state import StateStore
-from archive.storage import open_store
+from archive.state_store import StateStore
+from archive.store import open_store
 from newsroom import Newsroom
 from tests.crawling import FAST, REPO
 from tests.test_crawler_incremental import RELEVANT_PARAGRAPHS, incremental_settings

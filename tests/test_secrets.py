@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from archive.seaweed import SeaweedS3
 from crawler.secrets import MASK, SecretMasker, install_log_masking
+from devtools.seaweed import SeaweedS3
 from tests.crawling import FAST, REPO, run_crawl, scrapy_command, scrapy_env
 
 if TYPE_CHECKING:

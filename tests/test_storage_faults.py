@@ -20,7 +20,7 @@ from scrapy.utils.test import get_crawler
 
 from archive.manifest import ManifestWriter
 from archive.spool import Spool, SpoolEntry
-from archive.storage import Store, StoreAccessError, StoreNotFoundError, open_store
+from archive.store import Store, StoreAccessError, StoreNotFoundError, open_store
 from crawler.storage import ArchiveStorageConfig, ArchiveStorageExtension
 from tests.crawling import run_scrapy, scrapy_command
 

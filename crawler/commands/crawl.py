@@ -26,7 +26,7 @@ def setup_error_types() -> tuple[type[BaseException], ...]:
 
     types: list[type[BaseException]] = [ConfigError, SourcesError]
     try:
-        from archive.storage import StoreError
+        from archive.store import StoreError
 
         types.append(StoreError)
     except ImportError:  # pragma: no cover - storage is part of the project; kept for partial installs

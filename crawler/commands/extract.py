@@ -1,4 +1,9 @@
-"""``scrapy extract PATH_OR_URL [--url URL] [--explain]``: print the extraction record of one page as JSON.
+"""``scrapy extract PATH_OR_URL [--url URL] [--explain]``: print the record the crawl would store for one page.
+
+The record is the crawl's ``StoredRecord`` (``archive.record``), built by the crawl's own extraction and
+relevance code (``crawler.pipelines.extract.extract_record``, the topic of RELEVANCE_TOPIC), plus its
+``text`` (what goes to the ``.txt`` object): the object a crawl writes to its WARC metadata record. Fields
+only a crawl knows (crawl id, site, keys, version, WARC positions, fetch time) are null.
 
 ``--explain`` prints ``{"record": ..., "removed": [...]}`` instead: next to the record, what each clean-up
 stage removed (``stage`` "dom" or "text", ``rule``, ``element`` (``div.class#id``, or the start of a dropped
@@ -9,7 +14,7 @@ http(s) URL is fetched with urllib and its response headers are passed on, so th
 crawl's. The record is printed with ``ensure_ascii=False, indent=2``. Exit codes: 0 when a record was
 printed (also for a NoArticle, whose record says ``"status": "no_article"`` and why: deciding that a page
 holds no article is a successful extraction), 1 when the page could not be read (missing file, fetch
-error). Reads no settings.
+error). Reads RELEVANCE_TOPIC.
 """
 
 from __future__ import annotations
@@ -20,11 +25,16 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from extraction import extract
+from archive.keys import article_id
+from archive.record import StoredRecord
+from crawler.pipelines.extract import extract_record
+from crawler.pipelines.relevance import topic_path
+from crawler.urls import canonicalize_url
 from extraction.cleanup import Removal
 
 FETCH_TIMEOUT = 30.0
@@ -76,12 +86,19 @@ class Command(ScrapyCommand):
             body, headers = path.read_bytes(), {}
             url = opts.page_url or path.resolve().as_uri()
         removed: list[Removal] = []
-        record = extract(body, url, headers, trace=removed).to_record()
+        extracted = extract_record(
+            body, url, headers, None, None, str(topic_path(self.settings)), trace=removed
+        )
+        output: dict[str, Any] = extracted
+        if extracted.get("status") == "article":
+            canonical = canonicalize_url(extracted.get("canonical_url") or url)
+            record = StoredRecord.for_page(
+                article_id(canonical), canonical, extracted, extracted.get("relevance")
+            )
+            output = {**record.to_dict(), "text": extracted.get("text") or ""}
         if opts.explain:
-            output = {"record": record, "removed": [r.as_dict() for r in removed]}
-            print(json.dumps(output, ensure_ascii=False, indent=2))
-            return
-        print(json.dumps(record, ensure_ascii=False, indent=2))
+            output = {"record": output, "removed": [r.as_dict() for r in removed]}
+        print(json.dumps(output, ensure_ascii=False, indent=2))
 
 
 def _fetch(url: str) -> tuple[bytes, dict[str, str]] | None:

@@ -17,6 +17,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from archive.repair import OPEN_SUFFIX, RepairError, RepairResult, repair_directory, repair_warc
+from crawler import identity
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class Command(ScrapyCommand):
             crawl_id = self.settings.get("CRAWL_ID") or ""
             if not crawl_id and not self.settings.get("WARC_DIR"):
                 raise UsageError("give a directory or file, or -s CRAWL_ID=... (or -s WARC_DIR=...)")
-            spool = self.settings.get("ARCHIVE_SPOOL_DIR") or "./archive-spool"
+            spool = identity.spool_dir(self.settings)
             targets = [Path(self.settings.get("WARC_DIR") or Path(spool) / "warc" / crawl_id)]
         results: list[RepairResult] = []
         failed = False

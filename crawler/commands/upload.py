@@ -14,7 +14,7 @@ from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
 from archive.spool import Spool, SpoolEntry, SpoolLockedError
-from archive.storage import StoreError, StoreUnavailableError, store_from_config
+from archive.store import StoreError, StoreUnavailableError, store_from_config
 from crawler.config import ConfigError
 from crawler.secrets import SecretMasker, install_log_masking
 from crawler.storage import ArchiveStorageConfig

@@ -26,9 +26,11 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
+from archive.record import text_sha256
 from crawler.config import SettingsReader
 from crawler.items import ArticlePage
 from crawler.pipelines.relevance import topic_path
+from crawler.urls import canonicalize_url
 
 logger = logging.getLogger(__name__)
 
@@ -43,13 +45,15 @@ def extract_record(
     feed_content: str | None,
     hint_published: str | None,
     topic_path: str | None = None,
+    trace: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Run in a worker process: the article record, or ``{"status": "no_article", "reason": ...}``.
 
     With ``topic_path`` the record also carries the relevance decision (``relevance``), scored here so the
-    CPU work stays off the crawler's reactor thread.
+    CPU work stays off the crawler's reactor thread. ``trace`` collects what the clean-up removed
+    (``extraction.cleanup.Removal``; ``scrapy extract --explain``).
     """
-    record = _extract(body, url, headers, feed_content, hint_published)
+    record = _extract(body, url, headers, feed_content, hint_published, trace)
     if topic_path and record.get("status") == "article":
         from relevance import Topic
 
@@ -61,11 +65,16 @@ def extract_record(
 
 
 def _extract(
-    body: bytes, url: str, headers: dict[str, str], feed_content: str | None, hint_published: str | None
+    body: bytes,
+    url: str,
+    headers: dict[str, str],
+    feed_content: str | None,
+    hint_published: str | None,
+    trace: list[Any] | None = None,
 ) -> dict[str, Any]:
     from extraction import Article, extract, extract_feed_entry
 
-    result = extract(body, url, headers)
+    result = extract(body, url, headers, trace=trace)
     if not isinstance(result, Article) and feed_content:
         # The page gave no article text (a broken template, a stub); the feed carried the whole body.
         fallback = extract_feed_entry(feed_content, url, None, hint_published)
@@ -196,6 +205,10 @@ class ExtractPipeline:
             self.stats.inc_value("extract/missing_date")
             self.stats.inc_value(f"extract/missing_date_by_site/{item.site}")
         item.record = record
+        # Computed once per article here; the incremental and store pipelines, the state and the report
+        # read them from the item (and from its StoredRecord).
+        item.canonical_url = canonicalize_url(record.get("canonical_url") or item.url)
+        item.text_sha256 = text_sha256(record.get("text") or "")
         return item
 
     def spider_closed(self, spider: Spider) -> None:

@@ -206,7 +206,7 @@ class SeaweedS3:
         return name
 
     def store_options(self, **overrides: Any) -> dict[str, Any]:
-        """Options for ``archive.storage.open_store`` pointing at this server (small retry counts)."""
+        """Options for ``archive.store.open_store`` pointing at this server (small retry counts)."""
         options: dict[str, Any] = {
             "endpoint_url": self.endpoint_url,
             "region": self.region,

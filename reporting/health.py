@@ -29,17 +29,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
-from archive.keys import check_key, safe_segment
+from archive.keys import health_key
 
 logger = logging.getLogger(__name__)
 
-HEALTH_PREFIX = "state/health"
 HEALTH_CONTENT_TYPE = "application/x-ndjson"
-
-
-def health_key(site: str) -> str:
-    """``state/health/<site>.jsonl``."""
-    return check_key(f"{HEALTH_PREFIX}/{safe_segment(site)}.jsonl")
 
 
 def median_int(values: Iterable[int | float]) -> int | None:
@@ -245,7 +239,7 @@ def append_history(data: bytes | None, run: SiteHealth) -> bytes:
 
 
 class HealthStore(Protocol):
-    """What ``HealthLog`` needs of an ``archive.storage.Store``."""
+    """What ``HealthLog`` needs of an ``archive.store.Store``."""
 
     def get_bytes(self, key: str) -> bytes | None: ...
 

@@ -57,7 +57,7 @@ def run_crawl(
 
 def read_manifest(archive_uri: str, crawl_id: str, options: dict[str, Any]) -> list[dict[str, Any]]:
     from archive.keys import manifest_key
-    from archive.storage import open_store
+    from archive.store import open_store
 
     store = open_store(archive_uri, **options)
     data = store.get_bytes(manifest_key(crawl_id))
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", default=".demo")
     args = parser.parse_args(argv)
 
-    from archive.seaweed import SeaweedS3
+    from devtools.seaweed import SeaweedS3
     from newsroom import Newsroom
 
     workdir = (REPO / args.workdir).resolve()
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 def export_crawl(archive_uri: str, options: dict[str, Any], crawl_id: str, output: Path) -> int:
     """Copy what the crawl stored in S3 into a local directory with the same layout."""
     from archive.keys import manifest_key, wacz_key, warc_key
-    from archive.storage import open_store
+    from archive.store import open_store
 
     store = open_store(archive_uri, **options)
     manifest = read_manifest(archive_uri, crawl_id, options)
