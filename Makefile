@@ -32,6 +32,7 @@ typecheck:
 eval: deps
 	$(BIN)/python bench/eval_extraction.py
 	$(BIN)/python bench/eval_relevance.py --min-precision 0.95 --min-recall 0.95
+	$(BIN)/python bench/eval_neardup.py --min-precision 0.95 --min-recall 0.95
 
 bench: deps
 	$(BIN)/python bench/eval_extraction.py --cost

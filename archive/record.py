@@ -19,7 +19,17 @@ from dataclasses import dataclass
 from typing import Any
 
 # Extraction fields copied into the record as they are.
-EXTRACTED_FIELDS = ("title", "author", "published", "language", "encoding", "text_source", "published_source")
+EXTRACTED_FIELDS = (
+    "title",
+    "author",
+    "published",
+    "language",
+    "encoding",
+    "text_source",
+    "published_source",
+    "cleanup",
+    "cleanup_note",
+)
 # Fields only a crawl fills (None in ``scrapy extract``'s output).
 CRAWL_FIELDS = (
     "crawl_id",
@@ -60,6 +70,10 @@ class StoredRecord:
     encoding: str | None
     text_source: str | None
     published_source: str | None
+    # "full", or "fallback" when the DOM clean-up stood down (it would have removed too much of the main
+    # block's text); cleanup_note says why.
+    cleanup: str | None
+    cleanup_note: str | None
     fetched_at: str | None
     discovered_via: str | None
     rendered: bool | None
@@ -73,12 +87,17 @@ class StoredRecord:
     text_chars: int
     warc: dict[str, Any] | None
     warc_metadata: dict[str, Any] | None = None
+    # From the research corpus (crawler.corpus), when it is on: entity tags and near-duplicate cluster.
+    entities: dict[str, Any] | None = None
+    cluster: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object (``warc_metadata`` only once the WARC metadata record is written)."""
+        """The JSON object (``warc_metadata`` only once the WARC metadata record is written; ``entities``
+        and ``cluster`` only with the corpus on)."""
         data = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
-        if data["warc_metadata"] is None:
-            del data["warc_metadata"]
+        for name in ("warc_metadata", "entities", "cluster"):
+            if data[name] is None:
+                del data[name]
         return data
 
     def to_json(self) -> str:

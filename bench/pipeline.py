@@ -7,7 +7,9 @@ process and measures, in one run, one table:
 - bare fetch: ``scrapy crawl libya`` with no pipelines, extensions, add-ons or project middlewares,
   politeness off (the fetch ceiling);
 - extraction capacity: ``extraction.extract`` over the same HTML on all cores (the CPU ceiling);
-- full pipeline: ``scrapy crawl libya`` with everything, file store and SeaweedFS S3;
+- full pipeline: ``scrapy crawl libya`` with everything, file store and SeaweedFS S3, and on the file store
+  once more with the research corpus off, beside its stages (near-duplicates, entity tags, dataset) timed
+  alone over the stored articles (``bench/corpus_stages.py``);
 - rendering: a site where every article is gated, through Chromium;
 - the full pipeline at 4x the articles, for memory growth.
 
@@ -234,6 +236,19 @@ def crawl(
     return row, stats
 
 
+CORPUS_OFF = "full pipeline, file store, corpus off"
+
+
+def corpus_stage_rows(archive: Path) -> list[Row]:
+    """The corpus stages' CPU cost over the articles a crawl stored (seconds = CPU seconds: timed alone)."""
+    from corpus_stages import stage_costs
+
+    return [
+        Row(c.name, c.pages, c.cpu, c.cpu, None, None, f"{c.ms_per_page:.2f} CPU ms a page {c.note}".strip())
+        for c in stage_costs(archive)
+    ]
+
+
 BARE = {
     "ITEM_PIPELINES": "{}",
     "EXTENSIONS": json.dumps({"crawler.statsfile.StatsFileExtension": 900}),
@@ -347,13 +362,22 @@ def main(argv: list[str] | None = None) -> int:
             memory[articles] = row
             requisites = int(stats.get("requisites/fetched", 0))
             print("full pipeline, file store, requisites off ...", flush=True)
-            off = {**extra, "CRAWL_REQUISITES": "False"}
+            no_requisites = {**extra, "CRAWL_REQUISITES": "False"}
             row, stats = crawl(
-                "full pipeline, file store, requisites off", sources, workdir, off, **crawl_opts
+                "full pipeline, file store, requisites off", sources, workdir, no_requisites, **crawl_opts
             )
             row.note = full_note(stats, gated)
             row.extra["requisites"] = requisites
             rows.append(row)
+            # The research corpus (entity tags, near-duplicates, dataset parts): the same crawl without it,
+            # and its stages timed alone over what the crawl stored (bench/corpus_stages.py).
+            print("full pipeline, file store, corpus off ...", flush=True)
+            off, off_stats = crawl(
+                CORPUS_OFF, sources, workdir, {**extra, "CORPUS_ENABLED": "False"}, **crawl_opts
+            )
+            off.note = full_note(off_stats, gated) + "; CORPUS_ENABLED=False"
+            rows.append(off)
+            rows += corpus_stage_rows(workdir / "full-pipeline-file-store" / "archive")
             if not args.skip_s3:
                 print("full pipeline, SeaweedFS S3 ...", flush=True)
                 with seaweedfs(workdir) as s3:
@@ -438,14 +462,22 @@ def main(argv: list[str] | None = None) -> int:
                 f"{1000 * (per_page + server_per_page):.1f} ms = {shared:.1f} pages/s before any WARC, store or "
                 f"rendering work: full pipeline / that = **{full.rate / shared:.2f}**."
             )
-    off = by_name.get("full pipeline, file store, requisites off")
-    if full and off and full.pages and off.pages:
-        fetched = int(off.extra.get("requisites", 0))
+    req_off = by_name.get("full pipeline, file store, requisites off")
+    if full and req_off and full.pages and req_off.pages:
+        fetched = int(req_off.extra.get("requisites", 0))
         lines.append(
             f"Page requisites (CSS, scripts, images, fonts): {fetched:,} fetched for {full.pages:,} pages "
             f"({fetched / full.pages:.2f} a page); CPU {1000 * full.cpu / full.pages:.1f} ms a page with them, "
-            f"{1000 * off.cpu / off.pages:.1f} without: **{1000 * (full.cpu / full.pages - off.cpu / off.pages):+.1f} "
-            f"ms a page**; rate {full.rate:.1f} vs {off.rate:.1f} pages/s."
+            f"{1000 * req_off.cpu / req_off.pages:.1f} without: **{1000 * (full.cpu / full.pages - req_off.cpu / req_off.pages):+.1f} "
+            f"ms a page**; rate {full.rate:.1f} vs {req_off.rate:.1f} pages/s."
+        )
+    off = by_name.get(CORPUS_OFF)
+    if full and off and off.rate:
+        stages = [r for r in rows if r.name.startswith("stage: ")]
+        cost = " + ".join(f"{r.name[7:]} {1000 * r.cpu / r.pages:.2f}" for r in stages if r.pages)
+        lines.append(
+            f"Research corpus: {cost} CPU ms a page; full pipeline {full.rate:.1f} pages/s with it, "
+            f"{off.rate:.1f} without: **{100 * (full.rate - off.rate) / off.rate:+.1f} %** (target: at most 5 % lower)."
         )
     if len(memory) == 2:
         small, large = (memory[k] for k in sorted(memory))

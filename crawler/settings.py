@@ -125,6 +125,13 @@ INCREMENTAL_SKIP_BY_PUBLISHED = False
 # Fetch known articles unconditionally (after an extraction fix, say).
 INCREMENTAL_REFETCH = False
 
+# --- Research corpus (crawler.corpus): entity tags, near-duplicate clusters, the Parquet dataset ---------
+CORPUS_ENABLED = True
+DATASET_PART_ROWS = 1000  # a dataset part per partition every this many rows ...
+DATASET_PART_SECONDS = 300.0  # ... or this many seconds, whichever comes first
+NEARDUP_JACCARD = 0.5  # an edited copy: estimated Jaccard of word shingles at least this
+NEARDUP_CONTAINMENT = 0.7  # a shortened copy: share of its shingles found in the other at least this
+
 # --- Operators: progress, report, metrics, layout drift ---------------------------------------------------
 PROGRESS_INTERVAL = 30  # seconds between progress lines (0: off)
 PROGRESS_BAR = "auto"  # auto (when stderr is a terminal) | on | off
@@ -193,6 +200,8 @@ ITEM_PIPELINES: dict[str, int] = {
     "crawler.pipelines.relevance.RelevancePipeline": 200,
     # Unchanged text (same digest as the last version) makes no new record.
     "crawler.incremental.IncrementalPipeline": 250,
+    # Entity tags and near-duplicate cluster into the record (crawler.corpus); the store writes the row.
+    "crawler.corpus.CorpusAnnotatePipeline": 280,
     "crawler.pipelines.store.StorePipeline": 300,
 }
 EXTENSIONS: dict[str, int] = {
@@ -205,6 +214,8 @@ EXTENSIONS: dict[str, int] = {
     "crawler.recovery.CrawlRecoveryExtension": 95,
     # Signs each crawl's WACZ right after it is built (crawler/signing.py); after the session that owns it.
     "crawler.signing.WaczSigningExtension": 101,
+    # The research corpus: near-duplicate index, entity tagger, Parquet dataset parts (through storage).
+    "crawler.corpus.CorpusExtension": 125,
     # Operators: the crawl report (written in the session's closing sequence), progress lines, Prometheus.
     "crawler.report.CrawlReportExtension": 150,
     "crawler.progress.ProgressExtension": 160,

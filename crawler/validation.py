@@ -2,8 +2,9 @@
 
 ``validate_settings`` builds every component's config from the settings (each config's ``from_settings`` holds
 its settings' rules; their defaults are in ``crawler/settings.py``): the crawl, Scrapy's own settings, storage,
-WARC, extraction and relevance (which loads the topic file, RELEVANCE_TOPIC), rendering, incremental,
-distributed, Retry-After, robots.txt and host politeness, page requisites, recovery, the stats file, report, progress and metrics; and it loads the sources
+WARC, extraction and relevance (which loads the topic file, RELEVANCE_TOPIC), the corpus (its entities file),
+rendering, incremental, distributed, Retry-After, robots.txt and host politeness, page requisites, recovery,
+the stats file, report, progress and metrics; and it loads the sources
 file (``-a sources=`` or CRAWL_SOURCES). It raises one ``crawler.config.ConfigError`` that lists every
 problem, each naming the setting and what to fix. ``scrapy crawl`` prints it as one line and exits with
 status 2. A config that raises ``NotConfigured`` (a part switched off or missing, not a bad value) is fine.
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 def _config_builders() -> list[Callable[[BaseSettings], Any]]:
     """Every config's ``from_settings``, imported here so that this module stays cheap to import."""
+    from crawler.corpus import CorpusConfig
     from crawler.distributed.config import RedisConfig
     from crawler.incremental import IncrementalConfig
     from crawler.metrics import MetricsConfig
@@ -54,6 +56,7 @@ def _config_builders() -> list[Callable[[BaseSettings], Any]]:
         WarcConfig.from_settings,
         ExtractConfig.from_settings,
         RelevanceConfig.from_settings,
+        CorpusConfig.from_settings,
         RenderConfig.from_settings,
         IncrementalConfig.from_settings,
         RedisConfig.from_settings,

@@ -1,6 +1,9 @@
 """The newsroom's corpus: hand-written story cores composed with background pools into gold articles.
 
-Reads ``corpus/stories.yaml`` and ``corpus/pools.yaml``. Composition is deterministic (seeded by the
+Reads ``corpus/stories.yaml`` and ``corpus/pools.yaml``, and ``corpus/syndication.yaml``: agency stories
+that three sites publish as sent, edited (their own intro, the last paragraph dropped) and shortened (about
+half, with a closing line of their own), stories on one site only, and near misses (two stories sharing
+their first paragraph only), each with its gold cluster (``ArticleSpec.story``). Composition is deterministic (seeded by the
 story key), so ids, dates, paragraphs and discovery forms are the same on every start.
 """
 
@@ -101,7 +104,95 @@ def load_catalog() -> dict[str, list[ArticleSpec]]:
             specs.append(spec)
         catalog[site] = specs
         assign_discovery(site, specs)
+    for site, spec in syndicated_specs():
+        spec.number = len(catalog[site]) + 1
+        spec.id = f"{site}-{spec.number:03d}"
+        spec.discovery = ("sitemap" if spec.number % 2 else "sitemap_gz", "news_sitemap", "feed", "section")
+        catalog[site].append(spec)
     return catalog
+
+
+# Syndicated copies are dated after this day, one story every SYNDICATION_STEP_DAYS, later copies hours later.
+SYNDICATION_FIRST_DAY = datetime(2020, 3, 2, 8, 15, tzinfo=LIBYA_TZ)
+SYNDICATION_STEP_DAYS = 23
+
+
+def _syndicated_spec(
+    site: str, key: str, title: str, paragraphs: list[str], when: datetime, story: str
+) -> ArticleSpec:
+    return ArticleSpec(
+        id="",
+        site=site,
+        number=0,
+        key=key,
+        slug=key,
+        title=title,
+        author=None,
+        published=when,
+        modified=when,
+        paragraphs=paragraphs,
+        case="plain",
+        section="libya",
+        has_time=site != "legacy",
+        story=story,
+    )
+
+
+def syndicated_specs() -> list[tuple[str, ArticleSpec]]:
+    """The articles of ``corpus/syndication.yaml`` as (site, spec), ids and numbers left to the caller."""
+    doc = _load_yaml("syndication.yaml")
+    sites: list[str] = doc["sites"]
+    forms: list[str] = doc["forms"]
+    out: list[tuple[str, ArticleSpec]] = []
+    for n, story in enumerate(doc["agency"]):
+        day = SYNDICATION_FIRST_DAY + timedelta(days=n * SYNDICATION_STEP_DAYS)
+        paras: list[str] = story["paras"]
+        for j in range(len(sites)):
+            # Rotate: each site publishes each form for some story; the copy "as sent" comes first.
+            form = forms[j]
+            site = sites[(j + n) % len(sites)]
+            if form == "sent":
+                body = list(paras)
+            elif form == "edited":
+                intros = doc["intros"][site]
+                body = [intros[n % len(intros)], *paras[:-1]]
+            elif form == "short":
+                closings = doc["closings"][site]
+                body = [*paras[: max(2, len(paras) // 2)], closings[n % len(closings)]]
+            else:
+                raise ValueError(f"syndication.yaml: unknown form {form!r}")
+            when = day + timedelta(hours=3 * j, minutes=7 * n)
+            out.append(
+                (
+                    site,
+                    _syndicated_spec(
+                        site, f"{story['key']}-{form}", story["title"], body, when, story["key"]
+                    ),
+                )
+            )
+    base = SYNDICATION_FIRST_DAY + timedelta(days=5)
+    for n, story in enumerate(doc["single"]):
+        when = base + timedelta(days=n * SYNDICATION_STEP_DAYS, hours=2)
+        out.append(
+            (
+                story["site"],
+                _syndicated_spec(
+                    story["site"], story["key"], story["title"], list(story["paras"]), when, story["key"]
+                ),
+            )
+        )
+    base = SYNDICATION_FIRST_DAY + timedelta(days=11)
+    for n, pair in enumerate(doc["near_misses"]):
+        for j, story in enumerate(pair["stories"]):
+            when = base + timedelta(days=n * SYNDICATION_STEP_DAYS, hours=1 + 4 * j)
+            body = [pair["shared"], *story["paras"]]
+            out.append(
+                (
+                    story["site"],
+                    _syndicated_spec(story["site"], story["key"], story["title"], body, when, story["key"]),
+                )
+            )
+    return out
 
 
 def assign_discovery(site: str, specs: list[ArticleSpec]) -> None:

@@ -37,6 +37,8 @@ class GoldArticle:
     discovery: tuple[str, ...]
     modified: str = ""
     section: str = ""
+    #: the gold near-duplicate cluster (copies of one agency story share it; otherwise the article's id)
+    story: str = ""
 
     @property
     def text(self) -> str:
@@ -77,6 +79,8 @@ class ArticleSpec:
     discovery: tuple[str, ...] = ()
     has_time: bool = True
     tags: list[str] = field(default_factory=list)
+    #: gold near-duplicate cluster; empty means the article is its own
+    story: str = ""
 
     @property
     def relevant(self) -> bool:

@@ -384,6 +384,7 @@ class Newsroom:
             discovery=spec.discovery,
             modified=iso(spec.modified),
             section=spec.section,
+            story=spec.story or spec.id,
         )
 
     def _refresh_articles(self) -> None:

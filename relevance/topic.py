@@ -213,17 +213,27 @@ class Topic:
         total_tokens += body_seen
         return self._verdict(mentions, total_tokens)
 
+    def find(self, tokens: list[str]) -> list[tuple[Term, int, int]]:
+        """(term, token position, width in tokens) of each match in normalised ``tokens``, left to right.
+
+        For callers that need every mention where it stands (``corpus.entities`` disambiguates each one).
+        """
+        return [(self.terms[term], i, width) for term, i, width in self._spans(tokens)]
+
     def _matches(self, tokens: list[str]) -> list[tuple[int, int]]:
         """(term index, token position) of each match, longest spelling first, left to right."""
-        found: list[tuple[int, int]] = []
+        return [(term, i) for term, i, _ in self._spans(tokens)]
+
+    def _spans(self, tokens: list[str]) -> list[tuple[int, int, int]]:
+        found: list[tuple[int, int, int]] = []
         i = 0
         while i < len(tokens):
             width = 1
             for candidate in self._index.get(tokens[i], ()):
                 n = len(candidate.tail)
                 if tuple(tokens[i + 1 : i + 1 + n]) == candidate.tail:
-                    found.append((candidate.term, i))
                     width = 1 + n
+                    found.append((candidate.term, i, width))
                     break
             i += width
         return found

@@ -51,6 +51,7 @@ def test_file_with_url(tmp_path: Path) -> None:
     assert record["text_sha256"] == hashlib.sha256(record["text"].encode("utf-8")).hexdigest()
     assert record["text_chars"] == len(record["text"])
     assert record["text_source"] == "page"
+    assert record["cleanup"] == "full" and record["cleanup_note"] is None
     for name in ("crawl_id", "site", "fetched_at", "text_key", "json_key", "version", "warc"):
         assert name in record and record[name] is None, name
     assert TITLE in done.stdout  # ensure_ascii=False: Arabic printed as is

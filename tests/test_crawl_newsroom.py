@@ -101,6 +101,15 @@ def test_one_text_and_one_metadata_file_per_article(crawl: CrawlRun) -> None:
     assert {p.with_suffix("") for p in texts} == {p.with_suffix("") for p in records}
 
 
+def test_stored_records_say_how_the_clean_up_went(crawl: CrawlRun) -> None:
+    # The extraction's safety net is part of what a researcher reads: "full", or "fallback" with the reason.
+    for line in crawl.manifest():
+        record = json.loads((crawl.archive / line["json_key"]).read_text(encoding="utf-8"))
+        assert record["cleanup"] == line["cleanup"], line["url"]
+        assert record["cleanup"] in {"full", "fallback"}, line["url"]
+        assert (record["cleanup"] == "fallback") == bool(record["cleanup_note"]), line["url"]
+
+
 def test_fetched_at_is_the_warc_date_of_the_text_record(crawl: CrawlRun) -> None:
     rendered = 0
     for line in crawl.manifest():

@@ -73,6 +73,11 @@ def test_crawl_survives_s3_down_at_start_and_drains_later(
     assert not [key for key in objects if ".1." in key.rsplit("/", 1)[-1]]
     assert any(key.endswith(".warc.gz") for key in objects)
     assert any(key.endswith(".wacz") for key in objects)
+    # The near-duplicate index could not be read at start: the crawl went on, and its dataset parts and
+    # index segment waited in the spool with the rest.
+    assert result.stat("corpus/index_unavailable") == 1
+    assert any(key.startswith("libya/dataset/") and key.endswith(".parquet") for key in objects)
+    assert any(key.startswith("libya/state/neardup/") for key in objects)
 
     # The secret appears nowhere: not in the log, the WARCs, the manifest, the report or any object.
     secret = seaweed.secret_key.encode()

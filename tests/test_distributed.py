@@ -137,6 +137,21 @@ def test_two_workers_share_one_crawl(newsroom: Any, redis_url: str, tmp_path: Pa
     # The revisit digest index is shared in Redis.
     assert redis.Redis.from_url(redis_url).hlen("libya:digests") > 0
 
+    # So is the near-duplicate index: the copies of an agency story are one cluster, whichever worker
+    # stored each, and some story had copies on both workers.
+    story = {canonicalize_url(a.canonical_url): a.story for a in newsroom.articles}
+    clusters: dict[str, set[str]] = {}
+    workers_of: dict[str, set[str]] = {}
+    for manifest in (archive / "manifests").glob("*.jsonl"):  # one per worker
+        for line in manifest.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            gold = story[record["canonical_url"]]
+            clusters.setdefault(gold, set()).add(record["cluster"])
+            workers_of.setdefault(gold, set()).add(manifest.name)
+    syndicated = [gold for gold in clusters if gold.startswith("agency-")]
+    assert len(syndicated) == 11 and all(len(clusters[gold]) == 1 for gold in syndicated)
+    assert any(len(workers_of[gold]) > 1 for gold in syndicated)
+
 
 @pytest.mark.timeout(900)
 def test_killed_worker_loses_nothing(newsroom: Any, redis_url: str, tmp_path: Path) -> None:

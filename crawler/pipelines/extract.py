@@ -45,13 +45,15 @@ def extract_record(
     feed_content: str | None,
     hint_published: str | None,
     topic_path: str | None = None,
+    corpus: bool = False,
     trace: list[Any] | None = None,
 ) -> dict[str, Any]:
     """Run in a worker process: the article record, or ``{"status": "no_article", "reason": ...}``.
 
     With ``topic_path`` the record also carries the relevance decision (``relevance``), scored here so the
-    CPU work stays off the crawler's reactor thread. ``trace`` collects what the clean-up removed
-    (``extraction.cleanup.Removal``; ``scrapy extract --explain``).
+    CPU work stays off the crawler's reactor thread; with ``corpus`` a relevant article also carries its
+    entity tags and near-duplicate signature (``corpus``, see ``corpus.worker``). ``trace`` collects what
+    the clean-up removed (``extraction.cleanup.Removal``; ``scrapy extract --explain``).
     """
     record = _extract(body, url, headers, feed_content, hint_published, trace)
     if topic_path and record.get("status") == "article":
@@ -61,6 +63,12 @@ def extract_record(
         if topic is None:
             topic = _TOPICS[topic_path] = Topic.load(topic_path)
         record["relevance"] = topic.score(record.get("title") or "", record.get("text") or "").to_dict()
+        if corpus and record["relevance"]["relevant"]:
+            from corpus.worker import corpus_features
+
+            record["corpus"] = corpus_features(
+                topic_path, record.get("title") or "", record.get("text") or ""
+            )
     return record
 
 
@@ -143,17 +151,21 @@ class ExtractConfig:
 
 
 class ExtractPipeline:
-    def __init__(self, stats: StatsCollector, workers: int, topic_path: str | None = None) -> None:
+    def __init__(
+        self, stats: StatsCollector, workers: int, topic_path: str | None = None, corpus: bool = False
+    ) -> None:
         self.stats = stats
         self.workers = workers
         self.topic_path = topic_path
+        self.corpus = corpus  # entity tags and near-duplicate signature too (crawler.corpus)
         self._executor: Executor | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
         config = ExtractConfig.from_settings(crawler.settings)
         assert crawler.stats is not None
-        pipeline = cls(crawler.stats, config.workers, config.topic_path)
+        corpus = crawler.settings.getbool("CORPUS_ENABLED", True)
+        pipeline = cls(crawler.stats, config.workers, config.topic_path, corpus)
         crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
         return pipeline
 
@@ -181,6 +193,7 @@ class ExtractPipeline:
             item.feed_content,
             item.hint_published,
             self.topic_path,
+            self.corpus,
         )
         try:
             record = await loop.run_in_executor(self._pool(), extract_record, *args)

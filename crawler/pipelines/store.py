@@ -33,15 +33,16 @@ logger = logging.getLogger(__name__)
 
 
 class StorePipeline:
-    def __init__(self, session: ArchiveSession, stats: StatsCollector) -> None:
+    def __init__(self, session: ArchiveSession, stats: StatsCollector, corpus: Any = None) -> None:
         self.session = session
         self.stats = stats
+        self.corpus = corpus  # crawler.corpus.CorpusExtension, when the corpus is on
         self._stored: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
         assert crawler.stats is not None
-        return cls(ArchiveSession.of(crawler), crawler.stats)
+        return cls(ArchiveSession.of(crawler), crawler.stats, getattr(crawler, "corpus", None))
 
     def build_record(self, item: ArticlePage) -> StoredRecord:
         """The article's record: keys and version from the site's incremental state (version 1 without)."""
@@ -78,6 +79,8 @@ class StorePipeline:
             previous_version=previous,
             text_chars=len(extracted.get("text") or ""),
             warc=item.warc,
+            entities=extracted.get("entities"),
+            cluster=extracted.get("cluster"),
         )
 
     def _write(self, item: ArticlePage, record: StoredRecord, text: str) -> StoredRecord:
@@ -93,6 +96,10 @@ class StorePipeline:
         assert record.text_key is not None and record.json_key is not None
         storage.put_text(record.text_key, text)
         storage.put_json(record.json_key, record.to_dict())
+        if self.corpus is not None:
+            # The dataset row is journaled before the manifest line: a resumed crawl skips the articles
+            # its manifest has, so each of them must already have its row.
+            self.corpus.add_row(record.to_dict(), text)
         self.session.manifest.write(record.to_dict())
         return record
 

@@ -1,0 +1,20 @@
+"""Word shingles of an article's text, after the same Arabic normalisation relevance uses.
+
+Two copies of an agency story differ in hamza spelling, diacritics, digits and punctuation more often than
+in words, so the text goes through ``relevance.normalize.tokenize`` first (hamza/alef forms, ى/ي, ة/ه,
+tashkeel, Eastern Arabic digits, punctuation). A shingle is ``SHINGLE_WORDS`` consecutive tokens.
+"""
+
+from __future__ import annotations
+
+from relevance.normalize import tokenize
+
+SHINGLE_WORDS = 3
+
+
+def shingles(text: str, words: int = SHINGLE_WORDS) -> set[bytes]:
+    """The distinct ``words``-token shingles of ``text`` (UTF-8, ready for hashing)."""
+    tokens = tokenize(text)
+    if len(tokens) < words:
+        return {" ".join(tokens).encode("utf-8")} if tokens else set()
+    return {" ".join(tokens[i : i + words]).encode("utf-8") for i in range(len(tokens) - words + 1)}
