@@ -262,7 +262,8 @@ def full_note(stats: dict[str, Any], gated: int | None = None) -> str:
     of = f" (gated articles: {gated})" if gated is not None else ""
     return (
         f"stored {stats.get('store/articles', 0)}, irrelevant {stats.get('relevance/irrelevant', 0)}, "
-        f"rendered {stats.get('render/pages', 0)}{of}, WARC records {stats.get('warc/records', '?')}"
+        f"rendered {stats.get('render/pages', 0)}{of}, WARC records {stats.get('warc/records', '?')}, "
+        f"requisites fetched {stats.get('requisites/fetched', 0)}"
     )
 
 
@@ -359,6 +360,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             rows.append(row)
             memory[articles] = row
+            requisites = int(stats.get("requisites/fetched", 0))
+            print("full pipeline, file store, requisites off ...", flush=True)
+            no_requisites = {**extra, "CRAWL_REQUISITES": "False"}
+            row, stats = crawl(
+                "full pipeline, file store, requisites off", sources, workdir, no_requisites, **crawl_opts
+            )
+            row.note = full_note(stats, gated)
+            row.extra["requisites"] = requisites
+            rows.append(row)
             # The research corpus (entity tags, near-duplicates, dataset parts): the same crawl without it,
             # and its stages timed alone over what the crawl stored (bench/corpus_stages.py).
             print("full pipeline, file store, corpus off ...", flush=True)
@@ -452,6 +462,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"{1000 * (per_page + server_per_page):.1f} ms = {shared:.1f} pages/s before any WARC, store or "
                 f"rendering work: full pipeline / that = **{full.rate / shared:.2f}**."
             )
+    req_off = by_name.get("full pipeline, file store, requisites off")
+    if full and req_off and full.pages and req_off.pages:
+        fetched = int(req_off.extra.get("requisites", 0))
+        lines.append(
+            f"Page requisites (CSS, scripts, images, fonts): {fetched:,} fetched for {full.pages:,} pages "
+            f"({fetched / full.pages:.2f} a page); CPU {1000 * full.cpu / full.pages:.1f} ms a page with them, "
+            f"{1000 * req_off.cpu / req_off.pages:.1f} without: **{1000 * (full.cpu / full.pages - req_off.cpu / req_off.pages):+.1f} "
+            f"ms a page**; rate {full.rate:.1f} vs {req_off.rate:.1f} pages/s."
+        )
     off = by_name.get(CORPUS_OFF)
     if full and off and off.rate:
         stages = [r for r in rows if r.name.startswith("stage: ")]

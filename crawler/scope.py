@@ -76,7 +76,9 @@ class ScopeMiddleware:
         host = parts.hostname.lower()
         in_scope = any(s.in_scope(request.url) for s in sources)
         trusted = host in getattr(spider, "trusted_hosts", set())
-        if not in_scope and not trusted:
+        # A page requisite may come from any host the page embeds from (a CDN); the address rules still apply.
+        embed = request.meta.get("kind") == "requisite"
+        if not in_scope and not trusted and not embed:
             return "offsite"
         return None
 

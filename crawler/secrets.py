@@ -13,7 +13,8 @@ that line; tracebacks, botocore's debug lines and every other logger's records a
 and masks ``sys.excepthook``'s output; the stats file, the crawl report and ``scrapy crawl``'s error line
 call ``mask``.
 
-Reads: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, CRAWL_REDIS_URL (settings), and the
+Reads: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, WACZ_SIGNING_KEY (and the key file,
+WACZ_SIGNING_KEY_FILE), CRAWL_REDIS_URL (settings), and the
 environment variables AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_SECURITY_TOKEN,
 AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE.
 """
@@ -35,7 +36,14 @@ if TYPE_CHECKING:
 
 MASK = "***"
 #: Settings and environment variables whose value is a credential.
-SECRET_NAMES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN")
+SECRET_NAMES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    # The WACZ signing key's PEM (crawler/signing.py).
+    "WACZ_SIGNING_KEY",
+)
 #: Keys of the AWS shared credentials/config files that hold a credential.
 _FILE_KEYS = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token", "aws_security_token")
 #: Settings that may carry a password inside a URL.
@@ -74,6 +82,9 @@ class SecretMasker:
             value = settings.get(name) if settings is not None else None
             found.extend(_url_passwords(str(value or "")))
         found.extend(_credential_file_values(env))
+        found.extend(_signing_key_file(settings))
+        # A multi-line secret (a PEM key) is also hidden line by line: a repr() shows it with "\\n"s.
+        found.extend(line.strip() for value in list(found) if "\n" in value for line in value.splitlines())
         return cls(found)
 
     def mask(self, text: str) -> str:
@@ -91,6 +102,18 @@ class SecretMasker:
 
 def _url_passwords(url: str) -> list[str]:
     return [match.group("value") for match in _URL_PASSWORD.finditer(url)]
+
+
+def _signing_key_file(settings: Any) -> list[str]:
+    """The PEM of the WACZ signing key file (crawler/signing.py), when there is one."""
+    if settings is None:
+        return []
+    spool = str(settings.get("ARCHIVE_SPOOL_DIR") or "./archive-spool")
+    path = Path(str(settings.get("WACZ_SIGNING_KEY_FILE") or Path(spool) / "keys" / "wacz-signing-key.pem"))
+    try:
+        return [path.read_text(encoding="ascii")]
+    except (OSError, UnicodeDecodeError):
+        return []
 
 
 def _credential_file_values(env: Mapping[str, str]) -> list[str]:

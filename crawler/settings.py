@@ -75,8 +75,20 @@ WARC_ENABLED = True
 WARC_PREFIX = "LIBYA"
 WARC_MAX_SIZE = 1_000_000_000
 WACZ_ENABLED = True
+# WACZ signing (crawler/signing.py): "anonymous" (an ECDSA key pair of the crawler's own) or "off".
+WACZ_SIGNING = "anonymous"
+WACZ_SIGNING_KEY = None  # PEM of the private key (a secret: masked); empty: WACZ_SIGNING_KEY_FILE
+WACZ_SIGNING_KEY_FILE = ""  # empty: <ARCHIVE_SPOOL_DIR>/keys/wacz-signing-key.pem, made on first use
 WARC_DIR = ""  # empty: <spool>/warc/<crawl id>
 WARC_DIGEST_INDEX = ""  # a JSONL digest index shared between crawls; empty: <WARC_DIR>/digests.jsonl
+
+# --- Page requisites (crawler/requisites.py) ----------------------------------------------------------
+# Stylesheets (their url()s and @imports), scripts, images (srcset, <picture>, lazy-load data-src), fonts and
+# icons of every HTML page fetched without the browser, so it replays as readers saw it. Fetched as embeds
+# only, from the site's hosts and the hosts the page embeds from; robots.txt and the address rules apply.
+CRAWL_REQUISITES = True
+CRAWL_REQUISITES_MAX_SIZE = 16 * 1024 * 1024  # bytes of one requisite; larger ones are dropped and counted
+CRAWL_REQUISITES_MAX_PER_PAGE = 200  # requisites requested for one page (or stylesheet)
 
 # --- Extraction and relevance -----------------------------------------------------------------------------
 # Worker processes for text extraction (0: one per core).
@@ -184,6 +196,8 @@ SPIDER_MIDDLEWARES: dict[str, int] = {
     "crawler.focus.hold.FocusHoldMiddleware": 10,
     # Skips article requests whose sitemap lastmod is not newer than the last fetch.
     "crawler.incremental.IncrementalSpiderMiddleware": 600,
+    # Adds the page requisites (CSS, scripts, images, fonts, icons) of every archived HTML page.
+    "crawler.requisites.RequisitesSpiderMiddleware": 700,
 }
 ITEM_PIPELINES: dict[str, int] = {
     "crawler.pipelines.extract.ExtractPipeline": 100,
@@ -204,6 +218,8 @@ EXTENSIONS: dict[str, int] = {
     "crawler.session.ArchiveSession": 90,
     # Repairs WARC files a killed crawl left `.open` and remembers which articles it finished.
     "crawler.recovery.CrawlRecoveryExtension": 95,
+    # Signs each crawl's WACZ right after it is built (crawler/signing.py); after the session that owns it.
+    "crawler.signing.WaczSigningExtension": 101,
     # The research corpus: near-duplicate index, entity tagger, Parquet dataset parts (through storage).
     "crawler.corpus.CorpusExtension": 125,
     # Operators: the crawl report (written in the session's closing sequence), progress lines, Prometheus.

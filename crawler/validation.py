@@ -3,8 +3,8 @@
 ``validate_settings`` builds every component's config from the settings (each config's ``from_settings`` holds
 its settings' rules; their defaults are in ``crawler/settings.py``): the crawl, Scrapy's own settings, storage,
 WARC, extraction and relevance (which loads the topic file, RELEVANCE_TOPIC), the corpus (its entities file),
-rendering, incremental,
-distributed, Retry-After, robots.txt and host politeness, recovery, the stats file, report, progress and metrics; and it loads the sources
+rendering, incremental, distributed, Retry-After, robots.txt and host politeness, page requisites, recovery,
+the stats file, report, progress and metrics; and it loads the sources
 file (``-a sources=`` or CRAWL_SOURCES). It raises one ``crawler.config.ConfigError`` that lists every
 problem, each naming the setting and what to fix. ``scrapy crawl`` prints it as one line and exits with
 status 2. A config that raises ``NotConfigured`` (a part switched off or missing, not a bad value) is fine.
@@ -44,7 +44,9 @@ def _config_builders() -> list[Callable[[BaseSettings], Any]]:
     from crawler.recovery import recovery_state_dir
     from crawler.render import RenderConfig
     from crawler.report import ReportConfig
+    from crawler.requisites import RequisitesConfig
     from crawler.retry_after import RetryAfterConfig
+    from crawler.signing import WaczSigningConfig
     from crawler.statsfile import stats_file_path
     from crawler.storage import ArchiveStorageConfig
     from crawler.warc import WarcConfig
@@ -65,6 +67,8 @@ def _config_builders() -> list[Callable[[BaseSettings], Any]]:
         recovery_state_dir,
         stats_file_path,
         ReportConfig.from_settings,
+        RequisitesConfig.from_settings,
+        WaczSigningConfig.from_settings,
         ProgressConfig.from_settings,
         MetricsConfig.from_settings,
     ]

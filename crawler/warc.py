@@ -137,6 +137,8 @@ class WarcExtension:
         self.pages: list[Page] = []
         self.ready_files: list[Path] = []
         self.wacz_path: Path | None = None
+        # Set by crawler.signing.WaczSigningExtension: signs the WACZ before it is handed over.
+        self.wacz_signer: Callable[[Path], None] | None = None
         self._pages_lock = threading.Lock()
         # One worker: CDXJ indexing of rotated files and the hooks run in order, off the reactor thread.
         self._post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc-post")
@@ -288,6 +290,8 @@ class WarcExtension:
         except WaczError:
             logger.exception("Could not build the WACZ for crawl %s", self.config.crawl_id)
             return
+        if self.wacz_signer is not None:
+            self.wacz_signer(self.wacz_path)
         self._ready(self.wacz_path)
 
 

@@ -150,6 +150,17 @@ def main(argv: list[str] | None = None) -> int:
         f"  ../.pywb-venv/bin/wayback -p 8080 --bind 127.0.0.1   # then open http://127.0.0.1:8080/{crawl_id}/"
     )
     print(f"Or open {output}/{wacz_key(crawl_id)} in ReplayWeb.page.")
+    from archive.collection import build_collection
+
+    collection = build_collection(output)
+    print()
+    print(
+        f"Every crawl in {output} as one collection ({collection.records} records, {len(collection.crawls)} crawl(s)):"
+    )
+    print(
+        f"  scrapy replay --archive-uri {output}   # pywb; then open http://localhost:8080/{collection.name}/"
+    )
+    print(f"  ReplayWeb.page: load {collection.description} (its WACZ packages, signed) or each WACZ in it")
     return 0
 
 

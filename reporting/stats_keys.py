@@ -40,6 +40,9 @@ FAILURE_PREFIXES: dict[str, str] = {
     "storage/upload_failed/": "upload",
     # Requests of a host whose robots.txt could not be read (RFC 9309: not fetched), by host:port.
     "robotstxt/unreachable/": "robots.txt unreachable",
+    # Stylesheets, scripts, images and fonts of archived pages that could not be fetched or were refused
+    # (crawler/requisites.py); per site: requisites/uncaptured_by_site/<site>.
+    "requisites/failed/": "page requisite",
 }
 #: Scrapy's and the crawl's counters behind the progress line.
 PAGES = "response_received_count"

@@ -492,6 +492,15 @@ class LibyaSpider(Spider):
             )
         ]
 
+    # --- page requisites (crawler/requisites.py): embeds only, archived, never extracted ------------------
+
+    def parse_requisite(self, response: Response) -> Iterator[Request]:
+        return self.crawler.requisites.parse(response, self)  # type: ignore[attr-defined]
+
+    def requisite_failed(self, failure: Failure) -> None:
+        self.crawler.requisites.failed(failure)  # type: ignore[attr-defined]
+        self._done(getattr(failure, "request", None))
+
     def on_error(self, failure: Failure) -> None:
         """A page that fails is logged and counted; the crawl goes on."""
         request = getattr(failure, "request", None)

@@ -88,6 +88,62 @@ def _wait_until_up(proc: subprocess.Popen[str], base_url: str) -> None:
     raise RuntimeError(f"pywb did not come up at {base_url}: {last_error}")
 
 
+def _launch(
+    bin_dir: Path, directory: Path, coll: str, procs: list[subprocess.Popen[str]], logs: list[IO[str]]
+) -> PywbServer:
+    """pywb with ``directory`` as its working directory (its config.yaml, if any, is used)."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    log = (directory / "wayback.log").open("w")
+    logs.append(log)
+    proc = subprocess.Popen(
+        [str(bin_dir / "python"), "-c", _LAUNCHER],
+        cwd=directory,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    procs.append(proc)
+    assert proc.stdout is not None
+    # pywb may print notices (e.g. no config.yaml: defaults are used) before the launcher's port line.
+    line = proc.stdout.readline()
+    for _ in range(50):
+        if line.startswith("PORT ") or not line:
+            break
+        line = proc.stdout.readline()
+    if not line.startswith("PORT "):
+        proc.kill()
+        proc.wait()
+        raise RuntimeError(f"pywb failed to start: {line!r}; see {directory / 'wayback.log'}")
+    port = int(line.split()[1])
+    base_url = f"http://127.0.0.1:{port}"
+    _wait_until_up(proc, base_url)
+    return PywbServer(base_url=base_url, port=port, coll=coll, directory=directory)
+
+
+def _stop(procs: list[subprocess.Popen[str]], logs: list[IO[str]]) -> None:
+    for proc in procs:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    for log in logs:
+        log.close()
+
+
+@pytest.fixture
+def pywb_in(pywb_venv: Path) -> Iterator[Callable[[Path, str], PywbServer]]:
+    """Factory: ``pywb_in(directory, coll)`` -> pywb running in ``directory`` with its own config.yaml."""
+    procs: list[subprocess.Popen[str]] = []
+    logs: list[IO[str]] = []
+    yield lambda directory, coll: _launch(pywb_venv / "bin", directory, coll, procs, logs)
+    _stop(procs, logs)
+
+
 @pytest.fixture
 def pywb_replay(
     pywb_venv: Path, tmp_path_factory: pytest.TempPathFactory
@@ -121,43 +177,7 @@ def pywb_replay(
                 check=True,
                 capture_output=True,
             )
-        log = (directory / "wayback.log").open("w")
-        logs.append(log)
-        proc = subprocess.Popen(
-            [str(bin_dir / "python"), "-c", _LAUNCHER],
-            cwd=directory,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-        procs.append(proc)
-        assert proc.stdout is not None
-        # pywb may print notices (e.g. no config.yaml: defaults are used) before the launcher's port line.
-        line = proc.stdout.readline()
-        for _ in range(50):
-            if line.startswith("PORT ") or not line:
-                break
-            line = proc.stdout.readline()
-        if not line.startswith("PORT "):
-            proc.kill()
-            proc.wait()
-            raise RuntimeError(f"pywb failed to start: {line!r}; see {directory / 'wayback.log'}")
-        port = int(line.split()[1])
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_until_up(proc, base_url)
-        return PywbServer(base_url=base_url, port=port, coll=coll, directory=directory)
+        return _launch(bin_dir, directory, coll, procs, logs)
 
     yield start
-
-    for proc in procs:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-    for log in logs:
-        log.close()
+    _stop(procs, logs)

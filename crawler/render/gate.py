@@ -61,6 +61,8 @@ class RenderGate:
         meta = {k: v for k, v in request.meta.items() if k not in ("warc", "download_latency")}
         if "warc" in request.meta:
             meta["render_gated_warc"] = request.meta["warc"]
+            # The archived plain page replays too: its requisites are fetched from it (crawler.requisites).
+            meta["render_gated_page"] = (response.url, response.body)
         meta.update(playwright=True, playwright_context=self.context_for(request), render_reason=reason)
         # Ahead of the queue: the page is half done (fetched, archived, gated), and a browser request that
         # waits behind thousands of newly discovered plain pages leaves the browser idle for most of the

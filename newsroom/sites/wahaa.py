@@ -27,6 +27,36 @@ from .cms_templates import CMS_TEMPLATES
 logger = logging.getLogger(__name__)
 
 SITE_TITLE = "الواحة"
+# The theme's requisites, as a WordPress theme has them: a stylesheet importing a web-font stylesheet, a
+# background image, responsive and <picture> images, a lazy-loaded image its script swaps in, an icon.
+THEME = "/wp-content/themes/wahaa"
+BANNER = "/wp-content/uploads/2021/01/banner-300x250"
+LAZY_IMAGE = "/wp-content/uploads/2021/01/ad-lazy-300x250.png"
+LAZY_SCRIPT = f"{THEME}/js/lazyload.min.js?ver=1.2"
+STYLE_CSS = f"""@import url("fonts/amiri.css");
+body{{direction:rtl;font-family:Amiri,Tahoma,sans-serif;background:#fff url('{THEME}/img/pattern.png') repeat-x}}
+.entry-content p{{line-height:1.8}}
+.site-header{{background-image:url(img/header-bg.png)}}""".encode()
+FONTS_CSS = b"""@font-face{font-family:Amiri;font-style:normal;font-weight:400;font-display:swap;
+src:url(amiri-regular.woff2) format("woff2"),url("amiri-regular.woff") format("woff")}"""
+LAZY_JS = b"""document.addEventListener("DOMContentLoaded",function(){
+document.querySelectorAll("img.lazyload[data-src]").forEach(function(img){img.src=img.getAttribute("data-src");});});"""
+# Not real fonts (the browser discards them and falls back to Tahoma): bytes to archive and replay.
+FONT_BYTES = b"wOF2" + bytes(60)
+THEME_ROUTES = {
+    f"{THEME}/style.css?ver=5.3": Resource(STYLE_CSS, "text/css; charset=utf-8"),
+    f"{THEME}/fonts/amiri.css": Resource(FONTS_CSS, "text/css; charset=utf-8"),
+    f"{THEME}/fonts/amiri-regular.woff2": Resource(FONT_BYTES, "font/woff2", compressible=False),
+    f"{THEME}/fonts/amiri-regular.woff": Resource(b"wOFF" + bytes(60), "font/woff", compressible=False),
+    f"{THEME}/img/pattern.png": image_resource(),
+    f"{THEME}/img/header-bg.png": image_resource(),
+    f"{BANNER}.png": image_resource(),
+    f"{BANNER}.webp": image_resource(),
+    f"{BANNER}@2x.webp": image_resource(),
+    LAZY_IMAGE: image_resource(),
+    LAZY_SCRIPT: Resource(LAZY_JS, "application/javascript; charset=utf-8"),
+    "/wp-content/uploads/2021/01/cropped-icon-32x32.png": image_resource(),
+}
 
 
 class WahaaSite(SiteRenderer):
@@ -64,6 +94,7 @@ class WahaaSite(SiteRenderer):
 <title>{esc(title)}</title>
 <link rel="alternate" type="application/rss+xml" title="{SITE_TITLE} &raquo; الخلاصة" href="{self.url("/feed/")}">
 <link rel="stylesheet" id="wahaa-style-css" href="/wp-content/themes/wahaa/style.css?ver=5.3" media="all">
+<link rel="icon" href="/wp-content/uploads/2021/01/cropped-icon-32x32.png" sizes="32x32">
 {extra}
 </head>"""
 
@@ -94,6 +125,9 @@ class WahaaSite(SiteRenderer):
 <section class="widget widget_recent_entries"><h2 class="widget-title">الأكثر قراءة</h2><ul>{items}</ul></section>
 <section class="widget"><h2 class="widget-title">تابعونا</h2>
 <a href="https://www.facebook.com/example.news">فيسبوك</a> <a href="https://twitter.com/example">تويتر</a></section>
+<section class="widget widget_media_image"><picture><source srcset="{BANNER}.webp 1x, {BANNER}@2x.webp 2x" type="image/webp">
+<img src="{BANNER}.png" width="300" height="250" alt=""></picture>
+<img class="lazyload" src="data:image/gif;base64,R0lGODlhAQABAAAAACH5BAEKAAEALAAAAAABAAEAAAICTAEAOw==" data-src="{LAZY_IMAGE}" width="300" height="250" alt=""></section>
 </aside>"""
 
     def footer(self) -> str:
@@ -106,6 +140,7 @@ class WahaaSite(SiteRenderer):
 <div class="site-info">جميع الحقوق محفوظة © {SITE_TITLE} 2021 | <a href="/wp-admin/">لوحة التحكم</a></div>
 </footer>
 <script src="/wp-includes/js/wp-embed.min.js?ver=5.3"></script>
+<script src="{LAZY_SCRIPT}"></script>
 </body>
 </html>"""
 
@@ -205,7 +240,8 @@ class WahaaSite(SiteRenderer):
         header = f"""<header class="entry-header"><h1 class="entry-title">{esc(spec.title)}</h1>
 <div class="entry-meta"><span class="posted-on"><time class="entry-date published" datetime="{iso(spec.published)}">{standard_date(spec.published)}</time></span>{byline}
 <a href="#comments" class="comments-link">لا توجد تعليقات</a></div></header>"""
-        figure = f"""<figure class="wp-caption post-thumbnail"><img src="{self.image_path(spec)}" alt="{esc(spec.title)}" width="800" height="450">
+        image = self.image_path(spec)
+        figure = f"""<figure class="wp-caption post-thumbnail"><img src="{image}" srcset="{image}?w=400 400w, {image} 800w" sizes="(max-width: 600px) 400px, 800px" alt="{esc(spec.title)}" width="800" height="450">
 <figcaption class="wp-caption-text">صورة أرشيفية - {SITE_TITLE}</figcaption></figure>"""
         if self.template == "v2":
             body = (
@@ -270,8 +306,8 @@ class WahaaSite(SiteRenderer):
         for spec in self.articles:
             routes[f"/?p={spec.number}"] = redirect(self.article_url(spec))
             routes[self.image_path(spec)] = image_resource()
-        css = b"body{direction:rtl;font-family:Tahoma,sans-serif}.entry-content p{line-height:1.8}"
-        routes["/wp-content/themes/wahaa/style.css?ver=5.3"] = Resource(css, "text/css; charset=utf-8")
+            routes[self.image_path(spec) + "?w=400"] = image_resource()
+        routes.update(THEME_ROUTES)
         routes["/wp-includes/js/wp-embed.min.js?ver=5.3"] = Resource(
             b"/* wp-embed */", "application/javascript"
         )
