@@ -28,7 +28,18 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PROJECT = "libya"
 # What the egg is built from (pyproject.toml's package list, plus its readme).
-PROJECT_FILES = ("crawler", "spiders", "archive", "reporting", "extraction", "relevance", "newsroom", "sources")
+PROJECT_FILES = (
+    "crawler",
+    "spiders",
+    "archive",
+    "reporting",
+    "devtools",
+    "extraction",
+    "relevance",
+    "corpus",
+    "newsroom",
+    "sources",
+)
 PROJECT_TOP = ("setup.py", "pyproject.toml", "README.md")
 STARTUP_SECONDS = 60.0
 
