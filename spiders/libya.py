@@ -190,7 +190,10 @@ class LibyaSpider(Spider):
             self.trusted_hosts.add((urlsplit(url).hostname or "").lower())
         canonical = canonicalize_url(url)
         dont_filter = False
-        if kind == "article" and self.focus.config.enabled:
+        # Distributed, each worker's candidates know only its own requests: a better-scored request of an
+        # article another worker may already hold would be a second fetch, so the plain duplicate check holds.
+        rescoring = self.focus.config.enabled and not self.crawler.settings.get("CRAWL_REDIS_URL")
+        if kind == "article" and rescoring:
             offer = self.focus.candidates.offer(canonical, float(meta.get("focus_score", 0.0)))
             if offer is None:
                 stats.inc_value("discovery/skipped/duplicate")
