@@ -54,6 +54,9 @@ _QUOTED_PROSE_CHARS = 60
 # Families whose containers hold prose (comment threads, author bios, teaser excerpts): they are boilerplate
 # only after the article starts, in document order. A live ticker's "comment" items before it are content.
 _AFTER_BODY_FAMILIES = frozenset({"comments", "related", "author-box"})
+# Elements that may carry the headline's text (an h1 is protected anyway), and the shortest title matched.
+_HEADLINE_TAGS = ("h1", "h2", "h3", "p", "div", "span", "header", "strong")
+_HEADLINE_MIN_CHARS = 12
 
 
 @dataclass(frozen=True)
@@ -150,12 +153,39 @@ def _inside(element: HtmlElement, main: HtmlElement | None) -> bool:
     return main is not None and any(a is main for a in element.iterancestors())
 
 
+def _headline_holders(body: HtmlElement, title: str | None) -> set[HtmlElement]:
+    """The elements holding the page's headline: an element (not a link, list item or menu) whose text
+    is the title. Themes put the headline block (headline, standfirst, date) in a "sidebar" or "widget"
+    column beside the body (magazine layouts, Drupal regions); a container holding it is the article's header.
+    """
+    key = _headline_key(title or "")
+    if len(key) < _HEADLINE_MIN_CHARS:
+        return set()
+    # The elements themselves, not their ids: lxml keeps one proxy per node only while it is referenced.
+    holders: set[HtmlElement] = set()
+    for element in body.iter(*_HEADLINE_TAGS):
+        text = element.text or ""
+        if not text.strip() or _headline_key(text)[:12] != key[:12]:  # a cheap prefilter on the own text
+            continue
+        if _headline_key(element.text_content()) != key:
+            continue
+        if any(a.tag in ("a", "li", "nav") for a in element.iterancestors()):
+            continue  # a teaser link or the last crumb of a breadcrumb trail
+        holders.update(element.iterancestors())
+    return holders
+
+
+def _headline_key(text: str) -> str:
+    return norm(text).strip(" .,:;،؛").casefold()
+
+
 class _Planner:
-    def __init__(self, body: HtmlElement) -> None:
+    def __init__(self, body: HtmlElement, title: str | None = None) -> None:
         self.body = body
         self.total = max(_text_len(body), 1)
         self.main = main_block(body)
         self.main_chars = _text_len(self.main) if self.main is not None else 0
+        self.headline = _headline_holders(body, title)
         self.planned: list[tuple[HtmlElement, str]] = []
         self._ids: set[int] = set()
 
@@ -180,13 +210,16 @@ class _Planner:
         return removed
 
 
-def clean_dom(root: HtmlElement, *, safety_net: bool = True) -> DomResult:
-    """Remove boilerplate containers from a parsed page in place; return what was removed (or why not)."""
+def clean_dom(root: HtmlElement, *, safety_net: bool = True, title: str | None = None) -> DomResult:
+    """Remove boilerplate containers from a parsed page in place; return what was removed (or why not).
+
+    ``title`` (the page's title, if known) marks the headline: a hinted container holding it stays.
+    """
     body = root.find(".//body")
     if body is None:
         body = root
     unwrap_layout_tables(body)
-    plan = _Planner(body)
+    plan = _Planner(body, title)
     for element in body.iter(*_DROP_TAGS):
         if _holds_article(element, plan.total, plan.main):
             continue
@@ -205,6 +238,8 @@ def clean_dom(root: HtmlElement, *, safety_net: bool = True) -> DomResult:
         family = boilerplate_family(value)
         if family is None or plan.covered(element) or _holds_article(element, plan.total, plan.main):
             continue
+        if element in plan.headline:
+            continue  # the article's header column, whatever the theme calls it
         if _inside(element, plan.main):
             if _is_furniture(element) or (family in STRUCTURAL_FAMILIES and not _quoted_prose(element)):
                 plan.add(element, f"hint:{family}")

@@ -317,7 +317,7 @@ def _extract(
 
     cleanup, note = "full", None
     if options.dom_cleanup:
-        dom = clean_dom(root, safety_net=options.safety_net)
+        dom = clean_dom(root, safety_net=options.safety_net, title=title)
         trace.extend(dom.removals)
         if dom.fallback_reason:
             cleanup, note = "fallback", dom.fallback_reason

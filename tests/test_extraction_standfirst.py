@@ -127,3 +127,19 @@ def test_german_weitere_heading_is_a_subheading_mid_article_and_a_rail_at_the_en
     ]
     rail = ["Weitere Reportagen aus der Region", "Neue Zellfabrik in Ungarn", "Rohstoffpreise steigen weiter"]
     assert clean_paragraphs(body + rail) == body
+
+
+def test_a_sidebar_column_holding_the_headline_is_the_article_header() -> None:
+    # Magazine themes put the headline, the standfirst and the date in a "sidebar" column beside the body;
+    # the column's share bar and tag list are still furniture.
+    header_column = f"""<div class="sidebar">
+<div class="sidebar__item sidebar__item--header"><p class="h1">Council approves transport budget</p>
+<p class="teaser">{LEAD}</p><p class="time">4 May 2022</p></div>
+<div class="sidebar__item"><ul class="tags"><li><a href="/t/council">Council</a></li>
+<li><a href="/t/transport">Transport</a></li></ul></div>
+<div class="sidebar__item"><div class="social"><a href="#">Share on Facebook</a></div></div></div>"""
+    body = "".join(f"<p>{p}</p>" for p in body_paragraphs())
+    result = article(page("", body=f'{header_column}<div class="post-content">{body}</div>'))
+    assert result.paragraphs[0] == LEAD
+    assert result.paragraphs[1:] == body_paragraphs()
+    assert "Share on Facebook" not in result.text
