@@ -51,6 +51,9 @@ _PROSE_PARAGRAPH = 100
 # An embedded post (a tweet, an Instagram caption) inside the article is a quoted statement when its own text
 # is this long; shorter ones ("🔥", "Big news!") are furniture.
 _QUOTED_PROSE_CHARS = 60
+# A paragraph this long (characters, words) under a boilerplate heading is a sentence, not a teaser headline.
+_SENTENCE_CHARS = 60
+_SENTENCE_WORDS = 8
 # Families whose containers hold prose (comment threads, author bios, teaser excerpts): they are boilerplate
 # only after the article starts, in document order. A live ticker's "comment" items before it are content.
 _AFTER_BODY_FAMILIES = frozenset({"comments", "related", "author-box"})
@@ -335,7 +338,27 @@ def _plan_headed_blocks(plan: _Planner) -> None:
                 plan.add(sibling, "heading-block")
         elif not _link_dense_below(block, heading):
             continue  # the heading's box holds prose, not teaser links
+        elif _holds_sentence(block, heading):
+            # "Mehr zum Thema / Further information: <a sentence of the article> <a list of links>": the
+            # sentence is the author's; only the box's link lists go.
+            for child in block:
+                if not _holds_sentence(child, heading) and _text_len(child) and _link_dense(child):
+                    plan.add(child, "heading-block")
+            continue
         plan.add(block, "heading-block")
+
+
+def _holds_sentence(element: HtmlElement, heading: HtmlElement) -> bool:
+    """A paragraph of prose without links in ``element``, outside the heading (or the heading's own row)."""
+    if element is heading or any(a is element for a in heading.iterancestors()):
+        return any(_holds_sentence(child, heading) for child in element if child is not heading)
+    for block in element.iter("p", "div", "li"):
+        if block.find(".//a") is not None or any(a is heading for a in block.iterancestors()):
+            continue
+        text = norm(block.text_content())
+        if len(text) >= _SENTENCE_CHARS and len(text.split()) >= _SENTENCE_WORDS:
+            return True
+    return False
 
 
 def _link_dense_below(block: HtmlElement, heading: HtmlElement) -> bool:

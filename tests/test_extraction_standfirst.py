@@ -4,6 +4,7 @@
   captions beside their credit and a second box (a paywall prompt) stay out.
 - An embedded post inside the article whose own words are a statement: kept; its attribution line goes.
 - A German "Weitere …" line mid-article is a subheading; only in the last half does it open a teaser rail.
+- A "sidebar" column holding the headline is the article header; a sentence under a "Mehr zum Thema" box stays.
 """
 
 from __future__ import annotations
@@ -143,3 +144,21 @@ def test_a_sidebar_column_holding_the_headline_is_the_article_header() -> None:
     assert result.paragraphs[0] == LEAD
     assert result.paragraphs[1:] == body_paragraphs()
     assert "Share on Facebook" not in result.text
+
+
+def test_a_sentence_under_a_more_heading_stays_and_its_link_list_goes() -> None:
+    # "Mehr zum Thema: <a sentence pointing to the sources> <a list of links>" closes press releases: the
+    # sentence is the author's, the links are a list.
+    more = (
+        "A detailed overview of the new budget is published by the city, and more information is "
+        "available from the transport office:"
+    )
+    links = "".join(
+        f'<li><a href="/doc/{n}">Budget document number {n} of the city</a></li>' for n in range(6)
+    )
+    body = "".join(f"<p>{p}</p>" for p in body_paragraphs())
+    box = f'<div><h2>Mehr zum Thema</h2><p>{more}</p><ul class="link-list">{links}</ul></div>'
+    result = article(page("<h1>Council approves transport budget</h1>", body=body + box))
+    assert result.paragraphs[-1] == more
+    assert result.paragraphs[:-1] == body_paragraphs()
+    assert "Budget document number" not in result.text
