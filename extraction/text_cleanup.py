@@ -134,8 +134,9 @@ _FURNITURE = re.compile(
     # Sign-up prompts of magazines and associations.
     r"sign up here|in deinen posteingang|in ihren posteingang|exklusive angebote|jetzt registrieren|"
     r"hier (?:klicken und )?(?:für [^.]{0,40})?registrieren|"
-    # Advertorial labels of German-language magazines ("ANZEIGE -", "*Werbung.").
-    r"^\*?(?:anzeige|werbung)\b|"
+    # Advertorial labels of German-language magazines ("ANZEIGE -", "*Werbung.", "WERBUNG für …", "Anzeige"):
+    # starred, in capitals, before a dash or "für", or alone; "Werbung nervt." is a sentence.
+    r"^(?:\*(?:anzeige|werbung)\b|(?-i:ANZEIGE|WERBUNG)\b|(?:anzeige|werbung)\s*(?:[-–—:|]|für\b|$))|"
     # Paywall prompts of subscription news sites.
     r"please subscribe|subscribe now to|for the full story|already a subscriber|subscribers also receive|"
     r"log in for immediate access|"
@@ -166,9 +167,6 @@ _FURNITURE = re.compile(
     r"affiliate[- ]links?\b|references to products from one or more of our advertisers",
     re.IGNORECASE,
 )
-# The attribution line under an embedded post, as the platforms' embed code prints it (Twitter/X:
-# "— Name (@handle) May 4, 2022"); the post's own words stay.
-_EMBED_ATTRIBUTION = re.compile(r"^[—–-]\s*[^()\n]{0,80}\(@\w{1,30}\)(?:\s+\S+){0,6}$")
 _LEAKED_TAG = re.compile(
     r"</?(?:p|div|span|br|hr|strong|em|b|i|u|a|img|figure|figcaption|h[1-6]|ul|ol|li|blockquote|section|"
     r"article|iframe|script|style|font|center|small|sup|sub|table|tr|td|th|tbody)\b[^<>]{0,500}?/?>",
@@ -241,8 +239,6 @@ def noise_rule(text: str, arabic_page: bool) -> str | None:
         return "player-or-ad-label"
     if len(text) < 200 and _NEWSLETTER.match(text):
         return "newsletter"
-    if len(text) < 160 and _EMBED_ATTRIBUTION.match(text):
-        return "embed-attribution"
     if len(text) < 300 and _FURNITURE.search(text):
         return "furniture"
     if _INLINE_PREFIX.match(text) and len(text) < 250:
