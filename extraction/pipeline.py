@@ -51,8 +51,10 @@ from extraction.titles import extract_author, extract_title
 
 logger = logging.getLogger(__name__)
 
-# An article needs at least this much clean text (characters, paragraphs joined).
+# An article needs at least this much clean text (characters, paragraphs joined); a page that declares itself
+# an article (og:type, JSON-LD) this much: a blog's one-line post or short dialogue is still its article.
 MIN_TEXT_CHARS = 120
+MIN_DECLARED_TEXT_CHARS = 60
 # A page whose extracted text is mostly the text of links to other pages is a listing.
 SECTION_LINK_SHARE = 0.5
 # Link texts at least this long count as headlines of other articles.
@@ -335,7 +337,7 @@ def _extract(
     if _looks_like_section(paragraphs, headline_links, teaser_articles, declared_article):
         return NoArticle(url, REASON_SECTION_PAGE)
     joined = "\n\n".join(paragraphs)
-    if len(joined) < MIN_TEXT_CHARS:
+    if len(joined) < (MIN_DECLARED_TEXT_CHARS if declared_article else MIN_TEXT_CHARS):
         return NoArticle(url, REASON_TOO_SHORT)
     return Article(
         url=url,

@@ -229,3 +229,16 @@ def test_page_tools_line_removed() -> None:
 def test_copyright_footer_line_removed() -> None:
     footer = "جميع الحقوق محفوظة © 2003-2021 شبكة المنارة الإخبارية"
     assert clean_paragraphs([*BODY, footer]) == BODY
+
+
+def test_advertorial_labels_go_and_a_sentence_about_advertising_stays() -> None:
+    labels = [
+        "ANZEIGE - Heute mal ausgehen?",
+        "*Werbung. Dieser Beitrag enthält Werbung.",
+        "WERBUNG für Shampoo",
+    ]
+    prose = [
+        "Werbung nervt. Tracking nervt. Und mobil habe ich eigentlich keine Zeit, meine Einstellungen zu ändern.",
+        "Die Redaktion hat den Text am Montag geprüft und die Quellen im Anhang des Beitrags vollständig genannt.",
+    ]
+    assert clean_paragraphs([prose[0], *labels, prose[1]]) == prose

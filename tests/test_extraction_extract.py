@@ -120,6 +120,27 @@ def test_page_without_enough_text_is_too_short_or_no_text() -> None:
     assert result.reason in ("too-short", "no-main-text")
 
 
+DIALOGUE = [
+    "„Ich weiß, ich bin müde und sollte das vielleicht nicht sagen …“",
+    "– „Dann sag es nicht.“",
+    "– „Ok.“",
+]
+
+
+@pytest.mark.parametrize(("og_type", "is_article"), [("article", True), ("website", False)])
+def test_a_short_post_is_an_article_when_the_page_declares_one(og_type: str, is_article: bool) -> None:
+    # A blog's short dialogue post: under 120 characters, but the page says it is an article.
+    page = article_page(paragraphs=DIALOGUE, byline="").replace(
+        '<meta property="og:type" content="article">', f'<meta property="og:type" content="{og_type}">'
+    )
+    result = extract(page.encode("utf-8"), "https://alwaha.test/post")
+    if is_article:
+        assert isinstance(result, Article), result
+        assert result.paragraphs == DIALOGUE
+    else:
+        assert result == NoArticle("https://alwaha.test/post", "too-short")
+
+
 def test_undeclared_windows_1256_page() -> None:
     page = article_page().replace('<meta charset="utf-8">', "")
     result = extract(page.encode("cp1256"), "https://alwaha.test/a")
