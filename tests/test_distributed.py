@@ -10,11 +10,14 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
 
 from crawler import settings as project
+from crawler.distributed.config import seed_messages
+from crawler.sources import load_sources
 from crawler.urls import canonicalize_url
 from tests.crawling import FAST, REPO, run_scrapy, scrapy_command, scrapy_env
 from tests.slot_log import DEFAULT_POLITENESS, MIN_SPACING, assert_slot_bounds, paced_sites
@@ -222,14 +225,26 @@ def _taken_from_queue(queue_key: bytes, urls: set[bytes]) -> Any:
     return lambda sent, answer: queue_key in sent and any(url in answer for url in urls)
 
 
-@pytest.mark.parametrize("moment", ["marked-seen", "taken-from-queue"])
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _seed_taken(seeds_key: bytes) -> Any:
+    """The reply that hands the worker one of the crawl's seeds."""
+    return lambda sent, answer: (
+        seeds_key in sent and answer.startswith(b"$") and not answer.startswith(b"$-1")
+    )
+
+
+@pytest.mark.parametrize("moment", ["seed-taken", "marked-seen", "taken-from-queue"])
 @pytest.mark.timeout(900)
 def test_worker_killed_between_two_redis_steps_loses_nothing(
     moment: str, newsroom: Any, redis_url: str, tmp_path: Path
 ) -> None:
-    """A worker killed right after Redis has marked an article seen, or handed it the article's request,
-    and before the worker hears the answer: the survivor still fetches and stores every relevant article.
-    (scrapy-redis takes two round trips for each of those steps; a kill between them lost the article.)"""
+    """A worker killed right after Redis has handed it a seed, marked an article seen or handed it the
+    article's request, and before the worker hears the answer: the survivor still fetches and stores every
+    relevant article. (Each of those steps took two round trips; a kill between them lost what it moved.)"""
     from w3lib.url import safe_url_string
 
     from tests.redis_tap import RedisTap
@@ -244,19 +259,23 @@ def test_worker_killed_between_two_redis_steps_loses_nothing(
         for a in newsroom.articles
         if a.relevant and not a.id.startswith("pub-")
     }
-    queue_key = f"libya:{crawl_id}:requests".encode()
-    trigger = (
-        _marked_seen(_article_fingerprints(newsroom))
-        if moment == "marked-seen"
-        else _taken_from_queue(queue_key, urls)
-    )
-    # Armed once the crawl is under way (the seeds and some listings fetched), so the kill lands mid-crawl.
-    armed = lambda sent, answer: len(newsroom.requests) >= 20 and trigger(sent, answer)  # noqa: E731
+    if moment == "seed-taken":
+        armed = _seed_taken(f"libya:{crawl_id}:seeds".encode())  # seeds are taken before any page
+    else:
+        queue_key = f"libya:{crawl_id}:requests".encode()
+        fingerprints = _article_fingerprints(newsroom)
+        trigger = (
+            _marked_seen(fingerprints) if moment == "marked-seen" else _taken_from_queue(queue_key, urls)
+        )
+        # Armed once the crawl is under way (the seeds and some listings fetched): the kill lands mid-crawl.
+        armed = lambda sent, answer: len(newsroom.requests) >= 20 and trigger(sent, answer)  # noqa: E731
     tap = RedisTap(int(redis_url.rsplit(":", 1)[1].split("/")[0]), armed)
     try:
         _seed(sources, redis_url, crawl_id)
         doomed = _worker(sources, archive, tmp_path, tap.url, crawl_id, "w1")
         tap.victim = doomed.pid
+        if moment == "seed-taken":  # else the survivor, starting as fast, may take every seed itself
+            tap.fired.wait(timeout=180)
         survivor = _worker(sources, archive, tmp_path, redis_url, crawl_id, "w2")
         try:
             code = survivor.wait(timeout=600)
@@ -282,6 +301,11 @@ def test_worker_killed_between_two_redis_steps_loses_nothing(
     }
     missing = _relevant(newsroom) - stored
     assert not missing, missing
+    # Every seed was fetched too (a site's home page, sitemaps and feeds each lead to its articles).
+    fetched = {(r.site, r.path) for r in newsroom.requests}
+    seeds = [json.loads(m) for m in seed_messages(load_sources(sources), obey_robots=True)]
+    unfetched = [s["url"] for s in seeds if (s["site"], _path(s["url"])) not in fetched]
+    assert not unfetched, unfetched
 
 
 @pytest.mark.timeout(900)
