@@ -21,6 +21,7 @@ options.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,6 +34,12 @@ from crawler.config import user_agent_for
 from crawler.probe.report import site_name
 from crawler.sources import _NAME_RE, SourcesError
 
+# Loggers whose failures (robots.txt or the site unreachable) the probe reports itself.
+_QUIET_LOGGERS = (
+    "scrapy.downloadermiddlewares.robotstxt",
+    "scrapy.downloadermiddlewares.retry",
+    "crawler.politeness.robots",
+)
 DEFAULT_BUDGET = 40
 DEFAULT_SAMPLE = 6
 DEFAULT_MAX_SITEMAPS = 8
@@ -41,12 +48,15 @@ DEFAULT_DELAY = 1.0
 
 class Command(ScrapyCommand):
     requires_project = True
+    quiet = False
 
     def syntax(self) -> str:
         return "URL [--name NAME] [--budget N] [--sample N] [--max-sitemaps N] [--delay S] [-o FILE]"
 
     def short_desc(self) -> str:
-        return "Probe a site (robots.txt, sitemaps, feeds, sections, sample articles); propose its sources entry"
+        return (
+            "Probe a site (robots.txt, sitemaps, feeds, sections, sample articles); propose its sources entry"
+        )
 
     def long_desc(self) -> str:
         return (
@@ -58,8 +68,12 @@ class Command(ScrapyCommand):
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
         parser.add_argument("--name", default=None, help="the entry's name (default: from the host)")
-        parser.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="requests at most (robots.txt included)")
-        parser.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, help="articles fetched and extracted")
+        parser.add_argument(
+            "--budget", type=int, default=DEFAULT_BUDGET, help="requests at most (robots.txt included)"
+        )
+        parser.add_argument(
+            "--sample", type=int, default=DEFAULT_SAMPLE, help="articles fetched and extracted"
+        )
         parser.add_argument(
             "--max-sitemaps", type=int, default=DEFAULT_MAX_SITEMAPS, help="sitemap documents fetched at most"
         )
@@ -81,11 +95,14 @@ class Command(ScrapyCommand):
         if not opts.delay >= 0:
             problems.append(f"--delay {opts.delay}: seconds, 0 or more")
         if opts.name is not None and not _NAME_RE.match(opts.name):
-            problems.append(f"--name {opts.name!r}: a lowercase identifier ([a-z0-9_-], at most 63 characters)")
+            problems.append(
+                f"--name {opts.name!r}: a lowercase identifier ([a-z0-9_-], at most 63 characters)"
+            )
         if problems:
             raise UsageError("; ".join(problems), print_help=False)
         if (self.settings.getpriority("LOG_LEVEL") or 0) < SETTINGS_PRIORITIES["cmdline"]:
             self.settings.set("LOG_LEVEL", "WARNING", priority="cmdline")  # the report is the output
+            self.quiet = True
         self.settings.set("DOWNLOAD_DELAY", opts.delay, priority="cmdline")
         self.settings.set("AUTOTHROTTLE_START_DELAY", max(opts.delay, 0.0), priority="cmdline")
         if not self.settings.get("USER_AGENT") or str(self.settings.get("USER_AGENT")).startswith("Scrapy/"):
@@ -104,6 +121,11 @@ class Command(ScrapyCommand):
         from crawler.probe.spider import ProbeSpider
 
         assert self.crawler_process is not None
+        if self.quiet:
+            # Failures to reach the site are the report's error line, not a traceback in the log (set here:
+            # the crawler process's logging set-up resets the levels of loggers under "scrapy").
+            for logger_name in _QUIET_LOGGERS:
+                logging.getLogger(logger_name).setLevel(logging.CRITICAL)
         crawler = self.crawler_process.create_crawler(ProbeSpider)
         self.crawler_process.crawl(
             crawler,

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
@@ -119,14 +119,15 @@ class Sample:
     score: float | None = None
 
     def line(self) -> str:
+        url = unquote(self.url)  # Arabic slugs read as Arabic
         if self.extraction in ("failed", "not_html"):
-            return f"{self.url}: {self.reason}"
+            return f"{url}: {self.reason}"
         gate = f"JavaScript gate ({self.gate}), rendered by the crawl" if self.gate else "no gate"
         if self.extraction != "article":
-            return f"{self.status} {self.url}: {gate}; no article ({self.reason})"
+            return f"{self.status} {url}: {gate}; no article ({self.reason})"
         verdict = "relevant" if self.relevant else "not relevant"
         date = self.published or "no date"
-        return f"{self.status} {self.url}: {gate}; «{self.title[:60]}» {date}; {verdict} (score {self.score})"
+        return f"{self.status} {url}: {gate}; «{self.title[:60]}» {date}; {verdict} (score {self.score})"
 
 
 class ProbeFailed(Exception):
@@ -175,7 +176,9 @@ class ProbeReport:
 
     def source(self) -> Source:
         """The proposed entry, loaded by the crawl's own sources loader (raises ``SourcesError``)."""
-        return parse_sources({"sites": [self.proposed_entry()]}, origin=f"the proposed entry for {self.url}")[0]
+        return parse_sources({"sites": [self.proposed_entry()]}, origin=f"the proposed entry for {self.url}")[
+            0
+        ]
 
     # --- the text -------------------------------------------------------------------------------------
 
@@ -197,7 +200,9 @@ class ProbeReport:
         out.append(f"home page: {self.home_articles} article link(s)")
         out.append(f"sections naming the topic: {len(self.sections) or 'none'}")
         for s in self.sections:
-            where = "menu: the crawl finds and walks it itself" if s.in_menu else "not in a menu: listed below"
+            where = (
+                "the crawl finds and walks it itself" if s.in_menu else "not in a menu: under sections below"
+            )
             page = s.problem or (
                 f"{s.article_links} article link(s){', paginated' if s.paginated else ''}"
                 if s.article_links is not None
@@ -211,14 +216,18 @@ class ProbeReport:
         out += [f"  {s.line()}" for s in self.samples]
         gated = [s for s in self.samples if s.gate]
         if gated:
-            out.append(f"render: auto ({len(gated)} of {len(self.samples)} sampled articles need the browser)")
+            out.append(
+                f"render: auto ({len(gated)} of {len(self.samples)} sampled articles need the browser)"
+            )
         relevant = [s for s in self.samples if s.relevant]
         if self.samples:
             unread = len([s for s in self.samples if s.extraction != "article"])
             line = f"relevant: {len(relevant)} of {len(self.samples)} sampled articles"
             out.append(line + (f" ({unread} without an article as fetched)" if unread else ""))
         if self.over_budget:
-            out.append(f"budget reached: {len(self.over_budget)} request(s) not made, first {self.over_budget[0]}")
+            out.append(
+                f"budget reached: {len(self.over_budget)} request(s) not made, first {self.over_budget[0]}"
+            )
         out += [f"note: {n}" for n in self.notes]
         return out
 

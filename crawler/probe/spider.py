@@ -109,6 +109,9 @@ class ProbeSpider(Spider):
     report: ProbeReport
     sources: list[Source]
     trusted_hosts: set[str]
+    topic_file: str
+    focus: FocusScorer
+    detector: JsGateDetector
 
     def __init__(
         self, url: str, name: str, budget: int, sample: int, max_sitemaps: int, **kwargs: Any
@@ -170,7 +173,11 @@ class ProbeSpider(Spider):
         self.report.robots_sitemaps = [str(u) for u in (getattr(rp, "sitemaps", None) or [])]
         stats = self.crawler.stats
         assert stats is not None
-        statuses = [k.rsplit("/", 1)[-1] for k in stats.get_stats() if k.startswith("robotstxt/response_status_count/")]
+        statuses = [
+            k.rsplit("/", 1)[-1]
+            for k in stats.get_stats()
+            if k.startswith("robotstxt/response_status_count/")
+        ]
         self.report.robots_status = f"HTTP {statuses[-1]}" if statuses else "answered"
         agent = self.crawler.settings.get("USER_AGENT") or ""
         delay = robotparser.crawl_delay(agent) if hasattr(robotparser, "crawl_delay") else None
@@ -194,7 +201,9 @@ class ProbeSpider(Spider):
         self._listings.add(report.home)
         gate = self.detector.detect(response.text, response.url)
         if gate.gated and gate.reason != "too-short":
-            report.notes.append(f"the home page is behind a JavaScript gate ({gate.reason}): the crawl renders it")
+            report.notes.append(
+                f"the home page is behind a JavaScript gate ({gate.reason}): the crawl renders it"
+            )
         for link in response.css('link[rel~="alternate"]'):
             if (link.attrib.get("type") or "").lower() in _FEED_TYPES and link.attrib.get("href"):
                 url = canonicalize_url(response.urljoin(link.attrib["href"]))
@@ -207,7 +216,9 @@ class ProbeSpider(Spider):
                 continue
             text = " ".join(anchor.css("::text").getall()).strip()
             chrome = anchor.xpath(_CHROME).get() == "1"
-            self._home_links.append(_Link(canonicalize_url(url), text, chrome, LibyaSpider._is_next_page(anchor, url)))
+            self._home_links.append(
+                _Link(canonicalize_url(url), text, chrome, LibyaSpider._is_next_page(anchor, url))
+            )
         # Discovery documents first, then sections: the budget goes to what says most about the site.
         sitemaps = report.robots_sitemaps or [urljoin(report.home, "/sitemap.xml")]
         via = "robots.txt" if report.robots_sitemaps else "guessed"
@@ -293,7 +304,9 @@ class ProbeSpider(Spider):
             document.news_entries += entry.published is not None
             document.titled += bool(entry.title) and entry.published is not None
             document.dates.add(entry.published or entry.lastmod)
-            self._article(loc, (entry.title, entry.keywords), "sitemap", published=entry.published or entry.lastmod)
+            self._article(
+                loc, (entry.title, entry.keywords), "sitemap", published=entry.published or entry.lastmod
+            )
 
     def parse_feed(self, response: Response) -> None:
         document = Document(canonicalize_url(response.url), "feed", response.meta["found_via"])
@@ -416,31 +429,26 @@ class ProbeSpider(Spider):
     # --- failures and the end ------------------------------------------------------------------------
 
     def _failed(self, failure: Failure) -> None:
-        request = getattr(failure, "request", None)
-        kind = request.meta.get("kind", "?") if request is not None else "?"
-        url = request.url if request is not None else "?"
-        if failure.check(HttpError):
-            why = f"HTTP {failure.value.response.status}"
-        elif failure.check(RobotsTxtUnreachable):
-            why = f"robots.txt could not be read ({failure.getErrorMessage()}), so nothing of the site may be fetched"
-        elif failure.check(IgnoreRequest):
-            message = failure.getErrorMessage()
-            why = "robots.txt forbids it" if "robots.txt" in message else message
-        else:
-            why = f"cannot fetch ({failure.type.__name__ if failure.type else 'error'}: {failure.getErrorMessage()})"
-        logger.debug("probe: %s %s failed: %s", kind, url, why)
+        request: Request | None = getattr(failure, "request", None)
+        if request is None:
+            logger.error("probe: a request failed: %s", failure.getErrorMessage())
+            return
+        kind = request.meta.get("kind", "?")
+        why = _failure_reason(failure)
+        logger.debug("probe: %s %s failed: %s", kind, request.url, why)
         if kind == "home":
-            if "robots.txt could not be read" in why:
+            if failure.check(RobotsTxtUnreachable):
                 self.report.robots_status = "unreachable"
-            self.report.error = f"{url}: {why}"
-        elif kind == "sitemap" or kind == "feed":
-            self.report.documents.append(Document(canonicalize_url(url), "failed", request.meta.get("found_via", ""), problem=why))  # type: ignore[union-attr]
+            self.report.error = f"{request.url}: {why}"
+        elif kind in ("sitemap", "feed"):
+            document = Document(request.url, "failed", request.meta.get("found_via", ""), problem=why)
+            self.report.documents.append(document)
         elif kind == "section":
             for section in self.report.sections:
-                if section.url == url:
+                if section.url == request.url:
                     section.problem = why
-        elif kind == "article" and request is not None:
-            sample = request.meta["sample"]
+        elif kind == "article":
+            sample: Sample = request.meta["sample"]
             sample.extraction = "failed"
             sample.reason = why
 
@@ -448,6 +456,20 @@ class ProbeSpider(Spider):
         if self.report.error:
             return
         self.report.pattern = learn_article_pattern(self._article_urls, self._listings)
+
+
+def _failure_reason(failure: Failure) -> str:
+    """What went wrong, in words an operator can act on."""
+    if failure.check(HttpError):
+        response = getattr(failure.value, "response", None)
+        return f"HTTP {getattr(response, 'status', '?')}"
+    if failure.check(RobotsTxtUnreachable):
+        return f"robots.txt could not be read, so nothing of the site may be fetched ({failure.getErrorMessage()})"
+    if failure.check(IgnoreRequest):
+        message = failure.getErrorMessage()
+        return "robots.txt forbids it for our user agent" if "robots.txt" in message else message
+    name = failure.type.__name__ if failure.type else "error"
+    return f"cannot fetch it ({name}: {failure.getErrorMessage()})"
 
 
 def _descending(value: str | None) -> str:
