@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import socket
 import time
 from collections.abc import Iterator
@@ -66,7 +67,7 @@ def test_robots_txt_that_forbids_everything(site: tuple) -> None:
     routes, log, base = site
     routes["/robots.txt"] = (200, "text/plain", b"User-agent: *\nDisallow: /\n")
     routes["/"] = (200, "text/html; charset=utf-8", HOME)
-    code, out, err = _probe(base + "/", "--delay", "0")
+    code, _out, err = _probe(base + "/", "--delay", "0")
     assert code == 1, err
     assert "Traceback" not in err
     assert "robots.txt forbids it" in err, err
@@ -118,7 +119,11 @@ def test_bad_options(args: tuple[str, ...], message: str) -> None:
 def test_the_probe_is_polite_and_bounded(site: tuple) -> None:
     """robots.txt first, the delay between any two requests, the site's Crawl-delay, and the budget."""
     routes, log, base = site
-    routes["/robots.txt"] = (200, "text/plain", f"User-agent: *\nCrawl-delay: 0.6\nSitemap: {base}/sm.xml\n".encode())
+    routes["/robots.txt"] = (
+        200,
+        "text/plain",
+        f"User-agent: *\nCrawl-delay: 0.6\nSitemap: {base}/sm.xml\n".encode(),
+    )
     links = "".join(f'<a href="/news/2021/story-number-{n}">story {n}</a>' for n in range(30))
     routes["/"] = (200, "text/html; charset=utf-8", HOME.replace(b"</main>", links.encode() + b"</main>"))
     index = "".join(f"<sitemap><loc>{base}/sm-{n}.xml</loc></sitemap>" for n in range(10))
@@ -129,7 +134,7 @@ def test_the_probe_is_polite_and_bounded(site: tuple) -> None:
     assert paths[0] == "/robots.txt" and paths[1] == "/"
     assert len(paths) <= 6
     assert "budget reached" in out
-    gaps = [b - a for (a, _), (b, _) in zip(log, log[1:], strict=False)]
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(log)]
     assert min(gaps) >= 0.55, gaps  # Crawl-delay 0.6 (above --delay 0.3): a floor, not an average
 
 
@@ -141,7 +146,5 @@ def test_the_delay_option_spaces_requests(site: tuple) -> None:
     code, _, err = _probe(base + "/", "--delay", "0.4", "--sample", "3")
     assert code == 0, err
     assert len(log) >= 4
-    gaps = [b - a for (a, _), (b, _) in zip(log, log[1:], strict=False)]
+    gaps = [b - a for (a, _), (b, _) in itertools.pairwise(log)]
     assert min(gaps) >= 0.35, gaps
-
-
