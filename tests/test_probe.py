@@ -10,8 +10,6 @@ no-``article_pattern`` path end to end.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -25,8 +23,9 @@ from crawler.urls import canonicalize_url
 from newsroom import Newsroom
 from newsroom.catalog import load_catalog
 from newsroom.panarab import LIBYA_SECTION, PanArabSite
-from tests.crawling import REPO, CrawlRun, run_crawl, run_scrapy, scrapy_command, scrapy_env
+from tests.crawling import CrawlRun, run_crawl, run_scrapy, scrapy_command
 from tests.localserver import serve
+from tests.panarab_server import serve_panarab
 
 PANARAB_ARTICLES = 400
 
@@ -126,36 +125,8 @@ def test_the_proposed_entries_find_what_the_hand_written_ones_find(
 # ---- the generated pan-Arab site ---------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def panarab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, PanArabSite]]:
-    workdir = tmp_path_factory.mktemp("probe-panarab")
-    sources = workdir / "sources.yaml"
-    cmd = [
-        sys.executable,
-        "-m",
-        "newsroom.bigsite",
-        "serve",
-        "--articles",
-        str(PANARAB_ARTICLES),
-        "--sites",
-        "1",
-    ]
-    cmd += ["--gated-share", "0", "--libya-percent", "4", "--sources-out", str(sources)]
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=scrapy_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    try:
-        assert proc.stdout is not None
-        base = ""
-        for raw in proc.stdout:
-            line = raw.decode()
-            if line.startswith("big01 "):
-                base = line.split()[1]
-            if line.strip() == "READY":
-                break
-        assert base, "the pan-Arab site did not start"
-        yield sources, PanArabSite("big01", 0, PANARAB_ARTICLES, libya_percent=4, base_url=base)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with serve_panarab(PANARAB_ARTICLES, tmp_path_factory.mktemp("probe-panarab")) as served:
+        yield served
 
 
 def test_probe_of_the_pan_arab_site_and_the_crawl_of_its_entry(

@@ -141,7 +141,7 @@ class ProbeReport:
     budget: int
     home: str = ""
     home_status: int | None = None
-    robots_status: str = ""
+    robots_status: str = "not read"
     robots_sitemaps: list[str] = field(default_factory=list)
     crawl_delay: float | None = None
     documents: list[Document] = field(default_factory=list)

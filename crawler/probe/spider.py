@@ -9,7 +9,7 @@ back-off), Scrapy's download delay and one request at a time. Nothing is archive
    reached or that is not HTML ends the probe with ``ProbeReport.error``.
 2. From the home page: feeds announced by ``<link rel="alternate">``, the sections of the topic in the
    menu (``crawler.focus.FocusScorer.is_topic_section``, the crawl's own rule) and other links naming the
-   topic, article links (the crawl's own ``LibyaSpider._looks_like_article``) and pagination.
+   topic, article links and pagination (``crawler.discovery``: the ``libya`` spider's own rules).
 3. The sitemaps (robots.txt's, else ``/sitemap.xml``; indexes followed news sitemaps and newest first),
    the feeds and the first page of each section.
 4. When that is done (the spider is idle): a sample of the articles found, best pre-fetch topic score first
@@ -38,7 +38,16 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from crawler.discovery import DecompressionLimitError, gunzip_limited, parse_feed, parse_sitemap
+from crawler.discovery import (
+    DecompressionLimitError,
+    anchor_text,
+    feed_links,
+    gunzip_limited,
+    is_next_page,
+    looks_like_article,
+    parse_feed,
+    parse_sitemap,
+)
 from crawler.focus import FocusConfig, FocusScorer
 from crawler.pipelines.extract import extract_record
 from crawler.pipelines.relevance import topic_path
@@ -49,7 +58,6 @@ from crawler.sources import Source
 from crawler.urls import canonicalize_url, is_crawlable
 from extraction.gate import JsGateDetector
 from relevance import Topic
-from spiders.libya import _FEED_TYPES, LibyaSpider
 
 logger = logging.getLogger(__name__)
 
@@ -204,20 +212,24 @@ class ProbeSpider(Spider):
             report.notes.append(
                 f"the home page is behind a JavaScript gate ({gate.reason}): the crawl renders it"
             )
-        for link in response.css('link[rel~="alternate"]'):
-            if (link.attrib.get("type") or "").lower() in _FEED_TYPES and link.attrib.get("href"):
-                url = canonicalize_url(response.urljoin(link.attrib["href"]))
-                if url not in report.autodiscovered_feeds:
-                    report.autodiscovered_feeds.append(url)
+        for href in feed_links(response):
+            url = canonicalize_url(response.urljoin(href))
+            if url not in report.autodiscovered_feeds:
+                report.autodiscovered_feeds.append(url)
         for anchor in response.css("a[href]"):
             href = (anchor.attrib.get("href") or "").strip()
             url = response.urljoin(href)
             if not href or href.startswith("#") or not is_crawlable(url) or not self.source.in_scope(url):
                 continue
-            text = " ".join(anchor.css("::text").getall()).strip()
+            text = anchor_text(anchor)
             chrome = anchor.xpath(_CHROME).get() == "1"
             self._home_links.append(
-                _Link(canonicalize_url(url), text, chrome, LibyaSpider._is_next_page(anchor, url))
+                _Link(
+                    canonicalize_url(url),
+                    text,
+                    chrome,
+                    is_next_page(anchor.attrib.get("rel") or "", anchor_text(anchor), url),
+                )
             )
         # Discovery documents first, then sections: the budget goes to what says most about the site.
         sitemaps = report.robots_sitemaps or [urljoin(report.home, "/sitemap.xml")]
@@ -236,7 +248,7 @@ class ProbeSpider(Spider):
             self.sources = [self.source]
         sections: list[tuple[str, str, bool]] = []
         for link in self._home_links:
-            if LibyaSpider._looks_like_article(self.source, link.url):
+            if looks_like_article(self.source, link.url):
                 report.home_articles += 1
                 self._offer(_Candidate(link.url, (link.text,), "home"))
             elif link.next_page:
@@ -338,11 +350,11 @@ class ProbeSpider(Spider):
             if not is_crawlable(url) or not self.source.in_scope(url):
                 continue
             url = canonicalize_url(url)
-            if LibyaSpider._looks_like_article(self.source, url):
+            if looks_like_article(self.source, url):
                 section.article_links += 1
-                text = " ".join(anchor.css("::text").getall()).strip()
+                text = anchor_text(anchor)
                 self._offer(_Candidate(url, (text,), "section", in_section=section.in_menu))
-            elif LibyaSpider._is_next_page(anchor, url):
+            elif is_next_page(anchor.attrib.get("rel") or "", anchor_text(anchor), url):
                 section.paginated = True
                 self._listings.add(url)
 
