@@ -88,7 +88,8 @@ class Document:
         if self.problem:
             return f"{self.url} ({self.found_via}): {self.problem}"
         if self.kind == "sitemapindex":
-            return f"{self.url} ({self.found_via}): sitemap index of {self.children} sitemap(s)"
+            dates = f", lastmod {self.dates.text()}" if self.dates.first else ""
+            return f"{self.url} ({self.found_via}): sitemap index of {self.children} sitemap(s){dates}"
         what = "feed" if self.kind == "feed" else "sitemap"
         if self.kind == "urlset" and self.news_entries:
             what = f"news sitemap, titles on {self.titled} of {self.news_entries} news entries"

@@ -161,9 +161,14 @@ class ProbeSpider(Spider):
             return
         host = urlsplit(url).netloc
         cost = 1 if host in self._hosts else 2  # a host's first request costs its robots.txt too
-        if self.report.requests + cost > self.budget:
+        # The sample comes last: discovery leaves it its share of the budget.
+        limit = self.budget if kind == "article" else max(2, self.budget - self.sample_size)
+        if self.report.requests + cost > limit:
             self.report.over_budget.append(f"{kind} {url}")
             return
+        if kind in ("sitemap", "feed") and not self.source.in_scope(url):
+            # A sitemap or feed the site points to on another host (a CDN), trusted as the crawl does.
+            self.trusted_hosts.add((urlsplit(url).hostname or "").lower())
         self._hosts.add(host)
         self._requested.add(url)
         self.report.requests += cost
@@ -223,14 +228,8 @@ class ProbeSpider(Spider):
                 continue
             text = anchor_text(anchor)
             chrome = anchor.xpath(_CHROME).get() == "1"
-            self._home_links.append(
-                _Link(
-                    canonicalize_url(url),
-                    text,
-                    chrome,
-                    is_next_page(anchor.attrib.get("rel") or "", anchor_text(anchor), url),
-                )
-            )
+            next_page = is_next_page(anchor.attrib.get("rel") or "", text, url)
+            self._home_links.append(_Link(canonicalize_url(url), text, chrome, next_page))
         # Discovery documents first, then sections: the budget goes to what says most about the site.
         sitemaps = report.robots_sitemaps or [urljoin(report.home, "/sitemap.xml")]
         via = "robots.txt" if report.robots_sitemaps else "guessed"
@@ -350,11 +349,11 @@ class ProbeSpider(Spider):
             if not is_crawlable(url) or not self.source.in_scope(url):
                 continue
             url = canonicalize_url(url)
+            text = anchor_text(anchor)
             if looks_like_article(self.source, url):
                 section.article_links += 1
-                text = anchor_text(anchor)
                 self._offer(_Candidate(url, (text,), "section", in_section=section.in_menu))
-            elif is_next_page(anchor.attrib.get("rel") or "", anchor_text(anchor), url):
+            elif is_next_page(anchor.attrib.get("rel") or "", text, url):
                 section.paginated = True
                 self._listings.add(url)
 
@@ -407,10 +406,10 @@ class ProbeSpider(Spider):
         chosen = best + rest[::step][: self.sample_size - len(best)]
         for score, _, candidate in chosen:
             sample = Sample(candidate.url, score)
-            self.report.samples.append(sample)
             for request in self._request(
                 candidate.url, self.parse_article, "article", sample=sample, candidate=candidate
             ):
+                self.report.samples.append(sample)
                 engine.crawl(request)
         raise DontCloseSpider
 
