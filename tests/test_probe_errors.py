@@ -133,9 +133,11 @@ def test_the_probe_is_polite_and_bounded(site: tuple) -> None:
     paths = [path for _, path in log]
     assert paths[0] == "/robots.txt" and paths[1] == "/"
     assert len(paths) <= 6
-    assert "# left out by the budget or --max-sitemaps: " in out
+    assert "# left out by the budget or --max-sitemaps: " in out, out
     gaps = [b - a for (a, _), (b, _) in itertools.pairwise(log)]
-    assert min(gaps) >= 0.55, gaps  # Crawl-delay 0.6 (above --delay 0.3): a floor, not an average
+    # Crawl-delay 0.6 (above --delay 0.3) is a floor between two starts; seen from the server, a start is
+    # a connection's arrival, which a loaded machine delays by some tens of milliseconds more or less.
+    assert min(gaps) >= 0.45, gaps
 
 
 def test_the_delay_option_spaces_requests(site: tuple) -> None:
@@ -147,4 +149,4 @@ def test_the_delay_option_spaces_requests(site: tuple) -> None:
     assert code == 0, err
     assert len(log) >= 4
     gaps = [b - a for (a, _), (b, _) in itertools.pairwise(log)]
-    assert min(gaps) >= 0.35, gaps
+    assert min(gaps) >= 0.3, gaps  # --delay 0.4, with the same allowance

@@ -227,7 +227,8 @@ class ProbeReport:
             out.append(line + (f" ({unread} without an article as fetched)" if unread else ""))
         if self.over_budget:
             out.append(
-                f"budget reached: {len(self.over_budget)} request(s) not made, first {self.over_budget[0]}"
+                f"left out by the budget or --max-sitemaps: {len(self.over_budget)} request(s), first"
+                f" {self.over_budget[0]}"
             )
         out += [f"note: {n}" for n in self.notes]
         return out
