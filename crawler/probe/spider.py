@@ -7,18 +7,20 @@ back-off), Scrapy's download delay and one request at a time. Nothing is archive
 1. The home page (robots.txt first, by the robots.txt middleware; its ``Sitemap:`` lines are read from the
    parser it hands to the ``robots_parsed`` signal). A home page that robots.txt forbids, that cannot be
    reached or that is not HTML ends the probe with ``ProbeReport.error``.
-2. From the home page: feeds announced by ``<link rel="alternate">``, the sections of the topic in the
-   menu (``crawler.focus.FocusScorer.is_topic_section``, the crawl's own rule) and other links naming the
-   topic, article links and pagination (``crawler.discovery``: the ``libya`` spider's own rules).
-3. The sitemaps (robots.txt's, else ``/sitemap.xml``; indexes followed news sitemaps and newest first),
-   the feeds and the first page of each section.
-4. When that is done (the spider is idle): a sample of the articles found, best pre-fetch topic score first
-   (``FocusScorer.score``), each extracted by the crawl's ``extract_record`` with its relevance, and checked
-   by the render gate's ``JsGateDetector``.
-5. At the end the article URL shape is learned from the sitemap and feed URLs (``crawler.probe.pattern``).
+2. The sitemaps (robots.txt's, else ``/sitemap.xml``; indexes followed news sitemaps first, then newest
+   first, up to ``max_sitemaps``) and the feeds the home page announces (``<link rel="alternate">``).
+3. When those are in (the spider is idle), the article URL shape is learned from the sitemap and feed URLs
+   (``crawler.probe.pattern``) and the home page's links are told apart with it, by the crawl's own rules
+   (``crawler.discovery``): articles, pagination, the sections of the topic in the menu and tag links
+   (``crawler.focus.FocusScorer.is_topic_section``) and other links naming the topic. The first page of
+   each section is fetched.
+4. When that is done: a sample of the articles found, half best pre-fetch topic score first
+   (``FocusScorer.score``), half from the rest, each extracted by the crawl's ``extract_record`` with its
+   relevance, and checked by the render gate's ``JsGateDetector``.
+5. At the close the shape is learned again, with every listing seen.
 
-Every request counts against the budget, robots.txt included (one per host); what the budget leaves out is
-listed in the report.
+Every request counts against the budget, robots.txt included (one per host), and discovery leaves the
+sample its share; what the budget leaves out is listed in the report.
 """
 
 from __future__ import annotations
