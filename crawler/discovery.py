@@ -1,4 +1,6 @@
-"""Parsing of the discovery documents: sitemaps (index, urlset, Google news), RSS 2.0 and Atom feeds.
+"""Parsing of the discovery documents: sitemaps (index, urlset, Google news), RSS 2.0 and Atom feeds; and
+how a link on a listing page is told apart (``looks_like_article``, ``is_next_page``, ``feed_links``), shared by
+the ``libya`` spider and ``scrapy probe``.
 
 Pure functions on bytes (Scrapy's size-capped ``gunzip`` is the one library helper): the spider feeds
 them response bodies. XML is parsed with lxml in
@@ -8,13 +10,25 @@ expand entities.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from lxml import etree
 from scrapy.utils.gz import gunzip
 
 from archive.dates import parse_datetime
+
+if TYPE_CHECKING:
+    from crawler.sources import Source
+
+NEXT_TEXT = re.compile(r"(التالي|التالية|الصفحة التالية|المزيد|next|older|»|›|&raquo;)", re.I)
+PAGE_URL = re.compile(r"([?&](page|paged|p|pg|start|offset)=\d+|/page/\d+/?$)", re.I)
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/xml")
+# Without an article_pattern, a path with a long slug or a numeric id is taken for an article.
+ARTICLE_GUESS = re.compile(r"(\d{4,}|[^/]+-[^/]+-[^/]+)", re.U)
 
 
 class DecompressionLimitError(ValueError):
@@ -166,3 +180,36 @@ def is_before(value: str | None, since: date | None) -> bool:
         return False
     parsed = parse_feed_date(value)
     return parsed is not None and parsed.date() < since
+
+
+def looks_like_article(source: Source, url: str) -> bool:
+    """A link to an article: the site's ``article_pattern``, else the guess (a long slug or a numeric id)."""
+    verdict = source.is_article(url)
+    if verdict is not None:
+        return verdict
+    path = urlsplit(url).path.rstrip("/")
+    last = path.rsplit("/", 1)[-1]
+    return bool(last) and bool(ARTICLE_GUESS.search(last)) and not PAGE_URL.search(url)
+
+
+def is_next_page(rel: str, text: str, url: str) -> bool:
+    """A pagination link: ``rel="next"``, or a page URL whose text is a number, a "next" word or nothing."""
+    if "next" in rel.lower().split():
+        return True
+    return bool(PAGE_URL.search(url)) and (not text or bool(NEXT_TEXT.search(text)) or text.isdigit())
+
+
+def feed_links(page: Any) -> list[str]:
+    """The hrefs of a page's ``<link rel="alternate">`` elements that announce a feed (``page``: a Scrapy
+    response or parsel selector)."""
+    hrefs = []
+    for link in page.css('link[rel~="alternate"]'):
+        href = (link.attrib.get("href") or "").strip()
+        if (link.attrib.get("type") or "").lower() in FEED_TYPES and href:
+            hrefs.append(href)
+    return hrefs
+
+
+def anchor_text(anchor: Any) -> str:
+    """The text of an ``<a>`` selector, its descendants' included."""
+    return " ".join(anchor.css("::text").getall()).strip()

@@ -13,7 +13,6 @@ Arguments: ``-a sources=FILE`` (default: setting CRAWL_SOURCES, else the package
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -29,8 +28,12 @@ from twisted.python.failure import Failure
 from crawler.config import ConfigError, CrawlConfig, default_crawl_id, user_agent_for
 from crawler.discovery import (
     DecompressionLimitError,
+    anchor_text,
+    feed_links,
     gunzip_limited,
     is_before,
+    is_next_page,
+    looks_like_article,
     parse_feed,
     parse_sitemap,
 )
@@ -54,12 +57,7 @@ from crawler.urls import canonical_href, canonicalize_url, is_crawlable
 
 logger = logging.getLogger(__name__)
 
-_NEXT_TEXT = re.compile(r"(التالي|التالية|الصفحة التالية|المزيد|next|older|»|›|&raquo;)", re.I)
-_PAGE_URL = re.compile(r"([?&](page|paged|p|pg|start|offset)=\d+|/page/\d+/?$)", re.I)
-_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/xml")
 _HTML_TYPES = (b"text/html", b"application/xhtml+xml")
-# Without an article_pattern, a path with a long slug or a numeric id is taken for an article.
-_ARTICLE_GUESS = re.compile(r"(\d{4,}|[^/]+-[^/]+-[^/]+)", re.U)
 
 
 class LibyaSpider(Spider):
@@ -350,11 +348,8 @@ class LibyaSpider(Spider):
             topic_section and not _all_before(response, self.config.since)
         )
         if kind == "home":
-            for link in response.css('link[rel~="alternate"]'):
-                if (link.attrib.get("type") or "").lower() in _FEED_TYPES and link.attrib.get("href"):
-                    yield from self._req(
-                        response.urljoin(link.attrib["href"]), source, self.parse_feed, "feed"
-                    )
+            for href in feed_links(response):
+                yield from self._req(response.urljoin(href), source, self.parse_feed, "feed")
         for anchor in response.css("a[href]"):
             href = (anchor.attrib.get("href") or "").strip()
             if not href or href.startswith("#"):
@@ -409,19 +404,11 @@ class LibyaSpider(Spider):
 
     @staticmethod
     def _is_next_page(anchor: Any, url: str) -> bool:
-        if "next" in (anchor.attrib.get("rel") or "").lower().split():
-            return True
-        text = " ".join(anchor.css("::text").getall()).strip()
-        return bool(_PAGE_URL.search(url)) and (not text or bool(_NEXT_TEXT.search(text)) or text.isdigit())
+        return is_next_page(anchor.attrib.get("rel") or "", anchor_text(anchor), url)
 
     @staticmethod
     def _looks_like_article(source: Source, url: str) -> bool:
-        verdict = source.is_article(url)
-        if verdict is not None:
-            return verdict
-        path = urlsplit(url).path.rstrip("/")
-        last = path.rsplit("/", 1)[-1]
-        return bool(last) and bool(_ARTICLE_GUESS.search(last)) and not _PAGE_URL.search(url)
+        return looks_like_article(source, url)
 
     # --- articles ------------------------------------------------------------------------------------
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +17,8 @@ from crawler.focus.learn import HarvestRates, pattern_of
 from newsroom.bigsite import MAX_PAGE_BYTES, MIN_PAGE_BYTES
 from newsroom.panarab import LIBYA_SECTION, PanArabSite
 from relevance import Topic, default_topic_path
-from tests.crawling import REPO, CrawlRun, run_crawl, scrapy_env
+from tests.crawling import CrawlRun, run_crawl
+from tests.panarab_server import serve_panarab
 
 ARTICLES = 1200
 
@@ -137,27 +136,8 @@ def test_bad_focus_settings_name_the_setting(settings: dict[str, str], names: li
 # ---- crawls ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def panarab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, PanArabSite]]:
-    workdir = tmp_path_factory.mktemp("panarab")
-    sources = workdir / "sources.yaml"
-    cmd = [sys.executable, "-m", "newsroom.bigsite", "serve", "--articles", str(ARTICLES), "--sites", "1"]
-    cmd += ["--gated-share", "0", "--libya-percent", "4", "--sources-out", str(sources)]
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=scrapy_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    try:
-        assert proc.stdout is not None
-        base = ""
-        for raw in proc.stdout:
-            line = raw.decode()
-            if line.startswith("big01 "):
-                base = line.split()[1]
-            if line.strip() == "READY":
-                break
-        assert base, "the pan-Arab site did not start"
-        yield sources, PanArabSite("big01", 0, ARTICLES, libya_percent=4, base_url=base)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with serve_panarab(ARTICLES, tmp_path_factory.mktemp("panarab")) as served:
+        yield served
 
 
 def _stored(run: CrawlRun) -> list[str]:
