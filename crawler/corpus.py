@@ -138,7 +138,10 @@ class CorpusExtension:
                 import redis
 
                 log = RedisEventLog(redis.Redis.from_url(redis_url), REDIS_NAMESPACE, log)  # type: ignore[arg-type]
-            return NearDupIndex(config.neardup, log)
+            # The index itself: SQLite in the spool, kept from crawl to crawl (each store segment read once).
+            return NearDupIndex(
+                config.neardup, log, Path(storage.config.spool_dir) / "corpus" / "neardup.sqlite"
+            )
 
         try:
             neardup = index(storage.store)
@@ -212,7 +215,7 @@ class CorpusExtension:
 
     def close(self) -> None:
         parts = self.writer.close()
-        self.annotator.index.flush()
+        self.annotator.index.close()
         self._inc("dataset/parts", len(parts))
         logger.info(
             "corpus: %d dataset rows in %d parts", self.writer.rows_written, len(self.writer.parts_written)
