@@ -5,7 +5,8 @@ this runs ``--pairs`` pairs of the same crawl (``bench/pipeline.py``'s ``crawl``
 pipeline), alternating which goes first, and prints per run and as medians: pages, pages/s, CPU
 (user+sys of the crawl's process tree: the crawler and its extraction workers) a page, and the load
 average before each run. The CPU a page is the stable number; the rate difference is reported with the
-spread of the pairs. ``--profile`` instead runs one corpus-on crawl under cProfile and prints where the
+spread of the pairs; the corpus's stages (``bench/corpus_stages.py``) are timed alone over the first
+corpus-on crawl's archive. ``--profile`` instead runs one corpus-on crawl under cProfile and prints where the
 crawler process spent CPU in the corpus (``corpus.*``, ``crawler/corpus.py``, pyarrow)::
 
     .venv/bin/python bench/corpus_ab.py --articles 300 --pairs 3
@@ -29,12 +30,14 @@ BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(BENCH.parent), str(BENCH)]
 
 import pipeline  # noqa: E402
+from corpus_stages import StageCost, stage_costs  # noqa: E402
 
 
 def ab(articles: int, pairs: int, concurrency: int, per_domain: int) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-corpus-ab-"))
     opts = {"concurrency": concurrency, "per_domain": per_domain}
     results: dict[str, list[tuple[int, float, float, float]]] = {"on": [], "off": []}
+    stages: list[StageCost] = []
     try:
         with pipeline.bigsite(workdir, articles) as (_server, sources):
             for n in range(pairs):
@@ -43,6 +46,8 @@ def ab(articles: int, pairs: int, concurrency: int, per_domain: int) -> int:
                     load = os.getloadavg()[0]
                     settings = {} if mode == "on" else {"CORPUS_ENABLED": "False"}
                     row, _ = pipeline.crawl(f"corpus {mode} {n}", sources, workdir, settings, **opts)
+                    if mode == "on" and not stages:
+                        stages = stage_costs(workdir / f"corpus-{mode}-{n}" / "archive")
                     shutil.rmtree(workdir / f"corpus-{mode}-{n}", ignore_errors=True)
                     per_page = 1000 * row.cpu / row.pages if row.pages else 0.0
                     results[mode].append((row.pages, row.rate, per_page, load))
@@ -60,6 +65,10 @@ def ab(articles: int, pairs: int, concurrency: int, per_domain: int) -> int:
     (on_rate, on_cpu), (off_rate, off_cpu) = med["on"], med["off"]
     ratios = [a[1] / b[1] - 1 for a, b in zip(results["on"], results["off"], strict=True) if b[1]]
     loads = [r[3] for rs in results.values() for r in rs]
+    for cost in stages:
+        print(f"{cost.name}: {cost.ms_per_page:.2f} CPU ms a page ({cost.pages} pages) {cost.note}".rstrip())
+    if stages:
+        print(f"corpus stages in all: {sum(c.ms_per_page for c in stages):.2f} CPU ms a page")
     print(
         f"medians over {pairs} pairs: corpus on {on_rate:.1f} pages/s, {on_cpu:.1f} CPU ms a page; off "
         f"{off_rate:.1f} pages/s, {off_cpu:.1f} CPU ms a page; CPU {on_cpu - off_cpu:+.1f} ms a page "
