@@ -32,10 +32,13 @@ _EMPTY = np.full(NUM_PERM, _P31, dtype=np.uint32)
 
 def minhash(shingles: Iterable[bytes]) -> np.ndarray:
     """The ``NUM_PERM`` MinHash values (``uint32``) of a set of shingles; all ``2**31 - 1`` when empty."""
-    hashes = [int.from_bytes(hashlib.blake2b(s, digest_size=8).digest(), "little") % _P31 for s in shingles]
-    if not hashes:
+    # The digests joined and read as little-endian uint64 at once: the same values as int.from_bytes per
+    # shingle, at a fraction of the Python work.
+    blake2b = hashlib.blake2b
+    digests = b"".join([blake2b(s, digest_size=8).digest() for s in shingles])
+    if not digests:
         return _EMPTY.copy()
-    x = np.asarray(hashes, dtype=np.int64)[np.newaxis, :]
+    x = (np.frombuffer(digests, dtype="<u8") % np.uint64(_P31)).astype(np.int64)[np.newaxis, :]
     return ((_A * x + _B) % _P31).min(axis=1).astype(np.uint32)
 
 

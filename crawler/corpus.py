@@ -12,7 +12,8 @@ the Parquet dataset written in parts as the crawl goes (``corpus/`` does the wor
   its own (the store's threads only queue rows; pyarrow is imported when the first part is written).
 
 Work files live in the spool (``<ARCHIVE_SPOOL_DIR>/corpus/<crawl part>/``), so a crawl killed and resumed
-with the same CRAWL_ID writes each row once (``corpus.dataset``).
+with the same CRAWL_ID writes each row once (``corpus.dataset``); the near-duplicate index's SQLite state
+is ``<ARCHIVE_SPOOL_DIR>/corpus/neardup-<store hash>.sqlite``, kept from crawl to crawl.
 
 Reads CORPUS_ENABLED (on), DATASET_PART_ROWS (1000), DATASET_PART_SECONDS (300), NEARDUP_JACCARD (0.5),
 NEARDUP_CONTAINMENT (0.7), RELEVANCE_TOPIC and CRAWL_REDIS_URL; the crawl id, worker and spool come from the
@@ -25,6 +26,7 @@ Stats: ``corpus/annotated``, ``corpus/copies`` (a row that joined an earlier clu
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -147,6 +149,8 @@ class CorpusExtension:
         part = session.config.part_name
         work = Path(storage.config.spool_dir) / "corpus" / safe_segment(part or "crawl")
         redis_url = settings.get("CRAWL_REDIS_URL") or ""
+        store_id = hashlib.sha1(str(getattr(storage.store, "uri", "")).encode()).hexdigest()[:12]
+        state = Path(storage.config.spool_dir) / "corpus" / f"neardup-{store_id}.sqlite"
 
         def index(reader: Any) -> NearDupIndex:
             log: EventLog = StoreEventLog(reader, storage, work / "neardup", part or "crawl")
@@ -154,10 +158,9 @@ class CorpusExtension:
                 import redis
 
                 log = RedisEventLog(redis.Redis.from_url(redis_url), REDIS_NAMESPACE, log)  # type: ignore[arg-type]
-            # The index itself: SQLite in the spool, kept from crawl to crawl (each store segment read once).
-            return NearDupIndex(
-                config.neardup, log, Path(storage.config.spool_dir) / "corpus" / "neardup.sqlite"
-            )
+            # The index itself: SQLite in the spool, kept from crawl to crawl (each store segment read once),
+            # one file per store (a spool reused for another archive does not mix the two).
+            return NearDupIndex(config.neardup, log, state)
 
         try:
             neardup = index(storage.store)
