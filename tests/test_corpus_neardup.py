@@ -265,3 +265,18 @@ def test_the_redis_list_is_trimmed_of_what_every_writer_stored_and_every_reader_
     for index in (a, b, c):
         index.close()
     assert client.llen(key) == 0 and not client.hlen(f"{namespace}:neardup:readers")
+
+
+def test_the_workers_shared_tokens_give_the_same_signature_and_tags_as_each_alone() -> None:
+    from corpus.entities import EntityTagger
+    from corpus.worker import corpus_features, features_signature
+    from relevance import default_topic_path
+
+    tagger = EntityTagger.load(default_topic_path())
+    for _, spec in SPECS[:12]:
+        text = "\n\n".join(spec.paragraphs)
+        features = corpus_features(str(default_topic_path()), spec.title, text)
+        alone = signature(text)
+        shared = features_signature(features)
+        assert shared.size == alone.size and (shared.values == alone.values).all()
+        assert features["entities"] == tagger.tag(spec.title, text).to_dict()
