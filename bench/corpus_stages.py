@@ -1,8 +1,8 @@
 """CPU cost of the research corpus's stages, a page at a time, over the articles a crawl stored.
 
 ``bench/pipeline.py`` calls :func:`stage_costs` on the full pipeline's archive: every stored record (the
-crawl manifests) and its text go through the near-duplicate signature, the entity tagger, the
-near-duplicate index (LSH buckets and checks in SQLite) and the dataset writer (row, journal, Parquet
+crawl manifests) and its text go through what the extraction worker adds (entity tags and the
+near-duplicate signature, ``corpus.worker``), the near-duplicate index (LSH buckets and checks in SQLite) and the dataset writer (row, journal, Parquet
 parts into a file store), each timed alone with ``time.process_time`` (this process's CPU), and the
 start-up the corpus adds to a crawl is timed in a fresh process. The interface::
 
@@ -33,8 +33,8 @@ sys.path.insert(0, str(REPO))
 from archive.store import open_store  # noqa: E402
 from corpus.annotate import record_version_key  # noqa: E402
 from corpus.dataset import DatasetWriter, row_from_record  # noqa: E402
-from corpus.entities import EntityTagger  # noqa: E402
-from corpus.neardup import NearDupIndex, Signature, signature  # noqa: E402
+from corpus.neardup import NearDupIndex, Signature  # noqa: E402
+from corpus.worker import corpus_features, features_signature  # noqa: E402
 from relevance import default_topic_path  # noqa: E402
 
 
@@ -97,10 +97,11 @@ def startup_cpu() -> float:
 def stage_costs(archive: Path) -> list[StageCost]:
     """The corpus's stages over the archive's stored articles, each timed alone (module docstring).
 
-    The stages follow where a crawl runs them: the signature and the entity tags in the extraction
-    workers, the index query (SQLite in a file, as in the spool) in a thread of the crawler, the
-    dataset rows and parts in the store's threads and the parts thread; the start-up the corpus adds
-    (once a crawl) is spread over the archive's pages.
+    The stages follow where a crawl runs them: the entity tags and the signature in the extraction
+    workers (``corpus.worker.corpus_features``, the text tokenized once for both), the index query
+    (SQLite in a file, as in the spool) in a thread of the crawler, the dataset rows and parts in the
+    store's threads and the parts thread; the start-up the corpus adds (once a crawl) is spread over the
+    archive's pages.
     """
     articles = stored_articles(archive)
     if not articles:
@@ -108,15 +109,13 @@ def stage_costs(archive: Path) -> list[StageCost]:
     n = len(articles)
     signatures: list[Signature] = []
     copies = 0
+    topic = str(default_topic_path())
+    corpus_features(topic, "", "")  # the worker's tagger, loaded once a worker (not a page's cost)
 
-    def sign() -> None:
-        signatures.extend(signature(text) for _, text in articles)
-
-    tagger = EntityTagger.load(default_topic_path())
-
-    def entities() -> None:
+    def features() -> None:
+        # what each extraction worker adds for the corpus: one tokenization, the tags and the signature
         for record, text in articles:
-            tagger.tag(record.get("title") or "", text)
+            signatures.append(features_signature(corpus_features(topic, record.get("title") or "", text)))
 
     with tempfile.TemporaryDirectory(prefix="bench-dataset-") as tmp:
         index = NearDupIndex(state_path=Path(tmp) / "neardup.sqlite")
@@ -142,10 +141,10 @@ def stage_costs(archive: Path) -> list[StageCost]:
                     writer.flush_due()
             writer.close()
 
-        sign_cpu = _timed(sign)
         costs = [
-            StageCost("stage: near-duplicate signature (extraction worker)", n, sign_cpu),
-            StageCost("stage: entity tags (extraction worker)", n, _timed(entities)),
+            StageCost(
+                "stage: entity tags + near-duplicate signature (extraction worker)", n, _timed(features)
+            ),
             StageCost(
                 "stage: near-duplicate index (crawler)",
                 n,

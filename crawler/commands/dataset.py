@@ -90,7 +90,9 @@ class Command(ScrapyCommand):
             if action == "build":
                 with tempfile.TemporaryDirectory(prefix="dataset-build-") as work:
                     log = StoreEventLog(store, storage, Path(work) / "neardup", "build")
-                    annotator = Annotator(NearDupIndex(corpus_config.neardup, log), corpus_config.tagger)
+                    # the index on disk beside the work files: memory stays bounded over any archive
+                    index = NearDupIndex(corpus_config.neardup, log, Path(work) / "neardup.sqlite")
+                    annotator = Annotator(index, corpus_config.tagger)
                     result = build(store, storage, annotator, work, progress=print)
                     print(f"{len(result.parts)} parts written")
             else:
