@@ -1,9 +1,15 @@
 """CPU cost of the research corpus's stages, a page at a time, over the articles a crawl stored.
 
 ``bench/pipeline.py`` calls :func:`stage_costs` on the full pipeline's archive: every stored record (the
-crawl manifests) and its text go through the near-duplicate index (signature, LSH, checks), the entity
-tagger, and the dataset writer (row, journal, Parquet parts into a file store), each timed alone with
-``time.process_time`` (this process's CPU). Run alone it prints the same numbers for any archive::
+crawl manifests) and its text go through what the extraction worker adds (entity tags and the
+near-duplicate signature, ``corpus.worker``), the near-duplicate index (LSH buckets and checks in SQLite) and the dataset writer (row, journal, Parquet
+parts into a file store), each timed alone with ``time.process_time`` (this process's CPU), and the
+start-up the corpus adds to a crawl is timed in a fresh process. The interface::
+
+    stage_costs(archive: Path) -> list[StageCost]
+    StageCost(name: str, pages: int, cpu: float seconds, note: str); .ms_per_page = 1000 * cpu / pages
+
+Names start with ``stage: ``. Run alone it prints the same numbers for any archive::
 
     .venv/bin/python bench/corpus_stages.py ARCHIVE_DIR
 
@@ -13,6 +19,7 @@ Reads no settings.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,8 +33,8 @@ sys.path.insert(0, str(REPO))
 from archive.store import open_store  # noqa: E402
 from corpus.annotate import record_version_key  # noqa: E402
 from corpus.dataset import DatasetWriter, row_from_record  # noqa: E402
-from corpus.entities import EntityTagger  # noqa: E402
-from corpus.neardup import NearDupIndex  # noqa: E402
+from corpus.neardup import NearDupIndex, Signature  # noqa: E402
+from corpus.worker import corpus_features, features_signature  # noqa: E402
 from relevance import default_topic_path  # noqa: E402
 
 
@@ -61,28 +68,65 @@ def _timed(fn: Any) -> float:
     return time.process_time() - started
 
 
+_STARTUP = """
+import sys, tempfile, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import crawler.corpus  # Scrapy imports it with the corpus on or off (settings name its classes)
+from corpus.dataset import encode_part
+from corpus.neardup import NearDupIndex
+from crawler.corpus import load_tagger
+from relevance import default_topic_path
+started = time.process_time()
+load_tagger(default_topic_path())
+with tempfile.TemporaryDirectory() as tmp:
+    NearDupIndex(state_path=Path(tmp) / "neardup.sqlite").close()
+encode_part([{"record_key": "k", "places": []}])  # the first part: pyarrow's import
+print(time.process_time() - started)
+"""
+
+
+def startup_cpu() -> float:
+    """CPU seconds the corpus adds to a crawl's start when on (fresh process: tagger, index, pyarrow)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _STARTUP, str(REPO)], check=True, capture_output=True, text=True
+    ).stdout
+    return float(out.split()[-1])
+
+
 def stage_costs(archive: Path) -> list[StageCost]:
-    """The three stages over the archive's stored articles (see the module docstring)."""
+    """The corpus's stages over the archive's stored articles, each timed alone (module docstring).
+
+    The stages follow where a crawl runs them: the entity tags and the signature in the extraction
+    workers (``corpus.worker.corpus_features``, the text tokenized once for both), the index query
+    (SQLite in a file, as in the spool) in a thread of the crawler, the dataset rows and parts in the
+    store's threads and the parts thread; the start-up the corpus adds (once a crawl) is spread over the
+    archive's pages.
+    """
     articles = stored_articles(archive)
     if not articles:
         return []
     n = len(articles)
-    index = NearDupIndex()
+    signatures: list[Signature] = []
     copies = 0
+    topic = str(default_topic_path())
+    corpus_features(topic, "", "")  # the worker's tagger, loaded once a worker (not a page's cost)
 
-    def neardup() -> None:
-        nonlocal copies
+    def features() -> None:
+        # what each extraction worker adds for the corpus: one tokenization, the tags and the signature
         for record, text in articles:
-            when = record.get("published") or record.get("fetched_at") or ""
-            copies += index.assign(record_version_key(record), text, str(when)).duplicate_of is not None
-
-    tagger = EntityTagger.load(default_topic_path())
-
-    def entities() -> None:
-        for record, text in articles:
-            tagger.tag(record.get("title") or "", text)
+            signatures.append(features_signature(corpus_features(topic, record.get("title") or "", text)))
 
     with tempfile.TemporaryDirectory(prefix="bench-dataset-") as tmp:
+        index = NearDupIndex(state_path=Path(tmp) / "neardup.sqlite")
+
+        def neardup() -> None:
+            nonlocal copies
+            for (record, text), sig in zip(articles, signatures, strict=True):
+                when = str(record.get("published") or record.get("fetched_at") or "")
+                assignment = index.assign(record_version_key(record), text, when, signature=sig)
+                copies += assignment.duplicate_of is not None
+
         store = open_store(str(Path(tmp) / "archive"))
         writer = DatasetWriter(store, Path(tmp) / "work", "bench", part_rows=1000)
 
@@ -98,12 +142,28 @@ def stage_costs(archive: Path) -> list[StageCost]:
             writer.close()
 
         costs = [
-            StageCost("stage: near-duplicates", n, _timed(neardup), f"{copies} copies of an earlier article"),
-            StageCost("stage: entity tags", n, _timed(entities)),
             StageCost(
-                "stage: dataset rows + parts", n, _timed(dataset), f"{len(writer.parts_written)} parts"
+                "stage: entity tags + near-duplicate signature (extraction worker)", n, _timed(features)
+            ),
+            StageCost(
+                "stage: near-duplicate index (crawler)",
+                n,
+                _timed(neardup),
+                f"SQLite in a file; {copies} copies of an earlier article",
             ),
         ]
+        index.close()
+        costs.append(
+            StageCost("stage: dataset rows + parts", n, _timed(dataset), f"{len(writer.parts_written)} parts")
+        )
+    costs.append(
+        StageCost(
+            "stage: corpus start-up (crawler)",
+            n,
+            startup_cpu(),
+            f"once a crawl, over these {n} pages: tagger, index, pyarrow",
+        )
+    )
     return costs
 
 

@@ -123,7 +123,7 @@ def build(
         if writer.due():
             result.parts += [p.key for p in writer.flush_due()]
     result.parts += [p.key for p in writer.close()]
-    annotator.index.flush()
+    annotator.index.close()
     if progress:
         progress(
             f"{result.rows} rows added, {result.already} already in the dataset, {result.failed} without text"

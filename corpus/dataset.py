@@ -7,7 +7,7 @@ from the path)::
     dataset-clusters/<part>.parquet                      cluster merges: cluster -> merged_into
     dataset-manifests/<stamp>.json                       compactions: which parts a merged part supersedes
 
-Columns (``SCHEMA``; ``site`` and ``month`` come from the path): record_key (the stored record's key, one
+Columns (``COLUMNS``; ``site`` and ``month`` come from the path): record_key (the stored record's key, one
 per article version), id, url, canonical_url, title, author, published, published_date, language, text,
 relevance_score, places, actors, ambiguous (entity names, ``corpus.entities``), cluster (near-duplicate
 cluster, fixed when the row is written; resolve it through ``dataset-clusters``), warc_file,
@@ -25,6 +25,7 @@ articles it already wrote, so each article version has one row. This module read
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -37,12 +38,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any, Protocol
 
 from archive.keys import check_key, safe_segment
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 logger = logging.getLogger(__name__)
 
@@ -56,43 +57,60 @@ DEFAULT_PART_SECONDS = 300.0
 _MONTH = re.compile(r"^(\d{4})-(\d{2})")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
-_names = pa.list_(pa.string())
-SCHEMA = pa.schema(
-    [
-        ("record_key", pa.string()),
-        ("id", pa.string()),
-        ("url", pa.string()),
-        ("canonical_url", pa.string()),
-        ("title", pa.string()),
-        ("author", pa.string()),
-        ("published", pa.string()),
-        ("published_date", pa.date32()),
-        ("language", pa.string()),
-        ("text", pa.string()),
-        ("relevance_score", pa.float64()),
-        ("places", _names),
-        ("actors", _names),
-        ("ambiguous", _names),
-        ("cluster", pa.string()),
-        ("warc_file", pa.string()),
-        ("warc_offset", pa.int64()),
-        ("warc_length", pa.int64()),
-        ("warc_record_id", pa.string()),
-        ("text_sha256", pa.string()),
-        ("crawl_id", pa.string()),
-        ("version", pa.int32()),
-        ("previous_version", pa.string()),
-        ("fetched_at", pa.string()),
-    ]
+#: The columns of a part and their types: ``string``, ``date32``, ``float64``, ``int32``, ``int64`` or
+#: ``list<string>`` (names); ``site`` and ``month`` come from the path. pyarrow is imported only when a part
+#: is encoded (:func:`schema`): a crawl with the corpus on or off does not pay for it at start.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("record_key", "string"),
+    ("id", "string"),
+    ("url", "string"),
+    ("canonical_url", "string"),
+    ("title", "string"),
+    ("author", "string"),
+    ("published", "string"),
+    ("published_date", "date32"),
+    ("language", "string"),
+    ("text", "string"),
+    ("relevance_score", "float64"),
+    ("places", "list<string>"),
+    ("actors", "list<string>"),
+    ("ambiguous", "list<string>"),
+    ("cluster", "string"),
+    ("warc_file", "string"),
+    ("warc_offset", "int64"),
+    ("warc_length", "int64"),
+    ("warc_record_id", "string"),
+    ("text_sha256", "string"),
+    ("crawl_id", "string"),
+    ("version", "int32"),
+    ("previous_version", "string"),
+    ("fetched_at", "string"),
 )
-CLUSTER_SCHEMA = pa.schema(
-    [
-        ("cluster", pa.string()),
-        ("merged_into", pa.string()),
-        ("merged_at", pa.string()),
-        ("crawl_id", pa.string()),
-    ]
+CLUSTER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("cluster", "string"),
+    ("merged_into", "string"),
+    ("merged_at", "string"),
+    ("crawl_id", "string"),
 )
+_INT_RANGE = {"int32": 2**31, "int64": 2**63}
+
+
+@functools.cache
+def schema(columns: tuple[tuple[str, str], ...] = COLUMNS) -> pa.Schema:
+    """The pyarrow schema of ``columns`` (``COLUMNS``: a dataset part; ``CLUSTER_COLUMNS``: merges)."""
+    import pyarrow as pa
+
+    types = {
+        "string": pa.string(),
+        "date32": pa.date32(),
+        "float64": pa.float64(),
+        "int32": pa.int32(),
+        "int64": pa.int64(),
+        "list<string>": pa.list_(pa.string()),
+    }
+    return pa.schema([(name, types[kind]) for name, kind in columns])
+
+
 #: partition columns, from the path
 PARTITIONS = ("site", "month")
 
@@ -196,18 +214,39 @@ def _content_name(keys: list[str]) -> str:
     return hashlib.sha1("\n".join(keys).encode("utf-8")).hexdigest()[:16]
 
 
+def _fits(kind: str, value: object) -> bool:
+    if value is None:
+        return True
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "date32":
+        return isinstance(value, date)
+    if kind == "float64":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind in _INT_RANGE:
+        limit = _INT_RANGE[kind]
+        return isinstance(value, int) and not isinstance(value, bool) and -limit <= value < limit
+    return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)  # list<string>
+
+
 def check_row(row: Mapping[str, Any]) -> None:
-    """Raise ValueError when ``row`` does not fit ``SCHEMA`` (so one bad row cannot spoil a part)."""
-    try:
-        pa.Table.from_pylist([{n: row.get(n) for n in SCHEMA.names}], schema=SCHEMA)
-    except (pa.ArrowException, TypeError, ValueError) as exc:
-        raise ValueError(f"dataset row {row.get('record_key')!r} does not fit the schema: {exc}") from exc
+    """Raise ValueError when ``row`` does not fit ``COLUMNS`` (so one bad row cannot spoil a part)."""
+    for name, kind in COLUMNS:
+        value = row.get(name)
+        if not _fits(kind, value):
+            raise ValueError(
+                f"dataset row {row.get('record_key')!r} does not fit the schema: "
+                f"{name} must be {kind}, got {type(value).__name__} {str(value)[:40]!r}"
+            )
 
 
-def encode_part(rows: Iterable[Mapping[str, Any]], schema: pa.Schema = SCHEMA) -> bytes:
-    """Rows as one Parquet file (zstd); columns not in ``schema`` (the partitions) are left out."""
-    names = schema.names
-    table = pa.Table.from_pylist([{n: row.get(n) for n in names} for row in rows], schema=schema)
+def encode_part(rows: Iterable[Mapping[str, Any]], columns: tuple[tuple[str, str], ...] = COLUMNS) -> bytes:
+    """Rows as one Parquet file (zstd); columns not in ``columns`` (the partitions) are left out."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = [name for name, _ in columns]
+    table = pa.Table.from_pylist([{n: row.get(n) for n in names} for row in rows], schema=schema(columns))
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="zstd")
     return buffer.getvalue()
@@ -244,6 +283,7 @@ class DatasetWriter:
         self._rows_path = self.work_dir / "rows.jsonl"
         self._parts_path = self.work_dir / "parts.jsonl"
         self._lock = threading.RLock()
+        self._flushing = threading.Lock()  # one flush at a time; the queue stays open meanwhile
         self._pending: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (site, month) -> rows
         self._merges: list[dict[str, Any]] = []
         self._seen: set[str] = set()
@@ -353,43 +393,59 @@ class DatasetWriter:
         """
         with self._lock:
             stale = self._oldest is not None and time.monotonic() - self._oldest >= self.part_seconds
-            return self.flush(only_full=not stale)
+        return self.flush(only_full=not stale)
 
     def flush(self, *, only_full: bool = False) -> list[WrittenPart]:
         """Write queued rows as parts (one per partition) and queued merges; return what was written.
 
-        ``only_full``: just the partitions holding ``part_rows`` rows or more.
+        ``only_full``: just the partitions holding ``part_rows`` rows or more. The rows are taken out of
+        the queue first and encoded without holding it, so :meth:`add` goes on meanwhile (a crawl's
+        parts are written in a thread of their own); what fails to be handed over goes back to the queue.
         """
-        with self._lock:
-            groups = {
-                partition: rows
-                for partition, rows in self._pending.items()
-                if rows and (not only_full or len(rows) >= self.part_rows)
-            }
-            merges = [] if only_full else self._merges
+        with self._flushing:
+            with self._lock:
+                groups = {
+                    partition: self._pending.pop(partition)
+                    for partition, rows in sorted(self._pending.items())
+                    if rows and (not only_full or len(rows) >= self.part_rows)
+                }
+                merges: list[dict[str, Any]] = []
+                if not only_full:
+                    merges, self._merges = self._merges, []
+                    self._oldest = None
             written: list[WrittenPart] = []
-            for (site, month), rows in sorted(groups.items()):
-                keys = [r["record_key"] for r in rows]
-                key = part_key(site, month, f"{self.part_name}-{_content_name(keys)}")
-                self._hand_over(key, encode_part(rows), keys)
-                written.append(WrittenPart(key, len(rows)))
-                del self._pending[(site, month)]
-            if merges:
-                tags = [f"merge:{m['cluster']}" for m in merges]
-                key = check_key(
-                    f"{CLUSTERS_PREFIX}{safe_segment(self.part_name)}-{_content_name(tags)}.parquet"
-                )
-                self._hand_over(key, encode_part(merges, CLUSTER_SCHEMA), tags)
-                written.append(WrittenPart(key, len(merges)))
-                self._merges = []
-            if not only_full:
-                self._oldest = None
-            if not self._pending and not self._merges:
-                # Everything journaled is in parts: the journal starts again (parts.jsonl keeps the keys).
-                self._rows_fh.close()
-                self._rows_fh = open(self._rows_path, "w", encoding="utf-8")  # noqa: SIM115
-            self.rows_written += sum(len(g) for g in groups.values())
-            self.parts_written += written
+            done: set[tuple[str, str]] = set()
+            try:
+                for (site, month), rows in groups.items():
+                    keys = [r["record_key"] for r in rows]
+                    key = part_key(site, month, f"{self.part_name}-{_content_name(keys)}")
+                    self._hand_over(key, encode_part(rows), keys)
+                    written.append(WrittenPart(key, len(rows)))
+                    done.add((site, month))
+                if merges:
+                    tags = [f"merge:{m['cluster']}" for m in merges]
+                    key = check_key(
+                        f"{CLUSTERS_PREFIX}{safe_segment(self.part_name)}-{_content_name(tags)}.parquet"
+                    )
+                    self._hand_over(key, encode_part(merges, CLUSTER_COLUMNS), tags)
+                    written.append(WrittenPart(key, len(merges)))
+                    merges = []
+            except BaseException:
+                with self._lock:
+                    for partition, rows in groups.items():
+                        if partition not in done:
+                            self._pending[partition] = rows + self._pending.get(partition, [])
+                    self._merges = merges + self._merges
+                    if self._oldest is None and (self._pending or self._merges):
+                        self._oldest = time.monotonic()
+                raise
+            with self._lock:
+                if not self._pending and not self._merges:
+                    # Everything journaled is in parts: the journal starts again (parts.jsonl keeps the keys).
+                    self._rows_fh.close()
+                    self._rows_fh = open(self._rows_path, "w", encoding="utf-8")  # noqa: SIM115
+                self.rows_written += sum(len(g) for g in groups.values())
+                self.parts_written += written
             return written
 
     def _hand_over(self, key: str, data: bytes, keys: list[str]) -> None:
@@ -403,8 +459,8 @@ class DatasetWriter:
 
     def close(self, *, keep_journal: bool = False) -> list[WrittenPart]:
         """Flush and close; the journal is removed unless ``keep_journal``."""
+        written = self.flush()
         with self._lock:
-            written = self.flush()
             self._rows_fh.close()
             if not keep_journal:
                 for path in (self._rows_path, self._parts_path):

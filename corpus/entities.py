@@ -54,6 +54,12 @@ class Entities:
         )
 
 
+def tokenize_parts(title: str, text: str) -> list[list[str]]:
+    """The tokens of the title, then of each paragraph (joined, the paragraphs' tokens are
+    ``tokenize(text)``: the normaliser never joins words across a line break)."""
+    return [tokenize(part) for part in [title or "", *_PARAGRAPHS.split(text or "")]]
+
+
 def entities_path(topic_path: str | Path) -> Path:
     """``dir/name.yaml`` -> ``dir/name.entities.yaml``."""
     path = Path(topic_path)
@@ -132,12 +138,14 @@ class EntityTagger:
             raise TopicError(source, "window", f"expected a positive integer, got {window!r}")
         return cls(topic=topic, kinds=kinds, aliases=aliases, elsewhere=elsewhere, window=window)
 
-    def tag(self, title: str, text: str) -> Entities:
-        """The entities of one article (its title and main text, paragraphs separated by newlines)."""
+    def tag(self, title: str, text: str, *, parts: list[list[str]] | None = None) -> Entities:
+        """The entities of one article (its title and main text, paragraphs separated by newlines).
+
+        ``parts``: ``tokenize_parts(title, text)`` when the caller has it already.
+        """
         tokens: list[str] = []
         units: list[int] = []  # unit (0 title, n paragraph) of each token
-        for unit, part in enumerate([title or "", *_PARAGRAPHS.split(text or "")]):
-            words = tokenize(part)
+        for unit, words in enumerate(parts if parts is not None else tokenize_parts(title, text)):
             tokens += words
             units += [unit] * len(words)
         mentions = self.topic.find(tokens)

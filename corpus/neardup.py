@@ -2,7 +2,7 @@
 
 Each article version is reduced to a MinHash signature (``corpus.minhash``, ``NUM_PERM`` permutations) of
 its word shingles (``corpus.shingles``: Arabic-normalised, as relevance normalises). Candidates come from
-LSH (``corpus.minhash.BandIndex``, ``LSH_BANDS`` bands of ``LSH_ROWS`` values: tuned for recall down to a
+LSH (``LSH_BANDS`` bands of ``LSH_ROWS`` values, ``corpus.minhash.band_keys``: tuned for recall down to a
 Jaccard of about 0.25, because a copy shortened to a third of the story shares only that much); each
 candidate is then checked on the full signature:
 
@@ -15,14 +15,24 @@ candidate is then checked on the full signature:
 
 Cluster rules. A new text that matches nothing founds a cluster named by its key. A copy joins the
 cluster of what it matched; when it matches several clusters, it joins the one whose earliest member
-(``when``: the published date, else the fetch time) is earliest, and the others are *merged* into it.
-A row's cluster is never changed after it is written: a merge is an event (``Merge``) that goes into the
-cluster-mapping table, and readers resolve a cluster through it (:meth:`NearDupIndex.root`).
+(``when``: the published date, else the fetch time, compared in UTC) is earliest, and the others are
+*merged* into it. A copy published *before* every member of what it matched (crawled later: an older
+site, an archive page) founds the cluster itself, and what it matched is merged into it, so a story's
+cluster, once resolved, is named by its earliest published version. A row's cluster is never changed
+after it is written: a merge is an event (``Merge``) that goes into the cluster-mapping table, and
+readers resolve a cluster through it (:meth:`NearDupIndex.root`).
 
 The index is an event log (``doc`` and ``merge`` events, JSON), so it persists as append-only segments in
-the archive store (``state/neardup/<part>-<seq>.jsonl``, see :class:`StoreEventLog`) and, in a distributed
-crawl, in a Redis list shared by the workers (:class:`RedisEventLog`): a copy published next week, or
-fetched by another worker, joins this one's cluster. This module reads no settings.
+the archive store (``state/neardup/<part>-<stamp>.jsonl``, see :class:`StoreEventLog`; merged by
+:func:`compact_segments` into one segment and a manifest naming what it supersedes, nothing rewritten)
+and, in a distributed crawl, in a Redis list shared by the workers (:class:`RedisEventLog`, trimmed of
+what every writer has handed to its store segments and every reader has read): a copy published next
+week, or fetched by another worker, joins this one's cluster.
+
+The index itself is not held in Python objects: signatures, LSH buckets and clusters live in SQLite
+(:class:`IndexState`), on disk in the spool for a crawl (a cache of the store's segments: each segment is
+read once per spool, and memory stays at SQLite's page cache however many versions the archive holds),
+in memory for evaluation and benchmarks. This module reads no settings.
 """
 
 from __future__ import annotations
@@ -31,8 +41,10 @@ import base64
 import json
 import logging
 import os
+import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +52,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from corpus.minhash import NUM_PERM, BandIndex, minhash
+from corpus.minhash import NUM_PERM, band_keys, minhash
 from corpus.shingles import shingles
 
 logger = logging.getLogger(__name__)
@@ -48,6 +60,9 @@ logger = logging.getLogger(__name__)
 LSH_ROWS = 2
 LSH_BANDS = 32
 SEGMENT_PREFIX = "state/neardup/"
+SEGMENT_MANIFESTS = "state/neardup-manifests/"
+#: SQLite's page cache for the index, KiB: what the index costs in memory, whatever its size on disk
+CACHE_KIB = 8192
 
 
 @dataclass(frozen=True)
@@ -106,36 +121,48 @@ class Assignment:
     known: bool = False  # the key was in the index already (a resumed crawl): nothing changed
 
 
+Events = Iterable[dict[str, Any]]
+
+
 class EventLog(Protocol):
-    """Where index events are kept; ``sync`` returns events other writers added since the last call."""
+    """Where index events are kept.
 
-    def load(self) -> Iterable[dict[str, Any]]: ...
+    ``load(skip)`` gives ``(segment, events)`` pairs: a store segment's key (``None`` for what is not a
+    segment yet: a journal, a Redis list), skipping the segments in ``skip`` (already applied);
+    ``sync`` returns events other writers added since the last call; ``flush`` hands this process's new
+    events to their permanent home and returns the segments it wrote.
+    """
 
-    def sync(self) -> Iterable[dict[str, Any]]: ...
+    def load(self, skip: Collection[str] = ()) -> Iterable[tuple[str | None, Events]]: ...
+
+    def sync(self) -> Events: ...
 
     def append(self, event: dict[str, Any]) -> None: ...
 
-    def flush(self) -> None: ...
+    def flush(self) -> list[str]: ...
+
+    def close(self) -> None: ...
 
     def lock(self) -> Any: ...
 
 
 class MemoryEventLog:
-    """No persistence: one process, one run (evaluation, benchmarks, tests of the rules)."""
+    """No persistence: one process, one run (evaluation, benchmarks, tests of the rules); events are
+    dropped (the state holds what they did)."""
 
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-
-    def load(self) -> Iterable[dict[str, Any]]:
+    def load(self, skip: Collection[str] = ()) -> Iterable[tuple[str | None, Events]]:
         return []
 
-    def sync(self) -> Iterable[dict[str, Any]]:
+    def sync(self) -> Events:
         return []
 
     def append(self, event: dict[str, Any]) -> None:
-        self.events.append(event)
+        pass
 
-    def flush(self) -> None:
+    def flush(self) -> list[str]:
+        return []
+
+    def close(self) -> None:
         pass
 
     def lock(self) -> Any:
@@ -164,35 +191,223 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass
-class _Cluster:
-    origin: str  # earliest ``when`` of a member
-    members: int = 0
+def order_key(when: str | None) -> str:
+    """``when`` (ISO 8601) as a string that sorts in time order: UTC ``YYYY-MM-DDTHH:MM:SS`` when it
+    carries an offset, as given otherwise (a date alone sorts before the times of its day); '' for none."""
+    if not when:
+        return ""
+    text = str(when).strip()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    if len(text) <= 10:  # a date alone
+        return parsed.strftime("%Y-%m-%d")
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _bucket_ids(values: np.ndarray) -> list[int]:
+    """One signed 64-bit bucket id per LSH band (the band's number mixed in: one table for all bands)."""
+    keys = band_keys(values, LSH_BANDS, LSH_ROWS)
+    with np.errstate(over="ignore"):
+        mixed = keys ^ (np.arange(1, LSH_BANDS + 1, dtype=np.uint64) * np.uint64(0xD6E8FEB86659FD93))
+    return [int(v) for v in mixed.view(np.int64)]
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS docs (
+    doc INTEGER PRIMARY KEY, key TEXT UNIQUE NOT NULL, cluster TEXT NOT NULL, size INTEGER NOT NULL,
+    sig BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS bands (bucket INTEGER NOT NULL, doc INTEGER NOT NULL, PRIMARY KEY (bucket, doc))
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS clusters (
+    cluster TEXT PRIMARY KEY, origin TEXT NOT NULL, members INTEGER NOT NULL, parent TEXT) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS segments (key TEXT PRIMARY KEY) WITHOUT ROWID;
+"""
+
+
+class IndexState:
+    """Signatures, LSH buckets and clusters in SQLite (``path``: a file, or ``None``: in memory).
+
+    Not thread-safe by itself: :class:`NearDupIndex` serialises access. A file is a cache of the store's
+    segments: if it cannot be opened (torn by a crash of the machine) it is started again, and the
+    segments and journals are read again.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else None
+        try:
+            self.db = self._open()
+        except sqlite3.DatabaseError as exc:
+            assert self.path is not None
+            logger.warning("near-duplicate index %s unreadable (%s): rebuilt from the store", self.path, exc)
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            self.db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(
+            str(self.path) if self.path else ":memory:", check_same_thread=False, isolation_level=None
+        )
+        # A cache, rebuilt from the store if lost: no fsync; WAL so a second process can read meanwhile.
+        db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        db.execute("PRAGMA synchronous = OFF")
+        db.execute("PRAGMA busy_timeout = 30000")
+        if self.path is not None:
+            db.execute("PRAGMA journal_mode = WAL")
+        db.executescript(_SCHEMA)
+        db.execute("SELECT count(*) FROM docs").fetchone()
+        return db
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __len__(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM docs").fetchone()[0])
+
+    def begin(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    # -- segments already applied --
+
+    def applied(self) -> set[str]:
+        return {k for (k,) in self.db.execute("SELECT key FROM segments")}
+
+    def mark_applied(self, keys: Iterable[str]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO segments (key) VALUES (?)", [(k,) for k in keys])
+
+    # -- documents --
+
+    def cluster_of(self, key: str) -> str | None:
+        row = self.db.execute("SELECT cluster FROM docs WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def add(self, key: str, sig: Signature, cluster: str, when: str, *, indexed: bool) -> bool:
+        """Store one version (False: the key was there). ``indexed``: into the LSH buckets too."""
+        cursor = self.db.execute(
+            "INSERT OR IGNORE INTO docs (key, cluster, size, sig) VALUES (?, ?, ?, ?)",
+            (key, cluster, sig.size, sig.values.astype("<u4").tobytes()),
+        )
+        if not cursor.rowcount:
+            return False
+        doc = cursor.lastrowid
+        if indexed:
+            self.db.executemany(
+                "INSERT OR IGNORE INTO bands (bucket, doc) VALUES (?, ?)",
+                [(b, doc) for b in _bucket_ids(sig.values)],
+            )
+        root = self.root(cluster)
+        origin = order_key(when)
+        self.db.execute(
+            """INSERT INTO clusters (cluster, origin, members, parent) VALUES (?, ?, 1, NULL)
+               ON CONFLICT (cluster) DO UPDATE SET members = members + 1,
+                   origin = CASE WHEN excluded.origin != '' AND (origin = '' OR excluded.origin < origin)
+                                 THEN excluded.origin ELSE origin END""",
+            (root, origin),
+        )
+        return True
+
+    def candidates(self, values: np.ndarray) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+        """(keys, clusters as written, signatures matrix, sizes) of the versions sharing an LSH bucket."""
+        buckets = _bucket_ids(values)
+        rows = self.db.execute(
+            f"""SELECT key, cluster, size, sig FROM docs WHERE doc IN (
+                    SELECT DISTINCT doc FROM bands WHERE bucket IN ({",".join("?" * len(buckets))}))
+                ORDER BY doc""",
+            buckets,
+        ).fetchall()
+        if not rows:
+            return [], [], np.empty((0, NUM_PERM), dtype=np.uint32), np.empty(0, dtype=np.int64)
+        sigs = np.frombuffer(b"".join(r[3] for r in rows), dtype="<u4").reshape(len(rows), NUM_PERM)
+        sizes = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
+        return [r[0] for r in rows], [r[1] for r in rows], sigs, sizes
+
+    # -- clusters --
+
+    def parent(self, cluster: str) -> str | None:
+        row = self.db.execute("SELECT parent FROM clusters WHERE cluster = ?", (cluster,)).fetchone()
+        return row[0] if row else None
+
+    def root(self, cluster: str) -> str:
+        seen = 0
+        while seen < 10_000:
+            parent = self.parent(cluster)
+            if parent is None:
+                return cluster
+            cluster, seen = parent, seen + 1
+        return cluster
+
+    def origin(self, cluster: str) -> str:
+        """The earliest ``when`` of a cluster's members and of everything merged into it (order_key form)."""
+        row = self.db.execute(
+            "SELECT origin FROM clusters WHERE cluster = ?", (self.root(cluster),)
+        ).fetchone()
+        return row[0] if row else ""
+
+    def merge(self, cluster: str, into: str) -> None:
+        if cluster == into or self.root(into) == cluster or self.parent(cluster) is not None:
+            return
+        row = self.db.execute("SELECT origin, members FROM clusters WHERE cluster = ?", (cluster,)).fetchone()
+        origin, members = row if row else ("", 0)
+        self.db.execute(
+            """INSERT INTO clusters (cluster, origin, members, parent) VALUES (?, ?, ?, ?)
+               ON CONFLICT (cluster) DO UPDATE SET parent = excluded.parent""",
+            (cluster, origin, members, into),
+        )
+        target = self.root(into)
+        self.db.execute(
+            """INSERT INTO clusters (cluster, origin, members, parent) VALUES (?, ?, ?, NULL)
+               ON CONFLICT (cluster) DO UPDATE SET members = members + excluded.members,
+                   origin = CASE WHEN excluded.origin != '' AND (origin = '' OR excluded.origin < origin)
+                                 THEN excluded.origin ELSE origin END""",
+            (target, origin, members),
+        )
+
+    def merges(self) -> Iterator[tuple[str, str]]:
+        yield from self.db.execute("SELECT cluster, parent FROM clusters WHERE parent IS NOT NULL")
 
 
 @dataclass
 class NearDupIndex:
-    """The clusters seen so far; :meth:`assign` places a text (thread-safe)."""
+    """The clusters seen so far; :meth:`assign` places a text (thread-safe).
+
+    ``state_path``: the SQLite file of the index (a crawl: in its spool, kept from crawl to crawl, so a
+    store segment is read once); ``None`` keeps it in memory.
+    """
 
     config: NearDupConfig = field(default_factory=NearDupConfig)
     log: EventLog = field(default_factory=MemoryEventLog)
+    state_path: str | os.PathLike[str] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._lsh = BandIndex(LSH_BANDS, LSH_ROWS)
-        # One row per version: signatures in one matrix (a numpy array per document costs 5x the memory).
-        self._ids: dict[str, int] = {}
-        self._keys: list[str] = []
-        self._cluster_of: list[str] = []
-        self._sigs = np.empty((1024, NUM_PERM), dtype=np.uint32)
-        self._sizes = np.empty(1024, dtype=np.int64)
-        self._clusters: dict[str, _Cluster] = {}
-        self._parent: dict[str, str] = {}  # merged cluster -> the cluster it was merged into
-        for event in self.log.load():
-            self._apply(event)
+        self.state = IndexState(self.state_path)
+        self.load()
+
+    def load(self) -> None:
+        """Apply the log's segments not applied yet (all of them for a new state), and its journals."""
+        with self._lock:
+            applied = self.state.applied()
+            self.state.begin()
+            try:
+                for segment, events in self.log.load(applied):
+                    for event in events:
+                        self._apply(event)
+                    if segment is not None:
+                        self.state.mark_applied([segment])
+            finally:
+                self.state.commit()
 
     def __len__(self) -> int:
-        return len(self._keys)
+        with self._lock:
+            return len(self.state)
 
     # -- signatures and the duplicate test --
 
@@ -213,69 +428,33 @@ class NearDupIndex:
 
     def root(self, cluster: str) -> str:
         """The cluster ``cluster`` now belongs to, after all merges."""
-        seen = 0
-        while cluster in self._parent and seen < 10_000:
-            cluster = self._parent[cluster]
-            seen += 1
-        return cluster
+        with self._lock:
+            return self.state.root(cluster)
 
     def cluster_of(self, key: str) -> str | None:
         """The cluster written for ``key`` (as written: not resolved through merges)."""
-        doc = self._ids.get(key)
-        return self._cluster_of[doc] if doc is not None else None
+        with self._lock:
+            return self.state.cluster_of(key)
 
     def _apply(self, event: dict[str, Any]) -> None:
         kind = event.get("t")
         if kind == "doc":
-            key = event["key"]
-            if key in self._ids:
-                return
             sig = Signature.decode(event["sig"], int(event["size"]))
-            cluster, when = event["cluster"], event.get("when") or ""
-            self._add(key, sig, cluster, when)
+            self.state.add(
+                event["key"],
+                sig,
+                event["cluster"],
+                event.get("when") or "",
+                indexed=sig.size >= self.config.min_shingles,
+            )
         elif kind == "merge":
-            self._merge(event["cluster"], event["into"])
+            self.state.merge(event["cluster"], event["into"])
         else:
             logger.warning("near-duplicate index: unknown event %r skipped", kind)
 
-    def _add(self, key: str, sig: Signature, cluster: str, when: str) -> None:
-        doc = len(self._keys)
-        if doc == len(self._sizes):
-            self._sigs = np.concatenate([self._sigs, np.empty_like(self._sigs)])
-            self._sizes = np.concatenate([self._sizes, np.empty_like(self._sizes)])
-        self._sigs[doc] = sig.values
-        self._sizes[doc] = sig.size
-        self._ids[key] = doc
-        self._keys.append(key)
-        self._cluster_of.append(cluster)
-        info = self._clusters.get(self.root(cluster))
-        if info is None:
-            self._clusters[cluster] = _Cluster(origin=when, members=1)
-        else:
-            info.members += 1
-            if when and (not info.origin or when < info.origin):
-                info.origin = when
-        if sig.size >= self.config.min_shingles:
-            self._lsh.insert(doc, sig.values)
-
-    def _origin(self, cluster: str) -> str:
-        # The earliest member of a cluster and of everything merged into it (kept on the root by _merge).
-        info = self._clusters.get(self.root(cluster))
-        return info.origin if info else ""
-
-    def _merge(self, cluster: str, into: str) -> None:
-        if cluster == into or self.root(into) == cluster or cluster in self._parent:
-            return
-        self._parent[cluster] = into
-        source, target = self._clusters.get(cluster), self._clusters.get(self.root(into))
-        if source is not None and target is not None:
-            target.members += source.members
-            if source.origin and (not target.origin or source.origin < target.origin):
-                target.origin = source.origin
-
     def _earliest(self, clusters: Iterable[str]) -> str:
         def order(name: str) -> tuple[int, str, str]:
-            origin = self._origin(name)
+            origin = self.state.origin(name)
             return (0 if origin else 1, origin, name)
 
         return min(clusters, key=order)
@@ -293,62 +472,79 @@ class NearDupIndex:
         """
         sig = signature if signature is not None else self.signature(text)
         with self._lock, self.log.lock():
-            for event in self.log.sync():
-                self._apply(event)
-            if key in self._ids:
-                return Assignment(key=key, cluster=self._cluster_of[self._ids[key]], known=True)
-            best: tuple[float, str] | None = None
-            matched: set[str] = set()
-            if sig.size >= self.config.min_shingles:
-                candidates = np.fromiter(sorted(self._lsh.query(sig.values)), dtype=np.int64)
-                if candidates.size:
-                    # every candidate checked at once: estimated Jaccard, then containment in the smaller
-                    jaccard = (self._sigs[candidates] == sig.values).mean(axis=1)
-                    sizes = self._sizes[candidates]
-                    smaller = np.maximum(np.minimum(sizes, sig.size), 1)
-                    contained = np.minimum(1.0, jaccard * (sizes + sig.size) / (1.0 + jaccard) / smaller)
-                    copies = (jaccard >= self.config.jaccard) | (contained >= self.config.containment)
-                    for doc, score in zip(
-                        candidates[copies], np.maximum(jaccard, contained)[copies], strict=True
-                    ):
-                        matched.add(self.root(self._cluster_of[doc]))
-                        if best is None or score > best[0]:
-                            best = (float(score), self._keys[doc])
-            merges: list[Merge] = []
-            if not matched:
-                cluster = key
+            self.state.begin()
+            try:
+                return self._assign(key, sig, when or "")
+            finally:
+                self.state.commit()
+
+    def _assign(self, key: str, sig: Signature, when: str) -> Assignment:
+        for event in self.log.sync():
+            self._apply(event)
+        written = self.state.cluster_of(key)
+        if written is not None:
+            return Assignment(key=key, cluster=written, known=True)
+        best: tuple[float, str] | None = None
+        matched: set[str] = set()
+        indexed = sig.size >= self.config.min_shingles
+        if indexed:
+            keys, clusters, sigs, sizes = self.state.candidates(sig.values)
+            if keys:
+                # every candidate checked at once: estimated Jaccard, then containment in the smaller
+                jaccard = (sigs == sig.values).mean(axis=1)
+                smaller = np.maximum(np.minimum(sizes, sig.size), 1)
+                contained = np.minimum(1.0, jaccard * (sizes + sig.size) / (1.0 + jaccard) / smaller)
+                copies = (jaccard >= self.config.jaccard) | (contained >= self.config.containment)
+                scores = np.maximum(jaccard, contained)
+                for i in np.flatnonzero(copies):
+                    matched.add(self.state.root(clusters[i]))
+                    if best is None or scores[i] > best[0]:
+                        best = (float(scores[i]), keys[i])
+        absorbed: list[str] = []
+        if not matched:
+            cluster = key
+        else:
+            cluster = self._earliest(matched)
+            mine, origin = order_key(when), self.state.origin(cluster)
+            if mine and (not origin or mine < origin):
+                # Published before everything it matched: it names the story; the rest is merged into it.
+                cluster, absorbed = key, sorted(matched)
             else:
-                cluster = self._earliest(matched)
-                at = _now()
-                for other in sorted(matched - {cluster}):
-                    merge = Merge(cluster=other, into=cluster, at=at)
-                    self._merge(other, cluster)
-                    self.log.append({"t": "merge", "cluster": other, "into": cluster, "when": at})
-                    merges.append(merge)
-            self._add(key, sig, cluster, when or "")
-            self.log.append(
-                {
-                    "t": "doc",
-                    "key": key,
-                    "cluster": cluster,
-                    "when": when or "",
-                    "size": sig.size,
-                    "sig": sig.encode(),
-                }
-            )
+                absorbed = sorted(matched - {cluster})
+        event = {"t": "doc", "key": key, "cluster": cluster, "when": when, "size": sig.size}
+        # the journal first: a run killed between the two has the event, and applies it on restart
+        self.log.append({**event, "sig": sig.encode()})
+        self.state.add(key, sig, cluster, when, indexed=indexed)
+        merges: list[Merge] = []
+        at = _now()
+        for other in absorbed:
+            self.log.append({"t": "merge", "cluster": other, "into": cluster, "when": at})
+            self.state.merge(other, cluster)
+            merges.append(Merge(cluster=other, into=cluster, at=at))
         return Assignment(
             key=key, cluster=cluster, duplicate_of=best[1] if best else None, merges=tuple(merges)
         )
 
     def merges(self) -> Iterator[Merge]:
         """Every merge known (from this process and the log)."""
-        for cluster, into in self._parent.items():
+        with self._lock:
+            found = list(self.state.merges())
+        for cluster, into in found:
             yield Merge(cluster=cluster, into=into, at="")
 
     def flush(self) -> None:
         """Hand this process's new events to the log's permanent home."""
         with self._lock:
-            self.log.flush()
+            written = self.log.flush()
+            # This run's own events are applied already: the segments they went to need no reading.
+            self.state.mark_applied(written)
+
+    def close(self) -> None:
+        """Flush, let go of the log (a Redis reader stops holding the list's trimming back) and the state."""
+        self.flush()
+        with self._lock:
+            self.log.close()
+            self.state.close()
 
 
 # --- Persistence ---------------------------------------------------------------------------------------
@@ -382,12 +578,89 @@ def parse_lines(data: bytes, origin: str) -> Iterator[dict[str, Any]]:
             yield event
 
 
+def segment_manifests(reader: ObjectReader) -> dict[str, list[str]]:
+    """Compacted segment -> the segments it supersedes (``state/neardup-manifests/*.json``)."""
+    found: dict[str, list[str]] = {}
+    for key in sorted(reader.list(SEGMENT_MANIFESTS)):
+        data = reader.get_bytes(key) if key.endswith(".json") else None
+        if not data:
+            continue
+        try:
+            manifest = json.loads(data)
+            found[str(manifest["segment"])] = [str(k) for k in manifest["supersedes"]]
+        except (ValueError, KeyError, TypeError):
+            logger.warning("near-duplicate manifest %s unreadable; ignored", key)
+    return found
+
+
+def live_segments(reader: ObjectReader) -> tuple[list[str], dict[str, list[str]]]:
+    """The segments to read (every one, less those a compaction superseded) and the compactions."""
+    manifests = segment_manifests(reader)
+    gone = {k for old in manifests.values() for k in old}
+    listed = sorted(k for k in reader.list(SEGMENT_PREFIX) if k.endswith(".jsonl"))
+    present = set(listed)
+    # a manifest whose compacted segment is not there (yet) supersedes nothing
+    gone = {k for segment, old in manifests.items() if segment in present for k in old}
+    return [k for k in listed if k not in gone], manifests
+
+
+@dataclass
+class SegmentCompaction:
+    segment: str | None = None
+    manifest: str | None = None
+    superseded: list[str] = field(default_factory=list)
+    docs: int = 0
+    merges: int = 0
+
+
+def compact_segments(reader: ObjectReader, sink: ObjectSink, *, minimum: int = 2) -> SegmentCompaction:
+    """Merge the live segments into one (each version once, each merge once) and write a manifest naming
+    the segments it supersedes; nothing is deleted or rewritten. Fewer than ``minimum`` live: nothing."""
+    segments, _ = live_segments(reader)
+    result = SegmentCompaction()
+    if len(segments) < minimum:
+        return result
+    lines: list[str] = []
+    seen_docs: set[str] = set()
+    seen_merges: set[tuple[str, str]] = set()
+    for key in segments:
+        data = reader.get_bytes(key)
+        if data is None:
+            raise RuntimeError(f"{key} is listed but cannot be read: compaction stopped, nothing superseded")
+        for event in parse_lines(data, key):
+            if event.get("t") == "doc":
+                if event.get("key") in seen_docs:
+                    continue
+                seen_docs.add(event["key"])
+            elif event.get("t") == "merge":
+                pair = (str(event.get("cluster")), str(event.get("into")))
+                if pair in seen_merges:
+                    continue
+                seen_merges.add(pair)
+            lines.append(json.dumps(event, ensure_ascii=False))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    segment = f"{SEGMENT_PREFIX}compact-{stamp}.jsonl"
+    sink.put_bytes(segment, ("\n".join(lines) + "\n").encode("utf-8"), content_type="application/x-ndjson")
+    manifest = {"created": _now(), "segment": segment, "supersedes": segments}
+    result.manifest = f"{SEGMENT_MANIFESTS}{stamp}.json"
+    sink.put_bytes(
+        result.manifest,
+        json.dumps(manifest, ensure_ascii=False, indent=1).encode(),
+        content_type="application/json",
+    )
+    result.segment, result.superseded = segment, segments
+    result.docs, result.merges = len(seen_docs), len(seen_merges)
+    return result
+
+
 class StoreEventLog:
     """Events kept as append-only segments in the archive store, with a local journal for this run.
 
     New events go to ``<work_dir>/journal-*.jsonl`` (flushed per event, so a killed crawl keeps them);
     :meth:`flush` hands the journal to ``sink`` as ``state/neardup/<part>-<stamp>.jsonl`` and starts a new
-    one. Journals a killed run left behind are loaded and handed over at the next flush.
+    one. Journals a killed run left behind are loaded and handed over at the next flush. Segments that a
+    compaction superseded are not read; a compacted segment whose superseded segments were all applied
+    is marked applied without reading.
     """
 
     def __init__(
@@ -405,19 +678,22 @@ class StoreEventLog:
         self._journal: Path | None = None
         self._fh: Any = None
         self._count = 0
-        self._seq = 0
 
-    def load(self) -> Iterable[dict[str, Any]]:
+    def load(self, skip: Collection[str] = ()) -> Iterable[tuple[str | None, Events]]:
         if self.reader is not None:
-            for key in sorted(self.reader.list(SEGMENT_PREFIX)):
-                if key.endswith(".jsonl"):
-                    data = self.reader.get_bytes(key)
-                    if data:
-                        yield from parse_lines(data, key)
+            segments, manifests = live_segments(self.reader)
+            for key in segments:
+                if key in skip:
+                    continue
+                if key in manifests and all(old in skip for old in manifests[key]):
+                    yield key, ()
+                    continue
+                data = self.reader.get_bytes(key)
+                yield key, parse_lines(data, key) if data else ()
         for path in sorted(self.work_dir.glob("journal-*.jsonl")):
-            yield from parse_lines(path.read_bytes(), str(path))
+            yield None, parse_lines(path.read_bytes(), str(path))
 
-    def sync(self) -> Iterable[dict[str, Any]]:
+    def sync(self) -> Events:
         return []
 
     def lock(self) -> Any:
@@ -432,57 +708,149 @@ class StoreEventLog:
         self._fh.flush()
         self._count += 1
 
-    def flush(self) -> None:
+    def flush(self) -> list[str]:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
         if self.sink is None:
-            return
+            return []
+        written = []
         for path in sorted(self.work_dir.glob("journal-*.jsonl")):
             data = path.read_bytes()
             if data:
-                self._seq += 1
                 stamp = path.stem.removeprefix("journal-")
-                self.sink.put_bytes(
-                    f"{SEGMENT_PREFIX}{self.part_name}-{stamp}.jsonl",
-                    data,
-                    content_type="application/x-ndjson",
-                )
+                key = f"{SEGMENT_PREFIX}{self.part_name}-{stamp}.jsonl"
+                self.sink.put_bytes(key, data, content_type="application/x-ndjson")
+                written.append(key)
             path.unlink()
         self._journal = None
+        return written
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
 
 
 class RedisEventLog:
-    """Events shared by the workers of one distributed crawl (a Redis list), on top of a store log.
+    """Events shared by the workers of a distributed crawl (a Redis list), on top of a store log.
 
     Each worker keeps its own events in its store segments too (``store_log``); the Redis list makes them
     visible to the other workers while the crawl runs. ``assign`` holds a Redis lock, so two workers never
     found two clusters for one story at the same moment.
+
+    The list does not grow forever: each event names its writer (``w``); a writer's :meth:`flush` records
+    how far its events are in its store segments (``<ns>:neardup:flushed``), each reader records how far
+    it has read (``<ns>:neardup:readers``, with the time; a reader silent for ``reader_ttl`` seconds, or
+    closed, no longer counts), and the head of the list that is both handed over and read by every
+    reader is trimmed (``<ns>:neardup:base`` counts what was trimmed, so positions stay absolute). A
+    worker starting later reads the store's segments, then the list from its base.
     """
 
-    def __init__(self, client: Any, namespace: str, store_log: StoreEventLog | MemoryEventLog) -> None:
+    def __init__(
+        self,
+        client: Any,
+        namespace: str,
+        store_log: StoreEventLog | MemoryEventLog,
+        *,
+        writer: str | None = None,
+        reader_ttl: float = 600.0,
+    ) -> None:
         self.client = client
         self.key = f"{namespace}:neardup:events"
         self.lock_key = f"{namespace}:neardup:lock"
+        self.base_key = f"{namespace}:neardup:base"
+        self.readers_key = f"{namespace}:neardup:readers"
+        self.flushed_key = f"{namespace}:neardup:flushed"
         self.store_log = store_log
-        self._offset = 0
+        self.writer = writer or f"{getattr(store_log, 'part_name', 'w')}-{os.getpid()}"
+        self.reader_ttl = reader_ttl
+        self._offset = 0  # absolute position of the next event to read
+        self._last = -1  # absolute position of this writer's last event
+        self._reported = 0.0
 
-    def load(self) -> Iterable[dict[str, Any]]:
-        yield from self.store_log.load()
-        yield from self.sync()
+    def _base(self) -> int:
+        return int(self.client.get(self.base_key) or 0)
 
-    def sync(self) -> Iterable[dict[str, Any]]:
-        raw = self.client.lrange(self.key, self._offset, -1)
+    def load(self, skip: Collection[str] = ()) -> Iterable[tuple[str | None, Events]]:
+        yield from self.store_log.load(skip)
+        self._offset = self._base()
+        yield None, self.sync()
+
+    def sync(self) -> Events:
+        base = self._base()
+        if self._offset < base:
+            # Trimmed past us (silent longer than reader_ttl): what we missed is in the store's segments.
+            logger.warning("near-duplicate Redis list trimmed past this reader: segments read again")
+            self._offset = base
+            events = [e for _, batch in self.store_log.load() for e in batch]
+        else:
+            events = []
+        raw = self.client.lrange(self.key, self._offset - base, -1)
         self._offset += len(raw)
-        return list(parse_lines(b"\n".join(r if isinstance(r, bytes) else r.encode() for r in raw), self.key))
+        self._seen(force=bool(raw))
+        data = b"\n".join(r if isinstance(r, bytes) else r.encode() for r in raw)
+        return events + list(parse_lines(data, self.key))
+
+    def _seen(self, *, force: bool) -> None:
+        # how far this reader has read, and that it is alive (every minute at least)
+        now = time.time()
+        if force or now - self._reported >= 60:
+            self.client.hset(self.readers_key, self.writer, f"{self._offset} {now:.0f}")
+            self._reported = now
 
     def append(self, event: dict[str, Any]) -> None:
+        event = {**event, "w": self.writer}
         self.store_log.append(event)
-        self.client.rpush(self.key, json.dumps(event, ensure_ascii=False))
-        self._offset += 1
+        length = int(self.client.rpush(self.key, json.dumps(event, ensure_ascii=False)))
+        self._last = self._base() + length - 1
+        self._offset = max(self._offset, self._last + 1)
 
-    def flush(self) -> None:
-        self.store_log.flush()
+    def flush(self) -> list[str]:
+        written = self.store_log.flush()
+        if written and self._last >= 0:
+            self.client.hset(self.flushed_key, self.writer, self._last)
+        with self.lock():
+            self._seen(force=True)
+            self.trim()
+        return written
+
+    def trim(self) -> int:
+        """Drop the head of the list that every writer handed over and every reader read; how many."""
+        base = self._base()
+        now = time.time()
+        bound = None
+        for name, value in self.client.hgetall(self.readers_key).items():
+            offset, _, seen = (value.decode() if isinstance(value, bytes) else str(value)).partition(" ")
+            if now - float(seen or 0) > self.reader_ttl:
+                self.client.hdel(self.readers_key, name)
+                continue
+            bound = int(offset) if bound is None else min(bound, int(offset))
+        length = int(self.client.llen(self.key))
+        end = base + length if bound is None else min(bound, base + length)
+        if end <= base:
+            return 0
+        flushed = {
+            (k.decode() if isinstance(k, bytes) else str(k)): int(v)
+            for k, v in self.client.hgetall(self.flushed_key).items()
+        }
+        count = 0
+        for position, raw in enumerate(self.client.lrange(self.key, 0, end - base - 1), base):
+            try:
+                writer = json.loads(raw).get("w")
+            except ValueError:
+                writer = None
+            if writer is not None and flushed.get(writer, -1) < position:
+                break
+            count += 1
+        if count:
+            self.client.ltrim(self.key, count, -1)
+            self.client.incrby(self.base_key, count)
+        return count
+
+    def close(self) -> None:
+        self.client.hdel(self.readers_key, self.writer)
+        self.store_log.close()
 
     def lock(self) -> Any:
         # A worker killed while holding it stalls the others for at most `timeout` seconds.

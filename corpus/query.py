@@ -31,7 +31,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from corpus.dataset import CLUSTERS_PREFIX, DATASET_PREFIX, MANIFESTS_PREFIX, SCHEMA
+from corpus.dataset import CLUSTERS_PREFIX, DATASET_PREFIX, MANIFESTS_PREFIX, schema
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +218,10 @@ def open_dataset(location: StoreLocation, reader: ObjectReader) -> duckdb.DuckDB
         source = f"read_parquet([{files}], hive_partitioning = true, union_by_name = true)"
     else:
         empty = (
-            SCHEMA.append(pa.field("site", pa.string())).append(pa.field("month", pa.string())).empty_table()
+            schema()
+            .append(pa.field("site", pa.string()))
+            .append(pa.field("month", pa.string()))
+            .empty_table()
         )
         con.register("empty_dataset", empty)
         source = "empty_dataset"

@@ -12,9 +12,13 @@ from relevance.normalize import tokenize
 SHINGLE_WORDS = 3
 
 
-def shingles(text: str, words: int = SHINGLE_WORDS) -> set[bytes]:
-    """The distinct ``words``-token shingles of ``text`` (UTF-8, ready for hashing)."""
-    tokens = tokenize(text)
+def shingles(text: str, words: int = SHINGLE_WORDS, *, tokens: list[str] | None = None) -> set[bytes]:
+    """The distinct ``words``-token shingles of ``text`` (UTF-8, ready for hashing).
+
+    ``tokens``: ``tokenize(text)`` when the caller has it already (``text`` is then not read).
+    """
+    if tokens is None:
+        tokens = tokenize(text)
     if len(tokens) < words:
         return {" ".join(tokens).encode("utf-8")} if tokens else set()
     return {" ".join(tokens[i : i + words]).encode("utf-8") for i in range(len(tokens) - words + 1)}

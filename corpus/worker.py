@@ -11,8 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from corpus.entities import EntityTagger, entities_path
-from corpus.neardup import Signature, signature
+from corpus.entities import EntityTagger, entities_path, tokenize_parts
+from corpus.minhash import minhash
+from corpus.neardup import Signature
+from corpus.shingles import shingles
 
 _TAGGERS: dict[str, EntityTagger | None] = {}
 
@@ -27,9 +29,12 @@ def _tagger(topic_path: str) -> EntityTagger | None:
 def corpus_features(topic_path: str, title: str, text: str) -> dict[str, Any]:
     """Entity tags and MinHash signature of one article (see the module docstring)."""
     tagger = _tagger(topic_path)
-    sig = signature(text)
+    # tokenized once, for the tags and the shingles both
+    parts = tokenize_parts(title, text)
+    grams = shingles(text, tokens=[token for words in parts[1:] for token in words])
+    sig = Signature(minhash(grams), len(grams))
     return {
-        "entities": tagger.tag(title, text).to_dict() if tagger is not None else None,
+        "entities": tagger.tag(title, text, parts=parts).to_dict() if tagger is not None else None,
         "signature": sig.encode(),
         "shingles": sig.size,
     }

@@ -8,22 +8,27 @@ the Parquet dataset written in parts as the crawl goes (``corpus/`` does the wor
 - ``CorpusAnnotatePipeline`` (before ``StorePipeline``) puts ``entities`` and ``cluster`` into the record.
 - ``StorePipeline`` hands each stored record to ``CorpusExtension.add_row`` right before its manifest line
   (a resumed crawl skips what its manifest has, so those articles must have their row already); a part
-  goes to storage every DATASET_PART_ROWS rows or DATASET_PART_SECONDS seconds.
+  goes to storage every DATASET_PART_ROWS rows or DATASET_PART_SECONDS seconds, encoded in a thread of
+  its own (the store's threads only queue rows; pyarrow is imported when the first part is written).
 
 Work files live in the spool (``<ARCHIVE_SPOOL_DIR>/corpus/<crawl part>/``), so a crawl killed and resumed
-with the same CRAWL_ID writes each row once (``corpus.dataset``).
+with the same CRAWL_ID writes each row once (``corpus.dataset``); the near-duplicate index's SQLite state
+is ``<ARCHIVE_SPOOL_DIR>/corpus/neardup-<store hash>.sqlite``, kept from crawl to crawl.
 
 Reads CORPUS_ENABLED (on), DATASET_PART_ROWS (1000), DATASET_PART_SECONDS (300), NEARDUP_JACCARD (0.5),
 NEARDUP_CONTAINMENT (0.7), RELEVANCE_TOPIC and CRAWL_REDIS_URL; the crawl id, worker and spool come from the
 ``ArchiveSession``, which writes everything through its storage and runs the corpus's closing step.
 Stats: ``corpus/annotated``, ``corpus/copies`` (a row that joined an earlier cluster), ``corpus/merges``,
-``corpus/index_unavailable`` (the store was down at start), ``dataset/rows``, ``dataset/duplicate_rows``, ``dataset/bad_rows`` (logged), ``dataset/parts``.
+``corpus/index_unavailable`` (the store was down at start), ``dataset/rows``, ``dataset/duplicate_rows``, ``dataset/bad_rows`` (logged), ``dataset/parts``,
+``dataset/part_errors`` (a part not handed over during the crawl, logged; retried).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,12 +107,22 @@ class CorpusConfig:
         )
 
 
+_TAGGERS: dict[tuple[str, int, int], EntityTagger] = {}
+
+
 def load_tagger(topic: Path) -> EntityTagger | None:
-    """The topic's entity tagger, or None (with a log line) when the topic has no entities file."""
-    if not entities_path(topic).exists():
-        logger.info("topic %s has no %s: records get no entity tags", topic, entities_path(topic).name)
+    """The topic's entity tagger, or None (with a log line) when the topic has no entities file.
+
+    Loaded once per process and files' versions (the settings check and the extension both ask).
+    """
+    entities = entities_path(topic)
+    if not entities.exists():
+        logger.info("topic %s has no %s: records get no entity tags", topic, entities.name)
         return None
-    return EntityTagger.load(topic)
+    key = (str(topic.resolve()), topic.stat().st_mtime_ns, entities.stat().st_mtime_ns)
+    if key not in _TAGGERS:
+        _TAGGERS[key] = EntityTagger.load(topic)
+    return _TAGGERS[key]
 
 
 class CorpusExtension:
@@ -119,6 +134,9 @@ class CorpusExtension:
         self.annotator = annotator
         self.writer = writer
         self.stats = stats
+        # Parts are encoded and handed over in a thread of their own: the store's threads only queue rows.
+        self._parts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataset-parts")
+        self._flushing: Future[None] | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CorpusExtension:
@@ -131,6 +149,8 @@ class CorpusExtension:
         part = session.config.part_name
         work = Path(storage.config.spool_dir) / "corpus" / safe_segment(part or "crawl")
         redis_url = settings.get("CRAWL_REDIS_URL") or ""
+        store_id = hashlib.sha1(str(getattr(storage.store, "uri", "")).encode()).hexdigest()[:12]
+        state = Path(storage.config.spool_dir) / "corpus" / f"neardup-{store_id}.sqlite"
 
         def index(reader: Any) -> NearDupIndex:
             log: EventLog = StoreEventLog(reader, storage, work / "neardup", part or "crawl")
@@ -138,7 +158,9 @@ class CorpusExtension:
                 import redis
 
                 log = RedisEventLog(redis.Redis.from_url(redis_url), REDIS_NAMESPACE, log)  # type: ignore[arg-type]
-            return NearDupIndex(config.neardup, log)
+            # The index itself: SQLite in the spool, kept from crawl to crawl (each store segment read once),
+            # one file per store (a spool reused for another archive does not mix the two).
+            return NearDupIndex(config.neardup, log, state)
 
         try:
             neardup = index(storage.store)
@@ -202,17 +224,24 @@ class CorpusExtension:
             self._inc("dataset/bad_rows")
             return
         self._inc("dataset/rows" if added else "dataset/duplicate_rows")
-        if self.writer.due():
-            self._flush()
+        if self.writer.due() and (self._flushing is None or self._flushing.done()):
+            self._flushing = self._parts.submit(self._flush)
 
     def _flush(self) -> None:
-        parts = self.writer.flush_due()
-        self.annotator.index.flush()
+        try:
+            parts = self.writer.flush_due()
+            self.annotator.index.flush()
+        except Exception:
+            # The rows stay queued (and journaled): the next flush, or the closing one, tries again.
+            logger.exception("dataset parts not handed over; they are retried")
+            self._inc("dataset/part_errors")
+            return
         self._inc("dataset/parts", len(parts))
 
     def close(self) -> None:
+        self._parts.shutdown(wait=True)
         parts = self.writer.close()
-        self.annotator.index.flush()
+        self.annotator.index.close()
         self._inc("dataset/parts", len(parts))
         logger.info(
             "corpus: %d dataset rows in %d parts", self.writer.rows_written, len(self.writer.parts_written)

@@ -14,7 +14,7 @@ import pytest
 
 from archive.keys import article_id, text_key
 from archive.store import FileStore, S3Store, StoreConfig, open_store
-from corpus.annotate import Annotator
+from corpus.annotate import Annotator, record_version_key
 from corpus.build import build, compact
 from corpus.dataset import UNKNOWN_MONTH, DatasetWriter, _content_name, month_of, part_key, row_from_record
 from corpus.entities import EntityTagger
@@ -22,6 +22,7 @@ from corpus.neardup import NearDupIndex
 from corpus.query import live_parts, open_dataset
 from newsroom.catalog import syndicated_specs
 from relevance import default_topic_path
+from tests.test_corpus_duckdb import readme_queries
 
 
 def _record(
@@ -234,3 +235,42 @@ def test_a_row_that_does_not_fit_is_refused_and_nothing_is_queued(tmp_path: Path
 def test_previous_version_names_the_earlier_record() -> None:
     record = {**_record(1), "version": 2, "previous_version": {"version": 1, "json_key": "text/a/1.json"}}
     assert row_from_record(record, "")["previous_version"] == "text/a/1.json"
+
+
+def test_a_story_crawled_out_of_order_is_named_by_its_earliest_version_in_latest_and_readme_4(
+    tmp_path: Path,
+) -> None:
+    # The crawl meets every story's copies latest-published first (an archive crawled backwards): rows
+    # keep the cluster they were written with; the merges go to the mapping table, and the views resolve
+    # every copy to the earliest published version's key.
+    store = open_store(str(tmp_path / "archive"))
+    records = _store_syndicated(store)
+    annotator = Annotator(NearDupIndex())
+    writer = DatasetWriter(store, tmp_path / "work", "c1", crawl_id="c1")
+    for record in sorted(records, key=lambda r: r["published"], reverse=True):
+        text = (tmp_path / "archive" / record["text_key"]).read_text(encoding="utf-8")
+        note = annotator.annotate(record, text)
+        writer.add(
+            row_from_record({k: v for k, v in record.items() if k != "story"}, text, cluster=note.cluster)
+        )
+        for merge in note.merges:
+            writer.add_merge(merge.cluster, merge.into, merge.at)
+    writer.close()
+
+    con = open_dataset(StoreConfig.from_uri(store.uri), store)
+    resolved = dict(con.execute("SELECT record_key, cluster FROM latest").fetchall())
+    written = dict(con.execute("SELECT record_key, cluster_as_written FROM latest").fetchall())
+    stories: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        stories.setdefault(record["story"], []).append(record)
+    agency = {s: rs for s, rs in stories.items() if s.startswith("agency-")}
+    assert len(agency) == 11
+    for copies in agency.values():
+        first = min(copies, key=lambda r: r["published"])
+        name = record_version_key(first)
+        assert {resolved[r["json_key"]] for r in copies} == {name}
+        # written before the earliest copy arrived: the other copies' rows name a cluster of their own
+        assert {written[r["json_key"]] for r in copies if r is not first} != {name}
+    rows = con.execute(readme_queries()[4]).fetchall()
+    three = {row[0] for row in rows if row[2] == ["drupal", "feeds", "legacy"]}
+    assert three == {record_version_key(min(rs, key=lambda r: r["published"])) for rs in agency.values()}

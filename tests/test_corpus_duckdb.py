@@ -151,7 +151,7 @@ def test_the_crawl_wrote_parts_as_it_went_and_build_adds_nothing(corpus: Corpus)
     assert proc.stdout.split() == ["n", "articles", str(len(corpus.records)), str(articles)]
 
 
-def _readme_queries() -> dict[int, str]:
+def readme_queries() -> dict[int, str]:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     block = readme.split("<!-- corpus-queries -->", 1)[1].split("<!-- /corpus-queries -->", 1)[0]
     sql = block.split("```sql", 1)[1].split("```", 1)[0]
@@ -176,8 +176,8 @@ def _resolved(corpus: Corpus) -> dict[str, str]:
     return dict(con.execute("SELECT record_key, cluster FROM articles").fetchall())
 
 
-def test_readme_queries(corpus: Corpus) -> None:
-    queries = _readme_queries()
+def testreadme_queries(corpus: Corpus) -> None:
+    queries = readme_queries()
     assert sorted(queries) == [1, 2, 3, 4, 5]
     con = open_dataset(corpus.location, corpus.store)
     cluster = _resolved(corpus)

@@ -3,19 +3,22 @@ and in a real Redis shared by two indexes (two workers)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from archive.store import open_store
-from corpus.minhash import BandIndex
+from corpus.minhash import NUM_PERM
 from corpus.neardup import (
-    LSH_BANDS,
-    LSH_ROWS,
+    IndexState,
     NearDupConfig,
     NearDupIndex,
     RedisEventLog,
     StoreEventLog,
+    compact_segments,
+    live_segments,
     signature,
 )
 from newsroom.catalog import syndicated_specs
@@ -149,16 +152,131 @@ def test_two_workers_share_clusters_through_redis(redis_url: str, tmp_path: Path
     assert len(late) == 3
 
 
-def test_band_index_finds_entries_before_and_after_its_buffer_is_merged() -> None:
+def test_lsh_buckets_find_near_identical_texts_in_memory_and_in_a_file(tmp_path: Path) -> None:
     texts = [f"{SENT} {n}" if n % 2 else f"{OTHER} إضافة {n}" for n in range(11)]
-    signatures = [signature(t).values for t in texts]
-    bands = BandIndex(LSH_BANDS, LSH_ROWS, buffer=4)
-    for doc, values in enumerate(signatures):
-        bands.insert(doc, values)
-    assert len(bands) == 11
-    for doc, values in enumerate(signatures):
-        found = bands.query(values)
-        assert doc in found
-        # the near-identical texts find each other, not the other story's
-        assert {d % 2 for d in found} == {doc % 2}
-    assert bands.query(signature("نص مختلف تماما عن كل ما سبق ولا يشبه شيئا منه").values) == set()
+    signatures = [signature(t) for t in texts]
+    for path in (None, tmp_path / "index.sqlite"):
+        state = IndexState(path)
+        for n, sig in enumerate(signatures):
+            assert state.add(f"d{n}", sig, f"d{n}", "2020-01-01", indexed=True)
+        assert not state.add("d0", signatures[0], "d0", "2020-01-01", indexed=True)  # once per key
+        assert len(state) == 11
+        for n, sig in enumerate(signatures):
+            keys, _, sigs, sizes = state.candidates(sig.values)
+            assert f"d{n}" in keys
+            # the near-identical texts find each other, not the other story's
+            assert {int(k[1:]) % 2 for k in keys} == {n % 2}
+            assert sigs.shape == (len(keys), NUM_PERM) and list(sizes) == [
+                signatures[int(k[1:])].size for k in keys
+            ]
+        assert state.candidates(signature("نص مختلف تماما عن كل ما سبق ولا يشبه شيئا منه").values)[0] == []
+        state.close()
+
+
+def test_an_earlier_published_copy_crawled_later_names_the_cluster() -> None:
+    # Crawled first: the edited and the short copies (published at 11:00 and 14:00 Tripoli time); then the
+    # agency's own text, published at 08:00 (06:00 UTC). Rows already written keep their cluster; the
+    # merge goes to the mapping table, and resolved, the story is named by its earliest version.
+    index = NearDupIndex()
+    assert index.assign("edited", EDITED, "2020-03-02T11:00:00+02:00").cluster == "edited"
+    assert index.assign("short", SHORT, "2020-03-02T14:00:00+02:00").cluster == "edited"
+    sent = index.assign("sent", SENT, "2020-03-02T06:00:00Z")
+    assert sent.cluster == "sent" and sent.duplicate_of in {"edited", "short"}
+    assert [(m.cluster, m.into) for m in sent.merges] == [("edited", "sent")]
+    assert index.cluster_of("edited") == index.cluster_of("short") == "edited"  # as written
+    assert index.root("edited") == "sent"
+    # Offsets are compared in UTC: 07:30 at +02:00 is 05:30 UTC, earlier still than the agency's 06:00.
+    early = index.assign("early", EDITED + " تحديث", "2020-03-02T07:30:00+02:00")
+    assert early.cluster == "early" and index.root("edited") == index.root("sent") == "early"
+    # A copy published later than the founder joins; one with no date at all joins too.
+    assert index.assign("late", SHORT + " تحديث", "2020-03-05").cluster == "early"
+    assert index.assign("undated", SENT + " تحديث", None).cluster == "early"
+
+
+def test_segments_compact_into_one_with_a_manifest_and_a_spool_state_reads_each_once(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "archive"))
+    state = tmp_path / "spool" / "neardup.sqlite"
+    for n, (key, text, when) in enumerate(
+        [("sent", SENT, "2020-03-02"), ("edited", EDITED, "2020-03-03"), ("other", OTHER, "2020-03-04")]
+    ):
+        index = NearDupIndex(log=StoreEventLog(store, store, tmp_path / f"w{n}", f"crawl-{n}"))
+        index.assign(key, text, when)
+        index.close()
+    old = sorted(store.list("state/neardup/"))
+    assert len(old) == 3
+    result = compact_segments(store, store)
+    assert result.superseded == old and result.docs == 3 and result.segment
+    # nothing deleted or rewritten; the manifest names what the new segment supersedes
+    assert sorted(store.list("state/neardup/")) == sorted([*old, result.segment])
+    assert live_segments(store)[0] == [result.segment]
+    assert compact_segments(store, store).segment is None  # one live segment: nothing to do
+
+    fresh = NearDupIndex(log=StoreEventLog(store, store, tmp_path / "w9", "crawl-9"), state_path=state)
+    assert len(fresh) == 3 and fresh.assign("short", SHORT, "2020-03-05").cluster == "sent"
+    fresh.close()
+    # The state in the spool knows which segments it applied: the next crawl reads none of them again.
+    reads: list[str] = []
+
+    class Counting:
+        def get_bytes(self, key: str) -> bytes | None:
+            reads.append(key)
+            return store.get_bytes(key)
+
+        def list(self, prefix: str = "") -> Any:
+            return store.list(prefix)
+
+    again = NearDupIndex(log=StoreEventLog(Counting(), store, tmp_path / "w10", "crawl-10"), state_path=state)
+    assert len(again) == 4 and not [k for k in reads if k.endswith(".jsonl")]
+    again.close()
+
+
+def test_the_redis_list_is_trimmed_of_what_every_writer_stored_and_every_reader_read(
+    redis_url: str, tmp_path: Path
+) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    namespace = f"test-{tmp_path.name}"
+    store = open_store(str(tmp_path / "archive"))
+
+    def worker(name: str) -> NearDupIndex:
+        log = RedisEventLog(client, namespace, StoreEventLog(store, store, tmp_path / name, name))
+        return NearDupIndex(log=log)
+
+    a, b = worker("a"), worker("b")
+    a.assign("sent", SENT, "2020-03-02")
+    b.assign("edited", EDITED, "2020-03-03")
+    key = f"{namespace}:neardup:events"
+    a.flush()  # a's event is in its segment and both read it: it goes; b's is not stored yet: it stays
+    assert [json.loads(e)["key"] for e in client.lrange(key, 0, -1)] == ["edited"]
+    b.flush()  # b's event is stored too, but a has not read it yet
+    assert client.llen(key) == 1
+    # The workers go on (positions stay absolute); what one writes stays until the other has read it.
+    assert a.assign("short", SHORT, "2020-03-04").cluster == "sent"
+    a.flush()
+    assert [json.loads(e)["key"] for e in client.lrange(key, 0, -1)] == ["short"]
+    assert b.assign("other", OTHER, "2020-03-05").cluster == "other"
+    b.flush()
+    assert [json.loads(e)["key"] for e in client.lrange(key, 0, -1)] == ["other"]
+    assert client.get(f"{namespace}:neardup:base") == b"3"
+    # A worker joining later gets the trimmed events from the store's segments, the rest from the list.
+    c = worker("c")
+    assert len(c) == 4 and c.cluster_of("short") == "sent"
+    for index in (a, b, c):
+        index.close()
+    assert client.llen(key) == 0 and not client.hlen(f"{namespace}:neardup:readers")
+
+
+def test_the_workers_shared_tokens_give_the_same_signature_and_tags_as_each_alone() -> None:
+    from corpus.entities import EntityTagger
+    from corpus.worker import corpus_features, features_signature
+    from relevance import default_topic_path
+
+    tagger = EntityTagger.load(default_topic_path())
+    for _, spec in SPECS[:12]:
+        text = "\n\n".join(spec.paragraphs)
+        features = corpus_features(str(default_topic_path()), spec.title, text)
+        alone = signature(text)
+        shared = features_signature(features)
+        assert shared.size == alone.size and (shared.values == alone.values).all()
+        assert features["entities"] == tagger.tag(spec.title, text).to_dict()

@@ -2,6 +2,7 @@
 
     scrapy dataset build                 # rows for every stored record the dataset lacks (corpus.build)
     scrapy dataset compact               # merge each partition's parts; a dataset manifest names what they supersede
+                                         # (and the near-duplicate index segments into one, with its own manifest)
     scrapy dataset query "SELECT ..."    # DuckDB over the live parts (views: articles, latest, cluster_map)
 
 Uses the crawl's storage settings (ARCHIVE_URI, AWS_*, ARCHIVE_SPOOL_DIR; see ``crawler.storage``): new
@@ -25,7 +26,7 @@ from archive.spool import SpoolLockedError
 from archive.store import StoreError, store_from_config
 from corpus.annotate import Annotator
 from corpus.build import build, compact
-from corpus.neardup import NearDupIndex, StoreEventLog
+from corpus.neardup import NearDupIndex, StoreEventLog, compact_segments
 from corpus.query import DatasetError, format_result, open_dataset
 from crawler.config import ConfigError
 from crawler.corpus import CorpusConfig
@@ -89,7 +90,9 @@ class Command(ScrapyCommand):
             if action == "build":
                 with tempfile.TemporaryDirectory(prefix="dataset-build-") as work:
                     log = StoreEventLog(store, storage, Path(work) / "neardup", "build")
-                    annotator = Annotator(NearDupIndex(corpus_config.neardup, log), corpus_config.tagger)
+                    # the index on disk beside the work files: memory stays bounded over any archive
+                    index = NearDupIndex(corpus_config.neardup, log, Path(work) / "neardup.sqlite")
+                    annotator = Annotator(index, corpus_config.tagger)
                     result = build(store, storage, annotator, work, progress=print)
                     print(f"{len(result.parts)} parts written")
             else:
@@ -97,6 +100,13 @@ class Command(ScrapyCommand):
                 for key, old in merged.merged.items():
                     print(f"{key}: supersedes {len(old)} parts")
                 print(f"manifest: {merged.manifest or 'none (nothing to compact)'}")
+                segments = compact_segments(store, storage)
+                if segments.segment:
+                    print(
+                        f"{segments.segment}: near-duplicate index, {segments.docs} versions, "
+                        f"{segments.merges} merges; supersedes {len(segments.superseded)} segments "
+                        f"(manifest {segments.manifest})"
+                    )
         finally:
             left = storage.close()
         if left.count:
