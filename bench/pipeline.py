@@ -47,6 +47,7 @@ sys.path[:0] = [str(REPO), str(BENCH)]
 
 from procstats import (  # noqa: E402
     TreeMonitor,
+    TreeUsage,
     children_cpu,
     cpu_seconds,
     machine,
@@ -61,6 +62,7 @@ PY = sys.executable
 SITES = 4
 CHROMIUM = os.environ.get("CRAWL_CHROMIUM_PATH") or find_chromium() or "/usr/bin/chromium"
 MiB = 1024 * 1024
+CORES = len(os.sched_getaffinity(0))
 
 
 @dataclass
@@ -172,6 +174,7 @@ def crawl(
     per_domain: int,
     env: dict[str, str] | None = None,
     timeout: float = 1800,
+    server_pids: tuple[int, ...] = (),
 ) -> tuple[Row, dict[str, Any]]:
     """Run ``scrapy crawl libya`` in a child process, measure its tree, return the row and its stats."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
@@ -208,7 +211,10 @@ def crawl(
         stdout=subprocess.DEVNULL,
         stderr=(run_dir / "stderr.log").open("wb"),
     )
-    with TreeMonitor(proc.pid) as monitor:
+    servers = [TreeMonitor(pid, timeline=True) for pid in server_pids]
+    for server in servers:
+        server.__enter__()
+    with TreeMonitor(proc.pid, timeline=True) as monitor:
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -222,9 +228,12 @@ def crawl(
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+    for server in servers:
+        server.__exit__(None, None, None)
     wall = time.perf_counter() - started
     cpu = children_cpu() - cpu0
     stats: dict[str, Any] = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+    busy = _busy(stats, monitor.usage, [m.usage for m in servers])
     if proc.returncode != 0 or not stats:
         print(f"!! {name}: exit {proc.returncode}; see {run_dir}/crawl.log and stderr.log", file=sys.stderr)
     failed = sum(v for k, v in stats.items() if k.startswith("crawl/failed_kind/article"))
@@ -233,7 +242,30 @@ def crawl(
     # The Scrapy process's own peak (its ru_maxrss): where dupefilter, digest index and queues live.
     row = Row(name, pages, seconds, cpu, monitor.usage.peak_rss, monitor.usage.hwm.get(proc.pid))
     row.extra.update(wall=wall, returncode=proc.returncode, stats=stats, processes=monitor.usage.processes)
+    row.extra.update(busy)
     return row, stats
+
+
+def _busy(stats: dict[str, Any], crawl: TreeUsage, servers: list[TreeUsage]) -> dict[str, float]:
+    """The cores' busy share while the crawl ran (spider open to close, not start-up or the drain).
+
+    ``busy``: CPU the crawl tree and its servers used over that window, of all cores; ``asked``: the mean
+    of min(cores, their runnable threads) / cores, which other load on the machine does not lower.
+    """
+    from datetime import datetime
+
+    try:
+        start = datetime.fromisoformat(str(stats["start_time"])).timestamp()
+        end = datetime.fromisoformat(str(stats["finish_time"])).timestamp()
+    except (KeyError, ValueError):
+        return {}
+    cores = CORES
+    used = asked = 0.0
+    for usage in [crawl, *servers]:
+        cpu, demand = usage.window(start, end, cores)
+        used += cpu
+        asked += demand
+    return {"busy": used, "asked": min(1.0, asked), "window": end - start}
 
 
 CORPUS_OFF = "full pipeline, file store, corpus off"
