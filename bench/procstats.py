@@ -2,8 +2,9 @@
 
 ``TreeMonitor(root_pid)`` walks the descendants of ``root_pid`` every ``interval`` seconds and keeps, per
 process, the last CPU time seen (utime + stime) and its VmHWM (the kernel's own peak RSS), plus the largest
-sum of PSS over the tree at one instant. Processes under ``exclude`` pids (a server the benchmark also
-started) are left out. Linux only.
+sum of PSS over the tree at one instant; with ``timeline=True`` also, per sample, the tree's CPU so far and
+its runnable threads (``TreeUsage.window``: the busy share between two instants). Processes under
+``exclude`` pids (a server the benchmark also started) are left out. Linux only.
 """
 
 from __future__ import annotations
