@@ -289,14 +289,7 @@ def s3_stages(run: StageRun, s3: Any, bucket: str) -> list[StageCost]:
     ``run`` wrote: every record's text and JSON, the WARC files and the WACZ."""
     from archive.store import open_store
 
-    store = open_store(
-        f"s3://{bucket}/stages",
-        endpoint_url=s3.endpoint_url,
-        region_name=s3.region,
-        addressing_style="path",
-        access_key_id=s3.access_key,
-        secret_access_key=s3.secret_key,
-    )
+    store = open_store(f"s3://{bucket}/stages", **s3.store_options())
     n = run.pages
     weed0 = cpu_seconds(s3.process.pid)
 
