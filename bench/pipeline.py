@@ -23,9 +23,9 @@ The **stage bound** is cores / (sum of the stages' CPU-ms a crawled article, eac
 full crawl did it: responses, WARC records, stored articles, the gated share for rendering); what the full
 crawl used beyond that sum is printed as overhead. Each full-pipeline row is divided by its bound, and the
 cores' busy share while it crawled (spider open to close) is printed beside it: the CPU its tree and the
-servers used, and how many cores they asked for (runnable threads), which load from other processes on
-the machine does not lower. "seconds" is Scrapy's ``elapsed_time_seconds``; "wall s" the whole process
-(start-up, the closing WACZ build and the storage drain). CPU is user+sys of the measured process tree
+servers used, and how many cores they asked for (runnable threads: not lowered by other load on the
+machine, though raised by it, since a thread waiting for a core stays runnable longer). "seconds" is
+Scrapy's ``elapsed_time_seconds``; "wall s" the whole process (start-up, the closing WACZ build and the storage drain). CPU is user+sys of the measured process tree
 (``RUSAGE_CHILDREN`` deltas, or /proc for the servers); peak RSS is the largest simultaneous sum of PSS
 over the tree, with the main process's own VmHWM beside it; "load" is the 1-minute load average at the
 end of the row. The tables are printed and written to ``bench/results.md``.
@@ -262,7 +262,10 @@ def _busy(stats: dict[str, Any], crawl: TreeUsage, servers: list[TreeUsage]) -> 
     """The cores' busy share while the crawl ran (spider open to close, not start-up or the drain).
 
     ``busy``: CPU the crawl tree and its servers used over that window, of all cores; ``asked``: the mean
-    of min(cores, their runnable threads) / cores, which other load on the machine does not lower.
+    of min(cores, their runnable threads) / cores. Other load on the machine does not lower ``asked`` (a
+    thread waiting for a core still counts) but can raise it (work that would take 1 ms stays runnable
+    while it waits): low ``asked`` means the pipeline waits on itself, high means it had work for the
+    cores, whoever got them.
     """
     from datetime import datetime
 

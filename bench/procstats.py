@@ -108,7 +108,7 @@ class TreeUsage:
 
         The CPU share is what the tree used of the cores; the runnable share is the mean of
         min(cores, runnable threads) / cores: how many cores the tree asked for, whether or not other
-        processes on the machine got them first.
+        processes on the machine got them first (on a loaded machine work waits longer, so it rises).
         """
         inside = [s for s in self.timeline if start <= s[0] <= end]
         if len(inside) < 2:
