@@ -25,8 +25,8 @@ crawl used beyond that sum is printed as overhead. Each full-pipeline row is div
 cores' busy share while it crawled (spider open to close) is printed beside it: the CPU its tree and the
 servers used, and how many cores they asked for (runnable threads: not lowered by other load on the
 machine, though raised by it, since a thread waiting for a core stays runnable longer). "seconds" is
-Scrapy's ``elapsed_time_seconds``; "wall s" the whole process (start-up, the closing WACZ build and the storage drain). CPU is user+sys of the measured process tree
-(``RUSAGE_CHILDREN`` deltas, or /proc for the servers); peak RSS is the largest simultaneous sum of PSS
+Scrapy's ``elapsed_time_seconds``; "wall s" the whole process (start-up, the closing WACZ build and the
+storage drain). CPU is user+sys of the measured process tree (``RUSAGE_CHILDREN`` deltas, or /proc for the servers); peak RSS is the largest simultaneous sum of PSS
 over the tree, with the main process's own VmHWM beside it; "load" is the 1-minute load average at the
 end of the row. The tables are printed and written to ``bench/results.md``.
 
@@ -511,7 +511,7 @@ def bound_lines(
         f"| **sum of the stages** | **{bound.total:.2f}** | stage bound = {cores} cores / {bound.total:.2f} ms = {rate:.1f} pages/s |",
         f"| overhead (full pipeline {bound.full_ms:.2f} − sum) | {bound.full_ms - bound.total:.2f} | what no stage measured alone accounts for |",
         "",
-        f"{label} = {measured:.1f} / {rate:.1f} = **{ratio:.2f}** (target ≥ 0.80); cores busy while crawling: "
+        f"{label} = **{ratio:.2f}** ({measured:.1f} / {rate:.1f} pages/s; target ≥ 0.80); cores busy while crawling: "
         f"{100 * float(full.extra.get('busy', 0)):.0f} % used by the crawl and its servers, "
         f"{100 * float(full.extra.get('asked', 0)):.0f} % asked for (runnable threads, capped at {cores}); "
         f"load average {float(full.extra.get('load', 0)):.1f} at the end of the crawl.",
