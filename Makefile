@@ -34,7 +34,15 @@ eval: deps
 	$(BIN)/python bench/eval_relevance.py --min-precision 0.95 --min-recall 0.95
 	$(BIN)/python bench/eval_neardup.py --min-precision 0.95 --min-recall 0.95
 
-bench: deps
+# The peer row runs what a user would assemble from PyPI in a venv of its own (bench/peer/requirements.txt).
+PEER_VENV := .peer-venv
+
+$(PEER_VENV)/.installed: bench/peer/requirements.txt
+	test -x $(PEER_VENV)/bin/python || $(PY) -m venv $(PEER_VENV)
+	$(PEER_VENV)/bin/pip install -q -r bench/peer/requirements.txt
+	touch $@
+
+bench: deps $(PEER_VENV)/.installed
 	$(BIN)/python bench/eval_extraction.py --cost
 	$(BIN)/python bench/pipeline.py
 	# Focused crawling on a 20,000-article pan-Arab site: recall and harvest rate at 10 % of its pages.

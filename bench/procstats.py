@@ -2,8 +2,9 @@
 
 ``TreeMonitor(root_pid)`` walks the descendants of ``root_pid`` every ``interval`` seconds and keeps, per
 process, the last CPU time seen (utime + stime) and its VmHWM (the kernel's own peak RSS), plus the largest
-sum of PSS over the tree at one instant. Processes under ``exclude`` pids (a server the benchmark also
-started) are left out. Linux only.
+sum of PSS over the tree at one instant; with ``timeline=True`` also, per sample, the tree's CPU so far and
+its runnable threads (``TreeUsage.window``: the busy share between two instants). Processes under
+``exclude`` pids (a server the benchmark also started) are left out. Linux only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import platform
 import resource
 import sys
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +59,23 @@ def cpu_seconds(pid: int) -> float:
     return stat[1] if stat else 0.0
 
 
+def runnable_threads(pid: int) -> int:
+    """Threads of ``pid`` running or waiting for a core right now (state R in /proc/<pid>/task/*/stat)."""
+    count = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return 0
+    for tid in tasks:
+        try:
+            raw = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if raw[raw.rfind(")") + 2 : raw.rfind(")") + 3] == "R":
+            count += 1
+    return count
+
+
 def descendants(root: int, exclude: frozenset[int] = frozenset()) -> list[int]:
     children: dict[int, list[int]] = defaultdict(list)
     for entry in os.listdir("/proc"):
@@ -81,6 +100,23 @@ class TreeUsage:
     hwm: dict[int, int] = field(default_factory=dict)  # per-process VmHWM
     cpu: dict[int, float] = field(default_factory=dict)  # per-process last CPU seconds seen
     processes: int = 0
+    # (wall clock, CPU seconds of the tree so far, threads runnable at that instant), one per sample
+    timeline: list[tuple[float, float, int]] = field(default_factory=list)
+
+    def window(self, start: float, end: float, cores: int) -> tuple[float, float]:
+        """(CPU share of ``cores``, runnable share) between wall-clock times ``start`` and ``end``.
+
+        The CPU share is what the tree used of the cores; the runnable share is the mean of
+        min(cores, runnable threads) / cores: how many cores the tree asked for, whether or not other
+        processes on the machine got them first (on a loaded machine work waits longer, so it rises).
+        """
+        inside = [s for s in self.timeline if start <= s[0] <= end]
+        if len(inside) < 2:
+            return 0.0, 0.0
+        (t0, c0, _), (t1, c1, _) = inside[0], inside[-1]
+        cpu = (c1 - c0) / (cores * (t1 - t0)) if t1 > t0 else 0.0
+        demand = sum(min(cores, r) for _, _, r in inside) / (cores * len(inside))
+        return cpu, demand
 
     @property
     def hwm_sum(self) -> int:
@@ -97,11 +133,13 @@ class TreeMonitor:
         interval: float = 0.25,
         exclude: frozenset[int] = frozenset(),
         include_root: bool = True,
+        timeline: bool = False,
     ) -> None:
         self.root = root
         self.interval = interval
         self.exclude = exclude
         self.include_root = include_root
+        self.timeline = timeline  # also keep CPU and runnable threads per sample (TreeUsage.window)
         self.usage = TreeUsage()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tree-monitor", daemon=True)
@@ -110,7 +148,7 @@ class TreeMonitor:
         pids = descendants(self.root, self.exclude)
         if not self.include_root:
             pids = [p for p in pids if p != self.root]
-        total = 0
+        total = runnable = 0
         for pid in pids:
             rss, hwm = _memory(pid)
             total += rss
@@ -119,6 +157,10 @@ class TreeMonitor:
             stat = _stat(pid)
             if stat is not None:
                 self.usage.cpu[pid] = stat[1]
+            if self.timeline:
+                runnable += runnable_threads(pid)
+        if self.timeline:
+            self.usage.timeline.append((time.time(), sum(self.usage.cpu.values()), runnable))
         self.usage.peak_rss = max(self.usage.peak_rss, total)
         self.usage.processes = max(self.usage.processes, len(self.usage.hwm))
 

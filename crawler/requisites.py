@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -41,6 +42,7 @@ from scrapy.http import HtmlResponse, Response, TextResponse
 from scrapy.utils.response import get_base_url
 
 from crawler.config import SettingsReader
+from crawler.workers import WorkerPool
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -199,6 +201,21 @@ def page_requisites(response: TextResponse) -> list[Requisite]:
     return _unique(found)
 
 
+def requisites_of(url: str, body: bytes, encoding: str | None = None) -> list[Requisite]:
+    """``page_requisites`` of the HTML ``body`` at ``url`` (runs in a worker process: plain values in and
+    out). Raises ``ValueError`` for a body lxml cannot parse."""
+    return page_requisites(HtmlResponse(url, body=body, encoding=encoding))
+
+
+@dataclass(frozen=True)
+class _Page:
+    url: str
+    body: bytes
+    encoding: str | None
+    meta: Any
+    spider: Any
+
+
 # Lazy-load scripts put data-src on other elements too (a <div> with a background image).
 _LAZY_TAGS_WITH_DATA_SRC = frozenset({"div", "span", "figure", "a", "section"})
 
@@ -246,6 +263,8 @@ class RequisitesSpiderMiddleware:
         self.stats = stats
         self.crawler = crawler
         self._seen: set[str] = set()
+        # The crawl's worker processes (crawler.workers), where pages are parsed; None: parsed in place.
+        self.pool: WorkerPool | None = WorkerPool.of(crawler) if crawler is not None else None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RequisitesSpiderMiddleware:
@@ -262,40 +281,63 @@ class RequisitesSpiderMiddleware:
         self, response: Response, result: Iterable[Any], spider: Any = None
     ) -> Iterator[Any]:
         yield from result
-        yield from self._for_page(response, spider)
+        page = self._page_to_parse(response, spider)
+        if page is not None:
+            yield from self._found_requests(page, self._parse_here(page))
 
     async def process_spider_output_async(
         self, response: Response, result: AsyncIterator[Any], spider: Any = None
     ) -> AsyncIterator[Any]:
         async for item in result:
             yield item
-        for request in self._for_page(response, spider):
+        page = self._page_to_parse(response, spider)
+        if page is None:
+            return
+        # Parsing the page (lxml, a few milliseconds) is CPU work: in the crawl's worker processes, so the
+        # reactor thread keeps fetching meanwhile.
+        if self.pool is None:
+            found = self._parse_here(page)
+        else:
+            try:
+                found = await self.pool.run(requisites_of, page.url, page.body, page.encoding)
+            except ValueError:  # not parseable as HTML after all
+                self.stats.inc_value("requisites/unparsable_page")
+                found = None
+            except BrokenProcessPool:  # a worker died (counted by the extraction): parse it here
+                found = self._parse_here(page)
+        for request in self._found_requests(page, found):
             yield request
 
-    def _for_page(self, response: Response, spider: Any) -> Iterator[Request]:
+    def _page_to_parse(self, response: Response, spider: Any) -> _Page | None:
+        """The HTML whose embeds are wanted for this response, or None (not an archived plain page)."""
         # Scrapy 2.13+ no longer passes the spider to middlewares: the crawler knows it.
         spider = spider or getattr(self.crawler, "spider", None)
         meta = response.meta
-        if meta.get("kind") not in PAGE_KINDS:
-            return
+        if meta.get("kind") not in PAGE_KINDS or spider is None:
+            return None
         gated = meta.get("render_gated_page")
-        if gated and spider is not None:
+        if gated:
             # Rendered in the browser (which archived what it loaded), but the plain page it replaced is
             # archived as well, and an archivist may land on it: its own requisites are fetched here.
             url, body = gated
-            yield from self._requests(page_requisites(HtmlResponse(url, body=body)), meta, spider, depth=1)
-            return
+            return _Page(url, body, None, meta, spider)
         if meta.get("rendered") or meta.get("playwright"):
-            return
-        if response.status != 200 or not _is_html(response) or spider is None:
-            return
+            return None
+        if response.status != 200 or not _is_html(response):
+            return None
         assert isinstance(response, TextResponse)
+        return _Page(response.url, response.body, response.encoding, meta, spider)
+
+    def _parse_here(self, page: _Page) -> list[Requisite] | None:
         try:
-            found = page_requisites(response)
+            return requisites_of(page.url, page.body, page.encoding)
         except ValueError:  # not parseable as HTML after all
             self.stats.inc_value("requisites/unparsable_page")
-            return
-        yield from self._requests(found, meta, spider, depth=1)
+            return None
+
+    def _found_requests(self, page: _Page, found: list[Requisite] | None) -> Iterator[Request]:
+        if found is not None:
+            yield from self._requests(found, page.meta, page.spider, depth=1)
 
     def _requests(self, found: list[Requisite], meta: Any, spider: Any, *, depth: int) -> Iterator[Request]:
         if depth > MAX_DEPTH:

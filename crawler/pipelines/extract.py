@@ -1,36 +1,29 @@
 """Extraction pipeline: HTML to the article record, in a process pool off the Twisted reactor.
 
-Reads EXTRACT_WORKERS (0: one worker per core). A page that is not an article (section page, empty or
+Reads EXTRACT_WORKERS (0: one worker per core) through ``crawler.workers``, whose pool it shares with the
+requisites middleware. A page that is not an article (section page, empty or
 binary body) is dropped with its reason counted under ``extract/no_article/<reason>``; an extraction
 that crashes is logged, counted under ``extract/failed`` and skipped, and the crawl goes on.
 """
 
 from __future__ import annotations
 
-import asyncio
-import ctypes
 import logging
-import multiprocessing
-import os
-import signal
-import sys
-import threading
 import time
-from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
-from scrapy import Spider, signals
+from scrapy import Spider
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from scrapy.statscollectors import StatsCollector
 
 from archive.record import text_sha256
-from crawler.config import SettingsReader
 from crawler.items import ArticlePage
 from crawler.pipelines.relevance import topic_path
 from crawler.urls import canonicalize_url
+from crawler.workers import WorkerPool, configured_workers
 
 logger = logging.getLogger(__name__)
 
@@ -101,41 +94,6 @@ def _extract(
     return record
 
 
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def _worker_start(parent_pid: int) -> None:
-    """Runs first in every worker: die with the crawl, then import trafilatura and friends once.
-
-    A crawl killed with SIGKILL (the OOM killer, ``kill -9``) runs no clean-up, and a worker waiting on its
-    task queue would never notice: it holds that queue's write end itself. So the kernel kills it when its
-    parent dies (Linux ``PR_SET_PDEATHSIG``; the parent is the thread that started it, the reactor thread,
-    which lives as long as the crawl), or, elsewhere, a thread watches the parent pid. With the workers gone,
-    multiprocessing's resource tracker sees the last copy of its pipe close and exits too.
-    """
-    if not _parent_death_signal(signal.SIGKILL):
-        threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
-    if os.getppid() != parent_pid:  # the crawl died before the signal was set up
-        os._exit(1)
-    import extraction  # noqa: F401
-
-
-def _parent_death_signal(signum: int) -> bool:
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def _watch_parent(parent_pid: int) -> None:
-    while os.getppid() == parent_pid:
-        time.sleep(1.0)
-    os._exit(1)
-
-
 @dataclass(frozen=True)
 class ExtractConfig:
     workers: int  # processes in the pool
@@ -144,48 +102,34 @@ class ExtractConfig:
     @classmethod
     def from_settings(cls, settings: Any) -> ExtractConfig:
         """Raises ``ConfigError`` for a bad EXTRACT_WORKERS (0: one worker per core)."""
-        r = SettingsReader(settings)
-        workers = r.integer("EXTRACT_WORKERS", minimum=0, hint=" (0 means one per core)")
-        r.check()
-        return cls(workers or os.cpu_count() or 1, str(topic_path(settings)))
+        return cls(configured_workers(settings), str(topic_path(settings)))
 
 
 class ExtractPipeline:
     def __init__(
-        self, stats: StatsCollector, workers: int, topic_path: str | None = None, corpus: bool = False
+        self,
+        stats: StatsCollector,
+        workers: int | WorkerPool,
+        topic_path: str | None = None,
+        corpus: bool = False,
     ) -> None:
         self.stats = stats
-        self.workers = workers
+        # The crawl's shared pool (crawler.workers), or one of its own for ``workers`` processes.
+        self.pool = workers if isinstance(workers, WorkerPool) else WorkerPool(workers)
         self.topic_path = topic_path
         self.corpus = corpus  # entity tags and near-duplicate signature too (crawler.corpus)
-        self._executor: Executor | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ExtractPipeline:
         config = ExtractConfig.from_settings(crawler.settings)
         assert crawler.stats is not None
         corpus = crawler.settings.getbool("CORPUS_ENABLED", True)
-        pipeline = cls(crawler.stats, config.workers, config.topic_path, corpus)
-        crawler.signals.connect(pipeline.spider_closed, signal=signals.spider_closed)
-        return pipeline
-
-    def _pool(self) -> Executor:
-        if self._executor is None:
-            # spawn: forking a process that runs threads (uploads, the browser) is unsafe.
-            context = multiprocessing.get_context("spawn")
-            self._executor = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=context,
-                initializer=_worker_start,
-                initargs=(os.getpid(),),
-            )
-        return self._executor
+        return cls(crawler.stats, WorkerPool.of(crawler), config.topic_path, corpus)
 
     async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         if not isinstance(item, ArticlePage):
             return item
         started = time.monotonic()
-        loop = asyncio.get_running_loop()
         args = (
             item.body,
             item.response_url,
@@ -196,11 +140,10 @@ class ExtractPipeline:
             self.corpus,
         )
         try:
-            record = await loop.run_in_executor(self._pool(), extract_record, *args)
+            record = await self.pool.run(extract_record, *args)
         except BrokenProcessPool:
             self.stats.inc_value("extract/failed/worker_died")
             logger.error("Extraction worker died on %s; restarting the pool", item.url)
-            self._executor = None
             raise DropItem(f"extraction worker died on {item.url}") from None
         except Exception as exc:  # an extraction bug must not stop the crawl
             self.stats.inc_value("extract/failed/error")
@@ -223,8 +166,3 @@ class ExtractPipeline:
         item.canonical_url = canonicalize_url(record.get("canonical_url") or item.url)
         item.text_sha256 = text_sha256(record.get("text") or "")
         return item
-
-    def spider_closed(self, spider: Spider) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None

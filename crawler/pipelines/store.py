@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Spider
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+WRITE_THREADS = 16
+
 
 class StorePipeline:
     def __init__(self, session: ArchiveSession, stats: StatsCollector, corpus: Any = None) -> None:
@@ -38,6 +41,10 @@ class StorePipeline:
         self.stats = stats
         self.corpus = corpus  # crawler.corpus.CorpusExtension, when the corpus is on
         self._stored: set[str] = set()
+        # Each article is two files with two fsyncs each, a WARC record and a manifest line: mostly waiting
+        # on the disk (or the spool's), with the GIL released. Enough threads that the writes of the pages
+        # in flight overlap, and their own, so they do not queue behind other components' to_thread work.
+        self._io = ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="store-write")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> StorePipeline:
@@ -114,7 +121,9 @@ class StorePipeline:
         record = self.build_record(item)
         # File writes (WARC record, spool objects with their fsyncs, manifest line) run in a thread: the
         # reactor thread stays free for fetching. The writers are thread-safe.
-        item.stored = await asyncio.to_thread(self._write, item, record, item.record.get("text") or "")
+        loop = asyncio.get_running_loop()
+        text = item.record.get("text") or ""
+        item.stored = await loop.run_in_executor(self._io, self._write, item, record, text)
         if self.session.state is not None and record.text_key:
             state = self.session.state.site(item.site)
             state.record_text(
@@ -130,3 +139,6 @@ class StorePipeline:
         self.stats.inc_value("store/articles")
         self.stats.inc_value(f"store/articles_by_site/{item.site}")
         return item
+
+    def close_spider(self, spider: Spider | None = None) -> None:
+        self._io.shutdown(wait=True)
