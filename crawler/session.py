@@ -17,9 +17,11 @@ Other components take these objects in their ``from_crawler`` (``ArchiveSession.
 objects are published as ``crawler.archive_storage``, ``crawler.warc_archive`` and
 ``crawler.incremental_state`` for the components that also run without a session.
 
-Finished WARC files and their CDXJ go to the spool as ``warc/<crawl-id>/<name>``, the WACZ as
-``wacz/<part>.wacz``. WARCs are hard-linked into the spool (the WACZ is built from them at the end), and
-their local copies are removed once the WACZ is handed over.
+Finished WARC files and their CDXJ go to the spool as ``warc/<crawl-id>/<name>`` as soon as the writer
+rotates them (WARC_MAX_SIZE, WARC_MAX_AGE), each file's WACZ package a little later as
+``wacz/<part>/<warc name>.wacz`` (``crawler.warc``): the data leaves while the crawl runs, and the end of
+the crawl uploads only its last pieces. WARCs are hard-linked into the spool (their package is built from
+them), and their local copies are removed once their package is handed over.
 
 ``close()`` runs at ``spider_closed`` in a thread (the reactor keeps running, Scrapy waits for it), after
 every item pipeline has finished and after the other components' ``spider_closed`` handlers have run up to
@@ -27,7 +29,7 @@ their first wait, in this order, each step after the one before it is done:
 
 1. WARC: the writer's last records, its last file closed;
 2. CDXJ: each finished WARC indexed and handed to the spool;
-3. WACZ: built from the WARCs and handed over;
+3. WACZ: the packages not built yet (the last files') built and handed over;
 4. digests: the revisit index merged into ``state/digests.jsonl`` in the store;
 5. manifest and state: the manifest file handed over, every site's incremental state saved;
 6. other components' steps, in the order they were added (``add_closing_step``);
@@ -54,7 +56,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from archive.digests import JsonlDigestIndex
-from archive.keys import state_key, wacz_key, warc_key
+from archive.keys import state_key, wacz_package_key, warc_key
 from archive.manifest import ManifestWriter
 from archive.spool import Pending
 from archive.store import StoreError
@@ -187,11 +189,11 @@ class ArchiveSession:
         assert self.warc is not None
         spool = self.storage.spool
         if path.suffix == ".wacz":
-            spool.add_file(wacz_key(self.config.part_name), path, "application/wacz")
-            # The WACZ was built; the WARCs it holds are already in the spool under their own keys.
-            for other in list(self.warc.ready_files):
-                if other != path and other.exists():
-                    other.unlink()
+            key = wacz_package_key(self.config.part_name, path.name.removesuffix(".wacz"))
+            spool.add_file(key, path, "application/wacz")
+            # The package is in the spool; the WARC and CDXJ it holds are there already under their own keys.
+            for member in self.warc.package_members.get(path, ()):
+                member.unlink(missing_ok=True)
             return
         content_type = "application/warc" if ".warc" in path.name else "text/plain"
         keep = bool(self.warc.config.wacz_enabled)  # the WACZ is built from these files at close

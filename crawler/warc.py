@@ -34,15 +34,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import http
+import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -50,10 +52,10 @@ from scrapy.http import Request, Response
 from twisted.internet import threads
 
 from archive.capture import Capture, CaptureRef
-from archive.cdxj import write_cdxj
+from archive.cdxj import cdxj_path, write_cdxj
 from archive.digests import DigestIndex, JsonlDigestIndex
-from archive.wacz import Page, WaczError, build_wacz
-from archive.warc import WarcRotatingWriter
+from archive.wacz import Page, WaczError, build_wacz, replayable_urls
+from archive.warc import OPEN_SUFFIX, WarcRotatingWriter
 from crawler import identity
 from crawler.config import SettingsReader, project_default
 
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _MB = 1_000_000
+PAGES_JOURNAL = "pages.jsonl"  # in WARC_DIR: the pages not packaged yet, for a resumed crawl
 _WARC_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.]{1,40}$")
 
 
@@ -84,6 +87,7 @@ class WarcConfig:
     warcinfo: dict[str, str]
     redis_url: str = ""
     worker_id: str | None = None
+    max_age: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, *, crawl_id: str | None = None) -> WarcConfig:
@@ -94,7 +98,12 @@ class WarcConfig:
         enabled = r.boolean("WARC_ENABLED")
         max_size = r.integer("WARC_MAX_SIZE", minimum=1)
         if enabled and 1 <= max_size <= _MB:
-            r.fail(f"WARC_MAX_SIZE must be more than 1 MB (1000000 bytes), got {max_size}; 1 GB is usual")
+            r.fail(f"WARC_MAX_SIZE must be more than 1 MB (1000000 bytes), got {max_size}; 100 MB is usual")
+        max_age = r.number("WARC_MAX_AGE", minimum=0, hint=" (seconds; 0: no rotation by age)")
+        if enabled and 0 < max_age < 1:
+            r.fail(
+                f"WARC_MAX_AGE must be 0 (off) or at least 1 second, got {max_age}; 300 (5 minutes) is usual"
+            )
         prefix = r.text("WARC_PREFIX") or str(project_default("WARC_PREFIX"))
         if not _WARC_PREFIX_RE.match(prefix):
             r.fail(
@@ -124,6 +133,7 @@ class WarcConfig:
             warcinfo=warcinfo,
             redis_url=redis_url,
             worker_id=f"{worker}~" if worker else None,
+            max_age=max_age,
         )
 
 
@@ -136,11 +146,19 @@ class WarcExtension:
         self.on_file_ready: list[Callable[[Path], None]] = []
         self.pages: list[Page] = []
         self.ready_files: list[Path] = []
-        self.wacz_path: Path | None = None
+        self.wacz_path: Path | None = None  # the last package built
+        self.wacz_paths: list[Path] = []  # every package built, in order
+        # package -> the local WARC and CDXJ files it holds (the session removes them once it is handed over)
+        self.package_members: dict[Path, list[Path]] = {}
         # Set by crawler.signing.WaczSigningExtension: signs the WACZ before it is handed over.
         self.wacz_signer: Callable[[Path], None] | None = None
         self._pages_lock = threading.Lock()
-        # One worker: CDXJ indexing of rotated files and the hooks run in order, off the reactor thread.
+        self._page_files: list[str | None] = []  # the WARC file name of each page's capture (None: unknown)
+        self._packaged_files: set[str] = set()
+        self._late_pages = 0
+        # Finished WARC files (indexed, handed over) not packaged yet, with when they were finished.
+        self._unpackaged: list[tuple[Path, float]] = []
+        # One worker: CDXJ indexing of rotated files, packaging and the hooks run in order, off the reactor.
         self._post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc-post")
         # One writer thread for the reactor's records (``*_async``): digests and gzip run there, and the
         # reactor never waits for the writer's lock while a pipeline thread holds it.
@@ -159,11 +177,24 @@ class WarcExtension:
             config.prefix,
             config.crawl_id,
             max_size=config.max_size,
+            max_age=config.max_age,
             warcinfo=config.warcinfo,
             digest_index=self.digest_index,
             worker_id=config.worker_id,
             on_close=self._warc_finished,
         )
+        self._pages_journal = config.directory / PAGES_JOURNAL
+        self._journal_fh: IO[str] | None = None
+        leftovers = self._recover() if config.wacz_enabled else []
+        self._stop = threading.Event()
+        self._package_queued = threading.Event()
+        self._ticker: threading.Thread | None = None
+        if config.max_age > 0:
+            # Rotation by age must happen even when no record comes (a crawl waiting on slow sites).
+            self._ticker = threading.Thread(target=self._tick, name="warc-rotate", daemon=True)
+            self._ticker.start()
+        for path in leftovers:
+            self.adopt_finished_file(path)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcExtension:
@@ -220,10 +251,30 @@ class WarcExtension:
         self._sync_stats()
         return ref
 
-    def add_page(self, url: str, ts: str | datetime, title: str | None = None) -> None:
-        """Make ``url`` captured at ``ts`` (its ``warc_date``) an entry point of the crawl's WACZ."""
+    def add_page(
+        self, url: str, ts: str | datetime, title: str | None = None, *, warc_filename: str | None = None
+    ) -> None:
+        """Make ``url`` captured at ``ts`` (its ``warc_date``) an entry point of the crawl's WACZ.
+
+        ``warc_filename``: the WARC file holding that capture (``CaptureRef.filename``), so the page goes into
+        that file's package; without it the page goes into the first package whose records match it.
+        """
+        page = Page.create(url, ts, title)
         with self._pages_lock:
-            self.pages.append(Page.create(url, ts, title))
+            if warc_filename is not None and warc_filename in self._packaged_files:
+                # Its file was packaged already: the package's pages were fixed then (see the docstring).
+                self._late_pages += 1
+                logger.warning("WACZ page %s came after its WARC file %s was packaged", url, warc_filename)
+                return
+            self.pages.append(page)
+            self._page_files.append(warc_filename)
+            if self.config.wacz_enabled:
+                if self._journal_fh is None:
+                    self.config.directory.mkdir(parents=True, exist_ok=True)
+                    self._journal_fh = self._pages_journal.open("a", encoding="utf-8")
+                entry = {**page.to_json(), "file": warc_filename}
+                self._journal_fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                self._journal_fh.flush()  # a killed process keeps what it wrote; the OS has it
 
     def _sync_stats(self) -> None:
         if self.stats is None:
@@ -233,10 +284,43 @@ class WarcExtension:
         self.stats.set_value("warc/files", self.writer.files)
         self.stats.set_value("warc/revisits", self.writer.revisits)
 
+    # --- resuming ---------------------------------------------------------------------------------------
+    def _recover(self) -> list[Path]:
+        """Finished WARC files a killed run of this crawl left unpackaged, and their pages from the journal.
+
+        A package's WARC and CDXJ files are removed once it is handed over, so a finished ``*.warc.gz``
+        still here was never packaged; a package or index left half-built is rebuilt from it.
+        """
+        directory = self.config.directory
+        if not directory.is_dir():
+            return []
+        for stray in [*directory.glob("*.wacz"), *directory.glob("*.tmp")]:
+            stray.unlink(missing_ok=True)
+        finished = sorted(directory.glob("*.warc.gz"))
+        waiting = {p.name for p in finished} | {
+            p.name.removesuffix(OPEN_SUFFIX) for p in directory.glob(f"*.warc.gz{OPEN_SUFFIX}")
+        }
+        if self._pages_journal.exists():
+            for line in self._pages_journal.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    entry = json.loads(line)
+                    name = entry.get("file")
+                    if name is not None and name not in waiting:
+                        continue  # its package was handed over by the earlier run
+                    self.pages.append(Page(entry["url"], entry.get("ts", ""), entry.get("title", "")))
+                    self._page_files.append(name)
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue
+        if finished:
+            logger.info(
+                "Resuming: %d finished WARC file(s) in %s are packaged again", len(finished), directory
+            )
+        return finished
+
     # --- finishing --------------------------------------------------------------------------------------
     def adopt_finished_file(self, path: Path) -> None:
         """Take over a complete WARC file this writer did not write (one repaired after a crash): it is
-        indexed, handed over like the others and packed into the crawl's WACZ."""
+        indexed, handed over like the others and packed into a WACZ."""
         self.writer.finished_files.append(path)
         self._warc_finished(path)
 
@@ -247,6 +331,81 @@ class WarcExtension:
         cdxj = write_cdxj(warc)
         self._ready(warc)
         self._ready(cdxj)
+        if self.config.wacz_enabled:
+            self._unpackaged.append((warc, time.monotonic()))
+            self._package_due()
+
+    def _tick(self) -> None:
+        interval = min(1.0, self.config.max_age / 4)
+        while not self._stop.wait(interval):
+            try:
+                self.writer.rotate_if_due()
+            except RuntimeError:  # closed meanwhile
+                return
+            except Exception:
+                logger.exception("Rotating the WARC file by age failed")
+            waiting = self._unpackaged
+            due = waiting and time.monotonic() - waiting[0][1] >= self.config.max_age
+            if due and not self._package_queued.is_set() and not self._stop.is_set():
+                self._package_queued.set()
+                try:
+                    self._pending.append(self._post.submit(self._package_due))
+                except RuntimeError:  # the worker was shut down: close() packages the rest
+                    return
+
+    def _package_due(self, final: bool = False) -> None:
+        """Package every finished file whose pages are in (post worker): one package per WARC file.
+
+        A file's articles reach the pipelines a little after its captures, so a file is packaged once a
+        later file has been finished, or ``max_age`` after it was finished, or at the end of the crawl.
+        """
+        self._package_queued.clear()
+        now = time.monotonic()
+        while self._unpackaged:
+            warc, finished_at = self._unpackaged[0]
+            later = len(self._unpackaged) > 1
+            old = self.config.max_age > 0 and now - finished_at >= self.config.max_age
+            if not (final or later or old):
+                return
+            self._unpackaged.pop(0)
+            self._package(warc)
+
+    def _package(self, warc: Path) -> None:
+        stem = warc.name.removesuffix(".warc.gz")
+        with self._pages_lock:
+            self._packaged_files.add(warc.name)
+            mine = [p for p, f in zip(self.pages, self._page_files, strict=True) if f == warc.name]
+            unfiled = [p for p, f in zip(self.pages, self._page_files, strict=True) if f is None]
+        if unfiled:
+            captured = replayable_urls([warc])
+            mine += [p for p in unfiled if p.url in captured]
+        wacz = self.config.directory / f"{stem}.wacz"
+        try:
+            build_wacz(
+                [warc],
+                wacz,
+                mine,
+                title=f"Libya news crawl {self.config.crawl_id} ({stem})",
+                description=self.config.warcinfo.get("description"),
+                detect=False,  # a package without articles has no pages: its captures are requisites
+            )
+        except WaczError:
+            logger.exception("Could not build the WACZ for %s (crawl %s)", warc.name, self.config.crawl_id)
+            return
+        with self._pages_lock:
+            taken = set(map(id, mine))
+            kept = [(p, f) for p, f in zip(self.pages, self._page_files, strict=True) if id(p) not in taken]
+            self.pages = [p for p, _ in kept]
+            self._page_files = [f for _, f in kept]
+        if self.wacz_signer is not None:
+            self.wacz_signer(wacz)
+        self.wacz_path = wacz
+        self.wacz_paths.append(wacz)
+        self.package_members[wacz] = [warc, cdxj_path(warc)]
+        if self.stats is not None:
+            self.stats.set_value("wacz/packages", len(self.wacz_paths))
+            self.stats.set_value("wacz/pages_late", self._late_pages)
+        self._ready(wacz)
 
     def _ready(self, path: Path) -> None:
         self.ready_files.append(path)
@@ -261,7 +420,10 @@ class WarcExtension:
         return threads.deferToThread(self.close)
 
     def close(self) -> None:
-        """Finish the WARC files, their CDXJ indexes and the WACZ; call the hooks. Blocking."""
+        """Finish the WARC files, their CDXJ indexes and the last packages; call the hooks. Blocking."""
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
         try:
             self._io.shutdown(wait=True)  # records already handed to the writer thread go in first
             self.writer.close()
@@ -269,30 +431,19 @@ class WarcExtension:
         finally:
             if isinstance(self.digest_index, JsonlDigestIndex):
                 self.digest_index.close()
+            if self.config.wacz_enabled:
+                self._pending.append(self._post.submit(self._package_due, True))
             self._post.shutdown(wait=True)
         for future in self._pending:
-            future.result()  # re-raise an indexing or hook failure here, where Scrapy logs it
-        warcs = self.writer.finished_files
-        if not (self.config.wacz_enabled and warcs):
-            return
-        # Named like its store key (wacz/<crawl-id>.wacz); WARC files keep the IIPC names.
-        wacz = self.config.directory / f"{self.config.crawl_id.replace('/', '_')}.wacz"
+            future.result()  # re-raise an indexing, packaging or hook failure here, where Scrapy logs it
         with self._pages_lock:
-            pages = list(self.pages)
-        try:
-            self.wacz_path = build_wacz(
-                warcs,
-                wacz,
-                pages,
-                title=f"Libya news crawl {self.config.crawl_id}",
-                description=self.config.warcinfo.get("description"),
-            )
-        except WaczError:
-            logger.exception("Could not build the WACZ for crawl %s", self.config.crawl_id)
-            return
-        if self.wacz_signer is not None:
-            self.wacz_signer(self.wacz_path)
-        self._ready(self.wacz_path)
+            if self._journal_fh is not None:
+                self._journal_fh.close()
+                self._journal_fh = None
+            if self.pages:
+                logger.warning("%d WACZ page(s) matched no capture of this crawl; left out", len(self.pages))
+        if self.config.wacz_enabled and not self._unpackaged:
+            self._pages_journal.unlink(missing_ok=True)
 
 
 def _headers(headers: Any) -> list[tuple[str, str]]:
