@@ -33,9 +33,11 @@ their first wait, in this order, each step after the one before it is done:
 4. digests: the revisit index merged into ``state/digests.jsonl`` in the store;
 5. manifest and state: the manifest file handed over, every site's incremental state saved;
 6. other components' steps, in the order they were added (``add_closing_step``);
-7. report: the crawl report extension, if there is one, writes its objects (the stats are final for
+7. upload backlog: what the drain has left to upload, and the backlog's peak, into the stats;
+8. report: the crawl report extension, if there is one, writes its objects (the stats are final for
    everything but the drain);
-8. drain: wait (bounded) for the uploads, stop the uploader; what is left stays in the spool.
+9. drain: wait (bounded) for the uploads, stop the uploaders; what is left stays in the spool
+   (``storage/drain_seconds``: how long the drain took).
 
 A step that fails is logged and the next still runs: a broken WACZ must not keep the texts from the store.
 Reads CRAWL_ID, CRAWL_WORKER_ID, ARCHIVE_SPOOL_DIR (through ``crawler.identity``) and the settings of
@@ -47,6 +49,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +67,7 @@ from crawler import identity
 from crawler.incremental import IncrementalConfig, IncrementalExtension
 from crawler.storage import ArchiveStorageConfig, ArchiveStorageExtension
 from crawler.warc import WarcConfig, WarcExtension
+from reporting import stats_keys as keys
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -243,16 +247,35 @@ class ArchiveSession:
         if self.report is not None:
             report = self.report
             steps.append(("report", lambda: report.finish(reason)))
+        steps.insert(len(steps) - (self.report is not None), ("upload backlog", self.record_backlog))
         for name, step in steps:
             try:
                 step()
             except Exception:  # one failing step (say, the WACZ build) must not keep the rest from the store
                 logger.exception("Closing the archive session: the %s step failed", name)
+        started = time.monotonic()
         left = self.storage.close()
         if self.stats is not None:
             self.stats.set_value("storage/pending", left.count)
+            self.stats.set_value(keys.DRAIN_SECONDS, round(time.monotonic() - started, 3))
         self.pending = left
         return left
+
+    def record_backlog(self) -> None:
+        """The upload backlog as the crawl ends (what the drain has left to do) and its peak, for the report."""
+        if self.stats is None:
+            return
+        spool = self.storage.spool
+        backlog = spool.pending()
+        self.stats.set_value(keys.BACKLOG_AT_END, backlog.count)
+        self.stats.set_value(keys.BACKLOG_BYTES_AT_END, backlog.bytes)
+        self.stats.set_value(keys.BACKLOG_PEAK_BYTES, spool.peak.bytes)
+        logger.info(
+            "Upload backlog at the end of the crawl: %d object(s), %d bytes (peak %d bytes)",
+            backlog.count,
+            backlog.bytes,
+            spool.peak.bytes,
+        )
 
     def save_digests(self) -> None:
         """Merge the revisit index into the store's copy: the union of both, the first capture wins."""
