@@ -164,6 +164,7 @@ class ArchiveSession:
         crawler.archive_session = session  # type: ignore[attr-defined]
         crawler.archive_storage = session.storage  # type: ignore[attr-defined]
         if session.warc is not None:
+            session.warc.watch_engine(crawler)
             crawler.warc_archive = session.warc  # type: ignore[attr-defined]
             logger.info("Writing WARC files for crawl %s to %s", config.crawl_id, config.warc_dir)
         if session.state is not None:

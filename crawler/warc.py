@@ -32,13 +32,13 @@ Stats: ``warc/records``, ``warc/bytes``, ``warc/files``, ``warc/revisits``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import http
 import json
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -70,6 +70,7 @@ logger = logging.getLogger(__name__)
 
 _MB = 1_000_000
 PAGES_JOURNAL = "pages.jsonl"  # in WARC_DIR: the pages not packaged yet, for a resumed crawl
+WATCH_INTERVAL = 1.0  # seconds between looks at which finished files have all their pages
 _WARC_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.]{1,40}$")
 
 
@@ -156,8 +157,12 @@ class WarcExtension:
         self._page_files: list[str | None] = []  # the WARC file name of each page's capture (None: unknown)
         self._packaged_files: set[str] = set()
         self._late_pages = 0
-        # Finished WARC files (indexed, handed over) not packaged yet, with when they were finished.
-        self._unpackaged: list[tuple[Path, float]] = []
+        # Finished WARC files (indexed, handed over) not packaged yet; the requests each one waits for (ids
+        # of the requests in flight when it was finished), and the files whose pages are all in.
+        self._unpackaged: list[Path] = []
+        self._waiting_on: dict[str, set[int]] = {}
+        self._complete: set[str] = set()
+        self._watching = False
         # One worker: CDXJ indexing of rotated files, packaging and the hooks run in order, off the reactor.
         self._post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc-post")
         # One writer thread for the reactor's records (``*_async``): digests and gzip run there, and the
@@ -187,7 +192,6 @@ class WarcExtension:
         self._journal_fh: IO[str] | None = None
         leftovers = self._recover() if config.wacz_enabled else []
         self._stop = threading.Event()
-        self._package_queued = threading.Event()
         self._ticker: threading.Thread | None = None
         if config.max_age > 0:
             # Rotation by age must happen even when no record comes (a crawl waiting on slow sites).
@@ -208,6 +212,7 @@ class WarcExtension:
         if not config.enabled:
             raise NotConfigured("WARC_ENABLED is off")
         ext = cls(config, crawler.stats)
+        ext.watch_engine(crawler)
         crawler.warc_archive = ext  # type: ignore[attr-defined]
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         logger.info("Writing WARC files for crawl %s to %s", config.crawl_id, config.directory)
@@ -332,8 +337,55 @@ class WarcExtension:
         self._ready(warc)
         self._ready(cdxj)
         if self.config.wacz_enabled:
-            self._unpackaged.append((warc, time.monotonic()))
+            with self._pages_lock:
+                self._unpackaged.append(warc)
             self._package_due()
+
+    # --- when a file's pages are all in -----------------------------------------------------------------
+    def watch_engine(self, crawler: Crawler) -> None:
+        """Package each file once its pages are in: once every request that was captured and not through its
+        item pipelines yet when the file was finished has left the engine (a page comes from such a
+        response: ``response.meta["warc"]``, never from a later one). Without it (no engine: the extension used
+        on its own), a file is packaged once the next one is finished, and the last ones at close."""
+        from twisted.internet import task
+
+        self._watching = True
+        loop = task.LoopingCall(self._watch_pages, crawler)
+
+        def start() -> None:
+            loop.start(WATCH_INTERVAL, now=False)
+
+        def stop(*_: object, **__: object) -> None:
+            if loop.running:
+                loop.stop()
+
+        crawler.signals.connect(start, signal=signals.engine_started, weak=False)
+        crawler.signals.connect(stop, signal=signals.spider_closed, weak=False)
+
+    def _watch_pages(self, crawler: Crawler) -> None:
+        """Reactor thread: note which files' pages are all in; hand those to the post worker."""
+        engine = crawler.engine
+        if engine is None:
+            return
+        # A request still downloading has no capture yet (its page's capture goes into a later file) unless
+        # it has been captured already (``meta["warc"]``, set as soon as its record is written).
+        busy = {id(request) for request in engine.downloader.active if "warc" in request.meta}
+        slot = engine.scraper.slot
+        if slot is not None:
+            busy |= {id(request) for request in slot.active}
+        became = False
+        with self._pages_lock:
+            for warc in self._unpackaged:
+                waiting_on = self._waiting_on.get(warc.name)
+                if waiting_on is None:
+                    # Taken after the file was finished: every response with a capture in it is in here or done.
+                    self._waiting_on[warc.name] = busy
+                elif warc.name not in self._complete and not (waiting_on & busy):
+                    self._complete.add(warc.name)
+                    became = True
+        if became and not self._stop.is_set():
+            with contextlib.suppress(RuntimeError):  # the worker was shut down: close() packages the rest
+                self._pending.append(self._post.submit(self._package_due))
 
     def _tick(self) -> None:
         interval = min(1.0, self.config.max_age / 4)
@@ -344,31 +396,28 @@ class WarcExtension:
                 return
             except Exception:
                 logger.exception("Rotating the WARC file by age failed")
-            waiting = self._unpackaged
-            due = waiting and time.monotonic() - waiting[0][1] >= self.config.max_age
-            if due and not self._package_queued.is_set() and not self._stop.is_set():
-                self._package_queued.set()
-                try:
-                    self._pending.append(self._post.submit(self._package_due))
-                except RuntimeError:  # the worker was shut down: close() packages the rest
-                    return
 
     def _package_due(self, final: bool = False) -> None:
         """Package every finished file whose pages are in (post worker): one package per WARC file.
 
-        A file's articles reach the pipelines a little after its captures, so a file is packaged once a
-        later file has been finished, or ``max_age`` after it was finished, or at the end of the crawl.
+        A file's articles reach the pipelines a little after its captures: see ``watch_engine``. At the end
+        of the crawl (``final``) every pipeline is done, and every file left is packaged.
         """
-        self._package_queued.clear()
-        now = time.monotonic()
-        while self._unpackaged:
-            warc, finished_at = self._unpackaged[0]
-            later = len(self._unpackaged) > 1
-            old = self.config.max_age > 0 and now - finished_at >= self.config.max_age
-            if not (final or later or old):
+        while True:
+            with self._pages_lock:
+                if final:
+                    due = list(self._unpackaged)
+                elif self._watching:
+                    due = [w for w in self._unpackaged if w.name in self._complete]
+                else:
+                    due = self._unpackaged[:-1]
+                for warc in due:
+                    self._unpackaged.remove(warc)
+                    self._waiting_on.pop(warc.name, None)
+            if not due:
                 return
-            self._unpackaged.pop(0)
-            self._package(warc)
+            for warc in due:
+                self._package(warc)
 
     def _package(self, warc: Path) -> None:
         stem = warc.name.removesuffix(".warc.gz")
