@@ -259,6 +259,11 @@ class ArchiveSession:
         if self.stats is not None:
             self.stats.set_value("storage/pending", left.count)
             self.stats.set_value(keys.DRAIN_SECONDS, round(time.monotonic() - started, 3))
+        logger.info(
+            "Upload drain after the crawl: %.1f s; %d object(s) left in the spool",
+            time.monotonic() - started,
+            left.count,
+        )
         self.pending = left
         return left
 
