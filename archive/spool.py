@@ -334,6 +334,11 @@ class Spool:
         with self._cond:
             return Pending(self._count, self._bytes)
 
+    def has_key(self, key: str) -> bool:
+        """Whether an entry for ``key`` is waiting in the spool (queued, in flight or given up)."""
+        with self._cond:
+            return any(e.key == key for e in (*self._queue, *self._inflight.values(), *self._given_up))
+
     def failed(self) -> list[SpoolEntry]:
         """Entries this run gave up on (still in the spool)."""
         with self._cond:

@@ -155,7 +155,9 @@ class ArchiveSession:
         self.pending: Pending | None = None
         if self.warc is not None:
             self.warc.on_file_ready.append(self.file_ready)
+            self.warc.package_exists = self.package_exists
             self.load_digests()
+            self.warc.adopt_leftovers()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveSession:
@@ -203,6 +205,16 @@ class ArchiveSession:
         content_type = "application/warc" if ".warc" in path.name else "text/plain"
         keep = bool(self.warc.config.wacz_enabled)  # the WACZ is built from these files at close
         spool.add_file(warc_key(self.config.crawl_id, path.name), path, content_type, keep_source=keep)
+
+    def package_exists(self, name: str) -> bool:
+        """Whether the package ``name`` (a WARC file's stem) is in the spool or the store already."""
+        key = wacz_package_key(self.config.part_name, name)
+        if self.storage.spool.has_key(key):
+            return True
+        try:
+            return self.storage.store.exists(key)
+        except StoreError:
+            return False  # not known: build it (at worst a second copy under another name)
 
     def load_digests(self) -> None:
         """Fill the revisit index from the store (a JSONL index only; Redis is shared already)."""

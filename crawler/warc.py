@@ -190,15 +190,18 @@ class WarcExtension:
         )
         self._pages_journal = config.directory / PAGES_JOURNAL
         self._journal_fh: IO[str] | None = None
-        leftovers = self._recover() if config.wacz_enabled else []
+        # Finished files a killed run left unpackaged: taken over by ``adopt_leftovers`` once the hooks are on.
+        self.leftovers = self._recover() if config.wacz_enabled else []
+        # Set by the session: whether the store or spool has a package already (a leftover file whose
+        # package was handed over just before the kill is not packaged twice).
+        self.package_exists: Callable[[str], bool] | None = None
+        self._adopted: set[str] = set()
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         if config.max_age > 0:
             # Rotation by age must happen even when no record comes (a crawl waiting on slow sites).
             self._ticker = threading.Thread(target=self._tick, name="warc-rotate", daemon=True)
             self._ticker.start()
-        for path in leftovers:
-            self.adopt_finished_file(path)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcExtension:
@@ -213,6 +216,7 @@ class WarcExtension:
             raise NotConfigured("WARC_ENABLED is off")
         ext = cls(config, crawler.stats)
         ext.watch_engine(crawler)
+        ext.adopt_leftovers()
         crawler.warc_archive = ext  # type: ignore[attr-defined]
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         logger.info("Writing WARC files for crawl %s to %s", config.crawl_id, config.directory)
@@ -299,7 +303,11 @@ class WarcExtension:
         directory = self.config.directory
         if not directory.is_dir():
             return []
-        for stray in [*directory.glob("*.wacz"), *directory.glob("*.tmp")]:
+        for stray in [
+            *directory.glob("*.wacz"),
+            *directory.glob("*.wacz.tmp"),
+            *directory.glob("*.cdxj.tmp"),
+        ]:
             stray.unlink(missing_ok=True)
         finished = sorted(directory.glob("*.warc.gz"))
         waiting = {p.name for p in finished} | {
@@ -323,6 +331,13 @@ class WarcExtension:
         return finished
 
     # --- finishing --------------------------------------------------------------------------------------
+    def adopt_leftovers(self) -> None:
+        """Index, hand over and package the finished files a killed run of this crawl left (once)."""
+        leftovers, self.leftovers = self.leftovers, []
+        for path in leftovers:
+            self._adopted.add(path.name)
+            self.adopt_finished_file(path)
+
     def adopt_finished_file(self, path: Path) -> None:
         """Take over a complete WARC file this writer did not write (one repaired after a crash): it is
         indexed, handed over like the others and packed into a WACZ."""
@@ -421,6 +436,15 @@ class WarcExtension:
 
     def _package(self, warc: Path) -> None:
         stem = warc.name.removesuffix(".warc.gz")
+        if warc.name in self._adopted and self.package_exists is not None and self.package_exists(stem):
+            # The killed run handed this file's package over and died before removing the file.
+            logger.info("%s was packaged by the earlier run already", warc.name)
+            with self._pages_lock:
+                self._packaged_files.add(warc.name)
+            self.package_members[warc] = [warc, cdxj_path(warc)]
+            for member in self.package_members[warc]:
+                member.unlink(missing_ok=True)
+            return
         with self._pages_lock:
             self._packaged_files.add(warc.name)
             mine = [p for p, f in zip(self.pages, self._page_files, strict=True) if f == warc.name]
