@@ -4,11 +4,18 @@
 (``crawler.session``) builds it, publishes it as ``crawler.warc_archive`` (so the middleware, pipelines and
 the browser renderer all write into the same files) and closes it first in its closing sequence; without a
 session (WARC files alone) ``WarcExtension.from_crawler`` builds it and closes it at ``spider_closed``.
-Each WARC file finished (rotation during the crawl, or the last one at close) gets a CDXJ index beside it,
-and then the WARC file and its CDXJ are handed to the ``on_file_ready`` hooks (the session's spool
-hand-over). At close, the crawl's WACZ (pages: what pipelines registered with ``add_page``) is built and
-handed over last. Indexing, packaging and the hooks run in one worker thread, off the reactor, in
-that order; a hook must therefore be thread-safe, and one that raises is logged and does not stop others.
+The writer finishes a file at WARC_MAX_SIZE bytes or WARC_MAX_AGE seconds (a timer thread rotates an idle
+file too), so the data leaves while the crawl runs. Each WARC file finished (a rotation, or the last one at
+close) gets a CDXJ index beside it, and then the WARC file and its CDXJ are handed to the ``on_file_ready``
+hooks (the session's spool hand-over). Then its own WACZ package (``<warc name>.wacz``; pages: what the
+pipelines registered with ``add_page`` for captures in that file) is built and handed over, as soon as the
+file's pages are all in (``watch_engine``), the last ones at close. A revisit in one package may point at
+a payload in an earlier file's package (or an earlier crawl's): the collection (``archive.collection``)
+lists the packages together, and pywb resolves revisits through its merged index. The pages not packaged
+yet are journaled (``pages.jsonl`` in WARC_DIR), so a crawl resumed after a kill packages the finished files
+the killed run left with their pages. Indexing, packaging and the hooks run in one worker thread, off the
+reactor, in that order; a hook must therefore be thread-safe, and one that raises is logged and does not
+stop others.
 
 ``WarcCaptureMiddleware`` (DOWNLOADER_MIDDLEWARES, order 950: closest to the downloader, so it sees bodies
 before HttpCompressionMiddleware (590) decodes them and every 3xx hop before RedirectMiddleware (600)
@@ -20,13 +27,14 @@ renderer writes browser traffic itself through ``crawler.warc_archive``.
 Scrapy hands over header names in its own normalised case (``Content-Type``) and the body de-chunked; the
 stored headers therefore carry Scrapy's names, and ``Transfer-Encoding: chunked`` is dropped by the writer.
 
-Settings: WARC_ENABLED, WARC_PREFIX, WARC_MAX_SIZE, WACZ_ENABLED, CRAWL_ID (empty: $SCRAPY_JOB, else a UTC
+Settings: WARC_ENABLED, WARC_PREFIX, WARC_MAX_SIZE, WARC_MAX_AGE, WACZ_ENABLED, CRAWL_ID (empty: $SCRAPY_JOB, else a UTC
 timestamp), OPERATOR_CONTACT, ROBOTSTXT_OBEY, USER_AGENT, CRAWL_SOURCES, ARCHIVE_SPOOL_DIR, and
 WARC_DIR (default ``<ARCHIVE_SPOOL_DIR or ./archive-spool>/warc/<crawl id>``), WARC_DIGEST_INDEX (a JSONL
 digest index path shared between crawls; default ``<WARC_DIR>/digests.jsonl``, this crawl only),
 CRAWL_REDIS_URL (when set, the digest index is ``archive.redis_digests.RedisDigestIndex`` there, shared by
 all workers and crawls) and CRAWL_WORKER_ID (goes into WARC file names as ``...-<worker>~<host>.warc.gz``).
-Stats: ``warc/records``, ``warc/bytes``, ``warc/files``, ``warc/revisits``.
+Stats: ``warc/records``, ``warc/bytes``, ``warc/files``, ``warc/revisits``, ``wacz/packages``,
+``wacz/pages_late`` (pages that came after their file was packaged: left out of every package).
 """
 
 from __future__ import annotations
