@@ -372,10 +372,10 @@ class WarcExtension:
         on its own), a file is packaged once the next one is finished, and the last ones at close."""
         from twisted.internet import task
 
-        self._watching = True
         loop = task.LoopingCall(self._watch_pages, crawler)
 
         def start() -> None:
+            self._watching = True  # from now on a file waits for its requests (not for the next file)
             loop.start(WATCH_INTERVAL, now=False)
 
         def stop(*_: object, **__: object) -> None:
