@@ -69,6 +69,26 @@ def _wait_for_workers(redis_url: str, crawl_id: str, names: list[str], procs: li
     raise AssertionError(f"workers {names} did not start within 180 s")
 
 
+def _run_two_workers(
+    sources: Path, archive: Path, workdir: Path, redis_url: str, crawl_id: str, extra: dict[str, str]
+) -> None:
+    """Start w1 and w2, seed the crawl once both are up, wait for both to finish, and check that each
+    exited cleanly having fetched part of the crawl."""
+    workers = [_worker(sources, archive, workdir, redis_url, crawl_id, name, extra) for name in ("w1", "w2")]
+    try:
+        _wait_for_workers(redis_url, crawl_id, ["w1", "w2"], workers)
+        _seed(sources, redis_url, crawl_id)
+        codes = [proc.wait(timeout=600) for proc in workers]
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.kill()
+    assert codes == [0, 0], [(workdir / f"w{i}.log").read_text()[-2000:] for i in (1, 2)]
+    for name in ("w1", "w2"):
+        stats = json.loads((workdir / f"stats-{name}.json").read_text())
+        assert stats.get("downloader/response_count", 0) > 0, name
+
+
 def _manifest_lines(archive: Path) -> list[dict[str, Any]]:
     lines: list[dict[str, Any]] = []
     for path in sorted((archive / "manifests").glob("*.jsonl")):
@@ -103,21 +123,7 @@ def test_two_workers_share_one_crawl(newsroom: Any, redis_url: str, tmp_path: Pa
     # 0.2 s apart per worker), so the crawl outlasts the few seconds a worker takes to notice new work
     # in the shared queue: on a slow machine one worker could otherwise finish it all alone.
     paced = {"CONCURRENT_REQUESTS_PER_DOMAIN": "1", "DOWNLOAD_DELAY": "0.2", "CRAWL_REDIS_IDLE_CLOSE": "15"}
-    workers = [_worker(sources, archive, tmp_path, redis_url, crawl_id, name, paced) for name in ("w1", "w2")]
-    try:
-        _wait_for_workers(redis_url, crawl_id, ["w1", "w2"], workers)
-        _seed(sources, redis_url, crawl_id)
-        codes = [proc.wait(timeout=600) for proc in workers]
-    finally:
-        for proc in workers:
-            if proc.poll() is None:
-                proc.kill()
-    assert codes == [0, 0], [(tmp_path / f"w{i}.log").read_text()[-2000:] for i in (1, 2)]
-
-    # Both workers did part of the work.
-    for name in ("w1", "w2"):
-        stats = json.loads((tmp_path / f"stats-{name}.json").read_text())
-        assert stats.get("downloader/response_count", 0) > 0, name
+    _run_two_workers(sources, archive, tmp_path, redis_url, crawl_id, paced)  # both do part of the work
 
     # Every relevant article archived and extracted once, across both workers.
     lines = _manifest_lines(archive)
@@ -321,21 +327,7 @@ def test_two_workers_keep_the_per_slot_bounds(redis_url: str, tmp_path: Path) ->
         # Per-slot politeness at the project's defaults; each worker takes at most 8 requests at a time
         # (CONCURRENT_REQUESTS, not a per-slot limit), so neither can take the whole crawl alone.
         polite = {**DEFAULT_POLITENESS, "CONCURRENT_REQUESTS": "8", "CRAWL_REDIS_IDLE_CLOSE": "8"}
-        workers = [
-            _worker(sources, archive, tmp_path, redis_url, crawl_id, name, polite) for name in ("w1", "w2")
-        ]
-        try:
-            _wait_for_workers(redis_url, crawl_id, ["w1", "w2"], workers)
-            _seed(sources, redis_url, crawl_id)
-            codes = [proc.wait(timeout=600) for proc in workers]
-        finally:
-            for proc in workers:
-                if proc.poll() is None:
-                    proc.kill()
-    assert codes == [0, 0], [(tmp_path / f"w{i}.log").read_text()[-2000:] for i in (1, 2)]
-    for name in ("w1", "w2"):
-        stats = json.loads((tmp_path / f"stats-{name}.json").read_text())
-        assert stats.get("downloader/response_count", 0) > 0, name
+        _run_two_workers(sources, archive, tmp_path, redis_url, crawl_id, polite)
     stored = Counter(line["url"] for line in _manifest_lines(archive))
     for site in sites:
         assert sorted(u for u in stored if u.startswith(site.base_url)) == sorted(site.expected_archived)
@@ -343,3 +335,34 @@ def test_two_workers_keep_the_per_slot_bounds(redis_url: str, tmp_path: Path) ->
         assert 1 <= site.count("/robots.txt") <= 2
         assert_slot_bounds(site, spacing=MIN_SPACING, concurrency=project.CONCURRENT_REQUESTS_PER_DOMAIN)
     assert max(stored.values()) == 1
+
+
+@pytest.mark.timeout(600)
+def test_worker_started_before_the_seed_waits_for_it(redis_url: str, tmp_path: Path) -> None:
+    """The idle countdown (CRAWL_REDIS_IDLE_CLOSE) starts once the crawl is seeded: a worker started first
+    waits however long `scrapy seed` comes after it, then does the crawl."""
+    crawl_id = "dist-early"
+    archive = tmp_path / "archive"
+    with paced_sites(count=1, articles=3, answer=0.0) as sites:
+        sources = sites[0].write_sources(tmp_path / "sources.yaml")
+        worker = _worker(
+            sources, archive, tmp_path, redis_url, crawl_id, "w1", {"CRAWL_REDIS_IDLE_CLOSE": "1"}
+        )
+        try:
+            _wait_for_workers(redis_url, crawl_id, ["w1"], [worker])
+            log = tmp_path / "w1.log"
+            deadline = time.monotonic() + 120
+            while "waiting for `scrapy seed`" not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            # Two of the engine's idle rounds (5 s apart) beyond the 1 s countdown: a worker that counted
+            # from its start would have stopped by now.
+            time.sleep(11)
+            assert worker.poll() is None, log.read_text()[-2000:]
+            _seed(sources, redis_url, crawl_id)
+            code = worker.wait(timeout=300)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+        assert code == 0
+        stored = {line["url"] for line in _manifest_lines(archive)}
+        assert sorted(stored) == sorted(sites[0].expected_archived)

@@ -63,6 +63,7 @@ class RedisCoordinator:
         self._recover = self.server.register_script(_RECOVER)
         self._beat: task.LoopingCall | None = None
         self._idle_since: float | None = None
+        self._waiting_logged = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RedisCoordinator:
@@ -125,6 +126,15 @@ class RedisCoordinator:
         # Idle means nothing of ours is downloading or being processed: what our in-flight set still holds
         # are requests that ended without reaching the spider (a redirect to an already seen URL, say).
         self.server.delete(self.inflight_key)
+        if not self.server.exists(self.config.key("seeded")):
+            if not self._waiting_logged:
+                self._waiting_logged = True
+                logger.info(
+                    "Worker %s: waiting for `scrapy seed` of crawl %s",
+                    self.config.worker_id,
+                    self.config.crawl_id,
+                )
+            raise DontCloseSpider  # the idle countdown starts once the crawl has seeds
         scheduled = self._schedule_seeds(spider) + self._recover_dead_workers(spider)
         if scheduled:
             self._idle_since = None
@@ -189,7 +199,9 @@ class RedisCoordinator:
                 engine.crawl(request)
             count = moved + len(older)
             if count:
-                logger.warning("Requeued %d in-flight request(s) and seed(s) of dead worker %s", count, worker)
+                logger.warning(
+                    "Requeued %d in-flight request(s) and seed(s) of dead worker %s", count, worker
+                )
                 self.crawler.stats.inc_value("redis/requeued", count)
             recovered += count
         return recovered

@@ -71,7 +71,7 @@ class InflightScheduler(Scheduler):
             self.df.log(request, self.spider)
             return False
         if self.stats:
-            self.stats.inc_value("scheduler/enqueued/redis", spider=self.spider)
+            self.stats.inc_value("scheduler/enqueued/redis")
         return True
 
     def next_request(self) -> Request | None:
@@ -86,6 +86,6 @@ class InflightScheduler(Scheduler):
             # Queued by an older version: recorded here, a round trip later.
             coordinator.record(request, -request.priority, self._entry(request))
         if self.stats:
-            self.stats.inc_value("scheduler/dequeued/redis", spider=self.spider)
+            self.stats.inc_value("scheduler/dequeued/redis")
         coordinator.took(request)
         return request
