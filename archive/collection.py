@@ -1,7 +1,8 @@
 """One replay collection over the whole store: every crawl's records in one index, a pywb config, a package list.
 
 The store keeps each crawl's WARC files with their CDXJ beside them (``warc/<crawl-id>/*.warc.gz`` and
-``*.cdxj``) and its WACZ (``wacz/<crawl-id>.wacz``). ``build_collection(store_root)`` writes, under
+``*.cdxj``) and its WACZ packages (``wacz/<crawl-id>/<warc name>.wacz``, one per WARC file; older crawls:
+``wacz/<crawl-id>.wacz``). ``build_collection(store_root)`` writes, under
 ``<store>/collection/``:
 
 - ``indexes/index.cdxj``: the crawls' CDXJ lines merged in sort order (a k-way merge of files that are each
@@ -12,7 +13,9 @@ The store keeps each crawl's WARC files with their CDXJ beside them (``warc/<cra
   whose archive path is the store's ``warc/`` directory, both relative, so the store can move; run pywb with
   this directory as its working directory (``scrapy replay`` does);
 - ``collection.json``: the crawls' WACZ packages as one multi-package description (name, path relative to
-  the collection directory, size, SHA-256, crawl id) for ReplayWeb.page and other WACZ readers.
+  the collection directory, size, SHA-256, crawl id) for ReplayWeb.page and other WACZ readers. A revisit
+  in one package may point at a payload in another (an earlier WARC file, or an earlier crawl): open the
+  collection, not one package alone, to replay it.
 
 Rebuilding is idempotent; ``build_collection`` returns what it wrote. Only a store on a local disk: for S3,
 copy or mount the store first (pywb can read WARCs from ``s3://`` with boto3 in its venv, not exercised
@@ -50,6 +53,16 @@ class Collection:
 def crawl_indexes(warc_root: Path) -> list[Path]:
     """The per-file CDXJ indexes of every crawl in ``<store>/warc/`` (``<crawl-id>/<name>.cdxj``)."""
     return sorted(p for p in warc_root.glob("*/*.cdxj") if p.is_file())
+
+
+def wacz_packages(wacz_root: Path) -> list[tuple[str, Path]]:
+    """(crawl id, package) for every WACZ in ``<store>/wacz/``: ``<crawl-id>/*.wacz`` (one per WARC file)
+    and ``<crawl-id>.wacz`` (one per crawl, as older crawls wrote them), by crawl id, then in file order."""
+    if not wacz_root.is_dir():
+        return []
+    found = [(p.stem, p) for p in wacz_root.glob("*.wacz") if p.is_file()]
+    found += [(p.parent.name, p) for p in wacz_root.glob("*/*.wacz") if p.is_file()]
+    return sorted(found)
 
 
 def _lines(index: Path, warc_root: Path) -> Iterator[str]:
@@ -114,16 +127,15 @@ def build_collection(store_root: Path | str, name: str = DEFAULT_NAME) -> Collec
     records = merge_indexes(indexes, warc_root, index)
     config = directory / "config.yaml"
     config.write_text(pywb_config(name), encoding="utf-8")
-    packages = sorted((root / "wacz").glob("*.wacz")) if (root / "wacz").is_dir() else []
     resources = [
         {
             "name": package.name,
             "path": os.path.relpath(package, directory),
             "size": package.stat().st_size,
             "hash": "sha256:" + _sha256(package),
-            "crawlId": package.stem,
+            "crawlId": crawl,
         }
-        for package in packages
+        for crawl, package in wacz_packages(root / "wacz")
     ]
     description = directory / "collection.json"
     description.write_text(

@@ -115,6 +115,16 @@ def wacz_key(crawl_id: str) -> str:
     return check_key(f"wacz/{safe_segment(crawl_id)}.wacz")
 
 
+def wacz_package_key(crawl_id: str, name: str) -> str:
+    """``wacz/<crawl-id>/<name>.wacz``: one of a crawl's packages (one per rotation of its WARC files)."""
+    return check_key(f"wacz/{safe_segment(crawl_id)}/{safe_segment(name, unicode_ok=True)}.wacz")
+
+
+def wacz_packages_dir(crawl_id: str) -> str:
+    """``wacz/<crawl-id>``: where the crawl's packages go (``wacz_package_key``)."""
+    return check_key(f"wacz/{safe_segment(crawl_id)}")
+
+
 def manifest_key(crawl_id: str) -> str:
     """``manifests/<crawl-id>.jsonl``."""
     return check_key(f"manifests/{safe_segment(crawl_id)}.jsonl")

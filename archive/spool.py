@@ -8,7 +8,9 @@ sidecar is written first (temp file, fsync, rename), the data second, so at any 
 one of three states: nothing, a sidecar without data (the hand-over never finished: the caller still has
 the file; the sidecar is discarded on the next start) or a complete entry (uploaded on the next start).
 
-An ``Uploader`` thread drains entries oldest first, off the caller's thread: it ``put_file``s the spool copy
+``concurrency`` ``Uploader`` threads (a bounded pool: each one upload, with its own connection from the
+store's pool; boto3 clients are thread-safe) drain entries oldest first, off the caller's thread. Each
+``put_file``s the spool copy
 with the sidecar's SHA-256 (the store checks the bytes it reads against it and verifies what it stored) and
 only then deletes the spool copy. If the upload succeeded but we crashed before the delete, the next
 attempt finds identical bytes at the key and the store writes nothing: each object lands exactly once.
@@ -19,6 +21,8 @@ checksum mismatch...) are retried ``retries`` times, then the entry is left in t
 (``scrapy upload``) and logged. A spool copy whose bytes no longer match its sidecar is never uploaded.
 
 A lock file (``<directory>/.lock``, flock) keeps two processes from draining one spool at once.
+``pending()`` (objects and bytes not uploaded yet: the upload backlog) is kept as counters, cheap to read
+from any thread; ``peak`` is the largest backlog seen.
 Hooks: ``stats(name, increment)`` with names ``uploaded``, ``bytes``, ``failed/<reason>``;
 ``on_uploaded(entry, stored_key)`` after each upload (``stored_key`` differs from ``entry.key`` only when
 the key held different bytes, see ``archive.store``).
@@ -95,6 +99,7 @@ class Spool:
     ``retries``: attempts for non-transient failures before an entry is left for a later run.
     ``backoff``/``max_backoff``: first and longest wait between attempts, in seconds.
     ``start=False`` leaves the uploader stopped (call ``start()``), e.g. to add entries first.
+    ``concurrency``: uploads at once (uploader threads).
     """
 
     def __init__(
@@ -108,6 +113,7 @@ class Spool:
         stats: StatsHook | None = None,
         on_uploaded: UploadedHook | None = None,
         start: bool = True,
+        concurrency: int = 1,
     ) -> None:
         self.directory = Path(os.path.abspath(directory))
         self.objects = self.directory / "objects"
@@ -119,8 +125,14 @@ class Spool:
         self._on_uploaded = on_uploaded
         self._cond = threading.Condition()
         self._queue: deque[SpoolEntry] = deque()
-        self._inflight: SpoolEntry | None = None
+        self._inflight: dict[str, SpoolEntry] = {}
         self._given_up: list[SpoolEntry] = []
+        self._attempts: dict[str, int] = {}
+        self._count = 0  # entries not uploaded (queued, in flight, given up) and their bytes
+        self._bytes = 0
+        self.peak = Pending(0, 0)
+        self._outage_since: float | None = None
+        self._outage_failures = 0
         self._closed = False
         self.objects.mkdir(parents=True, exist_ok=True)
         self._lock_fh = self._acquire_lock()
@@ -129,7 +141,7 @@ class Spool:
         except BaseException:
             self._release_lock()
             raise
-        self._uploader = Uploader(self)
+        self._uploaders = [Uploader(self, n) for n in range(max(1, concurrency))]
         if start:
             self.start()
 
@@ -177,6 +189,8 @@ class Spool:
                 meta.unlink()
                 continue
             self._queue.append(entry)
+            self._count += 1
+            self._bytes += entry.size
             recovered += 1
         for data in self.objects.glob("*.data"):
             if not data.with_suffix(".json").exists():
@@ -191,9 +205,12 @@ class Spool:
             )
 
     def start(self) -> None:
-        """Start the uploader thread (idempotent)."""
-        if not self._uploader.is_alive() and not self._closed:
-            self._uploader.start()
+        """Start the uploader threads (idempotent)."""
+        if self._closed:
+            return
+        for uploader in self._uploaders:
+            if not uploader.is_alive() and uploader.ident is None:
+                uploader.start()
 
     def close(self, timeout: float | None = 30.0) -> Pending:
         """Stop the uploader (waiting up to ``timeout`` for an upload in flight) and release the spool.
@@ -203,10 +220,12 @@ class Spool:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        if self._uploader.is_alive():
-            self._uploader.join(timeout)
-            if self._uploader.is_alive():
-                logger.warning("uploader still busy after %ss; its object stays in the spool", timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for uploader in self._uploaders:
+            if uploader.is_alive():
+                uploader.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if any(uploader.is_alive() for uploader in self._uploaders):
+            logger.warning("uploader still busy after %ss; its object stays in the spool", timeout)
         left = self.pending()
         self._release_lock()
         return left
@@ -302,17 +321,23 @@ class Spool:
     def _enqueue(self, entry: SpoolEntry) -> None:
         with self._cond:
             self._queue.append(entry)
+            self._count += 1
+            self._bytes += entry.size
+            if self._bytes > self.peak.bytes or self._count > self.peak.count:
+                self.peak = Pending(max(self._count, self.peak.count), max(self._bytes, self.peak.bytes))
             self._cond.notify_all()
 
     # -- waiting and counting --
 
     def pending(self) -> Pending:
-        """Entries still in the spool (queued, in flight or given up for this run)."""
+        """Entries still in the spool (queued, in flight or given up for this run): the upload backlog."""
         with self._cond:
-            entries = [*self._queue, *self._given_up]
-            if self._inflight is not None and self._inflight not in self._queue:
-                entries.append(self._inflight)
-        return Pending(len(entries), sum(e.size for e in entries))
+            return Pending(self._count, self._bytes)
+
+    def has_key(self, key: str) -> bool:
+        """Whether an entry for ``key`` is waiting in the spool (queued, in flight or given up)."""
+        with self._cond:
+            return any(e.key == key for e in (*self._queue, *self._inflight.values(), *self._given_up))
 
     def failed(self) -> list[SpoolEntry]:
         """Entries this run gave up on (still in the spool)."""
@@ -330,7 +355,7 @@ class Spool:
         """Block until the queue is empty (or ``timeout`` seconds pass); return what is left."""
         self.start()
         with self._cond:
-            self._cond.wait_for(lambda: not self._queue and self._inflight is None, timeout)
+            self._cond.wait_for(lambda: not self._queue and not self._inflight, timeout)
         return self.pending()
 
     def _stat(self, name: str, value: int = 1) -> None:
@@ -339,14 +364,11 @@ class Spool:
 
 
 class Uploader(threading.Thread):
-    """Drains a ``Spool`` into its store; see the module docstring for the retry rules."""
+    """One of the threads draining a ``Spool`` into its store; see the module docstring for the retry rules."""
 
-    def __init__(self, spool: Spool) -> None:
-        super().__init__(name=f"spool-uploader-{spool.directory.name}", daemon=True)
+    def __init__(self, spool: Spool, number: int = 0) -> None:
+        super().__init__(name=f"spool-uploader-{spool.directory.name}-{number}", daemon=True)
         self.spool = spool
-        self._attempts: dict[str, int] = {}
-        self._outage_since: float | None = None
-        self._outage_failures = 0
         self._delay = spool.backoff
 
     def run(self) -> None:
@@ -357,29 +379,32 @@ class Uploader(threading.Thread):
                 cond.wait_for(lambda: spool._closed or bool(spool._queue))
                 if spool._closed:
                     return
-                entry = spool._queue[0]
-                spool._inflight = entry
+                entry = spool._queue.popleft()
+                spool._inflight[entry.id] = entry
             error = self._upload_one(entry)
             with cond:
-                spool._inflight = None
+                del spool._inflight[entry.id]
                 if error is None:
-                    if spool._queue and spool._queue[0] is entry:
-                        spool._queue.popleft()
-                    self._attempts.pop(entry.id, None)
+                    spool._attempts.pop(entry.id, None)
+                    spool._count -= 1
+                    spool._bytes -= entry.size
                     self._delay = spool.backoff
-                elif not isinstance(error, StoreUnavailableError):
-                    self._attempts[entry.id] = self._attempts.get(entry.id, 0) + 1
-                    if self._attempts[entry.id] >= spool.retries or error.reason == "spool_corrupt":
-                        spool._queue.popleft()
+                elif isinstance(error, StoreUnavailableError):
+                    spool._queue.appendleft(entry)  # first again once the store is back
+                else:
+                    attempts = spool._attempts[entry.id] = spool._attempts.get(entry.id, 0) + 1
+                    if attempts >= spool.retries or error.reason == "spool_corrupt":
                         spool._given_up.append(entry)
                         logger.error(
                             "giving up on %s for this run after %d attempts (%s); it stays in spool %s "
                             "for `scrapy upload`",
                             entry.key,
-                            self._attempts[entry.id],
+                            attempts,
                             error,
                             spool.directory,
                         )
+                    else:
+                        spool._queue.appendleft(entry)
                 cond.notify_all()
                 if error is not None and not spool._closed:
                     cond.wait(self._delay)  # interruptible by close()
@@ -425,10 +450,12 @@ class Uploader(threading.Thread):
         return None
 
     def _note_outage(self, exc: StoreError) -> None:
-        self._outage_failures += 1
-        if self._outage_since is not None:
-            return
-        self._outage_since = time.monotonic()
+        spool = self.spool
+        with spool._cond:
+            spool._outage_failures += 1
+            if spool._outage_since is not None:
+                return
+            spool._outage_since = time.monotonic()
         pending = self.spool.pending()
         logger.warning(
             "%s is unavailable (%s); keeping %d objects (%d bytes) in spool %s and retrying with backoff "
@@ -441,16 +468,19 @@ class Uploader(threading.Thread):
         )
 
     def _end_outage(self) -> None:
-        if self._outage_since is None:
-            return
+        spool = self.spool
+        with spool._cond:
+            if spool._outage_since is None:
+                return
+            since, failures = spool._outage_since, spool._outage_failures
+            spool._outage_since = None
+            spool._outage_failures = 0
         logger.warning(
             "%s is reachable again after %.0fs and %d failed attempts; resuming uploads",
-            self.spool.store.describe(),
-            time.monotonic() - self._outage_since,
-            self._outage_failures,
+            spool.store.describe(),
+            time.monotonic() - since,
+            failures,
         )
-        self._outage_since = None
-        self._outage_failures = 0
 
 
 def read_entry(meta_path: str | os.PathLike[str]) -> SpoolEntry:

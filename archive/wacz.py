@@ -1,4 +1,4 @@
-"""WACZ packages: one per crawl, built from its finished WARC files with the crawl's articles as pages.
+"""WACZ packages: built from finished WARC files with the crawl's articles as pages (one per WARC file).
 
 ``build_wacz(warcs, out, pages)`` runs the ``wacz`` package's ``create`` in-process with a ``pages.jsonl``
 written from ``Page`` entries, so a replay tool (ReplayWeb.page, pywb) opens on the articles rather than on
@@ -97,6 +97,11 @@ def _replayable(warc_files: Sequence[Path | str]) -> set[tuple[str, str]]:
     return found
 
 
+def replayable_urls(warc_files: Sequence[Path | str]) -> set[str]:
+    """The target URIs of the replayable records (response, revisit, resource) in ``warc_files``."""
+    return {url for url, _ in _replayable(warc_files)}
+
+
 def _ts14(date: str) -> str:
     return "".join(ch for ch in date if ch.isdigit())[:14]
 
@@ -138,17 +143,24 @@ def build_wacz(
     *,
     title: str | None = None,
     description: str | None = None,
+    detect: bool = True,
 ) -> Path:
     """Package ``warc_files`` into ``output`` (a .wacz) with ``pages`` as its page list; return the path.
 
-    Without pages, every HTML 200 response in the WARC files is a page (``detect_pages``); the wacz tool's
-    own detection needs Referer headers from a browser crawl, which plain HTTP captures do not have.
+    Without pages (and with ``detect``), every HTML 200 response in the WARC files is a page
+    (``detect_pages``); the wacz tool's own detection needs Referer headers from a browser crawl, which plain
+    HTTP captures do not have. ``detect=False``: no pages is an empty page list (one package of a crawl
+    whose articles are in its other packages).
     """
     if not warc_files:
         raise ValueError("build_wacz needs at least one WARC file")
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    pages = _match_captures(list(pages), warc_files) if pages else detect_pages(warc_files)
+    pages = list(pages)
+    if pages:
+        pages = _match_captures(pages, warc_files)
+    elif detect:
+        pages = detect_pages(warc_files)
     tmp_out = output.with_name(output.name + ".tmp")
     with tempfile.TemporaryDirectory(prefix="wacz-pages-") as tmp:
         args = ["create", "-o", str(tmp_out)]

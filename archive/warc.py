@@ -1,9 +1,11 @@
-"""WARC/1.1 writing with size-based rotation: one ``Capture`` in, a ``request`` + ``response`` pair out.
+"""WARC/1.1 writing with rotation by size and by age: one ``Capture`` in, a ``request`` + ``response`` pair out.
 
 ``WarcRotatingWriter`` writes gzip-per-record WARC files (warcio) named by the IIPC convention
 ``{prefix}-{YYYYMMDDhhmmssSSS}-{serial:05d}-{worker_id}{host}.warc.gz``. A file is written as ``NAME.open``
-and renamed when it is finished (rotation at ``max_size``, or ``close()``); ``on_close(path)`` then gets the
-finished path. Each file starts with one ``warcinfo`` record built from the caller's mapping, with any key
+and renamed when it is finished: rotation once it holds ``max_size`` bytes, or once it was opened
+``max_age`` seconds ago (checked before each record and by ``rotate_if_due()``, which a timer calls so an
+idle crawl's file still closes; a file with nothing but its warcinfo record is never rotated for age), or
+``close()``; ``on_close(path)`` then gets the finished path. Each file starts with one ``warcinfo`` record built from the caller's mapping, with any key
 that looks like a secret dropped and any ``user:password@`` removed from values. The record header fields
 themselves are made in ``archive.warc_fields``.
 
@@ -34,6 +36,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from io import BytesIO
@@ -66,7 +69,8 @@ OPEN_SUFFIX = ".open"
 
 
 class WarcRotatingWriter:
-    """Writes captures into a series of gzip-per-record WARC/1.1 files, rotating at ``max_size`` bytes."""
+    """Writes captures into a series of gzip-per-record WARC/1.1 files, rotating at ``max_size`` bytes or
+    ``max_age`` seconds (0: no rotation by age)."""
 
     def __init__(
         self,
@@ -75,6 +79,7 @@ class WarcRotatingWriter:
         crawl_id: str,
         *,
         max_size: int = 1_000_000_000,
+        max_age: float = 0.0,
         warcinfo: Mapping[str, str],
         host: str = socket.gethostname(),
         worker_id: str | None = None,
@@ -83,10 +88,13 @@ class WarcRotatingWriter:
     ) -> None:
         if max_size <= 0:
             raise ValueError(f"max_size must be positive, got {max_size}")
+        if max_age < 0:
+            raise ValueError(f"max_age must be 0 (off) or positive, got {max_age}")
         self.directory = Path(directory)
         self.prefix = prefix
         self.crawl_id = crawl_id
         self.max_size = max_size
+        self.max_age = max_age
         self.warcinfo = clean_warcinfo(warcinfo)
         self.host = host
         self.worker_id = worker_id
@@ -103,6 +111,8 @@ class WarcRotatingWriter:
         self._path: Path | None = None
         self._file: BinaryIO | None = None
         self._writer: WARCWriter | None = None
+        self._opened_at = 0.0  # time.monotonic() when the current file was opened
+        self._info_end = 0  # where the current file's warcinfo record ends
         self._closed = False
 
     # --- public API -------------------------------------------------------------------------------------
@@ -224,6 +234,14 @@ class WarcRotatingWriter:
             headers["WARC-Concurrent-To"] = concurrent_to
         return self._write_block(uri, record_type, content, content_type, date, headers)
 
+    def rotate_if_due(self) -> Path | None:
+        """Finish the current file if it is ``max_age`` old and holds records; return it (any thread)."""
+        with self._lock:
+            finished = self._finish_file() if self._due() else None
+        if finished is not None:
+            self._notify(finished)
+        return finished
+
     def close(self) -> list[Path]:
         """Finish the current file (rename it, call ``on_close``); return every file this writer finished."""
         with self._lock:
@@ -311,7 +329,7 @@ class WarcRotatingWriter:
         if self._closed:
             raise RuntimeError("WarcRotatingWriter is closed")
         finished = None
-        if self._file is not None and self._file.tell() >= self.max_size:
+        if self._file is not None and (self._file.tell() >= self.max_size or self._due()):
             finished = self._finish_file()
         if self._file is None:
             self._open_file()
@@ -320,6 +338,15 @@ class WarcRotatingWriter:
             self._notify(finished)
         assert self._writer is not None
         return self._writer
+
+    def _due(self) -> bool:
+        """The current file is old enough to rotate and holds more than its warcinfo record."""
+        return (
+            self.max_age > 0
+            and self._file is not None
+            and time.monotonic() - self._opened_at >= self.max_age
+            and self._file.tell() > self._info_end
+        )
 
     def _file_name(self) -> str:
         now = datetime.now(UTC)
@@ -349,7 +376,9 @@ class WarcRotatingWriter:
         offset = self._file.tell()
         self._writer.write_record(record)
         self.records += 1
-        self.bytes_written += self._file.tell() - offset
+        self._info_end = self._file.tell()
+        self._opened_at = time.monotonic()
+        self.bytes_written += self._info_end - offset
         logger.info("Opened WARC file %s", self._path)
 
     def _finish_file(self) -> Path | None:

@@ -2,12 +2,13 @@
 
 The line (logger ``crawler.progress``, INFO)::
 
-    Progress: 412 pages (96/min), 180 articles (41/min), 23 rendered, WARC 12.4 MB, upload backlog 3, 2 failed, 0 errors
+    Progress: 412 pages (96/min), 180 articles (41/min), 23 rendered, WARC 12.4 MB, upload backlog 3 (8.1 MB), 2 failed, 0 errors
 
 pages are responses received, articles are articles stored, rates are over the last interval; rendered pages
-``render/pages``; WARC bytes ``warc/bytes``; the upload backlog is the spool's pending objects (read live
-from ``crawler.archive_storage`` when there is one, else ``storage/pending``); failed are the ``crawl/failed/*``
-fetches and errors the ERROR log lines.
+``render/pages``; WARC bytes ``warc/bytes``; the upload backlog is the spool's pending objects and their bytes (read live
+from ``crawler.archive_storage`` when there is one, else ``storage/pending``; each line also sets
+``storage/backlog`` and ``storage/backlog_bytes``); failed are the ``crawl/failed/*`` fetches and errors the
+ERROR log lines.
 
 The bar (stderr, redrawn in place every second) shows requests done against requests scheduled so far: a
 crawl discovers its work as it goes, so the bar can move back when new links are found.
@@ -86,9 +87,12 @@ class Snapshot:
     errors: int
     scheduled: int
     dropped: int = 0  # articles dropped as not relevant (logged at DEBUG, so counted here)
+    backlog_bytes: int | None = None  # None: not known (no spool to ask)
 
     @classmethod
-    def of(cls, stats: dict[str, Any], backlog: int | None = None) -> Snapshot:
+    def of(
+        cls, stats: dict[str, Any], backlog: int | None = None, backlog_bytes: int | None = None
+    ) -> Snapshot:
         def number(key: str) -> int:
             value = stats.get(key, 0)
             return int(value) if isinstance(value, (int, float)) else 0
@@ -103,6 +107,7 @@ class Snapshot:
             errors=number(keys.ERRORS),
             scheduled=number(keys.SCHEDULED),
             dropped=number(keys.NOT_RELEVANT),
+            backlog_bytes=backlog_bytes,
         )
 
 
@@ -118,7 +123,16 @@ def progress_line(now: Snapshot, before: Snapshot | None, seconds: float) -> str
         f"Progress: {now.pages} pages ({per_min(now.pages, prev.pages)}), "
         f"{now.articles} articles ({per_min(now.articles, prev.articles)}), {now.dropped} not relevant, "
         f"{now.rendered} rendered, "
-        f"WARC {format_bytes(now.warc_bytes)}, upload backlog {now.backlog}, {now.failed} failed, {now.errors} errors"
+        f"WARC {format_bytes(now.warc_bytes)}, upload backlog {_backlog(now)}, {now.failed} failed, "
+        f"{now.errors} errors"
+    )
+
+
+def _backlog(now: Snapshot) -> str:
+    return (
+        str(now.backlog)
+        if now.backlog_bytes is None
+        else f"{now.backlog} ({format_bytes(now.backlog_bytes)})"
     )
 
 
@@ -130,7 +144,7 @@ def progress_bar(now: Snapshot, width: int = BAR_WIDTH) -> str:
     return (
         f"[{'#' * filled}{'.' * (width - filled)}] {done / total:4.0%} {done}/{total} requests | "
         f"{now.articles} articles | {now.rendered} rendered | WARC {format_bytes(now.warc_bytes)} | "
-        f"backlog {now.backlog} | {now.failed} failed"
+        f"backlog {_backlog(now)} | {now.failed} failed"
     )
 
 
@@ -165,19 +179,23 @@ class ProgressExtension:
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         return ext
 
-    def backlog(self) -> int | None:
-        """Objects waiting in the upload spool right now (None without the storage extension)."""
+    def backlog(self) -> tuple[int, int] | None:
+        """Objects and bytes waiting in the upload spool right now (None without the storage extension)."""
         storage = getattr(self.crawler, "archive_storage", None)
         spool = getattr(storage, "spool", None)
         if spool is None:
             return None
         try:
-            return int(spool.pending().count)
+            pending = spool.pending()
+            return int(pending.count), int(pending.bytes)
         except (AttributeError, RuntimeError, OSError):
             return None
 
     def snapshot(self) -> Snapshot:
-        return Snapshot.of(self.stats.get_stats(), self.backlog())
+        backlog = self.backlog()
+        if backlog is None:
+            return Snapshot.of(self.stats.get_stats())
+        return Snapshot.of(self.stats.get_stats(), *backlog)
 
     def spider_opened(self, spider: Spider) -> None:
         from twisted.internet import task
@@ -193,6 +211,9 @@ class ProgressExtension:
     def log_progress(self) -> str:
         """Log (and return) one progress line."""
         now = self.snapshot()
+        if now.backlog_bytes is not None:
+            self.stats.set_value(keys.BACKLOG, now.backlog)
+            self.stats.set_value(keys.BACKLOG_BYTES, now.backlog_bytes)
         line = progress_line(now, self._last, self.config.interval)
         self._last = now
         self.lines.append(line)

@@ -17,9 +17,11 @@ Other components take these objects in their ``from_crawler`` (``ArchiveSession.
 objects are published as ``crawler.archive_storage``, ``crawler.warc_archive`` and
 ``crawler.incremental_state`` for the components that also run without a session.
 
-Finished WARC files and their CDXJ go to the spool as ``warc/<crawl-id>/<name>``, the WACZ as
-``wacz/<part>.wacz``. WARCs are hard-linked into the spool (the WACZ is built from them at the end), and
-their local copies are removed once the WACZ is handed over.
+Finished WARC files and their CDXJ go to the spool as ``warc/<crawl-id>/<name>`` as soon as the writer
+rotates them (WARC_MAX_SIZE, WARC_MAX_AGE), each file's WACZ package a little later as
+``wacz/<part>/<warc name>.wacz`` (``crawler.warc``): the data leaves while the crawl runs, and the end of
+the crawl uploads only its last pieces. WARCs are hard-linked into the spool (their package is built from
+them), and their local copies are removed once their package is handed over.
 
 ``close()`` runs at ``spider_closed`` in a thread (the reactor keeps running, Scrapy waits for it), after
 every item pipeline has finished and after the other components' ``spider_closed`` handlers have run up to
@@ -27,13 +29,15 @@ their first wait, in this order, each step after the one before it is done:
 
 1. WARC: the writer's last records, its last file closed;
 2. CDXJ: each finished WARC indexed and handed to the spool;
-3. WACZ: built from the WARCs and handed over;
+3. WACZ: the packages not built yet (the last files') built and handed over;
 4. digests: the revisit index merged into ``state/digests.jsonl`` in the store;
 5. manifest and state: the manifest file handed over, every site's incremental state saved;
 6. other components' steps, in the order they were added (``add_closing_step``);
-7. report: the crawl report extension, if there is one, writes its objects (the stats are final for
+7. upload backlog: what the drain has left to upload, and the backlog's peak, into the stats;
+8. report: the crawl report extension, if there is one, writes its objects (the stats are final for
    everything but the drain);
-8. drain: wait (bounded) for the uploads, stop the uploader; what is left stays in the spool.
+9. drain: wait (bounded) for the uploads, stop the uploaders; what is left stays in the spool
+   (``storage/drain_seconds``: how long the drain took).
 
 A step that fails is logged and the next still runs: a broken WACZ must not keep the texts from the store.
 Reads CRAWL_ID, CRAWL_WORKER_ID, ARCHIVE_SPOOL_DIR (through ``crawler.identity``) and the settings of
@@ -45,6 +49,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +59,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from archive.digests import JsonlDigestIndex
-from archive.keys import state_key, wacz_key, warc_key
+from archive.keys import state_key, wacz_package_key, warc_key
 from archive.manifest import ManifestWriter
 from archive.spool import Pending
 from archive.store import StoreError
@@ -62,6 +67,7 @@ from crawler import identity
 from crawler.incremental import IncrementalConfig, IncrementalExtension
 from crawler.storage import ArchiveStorageConfig, ArchiveStorageExtension
 from crawler.warc import WarcConfig, WarcExtension
+from reporting import stats_keys as keys
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -149,7 +155,9 @@ class ArchiveSession:
         self.pending: Pending | None = None
         if self.warc is not None:
             self.warc.on_file_ready.append(self.file_ready)
+            self.warc.package_exists = self.package_exists
             self.load_digests()
+            self.warc.adopt_leftovers()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveSession:
@@ -158,6 +166,7 @@ class ArchiveSession:
         crawler.archive_session = session  # type: ignore[attr-defined]
         crawler.archive_storage = session.storage  # type: ignore[attr-defined]
         if session.warc is not None:
+            session.warc.watch_engine(crawler)
             crawler.warc_archive = session.warc  # type: ignore[attr-defined]
             logger.info("Writing WARC files for crawl %s to %s", config.crawl_id, config.warc_dir)
         if session.state is not None:
@@ -187,15 +196,25 @@ class ArchiveSession:
         assert self.warc is not None
         spool = self.storage.spool
         if path.suffix == ".wacz":
-            spool.add_file(wacz_key(self.config.part_name), path, "application/wacz")
-            # The WACZ was built; the WARCs it holds are already in the spool under their own keys.
-            for other in list(self.warc.ready_files):
-                if other != path and other.exists():
-                    other.unlink()
+            key = wacz_package_key(self.config.part_name, path.name.removesuffix(".wacz"))
+            spool.add_file(key, path, "application/wacz")
+            # The package is in the spool; the WARC and CDXJ it holds are there already under their own keys.
+            for member in self.warc.package_members.get(path, ()):
+                member.unlink(missing_ok=True)
             return
         content_type = "application/warc" if ".warc" in path.name else "text/plain"
         keep = bool(self.warc.config.wacz_enabled)  # the WACZ is built from these files at close
         spool.add_file(warc_key(self.config.crawl_id, path.name), path, content_type, keep_source=keep)
+
+    def package_exists(self, name: str) -> bool:
+        """Whether the package ``name`` (a WARC file's stem) is in the spool or the store already."""
+        key = wacz_package_key(self.config.part_name, name)
+        if self.storage.spool.has_key(key):
+            return True
+        try:
+            return self.storage.store.exists(key)
+        except StoreError:
+            return False  # not known: build it (at worst a second copy under another name)
 
     def load_digests(self) -> None:
         """Fill the revisit index from the store (a JSONL index only; Redis is shared already)."""
@@ -241,16 +260,40 @@ class ArchiveSession:
         if self.report is not None:
             report = self.report
             steps.append(("report", lambda: report.finish(reason)))
+        steps.insert(len(steps) - (self.report is not None), ("upload backlog", self.record_backlog))
         for name, step in steps:
             try:
                 step()
             except Exception:  # one failing step (say, the WACZ build) must not keep the rest from the store
                 logger.exception("Closing the archive session: the %s step failed", name)
+        started = time.monotonic()
         left = self.storage.close()
         if self.stats is not None:
             self.stats.set_value("storage/pending", left.count)
+            self.stats.set_value(keys.DRAIN_SECONDS, round(time.monotonic() - started, 3))
+        logger.info(
+            "Upload drain after the crawl: %.1f s; %d object(s) left in the spool",
+            time.monotonic() - started,
+            left.count,
+        )
         self.pending = left
         return left
+
+    def record_backlog(self) -> None:
+        """The upload backlog as the crawl ends (what the drain has left to do) and its peak, for the report."""
+        if self.stats is None:
+            return
+        spool = self.storage.spool
+        backlog = spool.pending()
+        self.stats.set_value(keys.BACKLOG_AT_END, backlog.count)
+        self.stats.set_value(keys.BACKLOG_BYTES_AT_END, backlog.bytes)
+        self.stats.set_value(keys.BACKLOG_PEAK_BYTES, spool.peak.bytes)
+        logger.info(
+            "Upload backlog at the end of the crawl: %d object(s), %d bytes (peak %d bytes)",
+            backlog.count,
+            backlog.bytes,
+            spool.peak.bytes,
+        )
 
     def save_digests(self) -> None:
         """Merge the revisit index into the store's copy: the union of both, the first capture wins."""

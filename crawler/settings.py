@@ -67,13 +67,18 @@ AWS_VERIFY = None
 S3_ADDRESSING_STYLE = "auto"  # auto | path | virtual
 S3_MULTIPART_THRESHOLD = 64 * 1024 * 1024
 S3_UPLOAD_RETRIES = 5
+# Uploads running at once (threads, each with its own connection from the store's pool).
+ARCHIVE_UPLOAD_CONCURRENCY = 4
 # Seconds to wait at the end of a crawl for uploads; what is left stays in the spool for `scrapy upload`.
 ARCHIVE_DRAIN_TIMEOUT = 300.0
 
 # --- WARC --------------------------------------------------------------------------------------------------
 WARC_ENABLED = True
 WARC_PREFIX = "LIBYA"
-WARC_MAX_SIZE = 1_000_000_000
+# A WARC file is finished (and uploaded, and packaged) at this size or this age, whichever comes first, so
+# the data leaves the machine while the crawl runs. WARC_MAX_AGE: seconds, 0 for no rotation by age.
+WARC_MAX_SIZE = 100_000_000
+WARC_MAX_AGE = 300.0
 WACZ_ENABLED = True
 # WACZ signing (crawler/signing.py): "anonymous" (an ECDSA key pair of the crawler's own) or "off".
 WACZ_SIGNING = "anonymous"

@@ -2,7 +2,9 @@
 
 Reads ARCHIVE_URI, ARCHIVE_SPOOL_DIR, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
 AWS_ENDPOINT_URL, AWS_REGION_NAME, AWS_USE_SSL, AWS_VERIFY, S3_ADDRESSING_STYLE, S3_MULTIPART_THRESHOLD,
-S3_UPLOAD_RETRIES and ARCHIVE_DRAIN_TIMEOUT (seconds to wait for uploads at spider close; default 300).
+S3_UPLOAD_RETRIES, ARCHIVE_UPLOAD_CONCURRENCY (uploads at once: the spool's uploader threads, and the S3
+client's connection pool is sized for them) and ARCHIVE_DRAIN_TIMEOUT (seconds to wait for uploads at spider
+close; default 300).
 
 ``ArchiveStorageConfig.from_settings`` parses them once; ``ArchiveStorageExtension.build`` checks the store
 before the engine starts: a malformed URI, a missing bucket or refused credentials raise
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 S3_MIN_PART = 5 * 1024 * 1024
+MAX_UPLOAD_CONCURRENCY = 32
 _CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
@@ -60,6 +63,7 @@ class ArchiveStorageConfig:
     spool_dir: str
     retries: int
     drain_timeout: float
+    concurrency: int = 1
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, *, archive_uri: str | None = None) -> ArchiveStorageConfig:
@@ -95,6 +99,12 @@ class ArchiveStorageConfig:
         threshold = r.integer("S3_MULTIPART_THRESHOLD", minimum=S3_MIN_PART, hint=" (S3's smallest part)")
         retries = r.integer("S3_UPLOAD_RETRIES", minimum=0)
         drain_timeout = r.number("ARCHIVE_DRAIN_TIMEOUT", minimum=0, hint=" (seconds)")
+        concurrency = r.integer(
+            "ARCHIVE_UPLOAD_CONCURRENCY",
+            minimum=1,
+            maximum=MAX_UPLOAD_CONCURRENCY,
+            hint=" (uploads at once; 4 is usual)",
+        )
         r.text("ARCHIVE_SPOOL_DIR")
         spool_dir = os.path.abspath(identity.spool_dir(settings))
         r.check()
@@ -109,6 +119,8 @@ class ArchiveStorageConfig:
             "addressing_style": style,
             "multipart_threshold": threshold,
             "retries": retries,
+            # The uploaders, plus the crawl's own lookups (the revisit index, the near-duplicate index).
+            "max_connections": concurrency + 2,
         }
         try:
             store = StoreConfig.from_uri(uri, options)
@@ -119,7 +131,13 @@ class ArchiveStorageConfig:
                 f"ARCHIVE_SPOOL_DIR ({spool_dir}) and the archive directory ({store.root}) must not contain "
                 "each other: point them at separate directories"
             )
-        return cls(store=store, spool_dir=spool_dir, retries=retries, drain_timeout=drain_timeout)
+        return cls(
+            store=store,
+            spool_dir=spool_dir,
+            retries=retries,
+            drain_timeout=drain_timeout,
+            concurrency=concurrency,
+        )
 
 
 class ArchiveStorageExtension:
@@ -131,7 +149,13 @@ class ArchiveStorageExtension:
         self.config = config
         self.store = store
         self.stats = stats
-        self.spool = Spool(config.spool_dir, store, retries=config.retries, stats=self._count)
+        self.spool = Spool(
+            config.spool_dir,
+            store,
+            retries=config.retries,
+            stats=self._count,
+            concurrency=config.concurrency,
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchiveStorageExtension:

@@ -4,11 +4,18 @@
 (``crawler.session``) builds it, publishes it as ``crawler.warc_archive`` (so the middleware, pipelines and
 the browser renderer all write into the same files) and closes it first in its closing sequence; without a
 session (WARC files alone) ``WarcExtension.from_crawler`` builds it and closes it at ``spider_closed``.
-Each WARC file finished (rotation during the crawl, or the last one at close) gets a CDXJ index beside it,
-and then the WARC file and its CDXJ are handed to the ``on_file_ready`` hooks (the session's spool
-hand-over). At close, the crawl's WACZ (pages: what pipelines registered with ``add_page``) is built and
-handed over last. Indexing, packaging and the hooks run in one worker thread, off the reactor, in
-that order; a hook must therefore be thread-safe, and one that raises is logged and does not stop others.
+The writer finishes a file at WARC_MAX_SIZE bytes or WARC_MAX_AGE seconds (a timer thread rotates an idle
+file too), so the data leaves while the crawl runs. Each WARC file finished (a rotation, or the last one at
+close) gets a CDXJ index beside it, and then the WARC file and its CDXJ are handed to the ``on_file_ready``
+hooks (the session's spool hand-over). Then its own WACZ package (``<warc name>.wacz``; pages: what the
+pipelines registered with ``add_page`` for captures in that file) is built and handed over, as soon as the
+file's pages are all in (``watch_engine``), the last ones at close. A revisit in one package may point at
+a payload in an earlier file's package (or an earlier crawl's): the collection (``archive.collection``)
+lists the packages together, and pywb resolves revisits through its merged index. The pages not packaged
+yet are journaled (``pages.jsonl`` in WARC_DIR), so a crawl resumed after a kill packages the finished files
+the killed run left with their pages. Indexing, packaging and the hooks run in one worker thread, off the
+reactor, in that order; a hook must therefore be thread-safe, and one that raises is logged and does not
+stop others.
 
 ``WarcCaptureMiddleware`` (DOWNLOADER_MIDDLEWARES, order 950: closest to the downloader, so it sees bodies
 before HttpCompressionMiddleware (590) decodes them and every 3xx hop before RedirectMiddleware (600)
@@ -20,20 +27,23 @@ renderer writes browser traffic itself through ``crawler.warc_archive``.
 Scrapy hands over header names in its own normalised case (``Content-Type``) and the body de-chunked; the
 stored headers therefore carry Scrapy's names, and ``Transfer-Encoding: chunked`` is dropped by the writer.
 
-Settings: WARC_ENABLED, WARC_PREFIX, WARC_MAX_SIZE, WACZ_ENABLED, CRAWL_ID (empty: $SCRAPY_JOB, else a UTC
+Settings: WARC_ENABLED, WARC_PREFIX, WARC_MAX_SIZE, WARC_MAX_AGE, WACZ_ENABLED, CRAWL_ID (empty: $SCRAPY_JOB, else a UTC
 timestamp), OPERATOR_CONTACT, ROBOTSTXT_OBEY, USER_AGENT, CRAWL_SOURCES, ARCHIVE_SPOOL_DIR, and
 WARC_DIR (default ``<ARCHIVE_SPOOL_DIR or ./archive-spool>/warc/<crawl id>``), WARC_DIGEST_INDEX (a JSONL
 digest index path shared between crawls; default ``<WARC_DIR>/digests.jsonl``, this crawl only),
 CRAWL_REDIS_URL (when set, the digest index is ``archive.redis_digests.RedisDigestIndex`` there, shared by
 all workers and crawls) and CRAWL_WORKER_ID (goes into WARC file names as ``...-<worker>~<host>.warc.gz``).
-Stats: ``warc/records``, ``warc/bytes``, ``warc/files``, ``warc/revisits``.
+Stats: ``warc/records``, ``warc/bytes``, ``warc/files``, ``warc/revisits``, ``wacz/packages``,
+``wacz/pages_late`` (pages that came after their file was packaged: left out of every package).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import http
+import json
 import logging
 import re
 import threading
@@ -42,7 +52,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -50,10 +60,10 @@ from scrapy.http import Request, Response
 from twisted.internet import threads
 
 from archive.capture import Capture, CaptureRef
-from archive.cdxj import write_cdxj
+from archive.cdxj import cdxj_path, write_cdxj
 from archive.digests import DigestIndex, JsonlDigestIndex
-from archive.wacz import Page, WaczError, build_wacz
-from archive.warc import WarcRotatingWriter
+from archive.wacz import Page, WaczError, build_wacz, replayable_urls
+from archive.warc import OPEN_SUFFIX, WarcRotatingWriter
 from crawler import identity
 from crawler.config import SettingsReader, project_default
 
@@ -67,6 +77,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _MB = 1_000_000
+PAGES_JOURNAL = "pages.jsonl"  # in WARC_DIR: the pages not packaged yet, for a resumed crawl
+WATCH_INTERVAL = 1.0  # seconds between looks at which finished files have all their pages
 _WARC_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.]{1,40}$")
 
 
@@ -84,6 +96,7 @@ class WarcConfig:
     warcinfo: dict[str, str]
     redis_url: str = ""
     worker_id: str | None = None
+    max_age: float = 0.0
 
     @classmethod
     def from_settings(cls, settings: BaseSettings, *, crawl_id: str | None = None) -> WarcConfig:
@@ -94,7 +107,12 @@ class WarcConfig:
         enabled = r.boolean("WARC_ENABLED")
         max_size = r.integer("WARC_MAX_SIZE", minimum=1)
         if enabled and 1 <= max_size <= _MB:
-            r.fail(f"WARC_MAX_SIZE must be more than 1 MB (1000000 bytes), got {max_size}; 1 GB is usual")
+            r.fail(f"WARC_MAX_SIZE must be more than 1 MB (1000000 bytes), got {max_size}; 100 MB is usual")
+        max_age = r.number("WARC_MAX_AGE", minimum=0, hint=" (seconds; 0: no rotation by age)")
+        if enabled and 0 < max_age < 1:
+            r.fail(
+                f"WARC_MAX_AGE must be 0 (off) or at least 1 second, got {max_age}; 300 (5 minutes) is usual"
+            )
         prefix = r.text("WARC_PREFIX") or str(project_default("WARC_PREFIX"))
         if not _WARC_PREFIX_RE.match(prefix):
             r.fail(
@@ -124,6 +142,7 @@ class WarcConfig:
             warcinfo=warcinfo,
             redis_url=redis_url,
             worker_id=f"{worker}~" if worker else None,
+            max_age=max_age,
         )
 
 
@@ -136,11 +155,23 @@ class WarcExtension:
         self.on_file_ready: list[Callable[[Path], None]] = []
         self.pages: list[Page] = []
         self.ready_files: list[Path] = []
-        self.wacz_path: Path | None = None
+        self.wacz_path: Path | None = None  # the last package built
+        self.wacz_paths: list[Path] = []  # every package built, in order
+        # package -> the local WARC and CDXJ files it holds (the session removes them once it is handed over)
+        self.package_members: dict[Path, list[Path]] = {}
         # Set by crawler.signing.WaczSigningExtension: signs the WACZ before it is handed over.
         self.wacz_signer: Callable[[Path], None] | None = None
         self._pages_lock = threading.Lock()
-        # One worker: CDXJ indexing of rotated files and the hooks run in order, off the reactor thread.
+        self._page_files: list[str | None] = []  # the WARC file name of each page's capture (None: unknown)
+        self._packaged_files: set[str] = set()
+        self._late_pages = 0
+        # Finished WARC files (indexed, handed over) not packaged yet; the requests each one waits for (ids
+        # of the requests in flight when it was finished), and the files whose pages are all in.
+        self._unpackaged: list[Path] = []
+        self._waiting_on: dict[str, set[int]] = {}
+        self._complete: set[str] = set()
+        self._watching = False
+        # One worker: CDXJ indexing of rotated files, packaging and the hooks run in order, off the reactor.
         self._post = ThreadPoolExecutor(max_workers=1, thread_name_prefix="warc-post")
         # One writer thread for the reactor's records (``*_async``): digests and gzip run there, and the
         # reactor never waits for the writer's lock while a pipeline thread holds it.
@@ -159,11 +190,26 @@ class WarcExtension:
             config.prefix,
             config.crawl_id,
             max_size=config.max_size,
+            max_age=config.max_age,
             warcinfo=config.warcinfo,
             digest_index=self.digest_index,
             worker_id=config.worker_id,
             on_close=self._warc_finished,
         )
+        self._pages_journal = config.directory / PAGES_JOURNAL
+        self._journal_fh: IO[str] | None = None
+        # Finished files a killed run left unpackaged: taken over by ``adopt_leftovers`` once the hooks are on.
+        self.leftovers = self._recover() if config.wacz_enabled else []
+        # Set by the session: whether the store or spool has a package already (a leftover file whose
+        # package was handed over just before the kill is not packaged twice).
+        self.package_exists: Callable[[str], bool] | None = None
+        self._adopted: set[str] = set()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        if config.max_age > 0:
+            # Rotation by age must happen even when no record comes (a crawl waiting on slow sites).
+            self._ticker = threading.Thread(target=self._tick, name="warc-rotate", daemon=True)
+            self._ticker.start()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> WarcExtension:
@@ -177,6 +223,8 @@ class WarcExtension:
         if not config.enabled:
             raise NotConfigured("WARC_ENABLED is off")
         ext = cls(config, crawler.stats)
+        ext.watch_engine(crawler)
+        ext.adopt_leftovers()
         crawler.warc_archive = ext  # type: ignore[attr-defined]
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         logger.info("Writing WARC files for crawl %s to %s", config.crawl_id, config.directory)
@@ -220,10 +268,30 @@ class WarcExtension:
         self._sync_stats()
         return ref
 
-    def add_page(self, url: str, ts: str | datetime, title: str | None = None) -> None:
-        """Make ``url`` captured at ``ts`` (its ``warc_date``) an entry point of the crawl's WACZ."""
+    def add_page(
+        self, url: str, ts: str | datetime, title: str | None = None, *, warc_filename: str | None = None
+    ) -> None:
+        """Make ``url`` captured at ``ts`` (its ``warc_date``) an entry point of the crawl's WACZ.
+
+        ``warc_filename``: the WARC file holding that capture (``CaptureRef.filename``), so the page goes into
+        that file's package; without it the page goes into the first package whose records match it.
+        """
+        page = Page.create(url, ts, title)
         with self._pages_lock:
-            self.pages.append(Page.create(url, ts, title))
+            if warc_filename is not None and warc_filename in self._packaged_files:
+                # Its file was packaged already: the package's pages were fixed then (see the docstring).
+                self._late_pages += 1
+                logger.warning("WACZ page %s came after its WARC file %s was packaged", url, warc_filename)
+                return
+            self.pages.append(page)
+            self._page_files.append(warc_filename)
+            if self.config.wacz_enabled:
+                if self._journal_fh is None:
+                    self.config.directory.mkdir(parents=True, exist_ok=True)
+                    self._journal_fh = self._pages_journal.open("a", encoding="utf-8")
+                entry = {**page.to_json(), "file": warc_filename}
+                self._journal_fh.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                self._journal_fh.flush()  # a killed process keeps what it wrote; the OS has it
 
     def _sync_stats(self) -> None:
         if self.stats is None:
@@ -233,10 +301,54 @@ class WarcExtension:
         self.stats.set_value("warc/files", self.writer.files)
         self.stats.set_value("warc/revisits", self.writer.revisits)
 
+    # --- resuming ---------------------------------------------------------------------------------------
+    def _recover(self) -> list[Path]:
+        """Finished WARC files a killed run of this crawl left unpackaged, and their pages from the journal.
+
+        A package's WARC and CDXJ files are removed once it is handed over, so a finished ``*.warc.gz``
+        still here was never packaged; a package or index left half-built is rebuilt from it.
+        """
+        directory = self.config.directory
+        if not directory.is_dir():
+            return []
+        for stray in [
+            *directory.glob("*.wacz"),
+            *directory.glob("*.wacz.tmp"),
+            *directory.glob("*.cdxj.tmp"),
+        ]:
+            stray.unlink(missing_ok=True)
+        finished = sorted(directory.glob("*.warc.gz"))
+        waiting = {p.name for p in finished} | {
+            p.name.removesuffix(OPEN_SUFFIX) for p in directory.glob(f"*.warc.gz{OPEN_SUFFIX}")
+        }
+        if self._pages_journal.exists():
+            for line in self._pages_journal.read_text(encoding="utf-8", errors="replace").splitlines():
+                try:
+                    entry = json.loads(line)
+                    name = entry.get("file")
+                    if name is not None and name not in waiting:
+                        continue  # its package was handed over by the earlier run
+                    self.pages.append(Page(entry["url"], entry.get("ts", ""), entry.get("title", "")))
+                    self._page_files.append(name)
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    continue
+        if finished:
+            logger.info(
+                "Resuming: %d finished WARC file(s) in %s are packaged again", len(finished), directory
+            )
+        return finished
+
     # --- finishing --------------------------------------------------------------------------------------
+    def adopt_leftovers(self) -> None:
+        """Index, hand over and package the finished files a killed run of this crawl left (once)."""
+        leftovers, self.leftovers = self.leftovers, []
+        for path in leftovers:
+            self._adopted.add(path.name)
+            self.adopt_finished_file(path)
+
     def adopt_finished_file(self, path: Path) -> None:
         """Take over a complete WARC file this writer did not write (one repaired after a crash): it is
-        indexed, handed over like the others and packed into the crawl's WACZ."""
+        indexed, handed over like the others and packed into a WACZ."""
         self.writer.finished_files.append(path)
         self._warc_finished(path)
 
@@ -247,6 +359,134 @@ class WarcExtension:
         cdxj = write_cdxj(warc)
         self._ready(warc)
         self._ready(cdxj)
+        if self.config.wacz_enabled:
+            with self._pages_lock:
+                self._unpackaged.append(warc)
+            self._package_due()
+
+    # --- when a file's pages are all in -----------------------------------------------------------------
+    def watch_engine(self, crawler: Crawler) -> None:
+        """Package each file once its pages are in: once every request that was captured and not through its
+        item pipelines yet when the file was finished has left the engine (a page comes from such a
+        response: ``response.meta["warc"]``, never from a later one). Without it (no engine: the extension used
+        on its own), a file is packaged once the next one is finished, and the last ones at close."""
+        from twisted.internet import task
+
+        loop = task.LoopingCall(self._watch_pages, crawler)
+
+        def start() -> None:
+            self._watching = True  # from now on a file waits for its requests (not for the next file)
+            loop.start(WATCH_INTERVAL, now=False)
+
+        def stop(*_: object, **__: object) -> None:
+            if loop.running:
+                loop.stop()
+
+        crawler.signals.connect(start, signal=signals.engine_started, weak=False)
+        crawler.signals.connect(stop, signal=signals.spider_closed, weak=False)
+
+    def _watch_pages(self, crawler: Crawler) -> None:
+        """Reactor thread: note which files' pages are all in; hand those to the post worker."""
+        engine = crawler.engine
+        if engine is None:
+            return
+        # A request still downloading has no capture yet (its page's capture goes into a later file) unless
+        # it has been captured already (``meta["warc"]``, set as soon as its record is written).
+        busy = {id(request) for request in engine.downloader.active if "warc" in request.meta}
+        slot = engine.scraper.slot
+        if slot is not None:
+            busy |= {id(request) for request in slot.active}
+        became = False
+        with self._pages_lock:
+            for warc in self._unpackaged:
+                waiting_on = self._waiting_on.get(warc.name)
+                if waiting_on is None:
+                    # Taken after the file was finished: every response with a capture in it is in here or done.
+                    self._waiting_on[warc.name] = busy
+                elif warc.name not in self._complete and not (waiting_on & busy):
+                    self._complete.add(warc.name)
+                    became = True
+        if became and not self._stop.is_set():
+            with contextlib.suppress(RuntimeError):  # the worker was shut down: close() packages the rest
+                self._pending.append(self._post.submit(self._package_due))
+
+    def _tick(self) -> None:
+        interval = min(1.0, self.config.max_age / 4)
+        while not self._stop.wait(interval):
+            try:
+                self.writer.rotate_if_due()
+            except RuntimeError:  # closed meanwhile
+                return
+            except Exception:
+                logger.exception("Rotating the WARC file by age failed")
+
+    def _package_due(self, final: bool = False) -> None:
+        """Package every finished file whose pages are in (post worker): one package per WARC file.
+
+        A file's articles reach the pipelines a little after its captures: see ``watch_engine``. At the end
+        of the crawl (``final``) every pipeline is done, and every file left is packaged.
+        """
+        while True:
+            with self._pages_lock:
+                if final:
+                    due = list(self._unpackaged)
+                elif self._watching:
+                    due = [w for w in self._unpackaged if w.name in self._complete]
+                else:
+                    due = self._unpackaged[:-1]
+                for warc in due:
+                    self._unpackaged.remove(warc)
+                    self._waiting_on.pop(warc.name, None)
+            if not due:
+                return
+            for warc in due:
+                self._package(warc)
+
+    def _package(self, warc: Path) -> None:
+        stem = warc.name.removesuffix(".warc.gz")
+        if warc.name in self._adopted and self.package_exists is not None and self.package_exists(stem):
+            # The killed run handed this file's package over and died before removing the file.
+            logger.info("%s was packaged by the earlier run already", warc.name)
+            with self._pages_lock:
+                self._packaged_files.add(warc.name)
+            self.package_members[warc] = [warc, cdxj_path(warc)]
+            for member in self.package_members[warc]:
+                member.unlink(missing_ok=True)
+            return
+        with self._pages_lock:
+            self._packaged_files.add(warc.name)
+            mine = [p for p, f in zip(self.pages, self._page_files, strict=True) if f == warc.name]
+            unfiled = [p for p, f in zip(self.pages, self._page_files, strict=True) if f is None]
+        if unfiled:
+            captured = replayable_urls([warc])
+            mine += [p for p in unfiled if p.url in captured]
+        wacz = self.config.directory / f"{stem}.wacz"
+        try:
+            build_wacz(
+                [warc],
+                wacz,
+                mine,
+                title=f"Libya news crawl {self.config.crawl_id} ({stem})",
+                description=self.config.warcinfo.get("description"),
+                detect=False,  # a package without articles has no pages: its captures are requisites
+            )
+        except WaczError:
+            logger.exception("Could not build the WACZ for %s (crawl %s)", warc.name, self.config.crawl_id)
+            return
+        with self._pages_lock:
+            taken = set(map(id, mine))
+            kept = [(p, f) for p, f in zip(self.pages, self._page_files, strict=True) if id(p) not in taken]
+            self.pages = [p for p, _ in kept]
+            self._page_files = [f for _, f in kept]
+        if self.wacz_signer is not None:
+            self.wacz_signer(wacz)
+        self.wacz_path = wacz
+        self.wacz_paths.append(wacz)
+        self.package_members[wacz] = [warc, cdxj_path(warc)]
+        if self.stats is not None:
+            self.stats.set_value("wacz/packages", len(self.wacz_paths))
+            self.stats.set_value("wacz/pages_late", self._late_pages)
+        self._ready(wacz)
 
     def _ready(self, path: Path) -> None:
         self.ready_files.append(path)
@@ -261,7 +501,10 @@ class WarcExtension:
         return threads.deferToThread(self.close)
 
     def close(self) -> None:
-        """Finish the WARC files, their CDXJ indexes and the WACZ; call the hooks. Blocking."""
+        """Finish the WARC files, their CDXJ indexes and the last packages; call the hooks. Blocking."""
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
         try:
             self._io.shutdown(wait=True)  # records already handed to the writer thread go in first
             self.writer.close()
@@ -269,30 +512,19 @@ class WarcExtension:
         finally:
             if isinstance(self.digest_index, JsonlDigestIndex):
                 self.digest_index.close()
+            if self.config.wacz_enabled:
+                self._pending.append(self._post.submit(self._package_due, True))
             self._post.shutdown(wait=True)
         for future in self._pending:
-            future.result()  # re-raise an indexing or hook failure here, where Scrapy logs it
-        warcs = self.writer.finished_files
-        if not (self.config.wacz_enabled and warcs):
-            return
-        # Named like its store key (wacz/<crawl-id>.wacz); WARC files keep the IIPC names.
-        wacz = self.config.directory / f"{self.config.crawl_id.replace('/', '_')}.wacz"
+            future.result()  # re-raise an indexing, packaging or hook failure here, where Scrapy logs it
         with self._pages_lock:
-            pages = list(self.pages)
-        try:
-            self.wacz_path = build_wacz(
-                warcs,
-                wacz,
-                pages,
-                title=f"Libya news crawl {self.config.crawl_id}",
-                description=self.config.warcinfo.get("description"),
-            )
-        except WaczError:
-            logger.exception("Could not build the WACZ for crawl %s", self.config.crawl_id)
-            return
-        if self.wacz_signer is not None:
-            self.wacz_signer(self.wacz_path)
-        self._ready(self.wacz_path)
+            if self._journal_fh is not None:
+                self._journal_fh.close()
+                self._journal_fh = None
+            if self.pages:
+                logger.warning("%d WACZ page(s) matched no capture of this crawl; left out", len(self.pages))
+        if self.config.wacz_enabled and not self._unpackaged:
+            self._pages_journal.unlink(missing_ok=True)
 
 
 def _headers(headers: Any) -> list[tuple[str, str]]:

@@ -129,11 +129,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:10s} {per_site.get(name, 0):16d} {expected.get(name, 0):21d}")
     print(f"{'total':10s} {sum(per_site.values()):16d} {sum(expected.values()):21d}")
     print()
-    from archive.keys import manifest_key, wacz_key, warc_key
+    from archive.keys import manifest_key, wacz_packages_dir, warc_key
 
     warc_dir = warc_key(crawl_id, "x")[:-1]
     print(f"Output: {output} (text/<site>/<yyyy>/<mm>/<id>.txt + .json, {warc_dir},")
-    print(f"        {wacz_key(crawl_id)}, {manifest_key(crawl_id)})")
+    print(f"        {wacz_packages_dir(crawl_id)}/*.wacz, {manifest_key(crawl_id)})")
     if seaweed is not None:
         print(f"        written to {archive_uri} on the demo's SeaweedFS (data in {seaweed.data_dir})")
     print(f"Log:    {workdir / f'crawl-{crawl_id}.log'}")
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  ../.pywb-venv/bin/wayback -p 8080 --bind 127.0.0.1   # then open http://127.0.0.1:8080/{crawl_id}/"
     )
-    print(f"Or open {output}/{wacz_key(crawl_id)} in ReplayWeb.page.")
+    print(f"Or open a package of {output}/{wacz_packages_dir(crawl_id)}/ in ReplayWeb.page.")
     from archive.collection import build_collection
 
     collection = build_collection(output)
@@ -166,14 +166,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def export_crawl(archive_uri: str, options: dict[str, Any], crawl_id: str, output: Path) -> int:
     """Copy what the crawl stored in S3 into a local directory with the same layout."""
-    from archive.keys import manifest_key, wacz_key, warc_key
+    from archive.keys import manifest_key, wacz_packages_dir, warc_key
     from archive.store import open_store
 
     store = open_store(archive_uri, **options)
     manifest = read_manifest(archive_uri, crawl_id, options)
     keys = [line["text_key"] for line in manifest] + [line["json_key"] for line in manifest]
     warc_prefix = warc_key(crawl_id, "x")[:-1]
-    keys += [*store.list(warc_prefix), wacz_key(crawl_id), manifest_key(crawl_id)]
+    keys += [*store.list(warc_prefix), *store.list(wacz_packages_dir(crawl_id) + "/"), manifest_key(crawl_id)]
     count = 0
     for key in keys:
         data = store.get_bytes(key)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from reporting.charts import _e, _hbar_svg, _vbar_svg
-from reporting.formatting import format_bytes, format_count, format_duration, format_percent, number
+from reporting.formatting import format_bytes, format_count, format_duration, format_percent
 
 if TYPE_CHECKING:
     from reporting.model import CrawlReport, SiteReport
@@ -60,7 +60,7 @@ def render_html(report: CrawlReport) -> str:
         ("Pages without article text", t["empty"]),
         ("Articles without a date", t["missing_date"]),
         ("WARC bytes", format_bytes(t["bytes"])),
-        ("Upload backlog (objects)", int(number(report.stats.get("storage/pending")) or 0)),
+        ("Upload backlog at the end", report.backlog_text()),
     ]
     body += [f'<tr><th scope="row">{_e(k)}</th><td class="num">{_e(v)}</td></tr>' for k, v in rows]
     body.append("</tbody></table>")

@@ -24,8 +24,9 @@ def render_markdown(report: CrawlReport) -> str:
         f"stored {t['stored']}, rendered pages {t['rendered']}, failed fetches {t['failed']}, "
         f"empty pages {t['empty']}, missing dates {t['missing_date']}",
         f"- WARC: {format_bytes(t['bytes'])} in {int(number(report.stats.get('warc/files')) or 0)} file(s); "
-        f"upload backlog {int(number(report.stats.get('storage/pending')) or 0)}",
-        f"- WACZ: `{report.store_location(report.wacz_key)}`",
+        f"upload backlog at the end {report.backlog_text()}",
+        f"- WACZ: `{report.store_location(report.wacz_key)}` "
+        f"({int(number(report.stats.get('wacz/packages')) or 0)} package(s), one per WARC file)",
         f"- Manifest: `{report.store_location(report.manifest_key)}`",
         "",
     ]

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from archive.keys import manifest_key, report_key, safe_segment, wacz_key
+from archive.keys import manifest_key, report_key, safe_segment, wacz_packages_dir
 from archive.keys import warc_dir as warc_prefix
+from reporting import stats_keys as keys
 from reporting.formatting import (
     bin_labels,
     format_bytes,
@@ -192,7 +193,15 @@ class CrawlReport:
 
     @property
     def wacz_key(self) -> str:
-        return wacz_key(self.crawl_id)
+        """The crawl's packages: one per WARC file under this prefix (``archive.keys.wacz_package_key``)."""
+        return wacz_packages_dir(self.crawl_id) + "/"
+
+    def backlog_text(self) -> str:
+        """The upload backlog when the crawl ended (what the drain had left to upload) and its peak."""
+        count = int(number(self.stats.get(keys.BACKLOG_AT_END)) or 0)
+        size = int(number(self.stats.get(keys.BACKLOG_BYTES_AT_END)) or 0)
+        peak = int(number(self.stats.get(keys.BACKLOG_PEAK_BYTES)) or 0)
+        return f"{count} object(s), {format_bytes(size)} (peak {format_bytes(peak)})"
 
     @property
     def manifest_key(self) -> str:

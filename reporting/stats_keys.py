@@ -51,6 +51,13 @@ RENDERED = GLOBAL_STATS["rendered"]
 WARC_BYTES = GLOBAL_STATS["bytes"]
 WARC_FILES = "warc/files"
 UPLOAD_BACKLOG = "storage/pending"
+# The upload backlog (objects, bytes) when the crawl ended and the drain began, and its peak in bytes.
+BACKLOG = "storage/backlog"  # live, set with each progress line
+BACKLOG_BYTES = "storage/backlog_bytes"
+BACKLOG_AT_END = "storage/backlog_at_end"
+BACKLOG_BYTES_AT_END = "storage/backlog_bytes_at_end"
+BACKLOG_PEAK_BYTES = "storage/backlog_peak_bytes"
+DRAIN_SECONDS = "storage/drain_seconds"
 FAILED_PREFIX = GLOBAL_STATS["failed"]
 ERRORS = "log_count/ERROR"
 SCHEDULED = "scheduler/enqueued"

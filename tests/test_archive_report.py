@@ -116,14 +116,14 @@ def test_report_numbers_per_site_from_stats_and_manifest() -> None:
 
     md = report.to_markdown()
     assert "| alpha | 8 | 4 | 4 | 0 | — | 25% | 33% | 1050 | 3m00s |" in md
-    assert "`file:///srv/a/wacz/crawl-1.wacz`" in md
+    assert "`file:///srv/a/wacz/crawl-1/`" in md
     assert ".pywb-venv/bin/wb-manager add crawl-1 /srv/a/warc/crawl-1/*.warc.gz" in md
     assert ".pywb-venv/bin/wayback -p 8080" in md
 
     page = report.to_html()
     assert 'dir="auto"' in page and ARABIC_TITLE in page
     assert page.count("<svg") == 3
-    assert 'href="../../wacz/crawl-1.wacz"' in page
+    assert 'href="../../wacz/crawl-1/"' in page
     # Self-contained: no script, stylesheet, image or font fetched from anywhere.
     assert not any(marker in page for marker in ("<script", "<link", "<img", "src=", "url("))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,8 +13,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from archive.manifest import ManifestWriter
-from archive.spool import Spool, SpoolEntry, SpoolLockedError
+from archive.spool import Pending, Spool, SpoolEntry, SpoolLockedError
 from archive.store import FileStore, open_store
+from archive.store.policy import Source
 
 if TYPE_CHECKING:
     from tests.fixtures_s3 import SeaweedS3
@@ -158,3 +160,29 @@ def test_manifest_writer_appends_lines_and_hands_over_at_close(tmp_path: Path) -
     assert [json.loads(line)["id"] for line in lines] == ["0123456789abcdef", "fedcba9876543210"]
     assert json.loads(lines[0])["title"] == "عنوان"
     assert not (tmp_path / "work" / "crawl-7.jsonl").exists()
+
+
+class _MeetingStore(FileStore):
+    """A FileStore whose writes wait until ``parties`` of them are running at once (or fail after 60 s)."""
+
+    def __init__(self, root: Path, parties: int) -> None:
+        super().__init__(root)
+        self.barrier = threading.Barrier(parties, timeout=60)
+
+    def _write(self, key: str, source: Source, content_type: str, *, exclusive: bool) -> bool:
+        self.barrier.wait()  # BrokenBarrierError (an upload failure) if the uploads ran one at a time
+        return super()._write(key, source, content_type, exclusive=exclusive)
+
+
+def test_spool_runs_its_uploads_concurrently_and_counts_the_backlog(tmp_path: Path) -> None:
+    store = _MeetingStore(tmp_path / "archive", parties=4)
+    spool = Spool(tmp_path / "spool", store, start=False, concurrency=4, retries=1)
+    for n in range(8):
+        spool.add_bytes(f"text/s/undated/{n}.txt", b"x" * (n + 1))
+    assert spool.pending() == spool.peak == Pending(8, sum(range(1, 9)))
+    spool.start()
+    left = spool.drain(120)
+    spool.close()
+    assert (left.count, left.bytes) == (0, 0) and not spool.failed()
+    assert sorted(store.list("text/")) == sorted(f"text/s/undated/{n}.txt" for n in range(8))
+    assert spool.peak.count == 8  # the largest backlog seen stays

@@ -272,6 +272,31 @@ def test_rotation_by_size_and_on_close(tmp_path: Path) -> None:
         writer.write_capture(make_capture())
 
 
+def test_rotation_by_age_before_a_record_and_from_a_timer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("archive.warc.time.monotonic", lambda: clock[0])
+    closed: list[Path] = []
+    writer = make_writer(tmp_path, max_age=300, on_close=closed.append)
+    assert writer.rotate_if_due() is None  # no file yet
+    first = writer.write_capture(make_capture(url="http://a.example/1"))
+    clock[0] += 299
+    assert writer.rotate_if_due() is None and not closed  # not old enough
+    clock[0] += 1
+    finished = writer.rotate_if_due()  # an idle file is finished by the timer's call
+    assert finished is not None and closed == [finished] and finished.name == first.filename
+    assert writer.rotate_if_due() is None  # nothing open: nothing to rotate
+    second = writer.write_capture(make_capture(url="http://a.example/2"))
+    clock[0] += 300
+    third = writer.write_capture(make_capture(url="http://a.example/3"))  # rotated before this record
+    assert len({first.filename, second.filename, third.filename}) == 3
+    writer.close()
+    assert [p.name for p in closed] == [first.filename, second.filename, third.filename]
+    with pytest.raises(ValueError, match="max_age"):
+        make_writer(tmp_path / "bad", max_age=-1)
+
+
 def test_arabic_url_is_percent_encoded(tmp_path: Path) -> None:
     assert iri_to_uri(ARABIC_URL) == ARABIC_URI
     assert iri_to_uri(ARABIC_URI) == ARABIC_URI  # already encoded parts are kept

@@ -50,13 +50,15 @@ def test_progress_line_and_bar() -> None:
         "scheduler/enqueued": 146,
         "relevance/irrelevant": 9,
     }
-    now = Snapshot.of(stats, backlog=5)
+    now = Snapshot.of(stats, backlog=5, backlog_bytes=12 * 1024 * 1024)
     line = progress_line(now, before, 30)
     assert line == (
         "Progress: 70 pages (120/min), 32 articles (60/min), 9 not relevant, 4 rendered, WARC 3.0 MB, "
-        "upload backlog 5, "
+        "upload backlog 5 (12.0 MB), "
         "3 failed, 1 errors"
     )
+    # Without a spool to ask, the count from the stats alone.
+    assert "upload backlog 5, " in progress_line(Snapshot.of(stats, backlog=5), before, 30)
     bar = progress_bar(now, width=10)
     assert bar.startswith("[#####.....]  50% 73/146 requests | 32 articles")
 
@@ -179,7 +181,7 @@ def test_report_numbers_equal_the_crawl_stats(newsroom_sources: Path, tmp_path: 
 
     # Markdown and HTML beside it, a local copy in the spool, the paths in the log.
     md = (run.archive / "reports/report-1/report.md").read_text(encoding="utf-8")
-    assert f"stored {run.stat('store/articles')}" in md and "wacz/report-1.wacz" in md
+    assert f"stored {run.stat('store/articles')}" in md and "wacz/report-1/" in md
     assert "<svg" in (run.archive / "reports/report-1/report.html").read_text(encoding="utf-8")
     local = tmp_path / "spool" / "reports" / "report-1" / "report.html"
     assert local.exists()

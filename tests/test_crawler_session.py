@@ -86,7 +86,10 @@ def test_close_runs_warc_cdxj_wacz_digests_manifest_state_report_then_drain(tmp_
     assert left.count == 0
     warcs = sorted(p.name for p in (archive / "warc" / "c1").iterdir())
     assert [n for n in warcs if n.endswith(".warc.gz")] and [n for n in warcs if n.endswith(".cdxj")]
-    assert (archive / "wacz" / "c1.wacz").is_file()
+    # One package per WARC file, under the crawl's own directory of packages.
+    assert [p.name for p in (archive / "wacz" / "c1").iterdir()] == [
+        n.removesuffix(".warc.gz") + ".wacz" for n in warcs if n.endswith(".warc.gz")
+    ]
     digests = (archive / "state" / "digests.jsonl").read_text(encoding="utf-8").splitlines()
     assert [json.loads(line)["uri"] for line in digests] == ["http://127.0.0.1:1/news/1"]
     assert (archive / "manifests" / "c1.jsonl").read_text(encoding="utf-8").count("\n") == 1
@@ -97,6 +100,7 @@ def test_close_runs_warc_cdxj_wacz_digests_manifest_state_report_then_drain(tmp_
     assert (archive / "reports" / "c1" / "report.html").is_file()
     # The local WARC copies went once the WACZ held them; nothing waits in the spool.
     assert not list((tmp_path / "spool" / "warc" / "c1").glob("*.warc.gz"))
+    assert not list((tmp_path / "spool" / "warc" / "c1").glob("pages.jsonl"))
     assert not list((tmp_path / "spool" / "objects").glob("*.data"))
 
 

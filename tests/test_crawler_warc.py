@@ -217,7 +217,8 @@ def test_scrapy_crawl_writes_replayable_warcs(site: str, tmp_path: Path) -> None
 
     cdxj = warcs[0].with_name(warcs[0].name.removesuffix(".warc.gz") + ".cdxj")
     assert cdxj.exists() and len(cdxj.read_text().splitlines()) == 5
-    wacz = warc_dir / "test-crawl.wacz"
+    # One package per WARC file, named after it.
+    wacz = warc_dir / (warcs[0].name.removesuffix(".warc.gz") + ".wacz")
     validate_wacz(wacz)
     with zipfile.ZipFile(wacz) as zf:
         pages = [json.loads(line) for line in zf.read("pages/pages.jsonl").decode().splitlines()]
@@ -268,11 +269,31 @@ def test_extension_rotates_indexes_and_hands_files_over_in_order(tmp_path: Path)
 
     warcs = ext.writer.finished_files
     assert len(warcs) == 3  # one capture per file
-    expected = []
-    for warc in warcs:
-        expected += [warc.name, warc.name.removesuffix(".warc.gz") + ".cdxj"]
-    assert handed == [*expected, "c1.wacz"]
-    validate_wacz(tmp_path / "w" / "c1.wacz")
+    # Each file is indexed and handed over as it is finished; its package once the next one is finished
+    # (its pages are in by then), the last one's at close.
+    stems = [warc.name.removesuffix(".warc.gz") for warc in warcs]
+    assert handed == [
+        warcs[0].name,
+        stems[0] + ".cdxj",
+        warcs[1].name,
+        stems[1] + ".cdxj",
+        stems[0] + ".wacz",
+        warcs[2].name,
+        stems[2] + ".cdxj",
+        stems[1] + ".wacz",
+        stems[2] + ".wacz",
+    ]
+    for stem in stems:
+        validate_wacz(tmp_path / "w" / f"{stem}.wacz")
+    # The page went into the package of the file that holds its capture, and only there.
+    listed = {}
+    for stem in stems:
+        with zipfile.ZipFile(tmp_path / "w" / f"{stem}.wacz") as zf:
+            names = zf.namelist()
+            text = zf.read("pages/pages.jsonl").decode() if "pages/pages.jsonl" in names else ""
+            listed[stem] = [json.loads(line) for line in text.splitlines()][1:]
+    assert [p["url"] for p in listed[stems[1]]] == [refs[1].target_uri]
+    assert listed[stems[0]] == [] and listed[stems[2]] == []
     assert crawler.stats is not None
     assert crawler.stats.get_value("warc/files") == 3 and crawler.stats.get_value("warc/records") == 9
 

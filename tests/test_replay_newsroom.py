@@ -49,16 +49,22 @@ def test_every_warc_passes_warcio_check(newsroom_crawl: CrawlRun) -> None:
 
 
 def test_wacz_validates_and_lists_the_articles(newsroom_crawl: CrawlRun) -> None:
-    packages = sorted((newsroom_crawl.archive / "wacz").glob("*.wacz"))
-    assert len(packages) == 1
-    result = subprocess.run(
-        [str(BIN / "wacz"), "validate", "-f", str(packages[0])], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    # One package per WARC file, under the crawl's directory of packages.
+    packages = sorted((newsroom_crawl.archive / "wacz" / newsroom_crawl.crawl_id).glob("*.wacz"))
+    assert len(packages) == len(_warcs(newsroom_crawl)) >= 1
     import zipfile
 
-    with zipfile.ZipFile(packages[0]) as archive:
-        pages = [json.loads(line) for line in archive.read("pages/pages.jsonl").decode().splitlines()[1:]]
+    pages = []
+    for package in packages:
+        result = subprocess.run(
+            [str(BIN / "wacz"), "validate", "-f", str(package)], capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        with zipfile.ZipFile(package) as archive:
+            if "pages/pages.jsonl" in archive.namelist():
+                pages += [
+                    json.loads(line) for line in archive.read("pages/pages.jsonl").decode().splitlines()[1:]
+                ]
     page_urls = {unquote(p["url"]) for p in pages}
     for line in newsroom_crawl.manifest():
         assert unquote(line["warc"]["target_uri"]) in page_urls

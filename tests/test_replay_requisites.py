@@ -65,11 +65,12 @@ def test_every_captured_page_replays_with_all_its_requisites(
 def test_the_crawls_wacz_is_signed_and_verifies(newsroom_crawl: CrawlRun) -> None:
     from archive.wacz_verify import verify_wacz
 
-    packages = sorted((newsroom_crawl.archive / "wacz").glob("*.wacz"))
-    assert len(packages) == 1
-    result = verify_wacz(packages[0])
-    assert result.ok, result.problems
-    assert any(name.startswith("archive/") for name in result.files)
+    packages = sorted((newsroom_crawl.archive / "wacz" / newsroom_crawl.crawl_id).glob("*.wacz"))
+    assert packages
+    for package in packages:
+        result = verify_wacz(package)
+        assert result.ok, result.problems
+        assert any(name.startswith("archive/") for name in result.files)
     key_file = newsroom_crawl.archive.parent / "spool" / "keys" / "wacz-signing-key.pem"
     secret_lines = [line for line in key_file.read_text().splitlines() if not line.startswith("-----")]
     assert secret_lines and not any(line in newsroom_crawl.log for line in secret_lines)

@@ -7,7 +7,8 @@
 * ``s3://bucket/prefix``: ``S3Store`` (``archive.store.s3``, boto3 imported lazily). Options:
   ``endpoint_url``, ``region``, ``access_key``, ``secret_key``, ``session_token`` (default: the standard AWS
   credential chain), ``addressing_style`` (path | virtual | auto), ``multipart_threshold``,
-  ``multipart_chunksize``, ``retries``, ``verify``, ``use_ssl``, ``connect_timeout``, ``read_timeout``.
+  ``multipart_chunksize``, ``retries``, ``verify``, ``use_ssl``, ``connect_timeout``, ``read_timeout``,
+  ``max_connections`` (the client's connection pool; one client serves every uploader thread).
 
 One module per job: ``errors``, ``config`` (URI and options), ``policy`` (the protocol and the
 no-silent-overwrite rule), ``file``, ``s3``, ``multipart``.

@@ -36,6 +36,7 @@ _S3_OPTIONS = frozenset(
         "use_ssl",
         "connect_timeout",
         "read_timeout",
+        "max_connections",
     }
 )
 
@@ -61,6 +62,7 @@ class StoreConfig:
     use_ssl: bool | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 120.0
+    max_connections: int = 10  # s3: the client's connection pool (uploads at once, plus lookups)
 
     @property
     def uri(self) -> str:
@@ -157,6 +159,9 @@ class StoreConfig:
         retries = _int_option(opts, "retries", 5)
         if retries < 0:
             raise StoreConfigError("S3_UPLOAD_RETRIES must be >= 0")
+        max_connections = _int_option(opts, "max_connections", 10)
+        if max_connections < 1:
+            raise StoreConfigError("the S3 connection pool (max_connections) needs at least 1 connection")
         endpoint = opts.get("endpoint_url")
         if endpoint is not None:
             ep = urlsplit(str(endpoint))
@@ -184,6 +189,7 @@ class StoreConfig:
             use_ssl=opts.get("use_ssl"),
             connect_timeout=float(opts.get("connect_timeout", 10.0)),
             read_timeout=float(opts.get("read_timeout", 120.0)),
+            max_connections=max_connections,
         )
 
 

@@ -128,6 +128,8 @@ class S3Store(BaseStore):
                 retries={"max_attempts": cfg.retries + 1, "mode": "standard"},
                 connect_timeout=cfg.connect_timeout,
                 read_timeout=cfg.read_timeout,
+                # One client for every thread (boto3 clients are thread-safe), with a bounded pool.
+                max_pool_connections=cfg.max_connections,
             ),
         }
         if cfg.use_ssl is not None:

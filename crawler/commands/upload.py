@@ -67,7 +67,12 @@ class Command(ScrapyCommand):
 
         try:
             spool = Spool(
-                config.spool_dir, store, retries=config.retries, on_uploaded=on_uploaded, start=False
+                config.spool_dir,
+                store,
+                retries=config.retries,
+                on_uploaded=on_uploaded,
+                start=False,
+                concurrency=config.concurrency,
             )
         except SpoolLockedError as exc:
             print(f"error: {masker.mask(str(exc))}")

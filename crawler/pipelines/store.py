@@ -98,7 +98,7 @@ class StorePipeline:
             record = record.with_warc_metadata(
                 warc.write_metadata(ref, payload, "application/json").to_dict()
             )
-            warc.add_page(ref.target_uri, ref.warc_date, record.title)
+            warc.add_page(ref.target_uri, ref.warc_date, record.title, warc_filename=ref.filename)
         storage = self.session.storage
         assert record.text_key is not None and record.json_key is not None
         storage.put_text(record.text_key, text)
