@@ -33,7 +33,7 @@ from .config import PLAYWRIGHT_HANDLER, RENDER_HANDLER, RenderConfig
 from .contexts import ContextPool, site_of
 from .gate import RenderGate, is_article
 from .guard import BrowserGuard
-from .pages import PagePool
+from .pages import IDLE_SECONDS, PagePool
 from .settle import PageSettler
 from .state import RenderState, WarcSink, failure_reason
 from .watchdog import RenderWatchdog
@@ -74,6 +74,7 @@ class JsGateMiddleware:
         self.watchdog = RenderWatchdog(config.watchdog_seconds, stats)
         # Pages go back for the next render only when the download handler takes them from there.
         self.pages: PagePool | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> JsGateMiddleware:
@@ -269,10 +270,17 @@ class JsGateMiddleware:
     def _sink(self) -> WarcSink | None:
         return getattr(self.crawler, "warc_archive", None) if self.crawler is not None else None
 
-    async def _spider_idle(self) -> None:
-        # Nothing left to render for now: idle pages would only hold memory.
-        if self.pages is not None and not any(self._inflight.values()):
-            await self.pages.close_idle()
+    def _spider_idle(self) -> None:
+        # Nothing left to render for now: idle pages would only hold memory. (spider_idle handlers are
+        # called, not awaited: the closing runs as a task; spider_closed closes whatever is left.)
+        if (
+            self.pages is not None
+            and self.pages.idle_count(IDLE_SECONDS)
+            and not any(self._inflight.values())
+        ):
+            task = asyncio.ensure_future(self.pages.close_idle(IDLE_SECONDS))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     async def _spider_closed(self) -> None:
         if self._inflight and any(self._inflight.values()):

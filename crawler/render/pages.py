@@ -6,8 +6,8 @@ its interception, the routes); in the benchmark that was about a third of a rend
 back only after a render that ended well, and only once it has navigated to ``about:blank`` (the site's
 scripts, timers and workers stop there, so nothing of the last render runs on). A page serves the context it
 was opened in (its cookies and storage are that context's) and at most ``max_uses`` renders, then it is
-closed. Idle pages are closed when the spider idles or closes, so no page stays open when the crawl has
-nothing to render. Stats: ``render/pages_reused``, ``render/pages_closed``.
+closed. Pages idle for IDLE_SECONDS are closed when the spider idles (the spider idles often in a crawl,
+between sitemap batches), and every idle page when it closes. Stats: ``render/pages_reused``, ``render/pages_closed``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 # Renders one page serves before it is closed (a fresh renderer process bounds what a page can accumulate).
 MAX_USES = 100
 _ATTRIBUTE = "_render_page_pool"
+# How long a page may wait for the next render before an idle spider closes it.
+IDLE_SECONDS = 30.0
 
 
 class PagePool:
@@ -41,7 +44,8 @@ class PagePool:
     def __init__(self, stats: StatsCollector, max_uses: int = MAX_USES) -> None:
         self.stats = stats
         self.max_uses = max_uses
-        self._idle: dict[str, list[Page]] = defaultdict(list)
+        # Idle pages by context, each with the time it came back.
+        self._idle: dict[str, list[tuple[Page, float]]] = defaultdict(list)
         self._uses: dict[int, int] = {}
         self._changed = asyncio.Event()
 
@@ -58,14 +62,15 @@ class PagePool:
         """An idle page of ``context``, or None (then a new page is opened)."""
         idle = self._idle.get(context)
         while idle:
-            page = idle.pop()
+            page, _ = idle.pop()
             if not page.is_closed():
                 self.stats.inc_value("render/pages_reused")
                 return page
         return None
 
-    def idle_count(self) -> int:
-        return sum(len(pages) for pages in self._idle.values())
+    def idle_count(self, older_than: float = 0.0) -> int:
+        now = time.monotonic()
+        return sum(now - since >= older_than for pages in self._idle.values() for _, since in pages)
 
     async def give_back(self, context: str, page: Page) -> bool:
         """Keep ``page`` for the context's next render; False when it must be closed instead."""
@@ -78,7 +83,7 @@ class PagePool:
             logger.debug("A render page could not leave its site (%s): closing it", exc)
             return False
         self._uses[id(page)] = uses
-        self._idle[context].append(page)
+        self._idle[context].append((page, time.monotonic()))
         self.notify()
         return True
 
@@ -95,17 +100,21 @@ class PagePool:
     def forget(self, page: Page) -> None:
         self._uses.pop(id(page), None)
 
-    async def close_idle(self) -> None:
-        """Close every idle page (their contexts stay open)."""
-        idle, self._idle = self._idle, defaultdict(list)
-        for pages in idle.values():
-            for page in pages:
-                self._uses.pop(id(page), None)
-                if page.is_closed():
-                    continue
-                try:
-                    await page.close()
-                except PlaywrightError as exc:
-                    logger.debug("Closing an idle browser page failed: %s", exc)
-                else:
-                    self.stats.inc_value("render/pages_closed")
+    async def close_idle(self, older_than: float = 0.0) -> None:
+        """Close the pages idle for more than ``older_than`` seconds (their contexts stay open)."""
+        now = time.monotonic()
+        closing: list[Page] = []
+        for context, pages in self._idle.items():
+            keep = [(page, since) for page, since in pages if now - since < older_than]
+            closing += [page for page, since in pages if now - since >= older_than]
+            self._idle[context] = keep
+        for page in closing:
+            self._uses.pop(id(page), None)
+            if page.is_closed():
+                continue
+            try:
+                await page.close()
+            except PlaywrightError as exc:
+                logger.debug("Closing an idle browser page failed: %s", exc)
+            else:
+                self.stats.inc_value("render/pages_closed")
