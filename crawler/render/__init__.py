@@ -14,6 +14,9 @@ One component per module:
 - ``middleware``: ``JsGateMiddleware``, the life of a render (downloader middleware, order 585);
 - ``contexts``: the RENDER_MAX_CONTEXTS browser contexts, shared by sites and open for the crawl, so a
   challenge cookie serves the site's next pages;
+- ``pages`` and ``handler``: a render that ended well gives its page back (on ``about:blank``) and the
+  context's next render navigates it instead of opening a new one (``RenderDownloadHandler``, scrapy-playwright's
+  download handler with that pool);
 - ``guard``: every request the page makes passes one decision first (http(s) only, pages on the site's
   hosts, non-public addresses only where the site lives; WebSockets and popups refused);
 - ``capture``: each network response of the page as a ``Capture(source="browser")`` in the WARC, within
@@ -28,7 +31,7 @@ Meta read: ``render`` ("auto" | "always" | "never", default "auto"), ``site`` (c
 ``render_document_warc`` (the browser's capture of the final document), ``render_gated_warc`` (the plain
 gated response, when the WARC middleware recorded it). Stats: ``render/gate/<reason>``, ``render/pages``,
 ``render/seconds``, ``render/captures``, ``render/capture_failed``, ``render/failed/<reason>``,
-``render/pages_closed``, ``render/contexts_closed``, ``render/watchdog``, ``render/blocked/<reason>``.
+``render/pages_closed``, ``render/pages_reused``, ``render/contexts_closed``, ``render/watchdog``, ``render/blocked/<reason>``.
 """
 
 from __future__ import annotations

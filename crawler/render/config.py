@@ -18,9 +18,17 @@ from .chromium import BROWSER_ARGS, find_chromium
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
-__all__ = ["JS_GATE_MIDDLEWARE_ORDER", "PLAYWRIGHT_HANDLER", "RenderConfig", "playwright_settings"]
+__all__ = [
+    "JS_GATE_MIDDLEWARE_ORDER",
+    "PLAYWRIGHT_HANDLER",
+    "RENDER_HANDLER",
+    "RenderConfig",
+    "playwright_settings",
+]
 
 PLAYWRIGHT_HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+# scrapy-playwright's handler with the render pages reused (crawler.render.handler).
+RENDER_HANDLER = "crawler.render.handler.RenderDownloadHandler"
 JS_GATE_MIDDLEWARE_ORDER = 585
 
 
@@ -79,7 +87,7 @@ def playwright_settings(config: RenderConfig) -> dict[str, Any]:
     if config.chromium_path:
         launch["executable_path"] = config.chromium_path
     return {
-        "DOWNLOAD_HANDLERS": {"http": PLAYWRIGHT_HANDLER, "https": PLAYWRIGHT_HANDLER},
+        "DOWNLOAD_HANDLERS": {"http": RENDER_HANDLER, "https": RENDER_HANDLER},
         "PLAYWRIGHT_BROWSER_TYPE": "chromium",
         "PLAYWRIGHT_LAUNCH_OPTIONS": launch,
         "PLAYWRIGHT_MAX_CONTEXTS": config.max_contexts,

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from playwright.async_api import Error as PlaywrightError
@@ -71,6 +71,20 @@ def browser_refusal(url: str, addresses: Sequence[str], hosts: SiteHosts, *, pag
     return url_refusal(url, addresses, hosts)
 
 
+async def _no_route(route: Route, request: BrowserRequest) -> None:
+    await route.abort("blockedbyclient")
+
+
+class _Current:
+    """The render a guarded page serves now (None: it is idle, between renders)."""
+
+    __slots__ = ("route", "state")
+
+    def __init__(self, state: RenderState | None) -> None:
+        self.state = state
+        self.route: Callable[[Route, BrowserRequest], Awaitable[None]] = _no_route
+
+
 class BrowserGuard:
     """Installs the routes on each render's page and counts what they refuse."""
 
@@ -81,19 +95,44 @@ class BrowserGuard:
         self.max_response_size = max_response_size
         self.resolver = resolver or HostResolver()
         self._guarded_contexts: set[int] = set()
+        # The render each guarded page serves now, by page.
+        self._pages: dict[int, _Current] = {}
 
     async def install(self, page: Page, request: Request, *, state: RenderState) -> None:
+        """Guard ``page`` for the render of ``state``. A reused page (``crawler.render.pages``) is guarded
+        already: its interception and routes decide for whichever render it serves now."""
+        current = self._pages.get(id(page))
         try:
+            if current is not None and not page.is_closed():
+                current.state = state
+                # Routes run last-registered first: the guard's goes back in front of the request route
+                # scrapy-playwright added for this render.
+                await page.unroute("**/*", current.route)
+                await page.route("**/*", current.route)
+                return
+            current = _Current(state)
+            current.route = lambda route, req: self._route(route, req, current.state)
             context = page.context
             if id(context) not in self._guarded_contexts:
                 await self._guard_context(context)
-            await self._intercept(page, state)
-            await page.route("**/*", lambda route, req: self._route(route, req, state))
-            await page.route_web_socket("**", lambda ws: self._refuse_websocket(ws, state))
+            await self._intercept(page, current)
+            await page.route("**/*", current.route)
+            await page.route_web_socket("**", lambda ws: self._refuse_websocket(ws, current.state))
         except Exception:
             logger.error("Could not guard the browser page for %s: closing it", request.url)
             await page.close()
             raise
+        self._pages[id(page)] = current
+        page.once("close", self._forget_page)
+
+    def _forget_page(self, page: Page) -> None:
+        self._pages.pop(id(page), None)
+
+    def idle(self, page: Page) -> None:
+        """``page`` serves no render now: everything it might still ask for is refused (``idle-page``)."""
+        current = self._pages.get(id(page))
+        if current is not None:
+            current.state = None
 
     async def _guard_context(self, context: BrowserContext) -> None:
         await context.route("**/*", self._refuse_popup)
@@ -101,14 +140,14 @@ class BrowserGuard:
         self._guarded_contexts.add(id(context))
         context.once("close", lambda _: self._guarded_contexts.discard(id(context)))
 
-    async def _intercept(self, page: Page, state: RenderState) -> None:
+    async def _intercept(self, page: Page, current: _Current) -> None:
         session = await page.context.new_cdp_session(page)
         tree = await session.send("Page.getFrameTree")
         main_frame = tree["frameTree"]["frame"]["id"]
         tasks: set[asyncio.Task[None]] = set()
 
         def paused(event: dict[str, Any]) -> None:
-            task = asyncio.ensure_future(self._paused(session, event, main_frame, state))
+            task = asyncio.ensure_future(self._paused(session, event, main_frame, current.state))
             tasks.add(task)  # a reference until it is done
             task.add_done_callback(tasks.discard)
 
@@ -117,15 +156,15 @@ class BrowserGuard:
         await session.send("Fetch.enable", {"patterns": stages})
 
     async def _paused(
-        self, session: CDPSession, event: dict[str, Any], main_frame: str, state: RenderState
+        self, session: CDPSession, event: dict[str, Any], main_frame: str, state: RenderState | None
     ) -> None:
         url = event["request"]["url"]
-        if "responseStatusCode" in event or "responseErrorReason" in event:
+        if state is not None and ("responseStatusCode" in event or "responseErrorReason" in event):
             await self._response_headers(session, event, state)
             return
         page = event.get("resourceType") == "Document" and event.get("frameId") == main_frame
         try:
-            reason = await self.decide(url, state, page=page)
+            reason = "idle-page" if state is None else await self.decide(url, state, page=page)
         except Exception:  # a paused request must be answered: refuse it rather than leave the page hanging
             logger.exception("Browser guard failed on %s: refusing it", url)
             reason = "guard-error"
@@ -171,15 +210,16 @@ class BrowserGuard:
             addresses = await self.resolver.resolve(target[1])  # the site's own hosts need no lookup
         return browser_refusal(url, addresses, state.hosts, page=page)
 
-    async def _route(self, route: Route, request: BrowserRequest, state: RenderState) -> None:
+    async def _route(self, route: Route, request: BrowserRequest, state: RenderState | None) -> None:
         try:
             page = request.is_navigation_request() and request.frame.parent_frame is None
         except PlaywrightError:
             page = False
-        reason = await self.decide(request.url, state, page=page)
+        reason = "idle-page" if state is None else await self.decide(request.url, state, page=page)
         try:
             if reason is None:
-                await route.fallback()
+                # scrapy-playwright's route (next in line) only matters for a method or body to send.
+                await (route.fallback() if state is not None and state.request_route else route.continue_())
                 return
             self.count(reason, request.url, state)
             await route.abort("blockedbyclient")

@@ -29,10 +29,11 @@ from crawler.addressguard import SiteHosts
 from extraction.gate import JsGateDetector
 
 from .capture import BrowserCapture
-from .config import PLAYWRIGHT_HANDLER, RenderConfig
+from .config import PLAYWRIGHT_HANDLER, RENDER_HANDLER, RenderConfig
 from .contexts import ContextPool, site_of
 from .gate import RenderGate, is_article
 from .guard import BrowserGuard
+from .pages import IDLE_SECONDS, PagePool
 from .settle import PageSettler
 from .state import RenderState, WarcSink, failure_reason
 from .watchdog import RenderWatchdog
@@ -71,11 +72,15 @@ class JsGateMiddleware:
         )
         self.settle = PageSettler(detector, config.timeout)
         self.watchdog = RenderWatchdog(config.watchdog_seconds, stats)
+        # Pages go back for the next render only when the download handler takes them from there.
+        self.pages: PagePool | None = None
+        self._closing: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> JsGateMiddleware:
         handlers = crawler.settings.getdict("DOWNLOAD_HANDLERS")
-        if not all(handlers.get(scheme) == PLAYWRIGHT_HANDLER for scheme in ("http", "https")):
+        chosen = {handlers.get(scheme) for scheme in ("http", "https")}
+        if not chosen <= {PLAYWRIGHT_HANDLER, RENDER_HANDLER}:
             raise NotConfigured(
                 "JsGateMiddleware needs scrapy-playwright's download handler for http and https: merge "
                 "crawler.render.playwright_settings(RenderConfig.from_settings(settings)) or enable "
@@ -83,6 +88,9 @@ class JsGateMiddleware:
             )
         assert crawler.stats is not None
         mw = cls(RenderConfig.from_settings(crawler.settings), JsGateDetector(), crawler.stats, crawler)
+        if chosen == {RENDER_HANDLER}:
+            mw.pages = PagePool.of(crawler)
+        crawler.signals.connect(mw._spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(mw._spider_closed, signal=signals.spider_closed)
         return mw
 
@@ -112,10 +120,14 @@ class JsGateMiddleware:
         meta["playwright_page_goto_kwargs"] = {"wait_until": "commit"}
         # Before the page navigates: every request it makes goes through the guard.
         meta["playwright_page_init_callback"] = functools.partial(self.guard.install, state=state)
-        meta["playwright_page_event_handlers"] = {
+        state.handlers = {
             "response": lambda response: self.capture.on_response(response, state),
             "pageerror": lambda error: state.page_errors.append(str(error)),
         }
+        meta["playwright_page_event_handlers"] = dict(state.handlers)
+        # scrapy-playwright's own request route only matters when the browser must send another method or
+        # a body; otherwise the guard's route lets requests go on without it (one driver round trip less).
+        state.request_route = request.method != "GET" or bool(request.body)
         # The site's wait selector describes its article pages; listing pages settle on network idle.
         selector = meta.get("render_wait_selector") if is_article(request) else None
         meta["playwright_page_methods"] = [PageMethod(self.settle, state, selector, request.url)]
@@ -139,7 +151,7 @@ class JsGateMiddleware:
         try:
             await self._drain(state)
         finally:
-            await self._release(page, state)
+            await self._release(page, state, reuse=False)
         self._clean_meta(request)
         if state.watchdog_fired:
             reason = "watchdog"
@@ -164,15 +176,27 @@ class JsGateMiddleware:
         if state.tasks:
             await asyncio.wait(list(state.tasks), timeout=min(self.config.timeout, 10.0))
 
-    async def _release(self, page: Page | None, state: RenderState) -> None:
-        """Close the page. Its context stays open for the site's next renders: closing an idle context
-        raced with a render just starting in it (in the benchmark that page never finished: the crawl hung)."""
+    async def _release(self, page: Page | None, state: RenderState, *, reuse: bool) -> None:
+        """Give the page back for the context's next render (``reuse``: the render ended well), else close
+        it. Its context stays open for the site's next renders: closing an idle context raced with a render
+        just starting in it (in the benchmark that page never finished: the crawl hung)."""
         self._inflight[state.context] -= 1
         self.watchdog.stop(state)
         try:
             if page is not None:
                 self.contexts.remember(state.context, page.context)
-                if not page.is_closed():
+                for event, handler in state.handlers.items():
+                    page.remove_listener(event, handler)
+                self.guard.idle(page)
+                kept = (
+                    reuse
+                    and self.pages is not None
+                    and not state.page_too_large
+                    and await self.pages.give_back(state.context, page)
+                )
+                if not kept and not page.is_closed():
+                    if self.pages is not None:
+                        self.pages.forget(page)
                     await page.close()
                     self.stats.inc_value("render/pages_closed")
         finally:
@@ -192,7 +216,7 @@ class JsGateMiddleware:
             ):
                 document_ref = state.document_task.result()
         finally:
-            await self._release(page, state)
+            await self._release(page, state, reuse=True)
         self._clean_meta(request)
         request.meta["rendered"] = True
         request.meta["render_reason"] = state.reason
@@ -246,8 +270,22 @@ class JsGateMiddleware:
     def _sink(self) -> WarcSink | None:
         return getattr(self.crawler, "warc_archive", None) if self.crawler is not None else None
 
+    def _spider_idle(self) -> None:
+        # Nothing left to render for now: idle pages would only hold memory. (spider_idle handlers are
+        # called, not awaited: the closing runs as a task; spider_closed closes whatever is left.)
+        if (
+            self.pages is not None
+            and self.pages.idle_count(IDLE_SECONDS)
+            and not any(self._inflight.values())
+        ):
+            task = asyncio.ensure_future(self.pages.close_idle(IDLE_SECONDS))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
     async def _spider_closed(self) -> None:
         if self._inflight and any(self._inflight.values()):
             logger.warning("Spider closed with renders in flight: %s", dict(+self._inflight))
         self.watchdog.cancel()
+        if self.pages is not None:
+            await self.pages.close_idle()
         await self.contexts.close_all(self.stats)

@@ -1,7 +1,8 @@
 """Waiting for a rendered page to show its content (a scrapy-playwright page method).
 
-The page is done when the wait selector appears, or when the network idles on a DOM the gate detector no
-longer calls gated. A DOM that stays a shell on a quiet network fails at once (``still-gated``,
+The page is done when the network idles and the wait selector is there (looked up once at network idle; waited
+for only when it is not there yet), or, without a selector, when the network idles on a DOM the gate
+detector no longer calls gated. A DOM that stays a shell on a quiet network fails at once (``still-gated``,
 ``script-error``) rather than at the timeout.
 """
 
@@ -29,6 +30,8 @@ T = TypeVar("T")
 # How long the DOM must stay unchanged (network idle, still gated) before the render is declared failed.
 _QUIET_SECONDS = 1.0
 _POLL_SECONDS = 0.2
+# Whether the wait selector matches now (CSS in the light DOM; anything else goes to wait_for_selector).
+_HAS_SELECTOR = "s => document.querySelector(s) !== null"
 
 
 class PageSettler:
@@ -45,15 +48,24 @@ class PageSettler:
         if state.page is not page:
             state.page, state.page_since = page, time.monotonic()
         if selector:
+            # Network idle first: every requisite is in by then (replay needs them all) and, on most
+            # pages, the content too, which one query then confirms. Playwright's wait_for_selector (its
+            # injected script in every new document, polling each frame) cost a fifth of a render's CPU in
+            # the benchmark: it runs only when the content is not there yet.
+            await self._wait_idle(page, state, deadline)
+            if await self._has(page, selector, state, url):
+                return
             try:
                 await self._unless_stopped(
-                    page.wait_for_selector(selector, state="attached", timeout=self.timeout * 1000),
+                    page.wait_for_selector(
+                        selector, state="attached", timeout=max(deadline - time.monotonic(), 0.001) * 1000
+                    ),
                     state,
                     url,
                 )
             except PlaywrightTimeoutError as exc:
                 raise RenderFailed("selector-timeout", url) from exc
-            await self._wait_idle(page, state, deadline)
+            await self._wait_idle(page, state, deadline)  # at once when the network is idle already
             return
         last_html: str | None = None
         unchanged_since = 0.0
@@ -78,6 +90,12 @@ class PageSettler:
                 # Scripts done, network quiet, DOM still a shell: waiting longer will not help.
                 raise RenderFailed(self._stuck_reason(state), url)
             await asyncio.sleep(_POLL_SECONDS)
+
+    async def _has(self, page: Page, selector: str, state: RenderState, url: str) -> bool:
+        try:
+            return bool(await self._unless_stopped(page.evaluate(_HAS_SELECTOR, selector), state, url))
+        except PlaywrightError:  # navigating, or not CSS (Playwright's own selector syntax): wait for it
+            return False
 
     async def _wait_idle(self, page: Page, state: RenderState, deadline: float) -> bool:
         remaining = deadline - time.monotonic()

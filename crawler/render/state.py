@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -71,6 +72,10 @@ class RenderState:
     cut: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     # Set when the render must stop at once (the page went over its cap): the waits in settle give up.
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    # The page event handlers of this render (removed from the page when it ends: pages are reused).
+    handlers: dict[str, Callable[[Any], None]] = field(default_factory=dict)
+    # Whether allowed requests must go on through scrapy-playwright's route (a method or body to send).
+    request_route: bool = False
 
 
 def failure_reason(exception: BaseException) -> str:

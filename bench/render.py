@@ -1,0 +1,358 @@
+"""The CPU cost of rendering a JavaScript-gated page: ``python bench/render.py`` (also run by ``make bench``).
+
+Starts ``newsroom.bigsite`` with every article gated (``--sites`` sites, default 2) and runs the full
+pipeline (``scrapy crawl libya``, file store) over it, so every article is fetched, found gated and
+rendered in Chromium. The number: CPU seconds (user + sys) of the whole crawl tree (the Scrapy process, the
+Playwright driver and every Chromium process; ``RUSAGE_CHILDREN``, so processes that ended are counted
+too) divided by the pages rendered, in milliseconds: **CPU-ms per gated page**. It includes the plain fetch
+that found the gate, the extraction of the rendered page and the browser's start.
+
+Beside it, where that CPU went, by process kind (the Scrapy process, the driver, Chromium's browser,
+renderer, GPU, network and other utility processes), each process's own time sampled from /proc every
+0.1 s; what a process used after its last sample shows as ``unattributed``.
+
+``measure(...)`` returns a ``RenderBench``; ``cpu_ms_per_gated_page(...)`` just the number (for
+``bench/pipeline.py``). CLI: ``--articles N`` (default 200), ``--sites``, ``--set NAME=VALUE`` (any crawl
+setting), ``--json``, ``--max-ms X`` (exit status 1 when over X), ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(Path(__file__).resolve().parent)]
+
+from procstats import children_cpu, machine  # noqa: E402
+
+from crawler.render import find_chromium  # noqa: E402
+
+PY = sys.executable
+_TICKS = os.sysconf("SC_CLK_TCK")
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+@dataclass
+class RenderBench:
+    """One all-gated crawl: pages rendered, its time, its tree's CPU, and that CPU by process kind."""
+
+    pages: int
+    seconds: float  # Scrapy's elapsed_time_seconds
+    wall: float  # the crawl process from start to exit
+    cpu: float  # CPU seconds of the whole tree (exact)
+    by_kind: dict[str, float] = field(default_factory=dict)  # sampled CPU seconds per process kind
+    stats: dict[str, Any] = field(default_factory=dict)
+    returncode: int = 0
+    # CPU seconds of the crawl process and of what it reaped itself: Chromium's processes that outlive
+    # their parents at shutdown are missing from it (bench/pipeline.py's crawl rows count this way).
+    cpu_reaped: float = 0.0
+
+    @property
+    def cpu_ms_per_page(self) -> float:
+        return 1000 * self.cpu / self.pages if self.pages else float("inf")
+
+    @property
+    def rate(self) -> float:
+        return self.pages / self.seconds if self.seconds else 0.0
+
+    def breakdown(self) -> list[tuple[str, float]]:
+        """(kind, CPU-ms per rendered page), largest first, with what sampling missed as ``unattributed``."""
+        if not self.pages:
+            return []
+        rows = sorted(((k, 1000 * v / self.pages) for k, v in self.by_kind.items()), key=lambda r: -r[1])
+        missed = self.cpu - sum(self.by_kind.values())
+        if abs(missed) * 1000 / self.pages >= 0.5:
+            rows.append(("unattributed (sampling)", 1000 * missed / self.pages))
+        return rows
+
+
+# ---- per-process CPU from /proc ----------------------------------------------------------------------
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds of the process itself)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = raw[raw.rfind(")") + 2 :].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _kind(pid: int, root: int) -> str:
+    if pid == root:
+        return "scrapy (main process)"
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0")
+    except OSError:
+        return "gone"
+    # Chromium rewrites its children's command lines into one space-separated string.
+    argv = raw.split(b"\0") if b"\0" in raw else raw.split(b" ")
+    exe = os.path.basename(argv[0].decode(errors="replace")) if argv and argv[0] else "?"
+    if exe == "node" or "playwright" in exe:
+        return "playwright driver (node)"
+    chromium = any(a.startswith(b"--type=") for a in argv) or "chrom" in exe or "headless" in exe
+    if "crashpad" in exe:
+        return "chromium crashpad"
+    if not chromium:
+        return "python (extraction workers)" if exe.startswith("python") else exe
+    kind = next((a.decode()[7:] for a in argv if a.startswith(b"--type=")), "browser")
+    if kind == "utility":
+        sub = next((a.decode() for a in argv if a.startswith(b"--utility-sub-type=")), "")
+        kind = "network" if "network" in sub else "utility " + sub.rsplit(".", 1)[-1]
+    return f"chromium {kind}"
+
+
+class KindSampler:
+    """Samples the process tree under ``root`` every ``interval`` s; ``by_kind()`` sums the last CPU seen."""
+
+    def __init__(self, root: int, interval: float = 0.1) -> None:
+        self.root = root
+        self.interval = interval
+        self.cpu: dict[int, float] = {}
+        self.kinds: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        parents: dict[int, list[int]] = {}
+        stats: dict[int, float] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                stat = _stat(int(entry))
+                if stat is not None:
+                    parents.setdefault(stat[0], []).append(int(entry))
+                    stats[int(entry)] = stat[1]
+        stack = [self.root]
+        while stack:
+            pid = stack.pop()
+            if pid in stats:
+                self.cpu[pid] = stats[pid]
+                kind = _kind(pid, self.root)  # again each time: a fork shows its parent's until it execs
+                if kind not in ("gone", "?") or pid not in self.kinds:
+                    self.kinds[pid] = kind
+            stack.extend(parents.get(pid, ()))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> KindSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def by_kind(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for pid, cpu in self.cpu.items():
+            kind = self.kinds.get(pid, "?")
+            out[kind] = out.get(kind, 0.0) + cpu
+        return out
+
+
+# ---- the site and the crawl --------------------------------------------------------------------------
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO)}
+
+
+def measure(
+    articles: int = 200,
+    *,
+    sites: int = 2,
+    settings: dict[str, str] | None = None,
+    workdir: Path | None = None,
+    concurrency: int = 64,
+    per_domain: int = 16,
+    timeout: float = 1800,
+) -> RenderBench:
+    """Crawl ``articles`` all-gated articles over ``sites`` sites with the full pipeline; see the module doc."""
+    own_dir = workdir is None
+    work = Path(tempfile.mkdtemp(prefix="bench-render-")) if workdir is None else workdir
+    try:
+        from pipeline import bigsite  # here: bench/pipeline.py imports this module
+
+        with bigsite(work, articles, gated_share=1.0, sites=sites) as (_, sources):
+            return _crawl(work, sources, sites, settings or {}, concurrency, per_domain, timeout)
+    finally:
+        if own_dir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _crawl(
+    work: Path,
+    sources: Path,
+    sites: int,
+    settings: dict[str, str],
+    concurrency: int,
+    per_domain: int,
+    timeout: float,
+) -> RenderBench:
+    run = work / "render-crawl"
+    run.mkdir(parents=True, exist_ok=True)
+    stats_file = run / "stats.json"
+    merged = {
+        "DOWNLOAD_DELAY": "0",
+        "AUTOTHROTTLE_ENABLED": "False",
+        "CONCURRENT_REQUESTS": str(concurrency),
+        "CONCURRENT_REQUESTS_PER_DOMAIN": str(per_domain),
+        "LOG_LEVEL": "INFO",
+        "LOG_FILE": str(run / "crawl.log"),
+        "CRAWL_STATS_FILE": str(stats_file),
+        "CRAWL_ID": "bench-render",
+        "ARCHIVE_URI": str(run / "archive"),
+        "ARCHIVE_SPOOL_DIR": str(run / "spool"),
+        "RENDER_CHROMIUM_PATH": os.environ.get("CRAWL_CHROMIUM_PATH") or find_chromium() or "",
+        "RENDER_MAX_CONTEXTS": str(max(2, sites)),
+        "TELNETCONSOLE_ENABLED": "False",
+        **settings,
+    }
+    cmd = [PY, "-m", "scrapy", "crawl", "libya", "-a", f"sources={sources}"]
+    for key, value in merged.items():
+        if value:
+            cmd += ["-s", f"{key}={value}"]
+    cpu0 = children_cpu()
+    started = time.perf_counter()
+    with _subreaper():
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=(run / "stderr.log").open("wb")
+        )
+        with KindSampler(proc.pid) as sampler:
+            reaped = _wait(proc, timeout)
+            _reap_orphans(set(sampler.cpu) - {proc.pid})
+    wall = time.perf_counter() - started
+    cpu = children_cpu() - cpu0
+    stats: dict[str, Any] = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+    if proc.returncode != 0 or not stats:
+        print(f"!! render bench: exit {proc.returncode}; see {run}/crawl.log", file=sys.stderr)
+    return RenderBench(
+        pages=int(stats.get("render/pages", 0)),
+        seconds=float(stats.get("elapsed_time_seconds") or wall),
+        wall=wall,
+        cpu=cpu,
+        by_kind=sampler.by_kind(),
+        stats=stats,
+        returncode=proc.returncode or 0,
+        cpu_reaped=reaped,
+    )
+
+
+@contextlib.contextmanager
+def _subreaper() -> Iterator[None]:
+    """Make this process the subreaper of the crawl's tree: Chromium's processes outlive their parents at
+    shutdown (the zygote and its renderers' CPU would otherwise go to init, not to ``RUSAGE_CHILDREN``)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    try:
+        yield
+    finally:
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> float:
+    """Wait for the crawl process; the CPU seconds of it and of the descendants it reaped itself (all that
+    ``RUSAGE_CHILDREN`` shows without the subreaper: what bench/pipeline.py counts)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return usage.ru_utime + usage.ru_stime
+        if time.monotonic() > deadline:
+            print(f"!! render bench: no end after {timeout:.0f} s; stopping it", file=sys.stderr)
+            proc.terminate()
+            deadline = time.monotonic() + 60
+        time.sleep(0.1)
+
+
+def _reap_orphans(pids: set[int], wait: float = 30.0) -> None:
+    """Wait for the crawl's processes that were handed to this process (so their CPU is counted)."""
+    deadline = time.monotonic() + wait
+    pending = set(pids)
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # not ours (its parent reaped it), or already reaped
+                pending.discard(pid)
+                continue
+            if done:
+                pending.discard(pid)
+        if pending:
+            time.sleep(0.1)
+
+
+def cpu_ms_per_gated_page(articles: int = 200, **kwargs: Any) -> float:
+    """CPU-ms per rendered page of an all-gated crawl (``measure``'s number)."""
+    return measure(articles, **kwargs).cpu_ms_per_page
+
+
+def report(result: RenderBench) -> str:
+    stats = result.stats
+    failed = {k[len("render/failed/") :]: v for k, v in stats.items() if k.startswith("render/failed/")}
+    lines = [
+        f"rendered {result.pages} gated pages in {result.seconds:.1f} s ({result.rate:.1f} pages/s, "
+        f"wall {result.wall:.1f} s), {stats.get('render/captures', 0)} browser captures, "
+        f"stored {stats.get('store/articles', 0)}, failed renders {failed or 0}",
+        f"CPU: {result.cpu:.1f} s = **{result.cpu_ms_per_page:.1f} CPU-ms per gated page** "
+        "(Scrapy process + Playwright driver + Chromium)",
+        f"  without the processes reparented at shutdown (RUSAGE_CHILDREN of the crawl alone, as "
+        f"bench/pipeline.py counts): {1000 * result.cpu_reaped / result.pages if result.pages else 0:.1f} ms",
+    ]
+    lines += [f"  {kind:34} {ms:7.1f} ms" for kind, ms in result.breakdown()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--articles", type=int, default=200, help="all-gated articles (default 200)")
+    parser.add_argument("--sites", type=int, default=2)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="crawl setting")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--max-ms", type=float, default=0.0, help="exit 1 when above this many CPU-ms")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    args = parser.parse_args(argv)
+    bad = [item for item in args.set if not re.match(r"^[A-Z0-9_]+=", item)]
+    if bad:
+        parser.error(f"--set takes NAME=VALUE, got {bad}")
+    settings = dict(item.split("=", 1) for item in args.set)
+    work = Path(tempfile.mkdtemp(prefix="bench-render-"))
+    try:
+        result = measure(args.articles, sites=args.sites, settings=settings, workdir=work)
+    finally:
+        if args.keep:
+            print(f"work dir kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        data = asdict(result)
+        data.pop("stats")
+        data["cpu_ms_per_page"] = result.cpu_ms_per_page
+        data["render_stats"] = {k: v for k, v in result.stats.items() if k.startswith("render/")}
+        print(json.dumps(data, indent=2))
+    else:
+        info = machine()
+        print(f"machine: {info['cores']} cores, {info['cpu']}; load {os.getloadavg()[0]:.1f}")
+        print(report(result))
+    if result.returncode != 0 or not result.pages:
+        return 2
+    return 1 if args.max_ms and result.cpu_ms_per_page > args.max_ms else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""``RenderDownloadHandler``: scrapy-playwright's download handler, with the render pages reused.
+
+When a render needs a page, the context's idle page (``crawler.render.pages.PagePool``) is taken before a
+new one is opened. The idle page already holds one of the context's RENDER_MAX_PAGES_PER_CONTEXT slots, so
+taking it waits for nothing; it is taken here, when the download starts, not when the request enters the
+downloader (a request queued behind others would hold the page while they wait for a slot it blocks). The
+handler counts the pages open per context itself: when every slot holds a page, a render waits for the first
+to come back or to close, rather than on scrapy-playwright's slot, which an idle page never frees.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+
+from .pages import PagePool
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+    from scrapy import Request, Spider
+    from scrapy.crawler import Crawler
+
+__all__ = ["RenderDownloadHandler"]
+
+
+class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.pages = PagePool.of(crawler)
+        # Pages open (or being opened) per context, idle ones included: at most RENDER_MAX_PAGES_PER_CONTEXT.
+        self._open: Counter[str] = Counter()
+
+    async def _create_page(self, request: Request, spider: Spider) -> Page:
+        context = request.meta.get("playwright_context")
+        if not context:
+            return await super()._create_page(request, spider)
+        while True:
+            page = self.pages.take(context)
+            if page is not None:
+                # The last render's request route (scrapy-playwright adds one per request; the page is
+                # "new" to it, so it would not remove it itself).
+                await page.unroute("**")
+                return page
+            if self._open[context] < self.config.max_pages_per_context:
+                break
+            # Every slot holds a page: one comes back to the pool when its render ends, or frees its slot
+            # when it is closed (a failed render).
+            await self.pages.wait_for_page(1.0)
+        self._open[context] += 1
+        try:
+            page = await super()._create_page(request, spider)
+        except BaseException:
+            self._closed(context)
+            raise
+        page.once("close", lambda _: self._closed(context))
+        return page
+
+    def _closed(self, context: str) -> None:
+        self._open[context] -= 1
+        self.pages.notify()
