@@ -111,6 +111,7 @@ class HarvestExtension:
         if crawler.settings.get("CRAWL_FOCUS") == "off":
             raise NotConfigured("CRAWL_FOCUS is off")
         ext = cls(HarvestRates(None))
+        ext.crawler = crawler
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
@@ -136,6 +137,8 @@ class HarvestExtension:
         self._count(item, response)
 
     def spider_closed(self, spider: Any, reason: str = "") -> None:
+        if getattr(self.crawler, "archive_session", None) is not None:
+            return  # kept in each site's focus state in the store (crawler.frontier.backlog)
         try:
             self.rates.save()
         except OSError as exc:
