@@ -8,6 +8,8 @@ the downloader, after each batch of new rows, and when the spider goes idle, it 
 of each site (new since the site's last crawl first, then the backlog; best score, then newest) and
 hands them to ``engine.crawl``. So the order is the frontier's as a whole, not that of an in-memory window.
 
+* Articles an earlier crawl fetched (in the incremental state, not listed as changed since) come last:
+  a budgeted crawl spends its budget on what it has not fetched yet.
 * CRAWL_SITE_BUDGET: a site's rows are fed until the budget is spent; the rest stays PENDING and is saved
   as the site's backlog (``crawler.frontier.backlog``), which the next crawl continues.
 * CRAWL_FOCUS=prioritise: rows without a topic score wait until the spider is idle once (all discovery
@@ -30,7 +32,7 @@ from scrapy import Request, Spider, signals
 from scrapy.exceptions import DontCloseSpider
 
 from crawler.focus import FocusConfig
-from crawler.frontier import BACKLOG, DONE, NEW, PENDING, QUEUED, Frontier, frontier_of
+from crawler.frontier import BACKLOG, DONE, NEW, PENDING, QUEUED, REVISIT, Frontier, frontier_of
 from reporting.stats_keys import BACKLOG_BY_SITE
 
 logger = logging.getLogger(__name__)
@@ -127,7 +129,10 @@ class FrontierMiddleware:
         listed = item.meta.get("hint_modified") or item.meta.get("hint_published")
         tier = BACKLOG
         last = self.last_crawl.get(site)
-        if last and listed and _after(listed, last):
+        if self._known(site, item.url, listed):
+            tier = REVISIT
+            self.stats.inc_value("frontier/revisits")
+        elif last and listed and _after(listed, last):
             tier = NEW
         score = float(item.meta.get("focus_score") or 0.0)
         if self.frontier.put(
@@ -144,6 +149,17 @@ class FrontierMiddleware:
                 self.stats.inc_value("frontier/new_since_last_crawl")
         self._schedule()
         return False
+
+    def _known(self, site: str, url: str, listed: Any) -> bool:
+        """Fetched by an earlier crawl (the incremental state has its validators) and not listed as changed
+        since: it waits behind the new articles and the backlog."""
+        incremental = getattr(self.crawler, "incremental_state", None)
+        if incremental is None:
+            return False
+        known = incremental.site(site).get(url)
+        if known is None or not known.confirmed_at or not known.payload_digest:
+            return False
+        return not (listed and _after(str(listed), known.confirmed_at))
 
     def process_spider_output(
         self, response: Any, result: Iterable[Any], spider: Spider | None = None
