@@ -108,3 +108,32 @@ class DiskMap:
 
 
 _MISSING = object()
+
+
+class DiskSet:
+    """A set of strings on disk (a ``DiskMap`` without values): ``add``, ``update``, ``in``, ``len``."""
+
+    def __init__(self, path: str | Path = "") -> None:
+        self._map = DiskMap(path)
+
+    def add(self, key: str) -> bool:
+        return self._map.add(key, 1)
+
+    def update(self, keys: Any) -> None:
+        for key in keys:
+            self._map.add(key, 1)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._map
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def __bool__(self) -> bool:
+        return bool(self._map)
+
+    def __iter__(self) -> Iterator[str]:
+        return self._map.keys()
+
+    def close(self) -> None:
+        self._map.close()

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from crawler.frontier import BACKLOG, DONE, NEW, PENDING, QUEUED, SEEN, Frontier
+from crawler.frontier import BACKLOG, DONE, NEW, PENDING, QUEUED, REVISIT, SEEN, Frontier
 from newsroom.faults import FaultSite
 from tests.crawling import REPO, run_crawl
 from tests.faults_crawl import FAULT_SETTINGS, component_settings, crawl_command
@@ -32,16 +32,20 @@ def test_rows_come_out_new_first_then_best_scored_then_newest(tmp_path: Path) ->
         assert frontier.put(
             url, "s", {"cb": "parse_article", "meta": {}}, score=score, tier=tier, lastmod=lastmod
         )
+    frontier.offer("http://s/fetched-before", "s", 50.0)
+    frontier.put("http://s/fetched-before", "s", {"cb": "parse_article"}, score=50.0, tier=REVISIT)
     frontier.put("http://t/other-site", "t", {"cb": "parse_article"}, score=99.0)
+    assert frontier.count_waiting("s") == 5  # the backlog: not what an earlier crawl fetched already
     # held back while unscored rows wait (CRAWL_FOCUS=prioritise before the first idle moment)
     assert [u for u, _ in frontier.take("s", 10, unscored=False)] == [
         "http://s/new-good",
         "http://s/old-good-newer",
         "http://s/old-good",
+        "http://s/fetched-before",  # fetched by an earlier crawl: last
     ]
     assert [u for u, _ in frontier.take("s", 10)] == ["http://s/new-plain", "http://s/old-plain"]
     assert frontier.take("s", 10) == []
-    assert frontier.count(QUEUED, "s") == 5 and frontier.count(PENDING) == 1
+    assert frontier.count(QUEUED, "s") == 6 and frontier.count(PENDING) == 1
 
 
 def test_seen_set_rescoring_and_done(tmp_path: Path) -> None:

@@ -191,11 +191,25 @@ class Frontier:
             cursor = self._write(
                 "INSERT INTO frontier (url, site, score, tier, state, seq, discovered, lastmod, request) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET "
-                "score = MAX(frontier.score, excluded.score), tier = MIN(frontier.tier, excluded.tier), "
+                "score = MAX(frontier.score, excluded.score), "
+                "tier = CASE WHEN frontier.state = ? THEN excluded.tier ELSE MIN(frontier.tier, excluded.tier) END, "
                 "state = excluded.state, discovered = COALESCE(excluded.discovered, frontier.discovered), "
                 "lastmod = COALESCE(excluded.lastmod, frontier.lastmod), request = excluded.request "
                 "WHERE frontier.state IN (?, ?)",
-                (url, site, score, tier, PENDING, self._seq, discovered, lastmod, payload, SEEN, PENDING),
+                (
+                    url,
+                    site,
+                    score,
+                    tier,
+                    PENDING,
+                    self._seq,
+                    discovered,
+                    lastmod,
+                    payload,
+                    SEEN,
+                    SEEN,
+                    PENDING,
+                ),
             )
             return cursor.rowcount > 0
 

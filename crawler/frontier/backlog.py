@@ -60,6 +60,8 @@ class Backlogs:
         return f"{self.prefix}/{safe_segment(site)}/focus/"
 
     def latest(self, site: str) -> str | None:
+        if self.store is None:
+            return None
         keys = [k for k in self.store.list(self.folder(site)) if k.endswith(".jsonl.gz")]
         return max(keys) if keys else None
 

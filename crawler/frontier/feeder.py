@@ -180,7 +180,8 @@ class FrontierMiddleware:
         self._scheduled = True
         from twisted.internet import reactor
 
-        reactor.callLater(0, self.top_up)  # type: ignore[attr-defined]
+        clock: Any = reactor
+        clock.callLater(0, self.top_up)
 
     def _in_flight(self) -> int:
         engine = self.crawler.engine
@@ -270,7 +271,9 @@ class FrontierMiddleware:
         self.sites = [s.name for s in getattr(spider, "sources", [])]
         if self.frontier.requeued:
             self.stats.set_value("frontier/requeued", self.frontier.requeued)
-        self.last_crawl = self.backlogs.open(self.sites, since=getattr(spider.config, "since", None))
+        self.last_crawl = self.backlogs.open(
+            self.sites, since=getattr(getattr(spider, "config", None), "since", None)
+        )
 
     def spider_closed(self, spider: Spider, reason: str = "") -> None:
         self._closing = True
