@@ -214,10 +214,13 @@ class Frontier:
             return cursor.rowcount > 0
 
     def take(self, site: str, limit: int, *, unscored: bool = True) -> list[tuple[str, dict[str, Any]]]:
-        """Up to ``limit`` waiting requests of ``site``, best first, marked QUEUED (committed)."""
+        """Up to ``limit`` waiting requests of ``site``, best first, marked QUEUED (committed).
+
+        ``unscored=False`` (CRAWL_FOCUS=prioritise, until the first idle moment): only the new and backlog
+        rows with a topic score; the unscored ones and the revisits wait."""
         if limit <= 0:
             return []
-        where = "state = ? AND site = ?" + ("" if unscored else " AND score > 0")
+        where = "state = ? AND site = ?" + ("" if unscored else f" AND score > 0 AND tier <= {BACKLOG}")
         with self._lock:
             rows = self._db.execute(
                 f"SELECT url, request FROM frontier WHERE {where} "
