@@ -231,6 +231,8 @@ class FrontierMiddleware:
         if fed:
             self.fed[site] = self.fed.get(site, 0) + fed
             self.stats.inc_value("frontier/fed", fed)
+            # A run resumed after a kill goes on with the budget the killed one had left.
+            self.frontier.set_info(f"fed:{site}", str(self.fed[site]))
         return fed
 
     def request_left(self, request: Request, spider: Spider | None = None) -> None:
@@ -269,6 +271,8 @@ class FrontierMiddleware:
     # --- start and end ----------------------------------------------------------------------------------
     def spider_opened(self, spider: Spider) -> None:
         self.sites = [s.name for s in getattr(spider, "sources", [])]
+        for site in self.sites:
+            self.fed[site] = int(self.frontier.info(f"fed:{site}") or 0)
         if self.frontier.requeued:
             self.stats.set_value("frontier/requeued", self.frontier.requeued)
         self.last_crawl = self.backlogs.open(
