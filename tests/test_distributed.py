@@ -10,11 +10,14 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
 
 from crawler import settings as project
+from crawler.distributed.config import seed_messages
+from crawler.sources import load_sources
 from crawler.urls import canonicalize_url
 from tests.crawling import FAST, REPO, run_scrapy, scrapy_command, scrapy_env
 from tests.slot_log import DEFAULT_POLITENESS, MIN_SPACING, assert_slot_bounds, paced_sites
@@ -66,6 +69,26 @@ def _wait_for_workers(redis_url: str, crawl_id: str, names: list[str], procs: li
     raise AssertionError(f"workers {names} did not start within 180 s")
 
 
+def _run_two_workers(
+    sources: Path, archive: Path, workdir: Path, redis_url: str, crawl_id: str, extra: dict[str, str]
+) -> None:
+    """Start w1 and w2, seed the crawl once both are up, wait for both to finish, and check that each
+    exited cleanly having fetched part of the crawl."""
+    workers = [_worker(sources, archive, workdir, redis_url, crawl_id, name, extra) for name in ("w1", "w2")]
+    try:
+        _wait_for_workers(redis_url, crawl_id, ["w1", "w2"], workers)
+        _seed(sources, redis_url, crawl_id)
+        codes = [proc.wait(timeout=600) for proc in workers]
+    finally:
+        for proc in workers:
+            if proc.poll() is None:
+                proc.kill()
+    assert codes == [0, 0], [(workdir / f"w{i}.log").read_text()[-2000:] for i in (1, 2)]
+    for name in ("w1", "w2"):
+        stats = json.loads((workdir / f"stats-{name}.json").read_text())
+        assert stats.get("downloader/response_count", 0) > 0, name
+
+
 def _manifest_lines(archive: Path) -> list[dict[str, Any]]:
     lines: list[dict[str, Any]] = []
     for path in sorted((archive / "manifests").glob("*.jsonl")):
@@ -100,21 +123,7 @@ def test_two_workers_share_one_crawl(newsroom: Any, redis_url: str, tmp_path: Pa
     # 0.2 s apart per worker), so the crawl outlasts the few seconds a worker takes to notice new work
     # in the shared queue: on a slow machine one worker could otherwise finish it all alone.
     paced = {"CONCURRENT_REQUESTS_PER_DOMAIN": "1", "DOWNLOAD_DELAY": "0.2", "CRAWL_REDIS_IDLE_CLOSE": "15"}
-    workers = [_worker(sources, archive, tmp_path, redis_url, crawl_id, name, paced) for name in ("w1", "w2")]
-    try:
-        _wait_for_workers(redis_url, crawl_id, ["w1", "w2"], workers)
-        _seed(sources, redis_url, crawl_id)
-        codes = [proc.wait(timeout=600) for proc in workers]
-    finally:
-        for proc in workers:
-            if proc.poll() is None:
-                proc.kill()
-    assert codes == [0, 0], [(tmp_path / f"w{i}.log").read_text()[-2000:] for i in (1, 2)]
-
-    # Both workers did part of the work.
-    for name in ("w1", "w2"):
-        stats = json.loads((tmp_path / f"stats-{name}.json").read_text())
-        assert stats.get("downloader/response_count", 0) > 0, name
+    _run_two_workers(sources, archive, tmp_path, redis_url, crawl_id, paced)  # both do part of the work
 
     # Every relevant article archived and extracted once, across both workers.
     lines = _manifest_lines(archive)
@@ -198,6 +207,113 @@ def test_killed_worker_loses_nothing(newsroom: Any, redis_url: str, tmp_path: Pa
     assert "Traceback" not in w2
 
 
+def _article_fingerprints(newsroom: Any) -> set[bytes]:
+    """The duplicate filter's fingerprints of the relevant articles' requests (scrapy-redis computes them
+    from the method and the canonicalised URL)."""
+    from scrapy import Request
+    from scrapy_redis.dupefilter import RFPDupeFilter
+
+    dupefilter = RFPDupeFilter(server=None, key="unused")
+    return {
+        dupefilter.request_fingerprint(Request(a.url)).encode()
+        for a in newsroom.articles
+        if a.relevant and not a.id.startswith("pub-")
+    }
+
+
+def _marked_seen(fingerprints: set[bytes]) -> Any:
+    """The reply to the command that first marks a relevant article seen in the duplicate filter."""
+    return lambda sent, answer: answer.startswith(b":1\r\n") and any(fp in sent for fp in fingerprints)
+
+
+def _taken_from_queue(queue_key: bytes, urls: set[bytes]) -> Any:
+    """The reply that hands the worker a relevant article's request from the shared queue."""
+    return lambda sent, answer: queue_key in sent and any(url in answer for url in urls)
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _seed_taken(seeds_key: bytes) -> Any:
+    """The reply that hands the worker one of the crawl's seeds."""
+    return lambda sent, answer: (
+        seeds_key in sent and answer.startswith(b"$") and not answer.startswith(b"$-1")
+    )
+
+
+@pytest.mark.parametrize("moment", ["seed-taken", "marked-seen", "taken-from-queue"])
+@pytest.mark.timeout(900)
+def test_worker_killed_between_two_redis_steps_loses_nothing(
+    moment: str, newsroom: Any, redis_url: str, tmp_path: Path
+) -> None:
+    """A worker killed right after Redis has handed it a seed, marked an article seen or handed it the
+    article's request, and before the worker hears the answer: the survivor still fetches and stores every
+    relevant article. (Each of those steps took two round trips; a kill between them lost what it moved.)"""
+    from w3lib.url import safe_url_string
+
+    from tests.redis_tap import RedisTap
+
+    sources = tmp_path / "sources.yaml"
+    newsroom.write_sources(sources)
+    archive = tmp_path / "archive"
+    crawl_id = f"dist-tap-{moment}"
+    newsroom.reset_requests()
+    urls = {
+        safe_url_string(a.url).encode()
+        for a in newsroom.articles
+        if a.relevant and not a.id.startswith("pub-")
+    }
+    if moment == "seed-taken":
+        armed = _seed_taken(f"libya:{crawl_id}:seeds".encode())  # seeds are taken before any page
+    else:
+        queue_key = f"libya:{crawl_id}:requests".encode()
+        fingerprints = _article_fingerprints(newsroom)
+        trigger = (
+            _marked_seen(fingerprints) if moment == "marked-seen" else _taken_from_queue(queue_key, urls)
+        )
+        # Armed once the crawl is under way (the seeds and some listings fetched): the kill lands mid-crawl.
+        armed = lambda sent, answer: len(newsroom.requests) >= 20 and trigger(sent, answer)  # noqa: E731
+    tap = RedisTap(int(redis_url.rsplit(":", 1)[1].split("/")[0]), armed)
+    try:
+        _seed(sources, redis_url, crawl_id)
+        doomed = _worker(sources, archive, tmp_path, tap.url, crawl_id, "w1")
+        tap.victim = doomed.pid
+        if moment == "seed-taken":  # else the survivor, starting as fast, may take every seed itself
+            tap.fired.wait(timeout=180)
+        survivor = _worker(sources, archive, tmp_path, redis_url, crawl_id, "w2")
+        try:
+            code = survivor.wait(timeout=600)
+            doomed.wait(timeout=30)
+        finally:
+            for proc in (doomed, survivor):
+                if proc.poll() is None:
+                    proc.kill()
+    finally:
+        tap.close()
+    assert tap.fired.is_set(), "the worker never reached the chosen moment"
+    assert doomed.returncode == -signal.SIGKILL
+    assert code == 0, (tmp_path / "w2.log").read_text()[-3000:]
+    upload = run_scrapy(
+        scrapy_command(
+            "upload", settings={"ARCHIVE_URI": str(archive), "ARCHIVE_SPOOL_DIR": str(tmp_path / "spool-w1")}
+        )
+    )
+    assert upload.returncode == 0, upload.stdout + upload.stderr
+    stored = {line["canonical_url"] for line in _manifest_lines(archive)}
+    stored |= {
+        json.loads(p.read_text(encoding="utf-8"))["canonical_url"] for p in (archive / "text").rglob("*.json")
+    }
+    missing = _relevant(newsroom) - stored
+    assert not missing, missing
+    # Every seed was fetched too (a site's home page, sitemaps and feeds each lead to its articles).
+    fetched = {(r.site, r.path) for r in newsroom.requests}
+    seeds = [json.loads(m) for m in seed_messages(load_sources(sources), obey_robots=True)]
+    unfetched = [s["url"] for s in seeds if (s["site"], _path(s["url"])) not in fetched]
+    assert not unfetched, unfetched
+
+
 @pytest.mark.timeout(900)
 def test_two_workers_keep_the_per_slot_bounds(redis_url: str, tmp_path: Path) -> None:
     """With the project's politeness, two workers together keep one worker's per-slot spacing and
@@ -211,21 +327,7 @@ def test_two_workers_keep_the_per_slot_bounds(redis_url: str, tmp_path: Path) ->
         # Per-slot politeness at the project's defaults; each worker takes at most 8 requests at a time
         # (CONCURRENT_REQUESTS, not a per-slot limit), so neither can take the whole crawl alone.
         polite = {**DEFAULT_POLITENESS, "CONCURRENT_REQUESTS": "8", "CRAWL_REDIS_IDLE_CLOSE": "8"}
-        workers = [
-            _worker(sources, archive, tmp_path, redis_url, crawl_id, name, polite) for name in ("w1", "w2")
-        ]
-        try:
-            _wait_for_workers(redis_url, crawl_id, ["w1", "w2"], workers)
-            _seed(sources, redis_url, crawl_id)
-            codes = [proc.wait(timeout=600) for proc in workers]
-        finally:
-            for proc in workers:
-                if proc.poll() is None:
-                    proc.kill()
-    assert codes == [0, 0], [(tmp_path / f"w{i}.log").read_text()[-2000:] for i in (1, 2)]
-    for name in ("w1", "w2"):
-        stats = json.loads((tmp_path / f"stats-{name}.json").read_text())
-        assert stats.get("downloader/response_count", 0) > 0, name
+        _run_two_workers(sources, archive, tmp_path, redis_url, crawl_id, polite)
     stored = Counter(line["url"] for line in _manifest_lines(archive))
     for site in sites:
         assert sorted(u for u in stored if u.startswith(site.base_url)) == sorted(site.expected_archived)
@@ -233,3 +335,34 @@ def test_two_workers_keep_the_per_slot_bounds(redis_url: str, tmp_path: Path) ->
         assert 1 <= site.count("/robots.txt") <= 2
         assert_slot_bounds(site, spacing=MIN_SPACING, concurrency=project.CONCURRENT_REQUESTS_PER_DOMAIN)
     assert max(stored.values()) == 1
+
+
+@pytest.mark.timeout(600)
+def test_worker_started_before_the_seed_waits_for_it(redis_url: str, tmp_path: Path) -> None:
+    """The idle countdown (CRAWL_REDIS_IDLE_CLOSE) starts once the crawl is seeded: a worker started first
+    waits however long `scrapy seed` comes after it, then does the crawl."""
+    crawl_id = "dist-early"
+    archive = tmp_path / "archive"
+    with paced_sites(count=1, articles=3, answer=0.0) as sites:
+        sources = sites[0].write_sources(tmp_path / "sources.yaml")
+        worker = _worker(
+            sources, archive, tmp_path, redis_url, crawl_id, "w1", {"CRAWL_REDIS_IDLE_CLOSE": "1"}
+        )
+        try:
+            _wait_for_workers(redis_url, crawl_id, ["w1"], [worker])
+            log = tmp_path / "w1.log"
+            deadline = time.monotonic() + 120
+            while "waiting for `scrapy seed`" not in log.read_text() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            # Two of the engine's idle rounds (5 s apart) beyond the 1 s countdown: a worker that counted
+            # from its start would have stopped by now.
+            time.sleep(11)
+            assert worker.poll() is None, log.read_text()[-2000:]
+            _seed(sources, redis_url, crawl_id)
+            code = worker.wait(timeout=300)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+        assert code == 0
+        stored = {line["url"] for line in _manifest_lines(archive)}
+        assert sorted(stored) == sorted(sites[0].expected_archived)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
@@ -60,6 +61,9 @@ class Command(ScrapyCommand):
 
         server = redis.Redis.from_url(config.url)
         messages = seed_messages(sources, self.settings.getbool("ROBOTSTXT_OBEY"))
-        if messages:
-            server.rpush(config.key("seeds"), *messages)
+        with server.pipeline() as pipe:  # one transaction: the seeds and the mark that they are there
+            if messages:
+                pipe.rpush(config.key("seeds"), *messages)
+            pipe.set(config.key("seeded"), str(time.time()))
+            pipe.execute()
         print(f"Pushed {len(messages)} seed(s) for {len(sources)} site(s) to {config.key('seeds')}")
