@@ -209,6 +209,7 @@ class FocusDownloaderMiddleware:
         self.stats = crawler.stats
         self.budget = budget
         self.fetched: dict[str, int] = {}
+        self.redis = bool(crawler.settings.get("CRAWL_REDIS_URL"))
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> FocusDownloaderMiddleware:
@@ -223,10 +224,11 @@ class FocusDownloaderMiddleware:
         meta = request.meta
         if meta.get("kind") != "article" or meta.get("focus_taken"):
             return
-        # A request the frontier fed was handed over once, best first (crawler.frontier.feeder).
+        # A request the frontier fed was handed over once, best first (crawler.frontier.feeder); in Redis
+        # mode a candidate is requested once whatever its later scores (the spider does not rescore there).
         candidates = (
             None
-            if meta.get("frontier_url")
+            if meta.get("frontier_url") or self.redis
             else getattr(getattr(self.crawler.spider, "focus", None), "candidates", None)
         )
         if candidates is not None and not candidates.take(request.url, float(meta.get("focus_score", 0.0))):
