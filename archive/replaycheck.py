@@ -21,7 +21,7 @@ import json
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -168,7 +168,7 @@ def _classify_failed(result: PageReplay, url: str, target: str | None, captured:
 def _watch(page: Any) -> tuple[list[Any], list[str]]:
     responses: list[Any] = []
     failed: list[str] = []
-    page.on("response", responses.append)
+    page.on("response", lambda response: responses.append(response))
     # A request the browser itself gave up (ERR_ABORTED: the page moved on) is not the archive's doing.
     page.on(
         "requestfailed",
@@ -233,19 +233,22 @@ def replaywebpage_url(app_url: str, source_url: str, fragment: str = "view=pages
 def open_in_replaywebpage(page: Any, app_url: str, source_url: str, timeout_ms: int = 120_000) -> str:
     """Load ``source_url`` into ReplayWeb.page in ``page``; wait until wabac.js lists it; its collection id."""
     page.goto(replaywebpage_url(app_url, source_url), wait_until="load", timeout=timeout_ms)
-    handle = page.wait_for_function(
-        """async (source) => {
-            try {
-                const index = await (await fetch("w/api/coll-index")).json();
-                const coll = (index.colls || []).find((c) => c.sourceUrl === source);
-                return coll ? coll.id : false;
-            } catch (e) { return false; }
-        }""",
-        arg=source_url,
-        polling=500,
-        timeout=timeout_ms,
-    )
-    return str(handle.json_value())
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        found = page.evaluate(
+            """async (source) => {
+                try {
+                    const index = await (await fetch("w/api/coll-index")).json();
+                    const coll = (index.colls || []).find((c) => c.sourceUrl === source);
+                    return coll ? coll.id : "";
+                } catch (e) { return ""; }
+            }""",
+            source_url,
+        )
+        if found:
+            return str(found)
+        page.wait_for_timeout(500)
+    raise TimeoutError(f"ReplayWeb.page did not load {source_url}")
 
 
 def wabac_verification(page: Any, coll_id: str) -> dict[str, Any]:
@@ -270,11 +273,18 @@ def wabac_verification(page: Any, coll_id: str) -> dict[str, Any]:
     return {"info": info, "checks": {str(e["id"]): e.get("matched") for e in entries}}
 
 
+def _frame_tree(frame: Any) -> Iterator[Any]:
+    yield frame
+    for child in frame.child_frames:
+        yield from _frame_tree(child)
+
+
 def _replay_frame(page: Any, target: str, timeout_ms: int) -> Any:
     key = url_key(target)
     deadline = time.monotonic() + timeout_ms / 1000
     while time.monotonic() < deadline:
-        for frame in page.frames:
+        # page.frames may miss the replay frame (inside ReplayWeb.page's shadow DOM); the frame tree has it.
+        for frame in _frame_tree(page.main_frame):
             wanted = _wabac_target(frame.url, urlsplit(page.url).netloc)
             if wanted and "mp_/" in frame.url and url_key(wanted) == key:
                 return frame

@@ -49,6 +49,11 @@ class WaczSigningConfig:
                 load_key(key_pem.encode("utf-8"))
             except SigningError as exc:
                 r.fail(f"WACZ_SIGNING_KEY: {exc}; give the PEM of an ECDSA P-384 key or leave it empty")
+        elif mode != "off" and key_file.is_file():
+            try:
+                load_key(key_file.read_bytes())
+            except (SigningError, OSError) as exc:
+                r.fail(f"WACZ_SIGNING_KEY_FILE {key_file}: {exc} (or move the file away: a new key is made)")
         r.check()
         return cls(mode=mode, key_pem=key_pem, key_file=key_file)
 
