@@ -273,6 +273,14 @@ def wabac_verification(page: Any, coll_id: str) -> dict[str, Any]:
     return {"info": info, "checks": {str(e["id"]): e.get("matched") for e in entries}}
 
 
+def _settle(page: Any, responses: list[Any], timeout_ms: int, quiet_ms: int = 1000) -> None:
+    deadline = time.monotonic() + timeout_ms / 1000
+    seen = -1
+    while len(responses) != seen and time.monotonic() < deadline:
+        seen = len(responses)
+        page.wait_for_timeout(quiet_ms)
+
+
 def _frame_tree(frame: Any) -> Iterator[Any]:
     yield frame
     for child in frame.child_frames:
@@ -321,7 +329,12 @@ def check_pages_in_replaywebpage(
                 )
                 frame = _replay_frame(page, capture.url, timeout_ms)
                 frame.wait_for_load_state("load", timeout=timeout_ms)
-                page.wait_for_load_state("networkidle", timeout=timeout_ms)
+                # Not "networkidle": ReplayWeb.page's UI keeps talking to its service worker. Settled when
+                # the replay frame's images are done and no response came for a while (bounded).
+                frame.wait_for_function(
+                    "() => Array.from(document.images).every((i) => i.complete)", timeout=timeout_ms
+                )
+                _settle(page, responses, timeout_ms)
                 result.title = frame.title()
                 result.text = frame.evaluate("() => document.body ? document.body.innerText : ''")
             finally:

@@ -117,6 +117,8 @@ class Spool:
         self.max_backoff = max_backoff
         self._stats = stats
         self._on_uploaded = on_uploaded
+        # Every object handed over by this process (key, SHA-256, size): what a crawl report lists.
+        self.added: list[SpoolEntry] = []
         self._cond = threading.Condition()
         self._queue: deque[SpoolEntry] = deque()
         self._inflight: SpoolEntry | None = None
@@ -301,6 +303,7 @@ class Spool:
 
     def _enqueue(self, entry: SpoolEntry) -> None:
         with self._cond:
+            self.added.append(entry)
             self._queue.append(entry)
             self._cond.notify_all()
 
