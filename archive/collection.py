@@ -24,6 +24,8 @@ Two ways to keep it:
   before the newest holds at most ``COMPACT_FACTOR`` times its lines, the two are merged (sorted runs
   merged, nothing re-sorted). The number of parts stays logarithmic in the index's size and each line is
   rewritten a logarithmic number of times, so a crawl's close costs about its own index, not the store's.
+  A merge bigger than ``COMPACT_MAX_LINES`` is left to the next full rebuild, so no close waits for one
+  (``bench/collection.py`` measures it).
 
 A part of ``ZIPNUM_MIN_LINES`` lines or more is written ZipNum-style (pywb's compressed index): ``<part>.cdxj.gz``
 is gzip members of ``ZIPNUM_BLOCK_LINES`` lines each, ``<part>.idx`` one line per block (first key, part
@@ -61,6 +63,9 @@ ZIPNUM_MIN_LINES = 100_000
 ZIPNUM_BLOCK_LINES = 3000
 #: Merge the newest part into the one before it while that one holds at most this many times its lines.
 COMPACT_FACTOR = 4
+#: At a crawl's close, no merge that would write more lines than this (a bigger one waits for
+#: ``build_collection``, e.g. ``scrapy collection build`` run nightly): the close stays about a second.
+COMPACT_MAX_LINES = 250_000
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,7 @@ class Update:
     added: int
     merged: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 def crawl_indexes(warc_root: Path) -> list[Path]:
@@ -247,10 +253,15 @@ def _drop(indexes: Path, parts: Iterable[Part]) -> None:
             (indexes / name).unlink(missing_ok=True)
 
 
-def _compact(indexes: Path, parts: list[Part], zipnum_min: int) -> list[str]:
-    """Size-tiered: merge the two newest parts while the older holds <= COMPACT_FACTOR x the newer's lines."""
+def _compact(indexes: Path, parts: list[Part], zipnum_min: int, max_lines: int) -> list[str]:
+    """Size-tiered: merge the two newest parts while the older holds <= COMPACT_FACTOR x the newer's lines
+    and the merge writes at most ``max_lines``."""
     merged: list[str] = []
-    while len(parts) >= 2 and parts[-2].lines <= COMPACT_FACTOR * parts[-1].lines:
+    while (
+        len(parts) >= 2
+        and parts[-2].lines <= COMPACT_FACTOR * parts[-1].lines
+        and parts[-2].lines + parts[-1].lines <= max_lines
+    ):
         older, newer = parts[-2], parts[-1]
         name = _new_part_name(parts)
         part = _write_part(
@@ -437,10 +448,11 @@ def add_crawl(
     name: str = DEFAULT_NAME,
     *,
     zipnum_min_lines: int = ZIPNUM_MIN_LINES,
+    compact_max_lines: int = COMPACT_MAX_LINES,
 ) -> Update:
     """Add one crawl's CDXJ files (wherever they are now; their WARCs under ``warc/<crawl_id>/``) to the
     store's collection: one new part, then compaction; ``collection.json`` and the config refreshed."""
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.thread_time()
     root = Path(store_root)
     directory = root / COLLECTION_DIR
     indexes_dir = directory / "indexes"
@@ -458,12 +470,12 @@ def add_crawl(
             added = part.lines
             parts.append(part)
             _save_parts(indexes_dir, parts)
-            merged = _compact(indexes_dir, parts, zipnum_min_lines)
+            merged = _compact(indexes_dir, parts, zipnum_min_lines, compact_max_lines)
         (directory / "config.yaml").write_text(pywb_config(name), encoding="utf-8")
         crawls = sorted({c for p in parts for c in p.crawls})
         write_description(root, directory, crawls, packages)
         collection = _collection(root, name, parts)
-    seconds = time.monotonic() - started
+    seconds, cpu = time.monotonic() - started, time.thread_time() - cpu
     logger.info(
         "Collection %s: crawl %s added (%d record(s)), %d part(s), %d record(s) in all, %.2f s",
         name,
@@ -473,4 +485,4 @@ def add_crawl(
         collection.records,
         seconds,
     )
-    return Update(collection, added, merged, seconds)
+    return Update(collection, added, merged, seconds, cpu)

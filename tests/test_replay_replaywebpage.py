@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from w3lib.encoding import html_to_unicode
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.replaycheck import (
@@ -30,7 +31,7 @@ from archive.signing import load_key, public_key_b64
 from tests.crawling import CrawlRun
 from tests.fixtures_replaywebpage import ReplayWebPage
 
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title>", re.S | re.I)
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.S | re.I)
 
 
 def _normal(text: str) -> str:
@@ -49,11 +50,14 @@ def archived_titles(warcs: list[Path]) -> dict[tuple[str, str], str]:
                     continue
                 if "html" not in (record.http_headers.get_header("Content-Type") or ""):
                     continue
-                body = record.content_stream().read()
-                match = _TITLE.search(body)
+                # The page's own encoding (the legacy site's is windows-1256), as a browser finds it.
+                _, text = html_to_unicode(
+                    record.http_headers.get_header("Content-Type"), record.content_stream().read()
+                )
+                match = _TITLE.search(text)
                 if match:
                     ts = "".join(ch for ch in record.rec_headers.get_header("WARC-Date") if ch.isdigit())[:14]
-                    title = html.unescape(match.group(1).decode("utf-8", "replace"))
+                    title = html.unescape(match.group(1))
                     titles[(record.rec_headers.get_header("WARC-Target-URI"), ts)] = _normal(title)
     return titles
 

@@ -1,7 +1,9 @@
 """`scrapy collection build [--archive-uri URI] [--name NAME]`: one replay collection over every crawl.
 
-Writes ``<store>/collection/`` (see ``archive.collection``): the merged CDXJ of every crawl, a pywb config
-and ``collection.json`` listing the crawls' WACZ packages. Reads ARCHIVE_URI; the store must be a local
+Writes ``<store>/collection/`` (see ``archive.collection``): the merged CDXJ of every crawl as one sorted
+part (ZipNum-compressed once large), a pywb config and ``collection.json`` listing the crawls' WACZ
+packages. Each crawl's close adds its own index already (``crawler.collection``); a rebuild compacts the
+index into one part and takes in crawls made before that, or with the update off. Reads ARCHIVE_URI; the store must be a local
 directory (an ``s3://`` store: sync it to a disk first).
 """
 
@@ -60,7 +62,8 @@ class Command(ScrapyCommand):
         print(
             f"collection {collection.name}: {collection.records} records of {len(collection.crawls)} crawl(s)"
         )
-        print(f"  index:       {collection.index}")
+        zipnum = sum(1 for p in collection.parts if p.zipnum)
+        print(f"  index:       {collection.indexes} ({len(collection.parts)} part(s), {zipnum} ZipNum)")
         print(f"  pywb config: {collection.config}")
         print(f"  ReplayWeb.page description: {collection.description}")
         print(f"replay: scrapy replay --archive-uri {root}")
