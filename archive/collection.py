@@ -33,8 +33,9 @@ name, offset, length, block number, tab-separated) and ``<part>.loc`` where the 
 parts stay plain ``<part>.cdxj``. Updates take a lock (``.lock``: one crawl at a time), write new parts
 before they drop the parts these replace (a reader may see a line twice for a moment, never miss one).
 
-Only a store on a local disk. An S3 store: see ``s3_pywb_config`` (pywb reads the WARCs from S3, the
-index stays local).
+A store on a local disk holds its collection. For an S3 store, ``build_remote_collection`` makes one in a
+local directory: the index (from the crawls' CDXJ in the store) is local, pywb reads the WARC records
+from S3 (byte ranges, boto3).
 """
 
 from __future__ import annotations
@@ -47,10 +48,12 @@ import heapq
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -411,32 +414,83 @@ def _collection(root: Path, name: str, parts: Sequence[Part]) -> Collection:
     )
 
 
+def _rebuild(
+    warc_root: Path, directory: Path, name: str, archive_paths: str, zipnum_min_lines: int
+) -> tuple[Part, list[str]]:
+    """One part from every CDXJ under ``warc_root`` into ``directory/indexes``; the pywb config. Locked."""
+    indexes_dir = directory / "indexes"
+    indexes_dir.mkdir(parents=True, exist_ok=True)
+    old = _load_parts(indexes_dir)
+    files = crawl_indexes(warc_root) if warc_root.is_dir() else []
+    crawls = sorted({p.parent.name for p in files})
+    total = 0
+    for f in files:
+        with f.open(encoding="utf-8") as fh:
+            total += sum(1 for _ in fh)
+    runs = (_relative_lines(f, f.parent.relative_to(warc_root).as_posix()) for f in files)
+    part = _write_part(_merge(runs), indexes_dir, _new_part_name(old), crawls, total, zipnum_min_lines)
+    _save_parts(indexes_dir, [part])
+    _drop(indexes_dir, [p for p in old if p.name != part.name])
+    # An index written before the parts (a single index.cdxj) is replaced by the part.
+    (indexes_dir / "index.cdxj").unlink(missing_ok=True)
+    (directory / "config.yaml").write_text(pywb_config(name, archive_paths), encoding="utf-8")
+    return part, crawls
+
+
 def build_collection(
     store_root: Path | str, name: str = DEFAULT_NAME, *, zipnum_min_lines: int = ZIPNUM_MIN_LINES
 ) -> Collection:
     """(Re)build ``<store>/collection/`` from every crawl in the store, as one part; see the module docstring."""
     root = Path(store_root)
-    warc_root = root / "warc"
     directory = root / COLLECTION_DIR
-    indexes_dir = directory / "indexes"
     with _locked(directory):
-        indexes_dir.mkdir(parents=True, exist_ok=True)
-        old = _load_parts(indexes_dir)
-        files = crawl_indexes(warc_root) if warc_root.is_dir() else []
-        crawls = sorted({p.parent.name for p in files})
-        total = sum(1 for f in files for _ in f.open(encoding="utf-8"))
-        runs = (_relative_lines(f, f.parent.relative_to(warc_root).as_posix()) for f in files)
-        part = _write_part(_merge(runs), indexes_dir, _new_part_name(old), crawls, total, zipnum_min_lines)
-        _save_parts(indexes_dir, [part])
-        _drop(indexes_dir, [p for p in old if p.name != part.name])
-        # An index written before the parts (a single index.cdxj) is replaced by the part.
-        (indexes_dir / "index.cdxj").unlink(missing_ok=True)
-        (directory / "config.yaml").write_text(pywb_config(name), encoding="utf-8")
+        part, crawls = _rebuild(root / "warc", directory, name, "../warc/", zipnum_min_lines)
         write_description(root, directory, crawls)
         collection = _collection(root, name, [part])
     logger.info(
         "Collection %s: %d record(s) of %d crawl(s) in %s", name, collection.records, len(crawls), directory
     )
+    return collection
+
+
+def build_remote_collection(
+    store: Any, directory: Path | str, name: str = DEFAULT_NAME, *, zipnum_min_lines: int = ZIPNUM_MIN_LINES
+) -> Collection:
+    """A collection in the local ``directory`` over a store that is not a local directory (S3).
+
+    The crawls' CDXJ files (small) are fetched from the store into ``directory/sources/``; the WARC files stay
+    where they are: the pywb config's archive path is the store's own (``s3://bucket/prefix/warc/``), read
+    by pywb with boto3 (in its venv: scripts/pywb-venv.sh) on the credentials and endpoint of its
+    environment (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_ENDPOINT_URL_S3``). No
+    ``collection.json``: ReplayWeb.page would need the packages over HTTP(S) from the bucket, with CORS.
+    """
+    directory = Path(directory)
+    sources = directory / "sources" / "warc"
+    with _locked(directory):
+        shutil.rmtree(sources, ignore_errors=True)
+        for key in store.list("warc/"):
+            parts = key.split("/")
+            if len(parts) != 3 or not key.endswith(".cdxj"):
+                continue
+            data = store.get_bytes(key)
+            if data is None:
+                continue
+            target = sources / parts[1] / parts[2]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        archive_paths = str(store.uri).rstrip("/") + "/warc/"
+        part, crawls = _rebuild(sources, directory, name, archive_paths, zipnum_min_lines)
+        collection = Collection(
+            directory=directory,
+            name=name,
+            indexes=directory / "indexes",
+            config=directory / "config.yaml",
+            description=directory / "collection.json",
+            records=part.lines,
+            crawls=tuple(crawls),
+            parts=(part,),
+        )
+    logger.info("Collection %s over %s: %d record(s) in %s", name, store.describe(), part.lines, directory)
     return collection
 
 
