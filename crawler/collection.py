@@ -93,7 +93,8 @@ class CollectionExtension:
             )
             raise NotConfigured("the store is not a local directory")
         ext = cls(config, session, store.root, crawler.stats)
-        session.warc.on_file_ready.append(ext.file_ready)
+        # First: the session's own hook moves the WACZ into the spool (and later removes the local CDXJ).
+        session.warc.on_file_ready.insert(0, ext.file_ready)
         session.add_closing_step("replay collection", ext.update)
         return ext
 

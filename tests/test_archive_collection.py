@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 import random
+import re
 import urllib.request
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
@@ -145,7 +146,12 @@ def test_two_crawls_replay_from_one_collection(
     assert {c for p in parts for c in p.crawls} == {"coll-one", "coll-two"}
     assert sum(p.lines for p in parts) == len(per_crawl)
     assert any(p.zipnum for p in parts), parts
-    assert second.stat("collection/records") == len(per_crawl)
+    closed = re.search(
+        r"crawl coll-two added \((\d+) record\(s\)\), \d+ part\(s\), (\d+) record\(s\) in all", second.log
+    )
+    assert closed is not None, second.log[-3000:]
+    assert int(closed.group(2)) == len(per_crawl)
+    assert int(closed.group(1)) == len(read_cdxj(sorted((store / "warc" / "coll-two").glob("*.cdxj"))))
     description = json.loads((store / "collection" / "collection.json").read_text(encoding="utf-8"))
     assert [r["crawlId"] for r in description["resources"]] == ["coll-one", "coll-two"]
     assert all((store / "collection" / r["path"]).is_file() for r in description["resources"])
