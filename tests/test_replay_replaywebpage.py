@@ -105,7 +105,7 @@ def test_every_page_opens_in_replaywebpage_from_the_wacz(
 
     # Each page is the archived page: its title is the archived HTML's, or for an article whose page sets
     # its title by script (the gated site) the title holds the article's headline; and it has text.
-    headlines = {line["warc"]["target_uri"]: _normal(line["title"]) for line in newsroom_crawl.manifest()}
+    headlines = {url_key(gold.url): _normal(gold.title) for gold in newsroom.articles}
 
     def right(title: str, url: str, ts: str) -> bool:
         return _normal(title) == titles.get((url, ts)) or bool(
@@ -113,7 +113,7 @@ def test_every_page_opens_in_replaywebpage_from_the_wacz(
         )
 
     wrong = {
-        p.url: (_normal(p.title), titles.get((p.url, c.timestamp)), headlines.get(p.url))
+        p.url: (_normal(p.title), titles.get((p.url, c.timestamp)), headlines.get(url_key(p.url)))
         for p, c in zip(check.pages, pages, strict=True)
         if (p.url, c.timestamp) in titles and not right(p.title, p.url, c.timestamp)
     }
