@@ -10,11 +10,14 @@ import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
 
 from crawler import settings as project
+from crawler.distributed.config import seed_messages
+from crawler.sources import load_sources
 from crawler.urls import canonicalize_url
 from tests.crawling import FAST, REPO, run_scrapy, scrapy_command, scrapy_env
 from tests.slot_log import DEFAULT_POLITENESS, MIN_SPACING, assert_slot_bounds, paced_sites
@@ -196,6 +199,113 @@ def test_killed_worker_loses_nothing(newsroom: Any, redis_url: str, tmp_path: Pa
     # Requests w1 had in flight were requeued by w2 (fetched again: documented in crawler/distributed/__init__.py).
     assert stats.get("redis/requeued", 0) >= 1, stats
     assert "Traceback" not in w2
+
+
+def _article_fingerprints(newsroom: Any) -> set[bytes]:
+    """The duplicate filter's fingerprints of the relevant articles' requests (scrapy-redis computes them
+    from the method and the canonicalised URL)."""
+    from scrapy import Request
+    from scrapy_redis.dupefilter import RFPDupeFilter
+
+    dupefilter = RFPDupeFilter(server=None, key="unused")
+    return {
+        dupefilter.request_fingerprint(Request(a.url)).encode()
+        for a in newsroom.articles
+        if a.relevant and not a.id.startswith("pub-")
+    }
+
+
+def _marked_seen(fingerprints: set[bytes]) -> Any:
+    """The reply to the command that first marks a relevant article seen in the duplicate filter."""
+    return lambda sent, answer: answer.startswith(b":1\r\n") and any(fp in sent for fp in fingerprints)
+
+
+def _taken_from_queue(queue_key: bytes, urls: set[bytes]) -> Any:
+    """The reply that hands the worker a relevant article's request from the shared queue."""
+    return lambda sent, answer: queue_key in sent and any(url in answer for url in urls)
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _seed_taken(seeds_key: bytes) -> Any:
+    """The reply that hands the worker one of the crawl's seeds."""
+    return lambda sent, answer: (
+        seeds_key in sent and answer.startswith(b"$") and not answer.startswith(b"$-1")
+    )
+
+
+@pytest.mark.parametrize("moment", ["seed-taken", "marked-seen", "taken-from-queue"])
+@pytest.mark.timeout(900)
+def test_worker_killed_between_two_redis_steps_loses_nothing(
+    moment: str, newsroom: Any, redis_url: str, tmp_path: Path
+) -> None:
+    """A worker killed right after Redis has handed it a seed, marked an article seen or handed it the
+    article's request, and before the worker hears the answer: the survivor still fetches and stores every
+    relevant article. (Each of those steps took two round trips; a kill between them lost what it moved.)"""
+    from w3lib.url import safe_url_string
+
+    from tests.redis_tap import RedisTap
+
+    sources = tmp_path / "sources.yaml"
+    newsroom.write_sources(sources)
+    archive = tmp_path / "archive"
+    crawl_id = f"dist-tap-{moment}"
+    newsroom.reset_requests()
+    urls = {
+        safe_url_string(a.url).encode()
+        for a in newsroom.articles
+        if a.relevant and not a.id.startswith("pub-")
+    }
+    if moment == "seed-taken":
+        armed = _seed_taken(f"libya:{crawl_id}:seeds".encode())  # seeds are taken before any page
+    else:
+        queue_key = f"libya:{crawl_id}:requests".encode()
+        fingerprints = _article_fingerprints(newsroom)
+        trigger = (
+            _marked_seen(fingerprints) if moment == "marked-seen" else _taken_from_queue(queue_key, urls)
+        )
+        # Armed once the crawl is under way (the seeds and some listings fetched): the kill lands mid-crawl.
+        armed = lambda sent, answer: len(newsroom.requests) >= 20 and trigger(sent, answer)  # noqa: E731
+    tap = RedisTap(int(redis_url.rsplit(":", 1)[1].split("/")[0]), armed)
+    try:
+        _seed(sources, redis_url, crawl_id)
+        doomed = _worker(sources, archive, tmp_path, tap.url, crawl_id, "w1")
+        tap.victim = doomed.pid
+        if moment == "seed-taken":  # else the survivor, starting as fast, may take every seed itself
+            tap.fired.wait(timeout=180)
+        survivor = _worker(sources, archive, tmp_path, redis_url, crawl_id, "w2")
+        try:
+            code = survivor.wait(timeout=600)
+            doomed.wait(timeout=30)
+        finally:
+            for proc in (doomed, survivor):
+                if proc.poll() is None:
+                    proc.kill()
+    finally:
+        tap.close()
+    assert tap.fired.is_set(), "the worker never reached the chosen moment"
+    assert doomed.returncode == -signal.SIGKILL
+    assert code == 0, (tmp_path / "w2.log").read_text()[-3000:]
+    upload = run_scrapy(
+        scrapy_command(
+            "upload", settings={"ARCHIVE_URI": str(archive), "ARCHIVE_SPOOL_DIR": str(tmp_path / "spool-w1")}
+        )
+    )
+    assert upload.returncode == 0, upload.stdout + upload.stderr
+    stored = {line["canonical_url"] for line in _manifest_lines(archive)}
+    stored |= {
+        json.loads(p.read_text(encoding="utf-8"))["canonical_url"] for p in (archive / "text").rglob("*.json")
+    }
+    missing = _relevant(newsroom) - stored
+    assert not missing, missing
+    # Every seed was fetched too (a site's home page, sitemaps and feeds each lead to its articles).
+    fetched = {(r.site, r.path) for r in newsroom.requests}
+    seeds = [json.loads(m) for m in seed_messages(load_sources(sources), obey_robots=True)]
+    unfetched = [s["url"] for s in seeds if (s["site"], _path(s["url"])) not in fetched]
+    assert not unfetched, unfetched
 
 
 @pytest.mark.timeout(900)

@@ -11,13 +11,16 @@ The revisit digest index is shared across crawls at ``libya:digests``.
 
 A request counts as in flight from the moment this worker takes it from the shared queue
 (``InflightScheduler``) until its article is stored or dropped, its errback ran, or its callback finished.
+Every step a request makes between the keys is one Lua script, so there is no moment where it is in none:
+marking it seen and queueing it; popping it and recording it as in flight; putting a dead worker's requests
+back. A seed moves to the taking worker's ``seeding:<id>`` list until its requests are queued.
 
 Seeds are turned into requests by the spider, so they pass through the shared duplicate filter
 (scrapy-redis's own ``make_request_from_data`` sets ``dont_filter`` and would skip it).
 
 A worker that dies (killed, machine lost) stops refreshing its heartbeat. Any other worker that finds the
-heartbeat gone claims the dead worker's in-flight requests (an atomic RENAME, so one claimant) and puts
-them back on the queue with ``dont_filter``: requests in flight are *requeued and fetched again*. A request
+heartbeat gone puts the dead worker's in-flight requests back on the queue and its seeds back with the
+seeds, in one script (so one claimant): requests in flight are *requeued and fetched again*. A request
 leaves the in-flight set only when its response has been fully processed (its article stored or dropped),
 so a worker killed between download and storage loses nothing either.
 

@@ -15,26 +15,37 @@ from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.http import Response
-from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.request import request_from_dict
 from twisted.internet import task
 
 from crawler.distributed.config import RedisConfig
+from crawler.distributed.scheduler import inflight_field
 from crawler.items import ArticlePage
 
 logger = logging.getLogger(__name__)
 
 
-def _picklable(value: Any) -> bool:
-    try:
-        pickle.dumps(value, protocol=4)
-    except (pickle.PicklingError, TypeError, AttributeError):
-        return False
-    return True
-
-
-def _fingerprint(request: Request) -> str:
-    return f"{request.method} {request.url}"
+# KEYS: the dead worker's in-flight hash, its heartbeat, its seeds being scheduled, the queue, the seeds.
+# Puts everything the worker had taken back where it came from, unless its heartbeat is back (-1). Returns
+# how many requests and seeds it moved, and the in-flight values an older version wrote (a pickled request
+# dict, requeued by the caller). One script, so one claimant and no moment where an entry is nowhere.
+_RECOVER = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local moved, older = 0, {}
+local held = redis.call('HGETALL', KEYS[1])
+for i = 2, #held, 2 do
+  local eol = string.find(held[i], '\\n', 1, true)
+  if string.find(held[i], '\\nv1 ', 1, true) == eol then
+    redis.call('ZADD', KEYS[4], string.sub(held[i], 1, eol - 1), string.sub(held[i], eol + 1))
+    moved = moved + 1
+  else
+    table.insert(older, held[i])
+  end
+end
+while redis.call('LMOVE', KEYS[3], KEYS[5], 'RIGHT', 'LEFT') do moved = moved + 1 end
+redis.call('DEL', KEYS[1], KEYS[3])
+return {moved, older}
+"""
 
 
 class RedisCoordinator:
@@ -48,6 +59,8 @@ class RedisCoordinator:
         self.server: Any = redis.Redis.from_url(config.url)
         self.inflight_key = config.key(f"inflight:{config.worker_id}")
         self.heartbeat_key = config.key(f"worker:{config.worker_id}")
+        self.seeding_key = config.key(f"seeding:{config.worker_id}")
+        self._recover = self.server.register_script(_RECOVER)
         self._beat: task.LoopingCall | None = None
         self._idle_since: float | None = None
 
@@ -86,24 +99,19 @@ class RedisCoordinator:
 
     # --- in-flight bookkeeping -----------------------------------------------------------------------
 
-    def track(self, request: Request, spider: Spider) -> None:
-        """Record a request this worker took from the shared queue, until its outcome is known."""
-        if request.callback is NO_CALLBACK:
-            return  # engine-internal downloads (robots.txt): their answer never reaches the spider
-        data = request.to_dict(spider=spider)
-        # The renderer adds callables to a browser request's meta after the queue; they are rebuilt when
-        # the request comes back, so they are left out here.
-        data["meta"] = {k: v for k, v in data.get("meta", {}).items() if _picklable(v)}
-        with self.server.pipeline() as pipe:
-            pipe.hset(self.inflight_key, _fingerprint(request), pickle.dumps(data, protocol=4))
-            # A redirect hop is done once the request it led to is on its way.
-            for url in request.meta.get("redirect_urls", []):
-                pipe.hdel(self.inflight_key, f"GET {url}")
-            pipe.execute()
+    def record(self, request: Request, score: int, entry: bytes) -> None:
+        """Record as in flight a request taken from the queue without the atomic pop (an older entry)."""
+        self.server.hset(self.inflight_key, inflight_field(request), str(score).encode() + b"\n" + entry)
+
+    def took(self, request: Request) -> None:
+        """A request left the queue for this worker: the redirect hops that led to it are done."""
+        hops = request.meta.get("redirect_urls", [])
+        if hops:
+            self.server.hdel(self.inflight_key, *(f"GET {url}" for url in hops))
 
     def done(self, request: Request | None) -> None:
         if request is not None:
-            self.server.hdel(self.inflight_key, _fingerprint(request))
+            self.server.hdel(self.inflight_key, inflight_field(request))
 
     def item_done(
         self, item: Any, response: Response | None = None, spider: Spider | None = None, **kw: Any
@@ -134,52 +142,66 @@ class RedisCoordinator:
         )
 
     def _schedule_seeds(self, spider: Spider) -> int:
+        """Turn the shared seeds into requests. A seed is moved to this worker's ``seeding`` list while its
+        requests are queued, so a worker killed meanwhile gives it back (``_recover_dead_workers``)."""
         engine = self.crawler.engine
         assert engine is not None
         count = 0
         while True:
-            data = self.server.lpop(self.config.key("seeds"))
+            data = self.server.lmove(self.config.key("seeds"), self.seeding_key, "LEFT", "RIGHT")
             if data is None:
                 break
             for request in spider.requests_from_seed(json.loads(data)):  # type: ignore[attr-defined]
                 engine.crawl(request)
                 count += 1
+            self.server.lrem(self.seeding_key, 1, data)
         return count
+
+    def _dead_workers(self) -> set[str]:
+        workers = set()
+        for kind in ("inflight", "seeding"):
+            prefix = self.config.key(f"{kind}:")
+            for raw_key in self.server.scan_iter(match=prefix + "*"):
+                worker = raw_key.decode()[len(prefix) :]
+                if worker != self.config.worker_id and ":" not in worker:
+                    workers.add(worker)
+        return {w for w in workers if not self.server.exists(self.config.key(f"worker:{w}"))}
 
     def _recover_dead_workers(self, spider: Spider) -> int:
         engine = self.crawler.engine
         assert engine is not None
         recovered = 0
-        prefix = self.config.key("inflight:")
-        for raw_key in self.server.scan_iter(match=prefix + "*"):
-            key = raw_key.decode()
-            worker = key[len(prefix) :]
-            if worker == self.config.worker_id or ":" in worker:
-                continue
-            if self.server.exists(self.config.key(f"worker:{worker}")):
-                continue
-            claim = self.config.key(f"claimed:{self.config.worker_id}:{time.time_ns()}")
-            try:
-                self.server.rename(key, claim)  # atomic: exactly one worker claims the dead one's work
-            except Exception:  # redis.ResponseError when another worker renamed it first
-                continue
-            for blob in self.server.hvals(claim):
+        for worker in sorted(self._dead_workers()):
+            keys = [
+                self.config.key(f"inflight:{worker}"),
+                self.config.key(f"worker:{worker}"),
+                self.config.key(f"seeding:{worker}"),
+                self.config.key("requests"),
+                self.config.key("seeds"),
+            ]
+            result = self._recover(keys=keys)
+            if result == -1:
+                continue  # its heartbeat came back
+            moved, older = int(result[0]), result[1]
+            for blob in older:
                 request = request_from_dict(pickle.loads(blob), spider=spider)
                 request.dont_filter = True
                 engine.crawl(request)
-                recovered += 1
-            self.server.delete(claim)
-            logger.warning("Requeued %d in-flight request(s) of dead worker %s", recovered, worker)
-            self.crawler.stats.inc_value("redis/requeued", recovered)
+            count = moved + len(older)
+            if count:
+                logger.warning("Requeued %d in-flight request(s) and seed(s) of dead worker %s", count, worker)
+                self.crawler.stats.inc_value("redis/requeued", count)
+            recovered += count
         return recovered
 
     def _others_busy(self) -> bool:
         """True while the shared queue has work or another live worker has requests in flight."""
         if self.server.zcard(self.config.key("requests")) or self.server.llen(self.config.key("seeds")):
             return True
-        prefix = self.config.key("inflight:")
-        for raw_key in self.server.scan_iter(match=prefix + "*"):
-            worker = raw_key.decode()[len(prefix) :]
-            if ":" not in worker and self.server.hlen(raw_key):
-                return True  # alive: it may still add requests; dead: recovery picks it up next idle
+        for kind in ("inflight", "seeding"):
+            prefix = self.config.key(f"{kind}:")
+            for raw_key in self.server.scan_iter(match=prefix + "*"):
+                worker = raw_key.decode()[len(prefix) :]
+                if ":" not in worker and worker != self.config.worker_id:
+                    return True  # alive: it may still add requests; dead: recovery picks it up next idle
         return False
