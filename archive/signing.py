@@ -7,10 +7,10 @@ SHA-256, of the ``hash`` string's UTF-8 bytes, as the 96 bytes r||s: IEEE P1363,
 and checks) and ``publicKey`` (base64 of the DER SubjectPublicKeyInfo). The spec names no curve or
 encoding for anonymous signatures; its reference implementation (ArchiveWeb.page) signs with WebCrypto's
 P-384, and the reader that checks them, wabac.js in ReplayWeb.page, imports the key as P-384 and verifies
-r||s, so this is the form other tools can verify (a DER P-256 signature fails there). No network: the key pair is the crawler's own (``load_or_create_key``), so a
-signature proves that one key holder made the package and that nothing in it changed since, not who the
-holder is. The domain-certificate signature (an ``authsign`` server with a certificate for a domain and an
-RFC 3161 timestamp) is not made here.
+r||s, so this is the form other tools can verify (a DER P-256 signature fails there). No network: the key
+pair is the crawler's own (``load_or_create_key``), so a signature proves that one key holder made the
+package and that nothing in it changed since, not who the holder is. The domain-certificate signature (an
+``authsign`` server with a certificate for a domain and an RFC 3161 timestamp) is not made here.
 
 ``sign_wacz`` rewrites the package with the signed digest file (other members copied byte for byte, with
 their compression). The verifier is a separate implementation: ``archive.wacz_verify``.
