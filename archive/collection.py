@@ -53,7 +53,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, TextIO
 
 logger = logging.getLogger(__name__)
 
@@ -182,11 +182,11 @@ def write_zipnum(
     count = offset = block_no = 0
     block: list[str] = []
 
-    def flush(out: object, index: object) -> None:
+    def flush(out: BinaryIO, index: TextIO) -> None:
         nonlocal offset, block_no
         compressed = gzip.compress("".join(block).encode("utf-8"), compresslevel=6, mtime=0)
-        out.write(compressed)  # type: ignore[attr-defined]
-        index.write(f"{_sort_key(block[0])}\t{name}\t{offset}\t{len(compressed)}\t{block_no + 1}\n")  # type: ignore[attr-defined]
+        out.write(compressed)
+        index.write(f"{_sort_key(block[0])}\t{name}\t{offset}\t{len(compressed)}\t{block_no + 1}\n")
         offset += len(compressed)
         block_no += 1
         block.clear()

@@ -3,7 +3,6 @@ wabac.js verifies the package's signature: a second verifier, not ours; a forged
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import html
 import json
@@ -168,10 +167,10 @@ def _resign_with_another_key(package: Path, out: Path) -> None:
     """``out``: ``package`` whose signedData names another public key (the signature stays the crawl's)."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    other = base64.b64encode(base64.b64decode(public_key_b64(ec.generate_private_key(ec.SECP384R1()))))
+    other = public_key_b64(ec.generate_private_key(ec.SECP384R1()))
     with zipfile.ZipFile(package) as source, zipfile.ZipFile(out, "w") as target:
         digest = json.loads(source.read("datapackage-digest.json"))
-        digest["signedData"]["publicKey"] = other.decode("ascii")
+        digest["signedData"]["publicKey"] = other
         for info in source.infolist():
             data = source.read(info.filename)
             target.writestr(info, json.dumps(digest) if info.filename == "datapackage-digest.json" else data)
