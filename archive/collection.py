@@ -332,10 +332,6 @@ class Package:
     sha256: str
     crawl_id: str
 
-    @classmethod
-    def of(cls, path: Path, crawl_id: str, name: str | None = None) -> Package:
-        return cls(name or path.name, path.stat().st_size, _sha256(path), crawl_id)
-
 
 def write_description(
     root: Path, directory: Path, crawls: Sequence[str], coming: Sequence[Package] = ()

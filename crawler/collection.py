@@ -2,7 +2,8 @@
 
 ``CollectionExtension`` (EXTENSIONS, after the session) watches the crawl's finished files: each CDXJ index
 is copied aside (``<spool>/collection/<crawl-id>/``) when it is ready, because the session removes the local
-copies once the WACZ is built, and each WACZ's size and SHA-256 are noted. In the session's closing sequence
+copies once the WACZ is built; the crawl's WACZ packages (however many) are those it handed to the spool,
+with the SHA-256 the spool took. In the session's closing sequence
 (``add_closing_step``: after the WACZ, before the report and the uploads' drain) the crawl's CDXJ become one
 new sorted part of the collection index, compacted with the older parts by merging sorted runs
 (``archive.collection.add_crawl``); ``collection.json`` lists the crawl's packages at their store paths.
@@ -27,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import NotConfigured
 
 from archive.collection import DEFAULT_NAME, ZIPNUM_MIN_LINES, Package, add_crawl
-from archive.keys import wacz_key
 from archive.store import FileStore
 from crawler.config import SettingsReader
 from crawler.session import ArchiveSession
@@ -73,7 +73,6 @@ class CollectionExtension:
         self.crawl_id = session.warc.config.crawl_id
         self.aside = session.storage.spool.directory / "collection" / self.crawl_id.replace("/", "_")
         self.cdxj: list[Path] = []
-        self.packages: list[Package] = []
         self._lock = threading.Lock()
 
     @classmethod
@@ -99,23 +98,28 @@ class CollectionExtension:
         return ext
 
     def file_ready(self, path: Path) -> None:
-        """A finished file of the crawl (WARC writer's finishing thread): keep its CDXJ, note its WACZ."""
+        """A finished file of the crawl (WARC writer's finishing thread): keep a copy of its CDXJ."""
         if path.suffix == ".cdxj":
             self.aside.mkdir(parents=True, exist_ok=True)
             copy = self.aside / path.name
             shutil.copyfile(path, copy)
             with self._lock:
                 self.cdxj.append(copy)
-        elif path.suffix == ".wacz":
-            name = wacz_key(self.session.config.part_name).rsplit("/", 1)[-1]
-            package = Package.of(path, self.crawl_id, name)
-            with self._lock:
-                self.packages.append(package)
+
+    def packages(self) -> list[Package]:
+        """The crawl's WACZ packages as handed to the store (key, size and SHA-256 as the spool hashed them)."""
+        entries = list(getattr(self.session.storage.spool, "added", []))
+        return [
+            Package(e.key.removeprefix("wacz/"), e.size, e.sha256, self.crawl_id)
+            for e in entries
+            if e.key.startswith("wacz/") and e.key.endswith(".wacz") and e.key.count("/") == 1
+        ]
 
     def update(self) -> None:
         """Closing step: the crawl's index into the collection (``archive.collection.add_crawl``)."""
         with self._lock:
-            cdxj, packages = sorted(self.cdxj), list(self.packages)
+            cdxj = sorted(self.cdxj)
+        packages = self.packages()
         result = add_crawl(
             self.root,
             self.crawl_id,
