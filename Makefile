@@ -4,10 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYWB_VENV := .pywb-venv
+RWP_DIR := .replaywebpage
 # make demo STORE=file: crawl straight into ./archive-data instead of the demo's local S3 (SeaweedFS).
 STORE ?= s3
 
-.PHONY: demo test lint typecheck unit eval bench scrapyd deps venv system-deps pywb clean
+.PHONY: demo test lint typecheck unit eval bench scrapyd deps venv system-deps pywb replaywebpage clean
 
 demo: deps
 	$(BIN)/python -m devtools.demo --store $(STORE)
@@ -51,7 +52,7 @@ bench: deps $(PEER_VENV)/.installed
 scrapyd: deps
 	./scripts/scrapyd.sh
 
-deps: venv system-deps
+deps: venv system-deps replaywebpage
 
 venv: $(STAMP)
 
@@ -66,6 +67,10 @@ system-deps:
 
 pywb:
 	./scripts/pywb-venv.sh $(PYWB_VENV)
+
+# ReplayWeb.page's static files (npm package replaywebpage) for the ReplayWeb.page replay test.
+replaywebpage: system-deps
+	./scripts/replaywebpage.sh $(RWP_DIR)
 
 clean:
 	rm -rf archive-data archive-spool .demo build *.egg-info

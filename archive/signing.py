@@ -2,12 +2,15 @@
 
 A WACZ's ``datapackage.json`` lists every file of the package with its SHA-256; ``datapackage-digest.json``
 holds the SHA-256 of ``datapackage.json``. Signing adds ``signedData`` to the digest file: the same
-``hash`` string, ``created`` (UTC), ``software``, ``signature`` (base64 of the DER-encoded ECDSA P-256
-signature, SHA-256, of the ``hash`` string's UTF-8 bytes) and ``publicKey`` (base64 of the DER
-SubjectPublicKeyInfo). No network: the key pair is the crawler's own (``load_or_create_key``), so a
-signature proves that one key holder made the package and that nothing in it changed since, not who the
-holder is. The domain-certificate signature (an ``authsign`` server with a certificate for a domain and an
-RFC 3161 timestamp) is not made here.
+``hash`` string, ``created`` (UTC), ``software``, ``signature`` (base64 of the ECDSA P-384 signature,
+SHA-256, of the ``hash`` string's UTF-8 bytes, as the 96 bytes r||s: IEEE P1363, the form WebCrypto makes
+and checks) and ``publicKey`` (base64 of the DER SubjectPublicKeyInfo). The spec names no curve or
+encoding for anonymous signatures; its reference implementation (ArchiveWeb.page) signs with WebCrypto's
+P-384, and the reader that checks them, wabac.js in ReplayWeb.page, imports the key as P-384 and verifies
+r||s, so this is the form other tools can verify (a DER P-256 signature fails there). No network: the key
+pair is the crawler's own (``load_or_create_key``), so a signature proves that one key holder made the
+package and that nothing in it changed since, not who the holder is. The domain-certificate signature (an
+``authsign`` server with a certificate for a domain and an RFC 3161 timestamp) is not made here.
 
 ``sign_wacz`` rewrites the package with the signed digest file (other members copied byte for byte, with
 their compression). The verifier is a separate implementation: ``archive.wacz_verify``.
@@ -26,6 +29,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 DIGEST_FILE = "datapackage-digest.json"
 PACKAGE_FILE = "datapackage.json"
@@ -40,16 +44,22 @@ def load_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
         raise SigningError(f"not an unencrypted PEM private key ({type(exc).__name__})") from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP256R1):
-        raise SigningError("the WACZ signing key must be an ECDSA P-256 (secp256r1) key")
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or not isinstance(key.curve, ec.SECP384R1):
+        raise SigningError(
+            "the WACZ signing key must be an ECDSA P-384 (secp384r1) key (what WACZ readers verify); "
+            "make one with `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384`"
+        )
     return key
 
 
 def load_or_create_key(path: Path) -> ec.EllipticCurvePrivateKey:
-    """The key pair in ``path`` (PEM, PKCS#8); a new P-256 key written there (mode 0600) when missing."""
+    """The key pair in ``path`` (PEM, PKCS#8); a new P-384 key written there (mode 0600) when missing."""
     if path.exists():
-        return load_key(path.read_bytes())
-    key = ec.generate_private_key(ec.SECP256R1())
+        try:
+            return load_key(path.read_bytes())
+        except SigningError as exc:
+            raise SigningError(f"{path}: {exc}") from None
+    key = ec.generate_private_key(ec.SECP384R1())
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -79,7 +89,9 @@ def sign_wacz(
     except (zipfile.BadZipFile, KeyError) as exc:
         raise SigningError(f"{path} is not a WACZ package: {exc}") from None
     digest = "sha256:" + hashlib.sha256(datapackage).hexdigest()
-    signature = key.sign(digest.encode("utf-8"), ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(key.sign(digest.encode("utf-8"), ec.ECDSA(hashes.SHA256())))
+    size = (key.curve.key_size + 7) // 8
+    signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")  # IEEE P1363, as WebCrypto
     # The signature's time is the package's: WACZ readers (py-wacz) require the two to be equal.
     stated = json.loads(datapackage).get("created")
     when = stated if isinstance(stated, str) and stated and created is None else ""

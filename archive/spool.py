@@ -123,6 +123,8 @@ class Spool:
         self.max_backoff = max_backoff
         self._stats = stats
         self._on_uploaded = on_uploaded
+        # Every object handed over by this process (key, SHA-256, size): what a crawl report lists.
+        self.added: list[SpoolEntry] = []
         self._cond = threading.Condition()
         self._queue: deque[SpoolEntry] = deque()
         self._inflight: dict[str, SpoolEntry] = {}
@@ -320,6 +322,7 @@ class Spool:
 
     def _enqueue(self, entry: SpoolEntry) -> None:
         with self._cond:
+            self.added.append(entry)
             self._queue.append(entry)
             self._count += 1
             self._bytes += entry.size

@@ -5,6 +5,8 @@ it states; ``datapackage-digest.json`` states the SHA-256 of ``datapackage.json`
 anonymously, that ``signedData.hash`` is that digest and ``signedData.signature`` verifies against
 ``signedData.publicKey``. The signature is checked by the ``openssl`` command (OpenSSL's own ECDSA), not by
 the Python library that ``archive.signing`` signs with, so one implementation's mistake cannot hide itself.
+A signature is either r||s (IEEE P1363, what WebCrypto makes: ArchiveWeb.page, this crawler) or DER (what
+authsign makes); the first is re-encoded as DER here for openssl.
 """
 
 from __future__ import annotations
@@ -42,6 +44,29 @@ def _sha256(package: zipfile.ZipFile, name: str) -> tuple[str, int]:
             digest.update(block)
             size += len(block)
     return digest.hexdigest(), size
+
+
+def _der_integer(value: bytes) -> bytes:
+    value = value.lstrip(b"\x00") or b"\x00"
+    if value[0] & 0x80:
+        value = b"\x00" + value  # DER INTEGERs are signed: keep r and s positive
+    return b"\x02" + _der_length(len(value)) + value
+
+
+def _der_length(length: int) -> bytes:
+    if length < 0x80:
+        return bytes([length])
+    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(encoded)]) + encoded
+
+
+def signature_as_der(signature: bytes) -> bytes:
+    """An ECDSA signature as DER ``SEQUENCE { r, s }``: r||s of P-256/P-384/P-521 re-encoded, DER kept."""
+    if len(signature) in (64, 96, 132):  # 2 x 32, 48, 66 bytes; a DER signature is never one of these
+        half = len(signature) // 2
+        body = _der_integer(signature[:half]) + _der_integer(signature[half:])
+        return b"\x30" + _der_length(len(body)) + body
+    return signature
 
 
 def _openssl_verifies(public_key_der: bytes, signature_der: bytes, message: bytes) -> bool:
@@ -122,6 +147,6 @@ def verify_wacz(path: Path | str) -> Verification:
     except ValueError:
         result.problems.append("signedData: publicKey or signature is not base64")
         return result
-    if not _openssl_verifies(key, signature, str(signed.get("hash", "")).encode("utf-8")):
+    if not _openssl_verifies(key, signature_as_der(signature), str(signed.get("hash", "")).encode("utf-8")):
         result.problems.append("signedData.signature does not verify against signedData.publicKey")
     return result

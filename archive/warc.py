@@ -64,6 +64,8 @@ logger = logging.getLogger(__name__)
 WARC_VERSION = "WARC/1.1"
 REVISIT_PROFILE = "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest"
 TEXT_URI_PREFIX = "urn:text:"
+#: Target-URI prefix of the metadata record that keeps a 304 answer's own status line and headers.
+NOT_MODIFIED_URI_PREFIX = "urn:not-modified:"
 NOT_MODIFIED_PROFILE = "http://netpreserve.org/warc/1.1/revisit/server-not-modified"
 OPEN_SUFFIX = ".open"
 
@@ -157,12 +159,16 @@ class WarcRotatingWriter:
             elif self.digest_index is not None and capture.status == 200 and capture.body and not truncated:
                 refers_to = self.digest_index.get(digest)
             if refers_to is not None:
+                # A server-not-modified revisit has an empty block (WARC 1.1 6.7.3 lets it): replay tools
+                # (pywb, wabac.js) then answer with the original's status, headers and payload, where the
+                # 304's own headers would make them replay "304 Not Modified". Those go to a metadata record.
+                not_modified = profile == NOT_MODIFIED_PROFILE
                 record = writer.create_revisit_record(
                     uri,
                     revisit_digest,
                     refers_to[0],
                     refers_to[1],
-                    http_headers=http_headers,
+                    http_headers=None if not_modified else http_headers,
                     warc_headers_dict=dict(record_headers),
                 )
                 record.rec_headers.replace_header("WARC-Profile", profile)
@@ -181,6 +187,22 @@ class WarcRotatingWriter:
 
             request = self._request_record(writer, capture, uri, date, record_id)
             self._write(request, uri, date, None)
+            if refers_to is not None and profile == NOT_MODIFIED_PROFILE:
+                http_headers.compute_headers_buffer()
+                answer = {
+                    "WARC-Date": date,
+                    "WARC-Refers-To": record_id,
+                    "WARC-Refers-To-Target-URI": uri,
+                    "WARC-Refers-To-Date": date,
+                }
+                self._write_block(
+                    NOT_MODIFIED_URI_PREFIX + uri,
+                    "metadata",
+                    http_headers.headers_buff or b"",
+                    "application/http; msgtype=response",
+                    date,
+                    answer,
+                )
 
             if refers_to is not None:
                 self.revisits += 1

@@ -47,7 +47,7 @@ from crawler import identity
 from crawler.config import ConfigError, SettingsReader
 from crawler.secrets import SecretMasker
 from reporting.health import DriftThresholds, HealthLog, HealthStore, SiteHealth
-from reporting.model import CrawlReport, build_report, jsonable_stats, report_key
+from reporting.model import CrawlReport, StoredFile, build_report, jsonable_stats, report_key
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -205,6 +205,17 @@ class CrawlReportExtension:
         data["crawl_id"] = self.config.crawl_id
         return jsonable_stats(data)
 
+    def stored_files(self) -> list[StoredFile]:
+        """The archive files this crawl handed to the store (WARC, CDXJ, WACZ, manifest, datasets, state;
+        not the article texts, whose SHA-256 the manifest lists, nor this report), with their SHA-256."""
+        spool = getattr(self.storage, "spool", None)
+        entries = list(getattr(spool, "added", None) or [])
+        return [
+            StoredFile(e.key, e.size, e.sha256)
+            for e in entries
+            if not e.key.startswith(("text/", "reports/"))
+        ]
+
     def _previous_runs(self) -> dict[str, list[SiteHealth]]:
         if self._history is None:
             return {}
@@ -253,6 +264,7 @@ class CrawlReportExtension:
             thresholds=self.config.thresholds,
             store_uri=str(getattr(self.store, "uri", "") or ""),
             pywb_venv=self.config.pywb_venv,
+            files=self.stored_files(),
         )
         self.report = report
         self._write("stats.json", _json_bytes(stats), "application/json")

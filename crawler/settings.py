@@ -84,6 +84,11 @@ WACZ_ENABLED = True
 WACZ_SIGNING = "anonymous"
 WACZ_SIGNING_KEY = None  # PEM of the private key (a secret: masked); empty: WACZ_SIGNING_KEY_FILE
 WACZ_SIGNING_KEY_FILE = ""  # empty: <ARCHIVE_SPOOL_DIR>/keys/wacz-signing-key.pem, made on first use
+# The store's replay collection (crawler/collection.py): updated as each crawl closes (a local store only);
+# its pywb name; a part of the index with this many lines or more is written ZipNum-style (compressed).
+COLLECTION_UPDATE = True
+COLLECTION_NAME = "libya"
+COLLECTION_ZIPNUM_LINES = 100_000
 WARC_DIR = ""  # empty: <spool>/warc/<crawl id>
 WARC_DIGEST_INDEX = ""  # a JSONL digest index shared between crawls; empty: <WARC_DIR>/digests.jsonl
 
@@ -229,6 +234,8 @@ EXTENSIONS: dict[str, int] = {
     "crawler.frontier.feeder.FrontierMiddleware": 96,
     # Signs each crawl's WACZ right after it is built (crawler/signing.py); after the session that owns it.
     "crawler.signing.WaczSigningExtension": 101,
+    # The store's replay collection (one index over every crawl) gets this crawl's index at close.
+    "crawler.collection.CollectionExtension": 102,
     # The research corpus: near-duplicate index, entity tagger, Parquet dataset parts (through storage).
     "crawler.corpus.CorpusExtension": 125,
     # Operators: the crawl report (written in the session's closing sequence), progress lines, Prometheus.

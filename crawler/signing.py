@@ -3,7 +3,7 @@
 ``WaczSigningExtension`` (EXTENSIONS, after ``crawler.warc.WarcExtension``) gives the WARC extension a
 ``wacz_signer``; the package is signed in the WARC extension's finishing thread, right after it is built.
 
-Settings: WACZ_SIGNING (``anonymous``, the default, or ``off``), WACZ_SIGNING_KEY (the PEM of an ECDSA P-256
+Settings: WACZ_SIGNING (``anonymous``, the default, or ``off``), WACZ_SIGNING_KEY (the PEM of an ECDSA P-384
 private key: a secret, masked in every log line and report like the AWS credentials) or else
 WACZ_SIGNING_KEY_FILE (default ``<ARCHIVE_SPOOL_DIR>/keys/wacz-signing-key.pem``; made, mode 0600, on first
 use: keep it with the crawler's configuration and back it up, since its public key names the archive's
@@ -48,7 +48,12 @@ class WaczSigningConfig:
             try:
                 load_key(key_pem.encode("utf-8"))
             except SigningError as exc:
-                r.fail(f"WACZ_SIGNING_KEY: {exc}; give the PEM of an ECDSA P-256 key or leave it empty")
+                r.fail(f"WACZ_SIGNING_KEY: {exc}; give the PEM of an ECDSA P-384 key or leave it empty")
+        elif mode != "off" and key_file.is_file():
+            try:
+                load_key(key_file.read_bytes())
+            except (SigningError, OSError) as exc:
+                r.fail(f"WACZ_SIGNING_KEY_FILE {key_file}: {exc} (or move the file away: a new key is made)")
         r.check()
         return cls(mode=mode, key_pem=key_pem, key_file=key_file)
 

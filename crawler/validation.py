@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 def _config_builders() -> list[Callable[[BaseSettings], Any]]:
     """Every config's ``from_settings``, imported here so that this module stays cheap to import."""
+    from crawler.collection import CollectionConfig
     from crawler.corpus import CorpusConfig
     from crawler.distributed.config import RedisConfig
     from crawler.focus import FocusConfig
@@ -69,6 +70,7 @@ def _config_builders() -> list[Callable[[BaseSettings], Any]]:
         ReportConfig.from_settings,
         RequisitesConfig.from_settings,
         WaczSigningConfig.from_settings,
+        CollectionConfig.from_settings,
         ProgressConfig.from_settings,
         MetricsConfig.from_settings,
     ]

@@ -160,7 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"  scrapy replay --archive-uri {output}   # pywb; then open http://localhost:8080/{collection.name}/"
     )
-    print(f"  ReplayWeb.page: load {collection.description} (its WACZ packages, signed) or each WACZ in it")
+    print(
+        f"  scrapy replay --archive-uri {output} --viewer replaywebpage   # ReplayWeb.page on collection.json "
+        "(every crawl's signed WACZ), http://localhost:8080/"
+    )
+    print(f"  or load {collection.description} (or one WACZ) in ReplayWeb.page served over HTTP(S)")
     return 0
 
 

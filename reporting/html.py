@@ -98,6 +98,8 @@ def render_html(report: CrawlReport) -> str:
         "median chars",
         "duration",
         "bytes",
+        "requisites fetched",
+        "requisites uncaptured",
     )
     body += [f'<th scope="col">{h}</th>' for h in headers]
     body.append("</tr></thead><tbody>")
@@ -114,6 +116,8 @@ def render_html(report: CrawlReport) -> str:
             format_count(s.median_text_chars),
             format_duration(s.duration_seconds),
             format_bytes(s.bytes),
+            str(s.requisites_fetched),
+            str(s.requisites_uncaptured),
         ]
         body.append(f'<tr{cls} data-site="{_e(s.site)}"><th scope="row">{_e(s.site)}</th>')
         body += [f'<td class="num">{_e(c)}</td>' for c in cells]
@@ -148,7 +152,16 @@ def render_html(report: CrawlReport) -> str:
         f'<li>Manifest: <a href="../../{_e(report.manifest_key)}">'
         f"<code>{_e(report.store_location(report.manifest_key))}</code></a></li>"
     )
-    body.append("</ul><p>Replay the WARC files in pywb:</p>")
+    body.append("</ul>")
+    if report.files:
+        body.append('<h2>Files</h2><table class="files"><thead><tr><th scope="col">object</th>')
+        body.append('<th scope="col">bytes</th><th scope="col">SHA-256</th></tr></thead><tbody>')
+        body += [
+            f'<tr><td><code>{_e(f.key)}</code></td><td class="num">{f.size}</td><td><code>{_e(f.sha256)}</code></td></tr>'
+            for f in report.files
+        ]
+        body.append("</tbody></table>")
+    body.append("<p>Replay the WARC files in pywb:</p>")
     body.append("<pre><code>" + _e("\n".join(report.replay_commands())) + "</code></pre>")
     body.append(f"<p>Then open <code>http://localhost:8080/{_e(report.collection)}/&lt;url&gt;</code>.</p>")
     return (

@@ -38,20 +38,23 @@ def render_markdown(report: CrawlReport) -> str:
         "## Sites",
         "",
         "| site | found | stored | relevant | rendered | failed | empty text | missing date "
-        "| median chars | duration | bytes | backlog left |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| median chars | duration | bytes | backlog left | requisites fetched | requisites uncaptured |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in report.sites:
         out.append(
             f"| {s.site} | {format_count(s.found)} | {s.stored} | {format_count(s.relevant)} | {format_count(s.rendered)} | "
             f"{format_count(s.failed)} | {format_percent(s.empty_rate)} | {format_percent(s.missing_date_rate)} | "
             f"{format_count(s.median_text_chars)} | {format_duration(s.duration_seconds)} | {format_bytes(s.bytes)} | "
-            f"{format_count(s.backlog)} |"
+            f"{format_count(s.backlog)} | {s.requisites_fetched} | {s.requisites_uncaptured} |"
         )
     failures = report.failures()
     if failures:
         out += ["", "## Failures", "", "| reason | count |", "|---|---:|"]
         out += [f"| {label} | {count} |" for label, count in failures]
+    if report.files:
+        out += ["", "## Files", "", "| object | bytes | SHA-256 |", "|---|---:|---|"]
+        out += [f"| `{f.key}` | {f.size} | `{f.sha256}` |" for f in report.files]
     out += ["", "## Replay", "", "```sh", *report.replay_commands(), "```", ""]
     out.append(
         f"Then open http://localhost:8080/{report.collection}/<url>. The WACZ also opens in ReplayWeb.page."

@@ -40,7 +40,14 @@ from reporting.formatting import (
     text_bin,
 )
 from reporting.health import DriftThresholds, DriftWarning, SiteHealth, detect_drift, median_int, rate
-from reporting.stats_keys import BACKLOG_BY_SITE, FAILURE_PREFIXES, GLOBAL_STATS, SITE_STATS
+from reporting.stats_keys import (
+    BACKLOG_BY_SITE,
+    FAILURE_PREFIXES,
+    GLOBAL_STATS,
+    REQUISITES_FETCHED,
+    REQUISITES_UNCAPTURED,
+    SITE_STATS,
+)
 
 __all__ = ["CrawlReport", "SiteReport", "build_report", "jsonable_stats", "load_manifest", "report_key"]
 
@@ -93,6 +100,9 @@ class SiteReport:
     titles: list[dict[str, Any]] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)  # figure -> "stats" | "global" | "manifest"
     drift: list[DriftWarning] = field(default_factory=list)
+    # Page requisites (stylesheets, scripts, images, fonts): fetched, and those the crawl could not capture.
+    requisites_fetched: int = 0
+    requisites_uncaptured: int = 0
 
     @property
     def empty_rate(self) -> float | None:
@@ -154,7 +164,21 @@ class SiteReport:
             "duration_seconds": self.duration_seconds,
             "sources": dict(self.sources),
             "drift": [w.to_dict() for w in self.drift],
+            "requisites_fetched": self.requisites_fetched,
+            "requisites_uncaptured": self.requisites_uncaptured,
         }
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """One object the crawl handed to the store: its key, size and SHA-256 (hex), as the spool hashed it."""
+
+    key: str
+    size: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "size": self.size, "sha256": self.sha256}
 
 
 @dataclass
@@ -169,6 +193,7 @@ class CrawlReport:
     health: list[SiteHealth]
     store_uri: str = ""
     pywb_venv: str = DEFAULT_PYWB_VENV
+    files: list[StoredFile] = field(default_factory=list)
     generated_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     # --- derived ------------------------------------------------------------------------------------------
@@ -271,6 +296,7 @@ class CrawlReport:
             "wacz": self.store_location(self.wacz_key),
             "manifest": self.store_location(self.manifest_key),
             "replay": self.replay_commands(),
+            "files": [f.to_dict() for f in self.files],
         }
 
     def summary_lines(self) -> list[str]:
@@ -313,8 +339,10 @@ def build_report(
     thresholds: DriftThresholds | None = None,
     store_uri: str = "",
     pywb_venv: str = DEFAULT_PYWB_VENV,
+    files: Iterable[StoredFile] = (),
 ) -> CrawlReport:
-    """Build the report; ``sites`` are the crawl's configured sites (so a site with nothing still shows)."""
+    """Build the report; ``sites`` are the crawl's configured sites (so a site with nothing still shows);
+    ``files``: what the crawl stored, listed with their SHA-256 (sorted by key)."""
     flat = jsonable_stats(stats)
     lines = [line for line in manifest if isinstance(line, Mapping)]
     by_site: dict[str, list[Mapping[str, Any]]] = {}
@@ -343,6 +371,7 @@ def build_report(
         health=healths,
         store_uri=store_uri,
         pywb_venv=pywb_venv,
+        files=sorted(files, key=lambda f: f.key),
     )
 
 
@@ -386,6 +415,8 @@ def _site_report(
     backlog = number(stats.get(BACKLOG_BY_SITE.format(site=site)))
     report.backlog = int(backlog) if backlog is not None else None
     report.text_lengths = [_text_chars(line) for line in lines]
+    report.requisites_fetched = int(number(stats.get(f"{REQUISITES_FETCHED}{site}")) or 0)
+    report.requisites_uncaptured = int(number(stats.get(f"{REQUISITES_UNCAPTURED}{site}")) or 0)
     fetched = sorted(str(line["fetched_at"]) for line in lines if line.get("fetched_at"))
     if fetched:
         report.first_fetch, report.last_fetch = fetched[0], fetched[-1]

@@ -65,3 +65,7 @@ ERRORS = "log_count/ERROR"
 SCHEDULED = "scheduler/enqueued"
 # Articles dropped as not relevant (their "Dropped" log lines are DEBUG: this counter is what shows them).
 NOT_RELEVANT = "relevance/irrelevant"
+
+# Page requisites per site (crawler/requisites.py): fetched, and asked for but not captured.
+REQUISITES_FETCHED = "requisites/fetched_by_site/"
+REQUISITES_UNCAPTURED = "requisites/uncaptured_by_site/"

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the system packages the crawler and its tests use, when they are missing:
 # Chromium (rendering JavaScript-gated pages: the full browser, and the old headless shell the crawler
-# prefers when it is there) and redis-server (distributed crawls, tests).
+# prefers when it is there), redis-server (distributed crawls, tests) and npm (ReplayWeb.page for the tests).
 # Debian/Ubuntu via apt-get; elsewhere it prints what to install and carries on.
 set -euo pipefail
 
 need=()
 command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v npm >/dev/null 2>&1 || need+=(npm)  # fetches ReplayWeb.page (scripts/replaywebpage.sh)
 want=()  # nice to have: the crawler falls back to the full chromium without it
 command -v chromium-headless-shell >/dev/null 2>&1 || want+=(chromium-headless-shell)
 [ ${#need[@]} -eq 0 ] && [ ${#want[@]} -eq 0 ] && exit 0

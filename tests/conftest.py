@@ -12,6 +12,7 @@ pytest_plugins = [
     "tests.fixtures_s3",
     "tests.fixtures_redis",
     "tests.fixtures_pywb",
+    "tests.fixtures_replaywebpage",
 ]
 
 # Property tests explore the same examples on every run (and in CI), so a red build always means a change

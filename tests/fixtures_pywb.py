@@ -89,10 +89,15 @@ def _wait_until_up(proc: subprocess.Popen[str], base_url: str) -> None:
 
 
 def _launch(
-    bin_dir: Path, directory: Path, coll: str, procs: list[subprocess.Popen[str]], logs: list[IO[str]]
+    bin_dir: Path,
+    directory: Path,
+    coll: str,
+    procs: list[subprocess.Popen[str]],
+    logs: list[IO[str]],
+    extra_env: dict[str, str] | None = None,
 ) -> PywbServer:
     """pywb with ``directory`` as its working directory (its config.yaml, if any, is used)."""
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", **(extra_env or {})}
     log = (directory / "wayback.log").open("w")
     logs.append(log)
     proc = subprocess.Popen(
@@ -136,11 +141,12 @@ def _stop(procs: list[subprocess.Popen[str]], logs: list[IO[str]]) -> None:
 
 
 @pytest.fixture
-def pywb_in(pywb_venv: Path) -> Iterator[Callable[[Path, str], PywbServer]]:
-    """Factory: ``pywb_in(directory, coll)`` -> pywb running in ``directory`` with its own config.yaml."""
+def pywb_in(pywb_venv: Path) -> Iterator[Callable[..., PywbServer]]:
+    """Factory: ``pywb_in(directory, coll, env=None)`` -> pywb running in ``directory`` with its own
+    config.yaml (``env``: more environment variables, e.g. the AWS_* of an S3 archive path)."""
     procs: list[subprocess.Popen[str]] = []
     logs: list[IO[str]] = []
-    yield lambda directory, coll: _launch(pywb_venv / "bin", directory, coll, procs, logs)
+    yield lambda directory, coll, env=None: _launch(pywb_venv / "bin", directory, coll, procs, logs, env)
     _stop(procs, logs)
 
 

@@ -113,7 +113,7 @@ def test_another_public_key_fails(wacz: Path, tmp_path: Path) -> None:
     sign_wacz(wacz, load_or_create_key(tmp_path / "key.pem"), software="test")
     with zipfile.ZipFile(wacz) as package:
         digest = json.loads(package.read("datapackage-digest.json"))
-    digest["signedData"]["publicKey"] = public_key_b64(ec.generate_private_key(ec.SECP256R1()))
+    digest["signedData"]["publicKey"] = public_key_b64(ec.generate_private_key(ec.SECP384R1()))
     _rewrite(wacz, "datapackage-digest.json", json.dumps(digest).encode())
     assert "signedData.signature does not verify against signedData.publicKey" in verify_wacz(wacz).problems
 
@@ -127,7 +127,7 @@ def test_key_file_is_private_and_kept(tmp_path: Path) -> None:
 
 def test_config_rules_and_the_key_is_masked() -> None:
     pem = (
-        ec.generate_private_key(ec.SECP256R1())
+        ec.generate_private_key(ec.SECP384R1())
         .private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )

@@ -42,10 +42,19 @@ def test_304_becomes_server_not_modified_revisit(tmp_path: Path) -> None:
     records = []
     for path in files:
         with path.open("rb") as fh:
-            records += [(r.rec_type, r.rec_headers) for r in ArchiveIterator(fh)]
-    revisits = [headers for rec_type, headers in records if rec_type == "revisit"]
+            records += [(r.rec_type, r.rec_headers, r.content_stream().read()) for r in ArchiveIterator(fh)]
+    revisits = [(headers, block) for rec_type, headers, block in records if rec_type == "revisit"]
     assert len(revisits) == 1
-    headers = revisits[0]
+    headers, block = revisits[0]
+    # No HTTP headers in the revisit: replay takes the original's "200 OK", headers and payload (a block
+    # with the 304's headers replayed as "304 Not Modified" in pywb). The 304 answer is kept beside it.
+    assert headers.get_header("Content-Length") == "0" and block == b""
+    answers = [(h, b) for rec_type, h, b in records if rec_type == "metadata"]
+    assert len(answers) == 1
+    answer_headers, answer = answers[0]
+    assert answer_headers.get_header("WARC-Refers-To") == headers.get_header("WARC-Record-ID")
+    assert answer_headers.get_header("WARC-Target-URI") == "urn:not-modified:" + first.target_uri
+    assert answer.startswith(b"HTTP/1.1 304 Not Modified\r\n") and b'ETag: "v1"' in answer
     assert headers.get_header("WARC-Profile") == NOT_MODIFIED_PROFILE
     assert headers.get_header("WARC-Refers-To") == first.record_id
     assert headers.get_header("WARC-Refers-To-Target-URI") == first.target_uri

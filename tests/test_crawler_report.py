@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import urllib.request
@@ -178,10 +179,31 @@ def test_report_numbers_equal_the_crawl_stats(newsroom_sources: Path, tmp_path: 
             )
         assert row["drift"] == []
     assert sum(row["stored"] for row in sites.values()) == run.stat("store/articles")
+    # Page requisites per site, from the crawl's stats.
+    for site, row in sites.items():
+        assert row["requisites_fetched"] == run.stat(f"requisites/fetched_by_site/{site}"), site
+        assert row["requisites_uncaptured"] == run.stat(f"requisites/uncaptured_by_site/{site}"), site
+    assert sum(row["requisites_fetched"] for row in sites.values()) == run.stat("requisites/fetched") > 0
+
+    # Every archive file the crawl stored, with its SHA-256: the WARC files, their CDXJ, the WACZ, the
+    # manifest; each hash is that of the object now in the store.
+    files = {f["key"]: f for f in report["files"]}
+    assert any(k.startswith("wacz/report-1/") for k in files) and "manifests/report-1.jsonl" in files
+    assert any(k.startswith("warc/report-1/") and k.endswith(".warc.gz") for k in files)
+    assert any(k.startswith("warc/report-1/") and k.endswith(".cdxj") for k in files)
+    assert not any(k.startswith(("text/", "reports/")) for k in files)
+    for key, entry in files.items():
+        data = (run.archive / key).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["size"] == len(data), key
 
     # Markdown and HTML beside it, a local copy in the spool, the paths in the log.
     md = (run.archive / "reports/report-1/report.md").read_text(encoding="utf-8")
     assert f"stored {run.stat('store/articles')}" in md and "wacz/report-1/" in md
+    packages = [key for key in files if key.startswith("wacz/report-1/") and key.endswith(".wacz")]
+    assert packages
+    for key in packages:
+        assert f"| `{key}` | {files[key]['size']} | `{files[key]['sha256']}` |" in md
+    assert "requisites uncaptured" in md
     assert "<svg" in (run.archive / "reports/report-1/report.html").read_text(encoding="utf-8")
     local = tmp_path / "spool" / "reports" / "report-1" / "report.html"
     assert local.exists()
