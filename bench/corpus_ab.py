@@ -66,9 +66,9 @@ def ab(articles: int, pairs: int, concurrency: int, per_domain: int) -> int:
     ratios = [a[1] / b[1] - 1 for a, b in zip(results["on"], results["off"], strict=True) if b[1]]
     loads = [r[3] for rs in results.values() for r in rs]
     for cost in stages:
-        print(f"{cost.name}: {cost.ms_per_page:.2f} CPU ms a page ({cost.pages} pages) {cost.note}".rstrip())
+        print(f"{cost.name}: {cost.ms:.2f} CPU ms a page ({cost.pages} pages) {cost.note}".rstrip())
     if stages:
-        print(f"corpus stages in all: {sum(c.ms_per_page for c in stages):.2f} CPU ms a page")
+        print(f"corpus stages in all: {sum(c.ms for c in stages):.2f} CPU ms a page")
     print(
         f"medians over {pairs} pairs: corpus on {on_rate:.1f} pages/s, {on_cpu:.1f} CPU ms a page; off "
         f"{off_rate:.1f} pages/s, {off_cpu:.1f} CPU ms a page; CPU {on_cpu - off_cpu:+.1f} ms a page "

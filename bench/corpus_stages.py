@@ -7,7 +7,7 @@ parts into a file store), each timed alone with ``time.process_time`` (this proc
 start-up the corpus adds to a crawl is timed in a fresh process. The interface::
 
     stage_costs(archive: Path) -> list[StageCost]
-    StageCost(name: str, pages: int, cpu: float seconds, note: str); .ms_per_page = 1000 * cpu / pages
+    StageCost(name: str, pages: int, cpu: float seconds, note: str); .ms = 1000 * cpu / pages
 
 Names start with ``stage: ``. Run alone it prints the same numbers for any archive::
 
@@ -23,12 +23,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from stages import StageCost  # noqa: E402  (bench/stages.py: one stage's CPU over its pages)
 
 from archive.store import open_store  # noqa: E402
 from corpus.annotate import record_version_key  # noqa: E402
@@ -36,18 +37,6 @@ from corpus.dataset import DatasetWriter, row_from_record  # noqa: E402
 from corpus.neardup import NearDupIndex, Signature  # noqa: E402
 from corpus.worker import corpus_features, features_signature  # noqa: E402
 from relevance import default_topic_path  # noqa: E402
-
-
-@dataclass(frozen=True)
-class StageCost:
-    name: str
-    pages: int
-    cpu: float  # seconds
-    note: str = ""
-
-    @property
-    def ms_per_page(self) -> float:
-        return 1000 * self.cpu / self.pages if self.pages else 0.0
 
 
 def stored_articles(archive: Path) -> list[tuple[dict[str, Any], str]]:
@@ -172,7 +161,7 @@ def main(argv: list[str]) -> int:
         print("usage: corpus_stages.py ARCHIVE_DIR", file=sys.stderr)
         return 2
     for cost in stage_costs(Path(argv[0])):
-        print(f"{cost.name}: {cost.pages} pages, {cost.ms_per_page:.2f} CPU ms a page {cost.note}")
+        print(f"{cost.name}: {cost.pages} pages, {cost.ms:.2f} CPU ms a page {cost.note}")
     return 0
 
 

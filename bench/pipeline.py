@@ -291,7 +291,7 @@ def corpus_stage_rows(archive: Path) -> list[Row]:
     from corpus_stages import stage_costs
 
     return [
-        Row(c.name, c.pages, c.cpu, c.cpu, None, None, f"{c.ms_per_page:.2f} CPU ms a page {c.note}".strip())
+        Row(c.name, c.pages, c.cpu, c.cpu, None, None, f"{c.ms:.2f} CPU ms a page {c.note}".strip())
         for c in stage_costs(archive)
     ]
 
