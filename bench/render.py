@@ -13,7 +13,7 @@ renderer, GPU, network and other utility processes), each process's own time sam
 
 ``measure(...)`` returns a ``RenderBench``; ``cpu_ms_per_gated_page(...)`` just the number (for
 ``bench/pipeline.py``). CLI: ``--articles N`` (default 200), ``--sites``, ``--set NAME=VALUE`` (any crawl
-setting), ``--json``, ``--max-ms X`` (exit status 1 when over X), ``--keep``.
+setting), ``--json``, ``--max-ms X`` (exit status 1 when over X), ``--keep``, ``--profile FILE`` (py-spy).
 """
 
 from __future__ import annotations
@@ -180,15 +180,17 @@ def measure(
     concurrency: int = 64,
     per_domain: int = 16,
     timeout: float = 1800,
+    profile: Path | None = None,
 ) -> RenderBench:
-    """Crawl ``articles`` all-gated articles over ``sites`` sites with the full pipeline; see the module doc."""
+    """Crawl ``articles`` all-gated articles over ``sites`` sites with the full pipeline; see the module doc.
+    ``profile``: write py-spy's collapsed stacks of the Scrapy process there (py-spy must be installed)."""
     own_dir = workdir is None
     work = Path(tempfile.mkdtemp(prefix="bench-render-")) if workdir is None else workdir
     try:
         from pipeline import bigsite  # here: bench/pipeline.py imports this module
 
         with bigsite(work, articles, gated_share=1.0, sites=sites) as (_, sources):
-            return _crawl(work, sources, sites, settings or {}, concurrency, per_domain, timeout)
+            return _crawl(work, sources, sites, settings or {}, concurrency, per_domain, timeout, profile)
     finally:
         if own_dir:
             shutil.rmtree(work, ignore_errors=True)
@@ -202,6 +204,7 @@ def _crawl(
     concurrency: int,
     per_domain: int,
     timeout: float,
+    profile: Path | None = None,
 ) -> RenderBench:
     run = work / "render-crawl"
     run.mkdir(parents=True, exist_ok=True)
@@ -232,9 +235,12 @@ def _crawl(
         proc = subprocess.Popen(
             cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=(run / "stderr.log").open("wb")
         )
+        spy = _profiler(proc.pid, profile) if profile else None
         with KindSampler(proc.pid) as sampler:
             reaped = _wait(proc, timeout)
             _reap_orphans(set(sampler.cpu) - {proc.pid})
+        if spy is not None:
+            spy.wait(60)
     wall = time.perf_counter() - started
     cpu = children_cpu() - cpu0
     stats: dict[str, Any] = json.loads(stats_file.read_text()) if stats_file.exists() else {}
@@ -249,6 +255,17 @@ def _crawl(
         stats=stats,
         returncode=proc.returncode or 0,
         cpu_reaped=reaped,
+    )
+
+
+def _profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` (its threads and idle time included) until it exits, as collapsed stacks."""
+    spy = shutil.which("py-spy", path=str(Path(PY).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy: pip install py-spy")
+    cmd = [spy, "record", "--pid", str(pid), "--rate", "50", "--format", "raw", "--output", str(out)]
+    return subprocess.Popen(
+        cmd + ["--threads", "--idle"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
 
@@ -288,8 +305,10 @@ def _reap_orphans(pids: set[int], wait: float = 30.0) -> None:
         for pid in list(pending):
             try:
                 done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:  # not ours (its parent reaped it), or already reaped
-                pending.discard(pid)
+            except ChildProcessError:
+                # Not ours yet (its parent is still exiting: it comes to us then) or reaped by its parent.
+                if not os.path.exists(f"/proc/{pid}"):
+                    pending.discard(pid)
                 continue
             if done:
                 pending.discard(pid)
@@ -326,6 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--max-ms", type=float, default=0.0, help="exit 1 when above this many CPU-ms")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy's collapsed stacks of the Scrapy process, to FILE"
+    )
     args = parser.parse_args(argv)
     bad = [item for item in args.set if not re.match(r"^[A-Z0-9_]+=", item)]
     if bad:
@@ -333,7 +355,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = dict(item.split("=", 1) for item in args.set)
     work = Path(tempfile.mkdtemp(prefix="bench-render-"))
     try:
-        result = measure(args.articles, sites=args.sites, settings=settings, workdir=work)
+        result = measure(
+            args.articles, sites=args.sites, settings=settings, workdir=work, profile=args.profile
+        )
     finally:
         if args.keep:
             print(f"work dir kept: {work}")

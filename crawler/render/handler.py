@@ -6,10 +6,21 @@ taking it waits for nothing; it is taken here, when the download starts, not whe
 downloader (a request queued behind others would hold the page while they wait for a slot it blocks). The
 handler counts the pages open per context itself: when every slot holds a page, a render waits for the first
 to come back or to close, rather than on scrapy-playwright's slot, which an idle page never frees.
+
+One handler serves both schemes: Scrapy builds a handler per scheme in DOWNLOAD_HANDLERS, and each
+scrapy-playwright handler starts its own Playwright driver (a node process) at engine start, so the https one
+idled beside the http one (or the other way round) for the whole crawl. ``from_crawler`` gives the same
+instance for every scheme of a crawler; ``close`` runs once.
+
+scrapy-playwright logs every browser request and response (reading each response's raw headers from the
+driver to do so) whenever its logger's effective level is DEBUG, which it is under Scrapy's logging (the
+root logger is left at NOTSET; LOG_LEVEL filters in the handler). Its logger gets the crawl's LOG_LEVEL, so
+a crawl that logs at INFO pays for none of it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -24,6 +35,15 @@ if TYPE_CHECKING:
 
 __all__ = ["RenderDownloadHandler"]
 
+_ATTRIBUTE = "_render_download_handler"
+
+
+def _log_level(value: object) -> int:
+    if isinstance(value, int):
+        return value
+    level = logging.getLevelName(str(value).upper())
+    return level if isinstance(level, int) else logging.DEBUG
+
 
 class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
     def __init__(self, crawler: Crawler) -> None:
@@ -31,6 +51,24 @@ class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
         self.pages = PagePool.of(crawler)
         # Pages open (or being opened) per context, idle ones included: at most RENDER_MAX_PAGES_PER_CONTEXT.
         self._open: Counter[str] = Counter()
+        self._closed_handler = False
+        playwright_logger = logging.getLogger("scrapy-playwright")
+        if playwright_logger.level == logging.NOTSET:
+            playwright_logger.setLevel(_log_level(crawler.settings.get("LOG_LEVEL", "DEBUG")))
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RenderDownloadHandler:
+        handler = getattr(crawler, _ATTRIBUTE, None)
+        if not isinstance(handler, cls):
+            handler = cls(crawler)
+            setattr(crawler, _ATTRIBUTE, handler)
+        return handler
+
+    async def close(self) -> None:
+        if self._closed_handler:
+            return
+        self._closed_handler = True
+        await super().close()
 
     async def _create_page(self, request: Request, spider: Spider) -> Page:
         context = request.meta.get("playwright_context")
