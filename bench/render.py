@@ -263,9 +263,21 @@ def _profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
     spy = shutil.which("py-spy", path=str(Path(PY).parent)) or shutil.which("py-spy")
     if spy is None:
         raise SystemExit("--profile needs py-spy: pip install py-spy")
-    cmd = [spy, "record", "--pid", str(pid), "--rate", "50", "--format", "raw", "--output", str(out)]
+    cmd = [
+        spy,
+        "record",
+        "--pid",
+        str(pid),
+        "--rate",
+        "50",
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        "--threads",
+    ]
     return subprocess.Popen(
-        cmd + ["--threads", "--idle"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [*cmd, "--threads", "--idle"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
 
 
