@@ -16,6 +16,12 @@ scrapy-playwright logs every browser request and response (reading each response
 driver to do so) whenever its logger's effective level is DEBUG, which it is under Scrapy's logging (the
 root logger is left at NOTSET; LOG_LEVEL filters in the handler). Its logger gets the crawl's LOG_LEVEL, so
 a crawl that logs at INFO pays for none of it.
+
+No Playwright-level interception: scrapy-playwright routes every request of its pages through a Python
+handler (Playwright's own Fetch interception: each request paused in Chromium, sent to the driver and on to
+Python and back) only to override the navigation's method and body, which the guard's DevTools interception
+does itself (``crawler.render.guard``). Its ``request`` event listener (a stats counter) goes too: without a
+listener the driver sends no request events to Python.
 """
 
 from __future__ import annotations
@@ -24,14 +30,16 @@ import logging
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+from playwright.async_api import Page
+from scrapy_playwright._utils import _attach_page_event_handlers, _maybe_execute_page_init_callback
+from scrapy_playwright.handler import DEFAULT_CONTEXT_NAME, ScrapyPlaywrightDownloadHandler
 
 from .pages import PagePool
 
 if TYPE_CHECKING:
-    from playwright.async_api import Page
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
+    from scrapy.http import Response
 
 __all__ = ["RenderDownloadHandler"]
 
@@ -70,16 +78,31 @@ class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
         self._closed_handler = True
         await super().close()
 
+    async def _download_request_with_retry(self, request: Request, spider: Spider) -> Response:
+        """scrapy-playwright's, without its request route (see the module docstring)."""
+        page = request.meta.get("playwright_page")
+        if not isinstance(page, Page) or page.is_closed():
+            page = await self._create_page(request=request, spider=spider)
+        context_name = request.meta.setdefault("playwright_context", DEFAULT_CONTEXT_NAME)
+        _attach_page_event_handlers(page=page, request=request, spider=spider, context_name=context_name)
+        await _maybe_execute_page_init_callback(
+            page=page, request=request, context_name=context_name, spider=spider
+        )
+        try:
+            return await self._download_request_with_page(request, page, spider)
+        except Exception:
+            if not request.meta.get("playwright_include_page") and not page.is_closed():
+                await page.close()
+                self.stats.inc_value("playwright/page_count/closed")
+            raise
+
     async def _create_page(self, request: Request, spider: Spider) -> Page:
         context = request.meta.get("playwright_context")
         if not context:
-            return await super()._create_page(request, spider)
+            return self._quiet(await super()._create_page(request, spider))
         while True:
             page = self.pages.take(context)
             if page is not None:
-                # The last render's request route (scrapy-playwright adds one per request; the page is
-                # "new" to it, so it would not remove it itself).
-                await page.unroute("**")
                 return page
             if self._open[context] < self.config.max_pages_per_context:
                 break
@@ -93,6 +116,10 @@ class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
             self._closed(context)
             raise
         page.once("close", lambda _: self._closed(context))
+        return self._quiet(page)
+
+    def _quiet(self, page: Page) -> Page:
+        page.remove_listener("request", self._increment_request_stats)
         return page
 
     def _closed(self, context: str) -> None:
