@@ -56,6 +56,7 @@ class RenderBench:
     wall: float  # the crawl process from start to exit
     cpu: float  # CPU seconds of the whole tree (exact)
     by_kind: dict[str, float] = field(default_factory=dict)  # sampled CPU seconds per process kind
+    processes: dict[str, int] = field(default_factory=dict)  # processes seen per kind
     stats: dict[str, Any] = field(default_factory=dict)
     returncode: int = 0
     # CPU seconds of the crawl process and of what it reaped itself: Chromium's processes that outlive
@@ -158,6 +159,13 @@ class KindSampler:
         self._stop.set()
         self._thread.join()
 
+    def processes(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for pid in self.cpu:
+            kind = self.kinds.get(pid, "?")
+            out[kind] = out.get(kind, 0) + 1
+        return out
+
     def by_kind(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for pid, cpu in self.cpu.items():
@@ -252,6 +260,7 @@ def _crawl(
         wall=wall,
         cpu=cpu,
         by_kind=sampler.by_kind(),
+        processes=sampler.processes(),
         stats=stats,
         returncode=proc.returncode or 0,
         cpu_reaped=reaped,
@@ -276,9 +285,7 @@ def _profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
         str(out),
         "--threads",
     ]
-    return subprocess.Popen(
-        [*cmd, "--threads", "--idle"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    return subprocess.Popen([*cmd, "--idle"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @contextlib.contextmanager
@@ -345,7 +352,9 @@ def report(result: RenderBench) -> str:
         f"  without the processes reparented at shutdown (RUSAGE_CHILDREN of the crawl alone, as "
         f"bench/pipeline.py counts): {1000 * result.cpu_reaped / result.pages if result.pages else 0:.1f} ms",
     ]
-    lines += [f"  {kind:34} {ms:7.1f} ms" for kind, ms in result.breakdown()]
+    for kind, ms in result.breakdown():
+        count = result.processes.get(kind)
+        lines.append(f"  {kind:34} {ms:7.1f} ms" + (f"  ({count} processes)" if count and count > 1 else ""))
     return "\n".join(lines)
 
 
