@@ -283,3 +283,73 @@ def test_the_guard_covers_workers_and_popups_without_playwright_routes() -> None
     assert "/sw.js" not in paths
     # The render's navigation went out with the Scrapy request's method and body, once.
     assert [(m, b) for _, m, p, b in _Hits.hits if p == "/page"] == [("POST", b"q=archive")]
+
+
+_TICKING_PAGE = """<html><body><h1>ticking</h1><script>
+setInterval(function () { fetch("/tick").catch(function () {}); }, 50);
+</script></body></html>"""
+
+
+class _Ticks(BaseHTTPRequestHandler):
+    paths: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.paths.append(self.path)
+        payload = _TICKING_PAGE.encode() if self.path.startswith("/page") else b""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+async def _freeze_and_reuse(site: str) -> tuple[int, int, int, bool]:
+    from playwright.async_api import async_playwright
+
+    stats = MemoryStatsCollector(get_crawler())
+    guard = BrowserGuard(stats, 1024 * 1024)
+    hosts = SiteHosts.of([], site[7:])
+    launch = playwright_settings(RenderConfig(find_chromium(), 1, 1, 30.0))["PLAYWRIGHT_LAUNCH_OPTIONS"]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(**launch)
+        try:
+            page = await (await browser.new_context()).new_page()
+            first = RenderState(site="ticking", reason="always", started=0.0, hosts=hosts)
+            await guard.install(page, Request(f"{site}/page1"), state=first)
+            await page.goto(f"{site}/page1")
+            await asyncio.sleep(0.5)
+            while_rendering = _Ticks.paths.count("/tick")
+            guard.idle(page)
+            frozen = await guard.freeze(page)
+            await asyncio.sleep(0.3)  # a tick in flight when it froze may still land
+
+            def asked() -> int:  # requests the idle page made: the guard refuses them all (idle-page)
+                return int(stats.get_value("render/blocked/idle-page", 0) or 0)
+
+            at_rest, ticks = asked(), _Ticks.paths.count("/tick")
+            await asyncio.sleep(1.0)
+            while_idle = asked() - at_rest + _Ticks.paths.count("/tick") - ticks
+            second = RenderState(site="ticking", reason="always", started=0.0, hosts=hosts)
+            await guard.install(page, Request(f"{site}/page2"), state=second)
+            await page.goto(f"{site}/page2")
+            await asyncio.sleep(0.5)
+            after = _Ticks.paths.count("/tick") - ticks
+        finally:
+            await browser.close()
+    return while_rendering, while_idle, after, frozen
+
+
+def test_an_idle_page_runs_no_script_and_the_next_render_runs_again() -> None:
+    _Ticks.paths.clear()
+    with serve(_Ticks) as site:
+        while_rendering, while_idle, after, frozen = asyncio.run(_freeze_and_reuse(site))
+    assert while_rendering >= 3  # the page's timer fetches while it renders
+    assert frozen
+    assert (
+        while_idle == 0
+    )  # frozen: its timer stops (it does not even ask), nothing of the last render runs on
+    assert after >= 3  # the next render's document runs (the page is active again)
+    assert "/page2" in _Ticks.paths

@@ -76,10 +76,11 @@ def browser_refusal(url: str, addresses: Sequence[str], hosts: SiteHosts, *, pag
 class _Current:
     """The render a guarded page serves now (None: it is idle, between renders)."""
 
-    __slots__ = ("state",)
+    __slots__ = ("session", "state")
 
     def __init__(self, state: RenderState | None) -> None:
         self.state = state
+        self.session: CDPSession | None = None
 
 
 class BrowserGuard:
@@ -104,6 +105,8 @@ class BrowserGuard:
         try:
             if current is not None and not page.is_closed():
                 current.state = state
+                if current.session is not None:  # stopped when its last render ended (``freeze``)
+                    await current.session.send("Emulation.setScriptExecutionDisabled", {"value": False})
                 return
             current = _Current(state)
             context = page.context
@@ -127,6 +130,26 @@ class BrowserGuard:
         if current is not None:
             current.state = None
 
+    async def freeze(self, page: Page) -> bool:
+        """Stop the idle ``page``'s document where it is: its scripts run no more (DevTools
+        ``Emulation.setScriptExecutionDisabled``: no timer, no event handler) until the next render takes the
+        page (``install`` lets scripts run again and that render navigates it, replacing the document). What
+        is still in flight, and anything its workers ask for, the guard refuses (``idle-page``). False when
+        that fails (then the page must not be reused).
+
+        Cheaper than navigating it to ``about:blank`` and back: in the benchmark that navigation cost a
+        tenth of a render's CPU (renderer and browser). (The web lifecycle's *frozen* state,
+        ``Page.setWebLifecycleState``, left the page's timers running in the headless shell.)"""
+        current = self._pages.get(id(page))
+        if current is None or current.session is None or page.is_closed():
+            return False
+        try:
+            await current.session.send("Emulation.setScriptExecutionDisabled", {"value": True})
+        except PlaywrightError as exc:
+            logger.debug("Could not freeze an idle page: %s", exc)
+            return False
+        return True
+
     async def _guard_context(self, context: BrowserContext) -> None:
         context.on("page", self._watch_popup)
         await context.route_web_socket("**", lambda ws: self._refuse_websocket(ws, None))
@@ -135,6 +158,7 @@ class BrowserGuard:
 
     async def _intercept(self, page: Page, current: _Current) -> None:
         session = await page.context.new_cdp_session(page)
+        current.session = session
         tree = await session.send("Page.getFrameTree")
         main_frame = tree["frameTree"]["frame"]["id"]
         tasks: set[asyncio.Task[None]] = set()

@@ -189,7 +189,8 @@ class JsGateMiddleware:
                     reuse
                     and self.pages is not None
                     and not state.page_too_large
-                    and await self.pages.give_back(state.context, page)
+                    and await self.guard.freeze(page)
+                    and self.pages.give_back(state.context, page)
                 )
                 if not kept and not page.is_closed():
                     if self.pages is not None:
