@@ -62,6 +62,24 @@ class RenderBench:
     # CPU seconds of the crawl process and of what it reaped itself: Chromium's processes that outlive
     # their parents at shutdown are missing from it (bench/pipeline.py's crawl rows count this way).
     cpu_reaped: float = 0.0
+    # Each render's wall seconds (queueing for a page included), from the crawl log, and RENDER_TIMEOUT.
+    render_seconds: list[float] = field(default_factory=list)
+    render_timeout: float = 30.0
+
+    def wall_summary(self) -> str:
+        """Median / p90 / max render seconds and how many renders lasted RENDER_TIMEOUT or longer."""
+        times = sorted(self.render_seconds)
+        if not times:
+            return "render wall: no render logged"
+
+        def at(q: float) -> float:
+            return times[min(len(times) - 1, int(q * len(times)))]
+
+        late = sum(t >= self.render_timeout - 0.5 for t in times)
+        return (
+            f"render wall per page: median {at(0.5):.1f} s, p90 {at(0.9):.1f} s, max {times[-1]:.1f} s; "
+            f"**{late} of {len(times)} at RENDER_TIMEOUT ({self.render_timeout:g} s) or later**"
+        )
 
     @property
     def cpu_ms_per_page(self) -> float:
@@ -252,6 +270,8 @@ def _crawl(
     wall = time.perf_counter() - started
     cpu = children_cpu() - cpu0
     stats: dict[str, Any] = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+    log = run / "crawl.log"
+    seconds = render_seconds(log.read_text(errors="replace")) if log.exists() else []
     if proc.returncode != 0 or not stats:
         print(f"!! render bench: exit {proc.returncode}; see {run}/crawl.log", file=sys.stderr)
     return RenderBench(
@@ -264,7 +284,18 @@ def _crawl(
         stats=stats,
         returncode=proc.returncode or 0,
         cpu_reaped=reaped,
+        render_seconds=seconds,
+        render_timeout=float(merged.get("RENDER_TIMEOUT") or 30.0),
     )
+
+
+_RENDER_LINE = re.compile(r"(?:Rendered \S+ \(\S+\) in |Render failed \(.*?\) for \S+ after )([0-9.]+)s")
+
+
+def render_seconds(log: str) -> list[float]:
+    """The wall seconds of every render in a crawl log (``crawler.render.middleware``'s INFO and WARNING
+    lines), failed ones included."""
+    return [float(m.group(1)) for m in _RENDER_LINE.finditer(log)]
 
 
 def _profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
@@ -349,6 +380,7 @@ def report(result: RenderBench) -> str:
         f"stored {stats.get('store/articles', 0)}, failed renders {failed or 0}",
         f"CPU: {result.cpu:.1f} s = **{result.cpu_ms_per_page:.1f} CPU-ms per gated page** "
         "(Scrapy process + Playwright driver + Chromium)",
+        result.wall_summary(),
         f"  without the processes reparented at shutdown (RUSAGE_CHILDREN of the crawl alone, as "
         f"bench/pipeline.py counts): {1000 * result.cpu_reaped / result.pages if result.pages else 0:.1f} ms",
     ]
@@ -388,6 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         data = asdict(result)
         data.pop("stats")
         data["cpu_ms_per_page"] = result.cpu_ms_per_page
+        data["render_wall"] = result.wall_summary()
         data["render_stats"] = {k: v for k, v in result.stats.items() if k.startswith("render/")}
         print(json.dumps(data, indent=2))
     else:
