@@ -12,7 +12,8 @@ renderer, GPU, network and other utility processes), each process's own time sam
 0.1 s; what a process used after its last sample shows as ``unattributed``.
 
 ``measure(...)`` returns a ``RenderBench``; ``cpu_ms_per_gated_page(...)`` just the number (for
-``bench/pipeline.py``). CLI: ``--articles N`` (default 200), ``--sites``, ``--set NAME=VALUE`` (any crawl
+``bench/pipeline.py``). CLI: ``--articles N`` (default 200), ``--sites``, ``--gated-share`` (default 1; a mixed
+crawl like bench/pipeline.py's with 0.05: its CPU then includes the plain pages), ``--set NAME=VALUE`` (any crawl
 setting), ``--json``, ``--max-ms X`` (exit status 1 when over X), ``--keep``, ``--profile FILE`` (py-spy).
 """
 
@@ -207,15 +208,16 @@ def measure(
     per_domain: int = 16,
     timeout: float = 1800,
     profile: Path | None = None,
+    gated_share: float = 1.0,
 ) -> RenderBench:
-    """Crawl ``articles`` all-gated articles over ``sites`` sites with the full pipeline; see the module doc.
+    """Crawl ``articles`` articles (``gated_share`` of them gated: all by default) over ``sites`` sites with the full pipeline; see the module doc.
     ``profile``: write py-spy's collapsed stacks of the Scrapy process there (py-spy must be installed)."""
     own_dir = workdir is None
     work = Path(tempfile.mkdtemp(prefix="bench-render-")) if workdir is None else workdir
     try:
         from pipeline import bigsite  # here: bench/pipeline.py imports this module
 
-        with bigsite(work, articles, gated_share=1.0, sites=sites) as (_, sources):
+        with bigsite(work, articles, gated_share=gated_share, sites=sites) as (_, sources):
             return _crawl(work, sources, sites, settings or {}, concurrency, per_domain, timeout, profile)
     finally:
         if own_dir:
@@ -394,6 +396,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=200, help="all-gated articles (default 200)")
     parser.add_argument("--sites", type=int, default=2)
+    parser.add_argument(
+        "--gated-share",
+        type=float,
+        default=1.0,
+        help="share of gated articles (default 1: all; 0.05 is bench/pipeline.py's mixed crawl)",
+    )
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="crawl setting")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--max-ms", type=float, default=0.0, help="exit 1 when above this many CPU-ms")
@@ -409,7 +417,12 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-render-"))
     try:
         result = measure(
-            args.articles, sites=args.sites, settings=settings, workdir=work, profile=args.profile
+            args.articles,
+            sites=args.sites,
+            settings=settings,
+            workdir=work,
+            profile=args.profile,
+            gated_share=args.gated_share,
         )
     finally:
         if args.keep:
