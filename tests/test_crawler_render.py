@@ -88,6 +88,14 @@ fetch('/api/articles/' + id + '.json').then(r => r.json()).then(a => {
 """
 APP_HEAD = '<link rel="stylesheet" href="/static/site.css"><script defer src="/static/app.js"></script>'
 APP_SHELL = html_page("الخبر", '<div id="app"></div><img src="/static/logo.png" alt="">', APP_HEAD)
+# An app shell that also opens a long poll: a request the server never answers (until the test ends), so
+# Playwright's networkidle never fires although the article is there as soon as its XHR is in.
+POLLING = html_page(
+    "الخبر",
+    '<div id="app"></div><img src="/static/logo.png" alt="">'
+    "<script>fetch('/api/poll').catch(() => {});</script>",
+    APP_HEAD,
+)
 BROKEN = html_page("معطل", '<div id="app"></div><script>throw new Error("boom: app failed");</script>')
 HANGING = html_page("بطيء", '<div id="root"></div><script src="/static/slow.js"></script>')
 NORMAL = html_page(
@@ -135,10 +143,14 @@ def make_handler(site: GatedSite) -> type[BaseHTTPRequestHandler]:
             browser = self.headers.get("Sec-Fetch-Mode") is not None
             with site.lock:
                 site.hits.append((path, browser, cookie))
-            if path.startswith("/gated/"):
+            if path.startswith(("/gated/", "/poll/")):
                 if not cookie:
                     return self.send(503, "text/html; charset=utf-8", CHALLENGE)
-                return self.send(200, "text/html; charset=utf-8", APP_SHELL)
+                shell = APP_SHELL if path.startswith("/gated/") else POLLING
+                return self.send(200, "text/html; charset=utf-8", shell)
+            if path == "/api/poll":
+                site.release.wait(60)  # no answer, not even headers, while the test runs
+                return None
             if path.startswith("/api/articles/"):
                 article = ARTICLES.get(path.rsplit("/", 1)[-1].removesuffix(".json"))
                 if article is None or not cookie:
@@ -206,10 +218,12 @@ class RenderTestSpider(scrapy.Spider):
         "TELNETCONSOLE_ENABLED": False,
     }
 
-    def __init__(self, base_url: str, paths: str = "gated/1,normal,seckit,broken,hang", **kwargs):
+    def __init__(self, base_url: str, paths: str = "gated/1,normal,seckit,broken,hang", selector: str = "",
+                 **kwargs):
         super().__init__(**kwargs)
         self.base_url = base_url
         self.paths = paths.split(",")
+        self.selector = selector
 
     @classmethod
     def from_crawler(cls, crawler, *args, **kwargs):
@@ -224,8 +238,10 @@ class RenderTestSpider(scrapy.Spider):
             yield self.request(self.base_url + path)
 
     def request(self, url):
-        return scrapy.Request(url, meta={"site": "gatedsite", "render": "auto", "kind": "article"},
-                              callback=self.parse, errback=self.failed)
+        meta = {"site": "gatedsite", "render": "auto", "kind": "article"}
+        if self.selector:
+            meta["render_wait_selector"] = self.selector
+        return scrapy.Request(url, meta=meta, callback=self.parse, errback=self.failed)
 
     def parse(self, response):
         with (OUT / "pages.jsonl").open("a", encoding="utf-8") as fh:
@@ -274,7 +290,12 @@ process = CrawlerProcess(settings={{
 }})
 # Per-test settings go in as spider settings: custom_settings would override them at the same priority.
 RenderTestSpider.custom_settings = {{**RenderTestSpider.custom_settings, **json.loads(sys.argv[3])}}
-process.crawl(RenderTestSpider, base_url=sys.argv[1], **({{"paths": sys.argv[2]}} if sys.argv[2] else {{}}))
+process.crawl(
+    RenderTestSpider,
+    base_url=sys.argv[1],
+    selector=sys.argv[4],
+    **({{"paths": sys.argv[2]}} if sys.argv[2] else {{}}),
+)
 process.start()
 """
 
@@ -289,13 +310,17 @@ class CrawlResult:
 
 
 def run_crawl(
-    tmp_path: Path, base_url: str, paths: str = "", settings: dict[str, Any] | None = None
+    tmp_path: Path,
+    base_url: str,
+    paths: str = "",
+    settings: dict[str, Any] | None = None,
+    selector: str = "",
 ) -> CrawlResult:
     (tmp_path / "spider_file.py").write_text(SPIDER, encoding="utf-8")
     (tmp_path / "run.py").write_text(RUNNER.format(warc_dir=str(tmp_path / "warc")), encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])}
     proc = subprocess.run(
-        [sys.executable, str(tmp_path / "run.py"), base_url, paths, json.dumps(settings or {})],
+        [sys.executable, str(tmp_path / "run.py"), base_url, paths, json.dumps(settings or {}), selector],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -420,6 +445,40 @@ def test_pages_that_never_render_fail_cleanly(crawl: tuple[GatedSite, CrawlResul
     assert result.stats["render/failed/timeout"] == 1
     assert result.stats["render/gate/app-shell"] == 2
     assert "Render failed (script-error)" in result.log
+
+
+def test_a_render_ends_when_its_content_is_in_though_a_request_never_answers(tmp_path: Path) -> None:
+    # Two article pages hold a long poll open (Playwright's networkidle never fires on them); the first
+    # links to /gated/2, which does not. One context, two pages: the third render reuses a page.
+    with serve_site() as site:
+        result = run_crawl(
+            tmp_path,
+            site.base_url,
+            "poll/1,poll/2",
+            {"RENDER_TIMEOUT": 20, "RENDER_MAX_PAGES_PER_CONTEXT": 2},
+            selector="#app h1",
+        )
+        polls = site.count("/api/poll", browser=True)
+    rendered = {path: page for path, page in result.pages.items() if page["rendered"]}
+    assert set(rendered) == {"poll/1", "poll/2", "gated/2"}
+    for path, article in (("poll/1", "1"), ("poll/2", "2"), ("gated/2", "2")):
+        assert rendered[path]["paragraphs"] == ARTICLES[article]["paragraphs"]
+    assert polls >= 1  # the poll was open (a second one may wait behind it in the browser cache)
+    stats = result.stats
+    assert stats.get("render/pages_reused", 0) >= 1
+    # Done when the selector matched and every capture was written (the poll still open), not at
+    # RENDER_TIMEOUT; the page without a poll settled on the settle's own network idle.
+    assert stats.get("render/settled/selector") == 2
+    assert stats.get("render/settled/idle") == 1
+    assert "render/settled/deadline" not in stats
+    assert not any(key.startswith("render/failed/") for key in stats)
+    # Everything the pages fetched is in the WARC: each one's document, script, style, image and content.
+    uris = [r.uri.removeprefix(site.base_url) for r in read_records(result.warcs) if r.rec_type == "response"]
+    for needed in ("api/articles/1.json", "api/articles/2.json", "static/app.js", "static/site.css"):
+        assert needed in uris
+    assert uris.count("static/logo.png") >= 1
+    for path in rendered:
+        assert path in uris
 
 
 def test_watchdog_ends_a_render_that_outlives_the_hard_timeout(tmp_path: Path) -> None:

@@ -74,6 +74,9 @@ class BrowserCapture:
             return
         task = asyncio.ensure_future(self.capture(response, state))
         state.tasks.append(task)
+        # The settle's network idle counts a response until its capture is written.
+        state.network.touch()
+        task.add_done_callback(lambda _: state.network.touch())
         try:
             is_document = response.request.is_navigation_request() and response.frame.parent_frame is None
         except PlaywrightError:  # service-worker responses have no frame

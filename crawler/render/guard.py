@@ -120,6 +120,14 @@ class BrowserGuard:
             raise
         self._pages[id(page)] = current
         page.once("close", self._forget_page)
+        page.on("requestfailed", lambda failed: self._failed(failed.url, current.state))
+
+    @staticmethod
+    def _failed(url: str, state: RenderState | None) -> None:
+        """A request ended without response headers (cancelled by the page, a network error): not awaited
+        any more (``RenderState.network``). Playwright sends this event only when a request fails."""
+        if state is not None:
+            state.network.answered(None, url)
 
     def _forget_page(self, page: Page) -> None:
         self._pages.pop(id(page), None)
@@ -177,6 +185,7 @@ class BrowserGuard:
     ) -> None:
         url = event["request"]["url"]
         if state is not None and ("responseStatusCode" in event or "responseErrorReason" in event):
+            state.network.answered(event.get("networkId"), url)
             await self._response_headers(session, event, state)
             return
         page = event.get("resourceType") == "Document" and event.get("frameId") == main_frame
@@ -187,6 +196,8 @@ class BrowserGuard:
             reason = "guard-error"
         try:
             if reason is None:
+                if state is not None:
+                    state.network.sent(event.get("networkId") or event["requestId"], url)
                 await session.send("Fetch.continueRequest", self._continue(event, state, page=page))
                 return
             self.count(reason, url, state)

@@ -70,7 +70,7 @@ class JsGateMiddleware:
         self.capture = BrowserCapture(
             stats, self._sink, self.guard.count, config.max_response_size, config.max_page_size
         )
-        self.settle = PageSettler(detector, config.timeout)
+        self.settle = PageSettler(detector, config.timeout, stats)
         self.watchdog = RenderWatchdog(config.watchdog_seconds, stats)
         # Pages go back for the next render only when the download handler takes them from there.
         self.pages: PagePool | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -13,7 +14,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from archive.capture import Capture, CaptureRef
 from crawler.addressguard import SiteHosts
 
-__all__ = ["RenderFailed", "RenderState", "WarcSink", "failure_reason"]
+__all__ = ["NetworkActivity", "RenderFailed", "RenderState", "WarcSink", "failure_reason"]
 
 
 class WarcSink(Protocol):
@@ -41,6 +42,42 @@ class RenderFailed(Exception):
         super().__init__(f"render failed ({reason}): {url}")
         self.reason = reason
         self.url = url
+
+
+class NetworkActivity:
+    """What a render's page asked the network for and has not got yet, from what the render sees anyway: the
+    guard's DevTools interception (a request about to be sent; its response headers) and Playwright's
+    ``response`` and ``requestfailed`` events. The settle's own network idle (``crawler.render.settle``):
+    Playwright's ``networkidle`` is a lifecycle event of the driver that may never fire on a page that is
+    done (a request it counts in flight for ever), and then the render waited all of RENDER_TIMEOUT.
+
+    ``awaiting``: requests sent whose response headers have not come (by DevTools network id: a redirect
+    keeps its id). The capture's tasks (``RenderState.tasks``) cover the rest: a response counts until its
+    body is read and written. ``last``: when anything last happened; ``changed`` is set then."""
+
+    def __init__(self) -> None:
+        self.awaiting: dict[str, str] = {}
+        self.last = time.monotonic()
+        self.changed = asyncio.Event()
+
+    def touch(self) -> None:
+        self.last = time.monotonic()
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    def sent(self, network_id: str, url: str) -> None:
+        self.awaiting[network_id] = url
+        self.touch()
+
+    def answered(self, network_id: str | None, url: str) -> None:
+        """Response headers came (DevTools, by id; Playwright's ``response`` or ``requestfailed`` event, by
+        URL: the one request of that URL waiting longest)."""
+        if network_id is None or self.awaiting.pop(network_id, None) is None:
+            for key, value in self.awaiting.items():
+                if value == url:
+                    del self.awaiting[key]
+                    break
+        self.touch()
 
 
 @dataclass
@@ -76,6 +113,10 @@ class RenderState:
     handlers: dict[str, Callable[[Any], None]] = field(default_factory=dict)
     # The Scrapy request's (url, method, body) until the guard has sent the render's first navigation.
     navigation: tuple[str, str, bytes] | None = None
+    # What the page's network is doing (the settle's own network idle).
+    network: NetworkActivity = field(default_factory=NetworkActivity)
+    # How the settle ended: "idle", "selector" or "deadline" (render/settled/<how>).
+    settled: str = ""
 
 
 def failure_reason(exception: BaseException) -> str:
