@@ -75,7 +75,7 @@ class BrowserCapture:
         task = asyncio.ensure_future(self.capture(response, state))
         state.tasks.append(task)
         # The settle's network idle counts a response until its capture is written.
-        state.network.touch()
+        state.network.response(response.url)
         task.add_done_callback(lambda _: state.network.touch())
         try:
             is_document = response.request.is_navigation_request() and response.frame.parent_frame is None

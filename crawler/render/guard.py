@@ -127,7 +127,7 @@ class BrowserGuard:
         """A request ended without response headers (cancelled by the page, a network error): not awaited
         any more (``RenderState.network``). Playwright sends this event only when a request fails."""
         if state is not None:
-            state.network.answered(None, url)
+            state.network.failed(url)
 
     def _forget_page(self, page: Page) -> None:
         self._pages.pop(id(page), None)
@@ -185,7 +185,7 @@ class BrowserGuard:
     ) -> None:
         url = event["request"]["url"]
         if state is not None and ("responseStatusCode" in event or "responseErrorReason" in event):
-            state.network.answered(event.get("networkId"), url)
+            state.network.headers(event.get("networkId"), url)
             await self._response_headers(session, event, state)
             return
         page = event.get("resourceType") == "Document" and event.get("frameId") == main_frame

@@ -136,7 +136,7 @@ class PageSettler:
             now = time.monotonic()
             remaining = deadline - now
             left: float | None = None  # a capture is running: until something changes
-            if all(task.done() for task in state.tasks):
+            if not network.responding and all(task.done() for task in state.tasks):
                 need = _AWAITED_SECONDS if awaited and network.awaiting else _IDLE_SECONDS
                 left = need - (now - network.last)
                 if left <= 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -52,11 +53,13 @@ class NetworkActivity:
     done (a request it counts in flight for ever), and then the render waited all of RENDER_TIMEOUT.
 
     ``awaiting``: requests sent whose response headers have not come (by DevTools network id: a redirect
-    keeps its id). The capture's tasks (``RenderState.tasks``) cover the rest: a response counts until its
-    body is read and written. ``last``: when anything last happened; ``changed`` is set then."""
+    keeps its id). ``responding``: responses whose headers came but not yet as Playwright's ``response``
+    event (which starts their capture: ``RenderState.tasks`` covers them from there until the body is
+    written). URLs without their fragment. ``last``: when anything last happened; ``changed`` is set then."""
 
     def __init__(self) -> None:
         self.awaiting: dict[str, str] = {}
+        self.responding: Counter[str] = Counter()
         self.last = time.monotonic()
         self.changed = asyncio.Event()
 
@@ -66,18 +69,50 @@ class NetworkActivity:
         self.changed = asyncio.Event()
 
     def sent(self, network_id: str, url: str) -> None:
-        self.awaiting[network_id] = url
+        url = _unfragmented(url)
+        if not url.endswith(_FAVICON):
+            self.awaiting[network_id] = url
         self.touch()
 
-    def answered(self, network_id: str | None, url: str) -> None:
-        """Response headers came (DevTools, by id; Playwright's ``response`` or ``requestfailed`` event, by
-        URL: the one request of that URL waiting longest)."""
+    def headers(self, network_id: str | None, url: str) -> None:
+        """The response headers came (the guard's response stage; an error there too)."""
+        url = _unfragmented(url)
+        if url.endswith(_FAVICON):
+            return
         if network_id is None or self.awaiting.pop(network_id, None) is None:
-            for key, value in self.awaiting.items():
-                if value == url:
-                    del self.awaiting[key]
-                    break
+            self._drop_awaiting(url)
+        self.responding[url] += 1
         self.touch()
+
+    def response(self, url: str) -> None:
+        """Playwright's ``response`` event: the capture takes it from here."""
+        self._settle(_unfragmented(url))
+
+    def failed(self, url: str) -> None:
+        """Playwright's ``requestfailed`` event (cancelled by the page, a network error)."""
+        self._settle(_unfragmented(url))
+
+    def _settle(self, url: str) -> None:
+        if self.responding[url] > 0:
+            self.responding[url] -= 1
+        else:
+            self._drop_awaiting(url)  # never paused at its response (a cache hit, a failure before it)
+        self.responding += Counter()  # drop the zeros
+        self.touch()
+
+    def _drop_awaiting(self, url: str) -> None:
+        for key, value in self.awaiting.items():
+            if value == url:
+                del self.awaiting[key]
+                return
+
+
+# The browser asks for it on its own; Playwright leaves it out of its events (and so does the capture).
+_FAVICON = "/favicon.ico"
+
+
+def _unfragmented(url: str) -> str:
+    return url.split("#", 1)[0]
 
 
 @dataclass
