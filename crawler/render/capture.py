@@ -76,7 +76,7 @@ class BrowserCapture:
         state.tasks.append(task)
         # The settle's network idle counts a response until its capture is written.
         state.network.response(response.url)
-        task.add_done_callback(lambda _: state.network.touch())
+        task.add_done_callback(lambda _: state.network.wake())
         try:
             is_document = response.request.is_navigation_request() and response.frame.parent_frame is None
         except PlaywrightError:  # service-worker responses have no frame

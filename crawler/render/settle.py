@@ -1,7 +1,7 @@
 """Waiting for a rendered page to show its content (a scrapy-playwright page method).
 
-The network is *idle* when every response the page got is captured (``RenderState.tasks``), nothing happened
-for half a second and no request still waits for its response headers; a request that never answers (a long
+The network is *idle* when every response the page got is captured (``RenderState.tasks``), the network did
+nothing for half a second and no request still waits for its response headers; a request that never answers (a long
 poll, a beacon) holds it for two seconds at most (``RenderState.network``, from the guard's DevTools
 interception and the capture: no Playwright ``networkidle``, which may never fire on a page that is done).
 

@@ -55,7 +55,8 @@ class NetworkActivity:
     ``awaiting``: requests sent whose response headers have not come (by DevTools network id: a redirect
     keeps its id). ``responding``: responses whose headers came but not yet as Playwright's ``response``
     event (which starts their capture: ``RenderState.tasks`` covers them from there until the body is
-    written). URLs without their fragment. ``last``: when anything last happened; ``changed`` is set then."""
+    written). URLs without their fragment. ``last``: when the network last did anything; ``changed`` is set
+    then, and when a capture is written."""
 
     def __init__(self) -> None:
         self.awaiting: dict[str, str] = {}
@@ -65,6 +66,10 @@ class NetworkActivity:
 
     def touch(self) -> None:
         self.last = time.monotonic()
+        self.wake()
+
+    def wake(self) -> None:
+        """Something the settle waits for changed (a capture written) but not the network."""
         self.changed.set()
         self.changed = asyncio.Event()
 
