@@ -27,6 +27,10 @@ runs after the page is created and before it navigates, and adds
   the browser has one: ``crawler.render.chromium``); one that opens all the same is closed at once and
   counted (``popup``).
 
+The interception also tells the render what its page's network does (``RenderState.network``: a request
+sent, its response headers; with Playwright's ``requestfailed`` event, sent only for a failed request, the
+settle's own network idle: ``crawler.render.settle``).
+
 If installing fails the page is closed, so the render fails rather than running unguarded. Service workers
 are blocked in every context (``crawler.render.contexts``): no page session sees their requests. The caps on
 bytes are the capture's (``crawler.render.capture``). Every refusal is counted as
