@@ -173,6 +173,9 @@ RENDER_MAX_RESPONSE_SIZE = 0
 RENDER_MAX_PAGE_SIZE = 64 * 1024 * 1024
 
 # --- Components ------------------------------------------------------------------------------------------
+# Scrapy's duplicate filter, asking the frontier about article URLs instead of keeping them in memory
+# (crawler/frontier/dupefilter.py; Redis mode uses scrapy-redis' own).
+DUPEFILTER_CLASS = "crawler.frontier.dupefilter.FrontierDupeFilter"
 DOWNLOADER_MIDDLEWARES: dict[str, int | None] = {
     # Before robots.txt (100): out-of-scope URLs and redirects are dropped before anything is fetched.
     "crawler.scope.ScopeMiddleware": 50,

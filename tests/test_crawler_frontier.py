@@ -10,12 +10,18 @@ import sqlite3
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from crawler.frontier import BACKLOG, DONE, NEW, PENDING, QUEUED, REVISIT, SEEN, Frontier
 from newsroom.faults import FaultSite
 from tests.crawling import REPO, run_crawl
 from tests.faults_crawl import FAULT_SETTINGS, component_settings, crawl_command
+from tests.localserver import serve
 
 
 def test_rows_come_out_new_first_then_best_scored_then_newest(tmp_path: Path) -> None:
@@ -167,3 +173,97 @@ def test_frontier_resumes_after_kill_9_of_the_main_process(tmp_path: Path) -> No
 
     header = json.loads(gzip.decompress(focus[-1].read_bytes()).decode().splitlines()[0])
     assert header["backlog"] == 0 and header["crawl_id"] == CRAWL_ID
+
+
+# --- the duplicate filter and the frontier -----------------------------------------------------------------
+
+_TEXT = "عقد المجلس الرئاسي الليبي في طرابلس اجتماعا مع حكومة الوحدة الوطنية لبحث الأوضاع في ليبيا. " * 3
+_REDIRECTS = {"/news/2-old": "/news/3-new", "/news/4-moved": "/news/5-target"}
+
+
+class _LinkedTwiceHandler(BaseHTTPRequestHandler):
+    """A home page linking three articles. The first is also in the footer as a share link with tracking
+    parameters and the topic in its text: not an article URL for the pattern (its query), so a topic section;
+    it canonicalises to the article's URL. Two articles answer with a redirect, one to another listed
+    article, one to an unlisted page."""
+
+    hits: list[str] = []  # noqa: RUF012 (reset per test; shared with the server thread)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        _LinkedTwiceHandler.hits.append(self.path)
+        if self.path == "/robots.txt":
+            self._send(b"User-agent: *\nAllow: /\n", "text/plain")
+        elif self.path == "/":
+            self._send(
+                (
+                    "<html><body><main>"
+                    '<a href="/news/1-talks">1</a> <a href="/news/2-old">2</a> <a href="/news/3-new">3</a>'
+                    ' <a href="/news/4-moved">4</a></main><footer>'
+                    '<a href="/news/1-talks?utm_source=facebook&amp;utm_medium=social">محادثات ليبيا في طرابلس</a>'
+                    "</footer></body></html>"
+                ).encode(),
+                "text/html; charset=utf-8",
+            )
+        elif self.path in _REDIRECTS:
+            self.send_response(301)
+            self.send_header("Location", _REDIRECTS[self.path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif self.path.startswith("/news/"):
+            title = self.path.rsplit("/", 1)[-1]
+            body = f"<html><head><title>{title}</title></head><body><article><h1>{title} ليبيا</h1>"
+            self._send(
+                f"{body}<p>{_TEXT}</p><p>{_TEXT}</p></article></body></html>".encode(),
+                "text/html; charset=utf-8",
+            )
+        else:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    def _send(self, body: bytes, content_type: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def linked_twice() -> Iterator[str]:
+    _LinkedTwiceHandler.hits = []
+    with serve(_LinkedTwiceHandler) as url:
+        yield url
+
+
+def test_an_article_also_linked_as_a_section_and_redirects_are_fetched_once(
+    tmp_path: Path, linked_twice: str
+) -> None:
+    """Fed requests are filtered against the other requests and their redirects against the frontier: the
+    article is not fetched a second time through its share link, a redirect to a listed article waits for
+    that article's own request, and a redirect to an unlisted page is followed and stored."""
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        f"sites:\n  - name: twice\n    home: {linked_twice}/\n    article_pattern: '^/news/\\d+-[a-z]+$'\n",
+        encoding="utf-8",
+    )
+    run = run_crawl(sources, tmp_path / "w", crawl_id="twice", settings={"RELEVANCE_KEEP_ALL": "True"})
+    assert run.returncode == 0, run.log[-3000:]
+    hits = Counter(path.split("?", 1)[0] for path in _LinkedTwiceHandler.hits)
+    assert {
+        p: hits[p] for p in ("/news/1-talks", "/news/2-old", "/news/3-new", "/news/4-moved", "/news/5-target")
+    } == {
+        "/news/1-talks": 1,
+        "/news/2-old": 1,
+        "/news/3-new": 1,
+        "/news/4-moved": 1,
+        "/news/5-target": 1,
+    }
+    stored = Counter(str(line["url"]) for line in run.manifest())
+    assert stored == Counter(f"{linked_twice}/news/{n}" for n in ("1-talks", "3-new", "5-target"))
+    assert run.stat("focus/sections_found") == 1  # the share link was taken for a topic section
+    assert run.stat("dupefilter/filtered") >= 2  # it, and the redirect to the listed article
+    assert run.stat("frontier/lost") == 0

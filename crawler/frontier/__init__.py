@@ -9,8 +9,9 @@ mode:
     url (primary key), site, score, tier, state, seq, discovered, lastmod, request (JSON)
 
 ``state``: SEEN (offered; its request has not reached the frontier, or a middleware dropped it: the row is
-the seen-set entry), PENDING (waiting, with its request), QUEUED (handed to Scrapy's scheduler), DONE (through
-the pipelines, failed, or known otherwise). ``tier`` 0 is what is new since the site's last crawl, 1 its
+the seen-set entry), PENDING (waiting, with its request), QUEUED (handed to Scrapy's scheduler, or a redirect
+target a fed request is fetching: no request of its own), DONE (through the pipelines, failed, or known
+otherwise). Scrapy's duplicate filter asks the frontier too (``crawler.frontier.dupefilter``). ``tier`` 0 is what is new since the site's last crawl, 1 its
 backlog, 2 the articles an earlier crawl fetched already (the incremental state knows them; fetched again,
 conditionally, only when nothing else waits). The feeder (``crawler.frontier.feeder.FrontierMiddleware``) takes PENDING rows best first (tier,
 then score, then newest ``lastmod``, then discovery order) and keeps the scheduler topped up to a small
@@ -89,8 +90,11 @@ class Frontier:
         if self.existed:
             # Resuming after a kill: what was in the dead process's scheduler is waiting again.
             self.requeued = self._db.execute(
-                "UPDATE frontier SET state = ? WHERE state = ?", (PENDING, QUEUED)
+                "UPDATE frontier SET state = ? WHERE state = ? AND request IS NOT NULL", (PENDING, QUEUED)
             ).rowcount
+            # Redirect targets the dead process was fetching (``mark_hop``): only seen; the redirect of the
+            # requeued request, or their own request, fetches them again.
+            self._db.execute("UPDATE frontier SET state = ? WHERE state = ?", (SEEN, QUEUED))
             logger.info(
                 "Frontier %s (run %d): %d waiting, %d done, %d queued by the last run waiting again",
                 path,
@@ -164,6 +168,17 @@ class Frontier:
                 "INSERT INTO frontier (url, site, state, seq, run) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(url) DO UPDATE SET state = excluded.state, request = NULL, run = excluded.run",
                 (url, site, DONE, self._seq, self.run),
+            )
+
+    def mark_hop(self, url: str, site: str) -> None:
+        """A redirect of a fed request goes to ``url``: fetched now on that request's behalf (QUEUED without a
+        request of its own), so a later request for it is not fed; DONE with the redirecting row."""
+        with self._lock:
+            self._seq += 1
+            self._write(
+                "INSERT INTO frontier (url, site, state, seq) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(url) DO UPDATE SET state = excluded.state WHERE frontier.state = ?",
+                (url, site, QUEUED, self._seq, SEEN),
             )
 
     def done_earlier(self, url: str) -> bool:

@@ -74,7 +74,7 @@ def decode_request(url: str, data: dict[str, Any], spider: Spider) -> Request:
         meta=dict(data.get("meta") or {}),
         priority=int(data.get("priority") or 0),
         headers=data.get("headers") or None,
-        dont_filter=True,  # the frontier is the duplicate filter: Scrapy's would keep a set in memory
+        # Filtered by crawler.frontier.dupefilter, which asks the frontier and keeps no fingerprint of it.
     )
 
 
@@ -238,15 +238,19 @@ class FrontierMiddleware:
     def request_left(self, request: Request, spider: Spider | None = None) -> None:
         self._schedule()
 
-    def done(self, request: Request | None) -> None:
-        """A fed request is finished (its page failed, was not HTML, was not modified, or its item is done)."""
+    def done(self, request: Request | None, *, fetched: bool = True) -> None:
+        """A fed request is finished (its page failed, was not HTML, was not modified, or its item is done;
+        ``fetched=False``: it was a duplicate, so its own URL is someone else's). The redirects it went
+        through are done with it."""
         if request is None:
             return
-        site = str(request.meta.get("site") or "")
-        for key in ("frontier_url", "frontier_canonical"):
-            url = request.meta.get(key)
-            if url:
-                self.frontier.mark_done(str(url), site)
+        meta = request.meta
+        site = str(meta.get("site") or "")
+        urls = [meta.get("frontier_url"), meta.get("frontier_canonical")]
+        if meta.get("frontier_url"):
+            urls += [*(meta.get("redirect_urls") or ()), request.url if fetched else None]
+        for url in dict.fromkeys(str(u) for u in urls if u):
+            self.frontier.mark_done(url, site)
         self._schedule()  # commits soon
 
     def item_done(self, item: Any, response: Any = None, spider: Any = None, **_: Any) -> None:
