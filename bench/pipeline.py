@@ -28,7 +28,10 @@ machine, though raised by it, since a thread waiting for a core stays runnable l
 Scrapy's ``elapsed_time_seconds``; "wall s" the whole process (start-up, the closing WACZ build and the
 storage drain). CPU is user+sys of the measured process tree (``RUSAGE_CHILDREN`` deltas, or /proc for the servers); peak RSS is the largest simultaneous sum of PSS
 over the tree, with the main process's own VmHWM beside it; "load" is the 1-minute load average at the
-end of the row. The tables are printed and written to ``bench/results.md``.
+end of the row. Every full crawl also samples, every 0.5 s, what it waits on (``bench/timeline.py``: requests
+in the downloader and how many are browser renders, the scheduler, the scraper, the extraction pool's
+queue, the reactor's lag); the bound lines say how long only renders were in flight and how long the
+scraper or the downloader was full. The tables are printed and written to ``bench/results.md``.
 
 Options: ``--articles N`` (default 5000), ``--stage-pages N`` (pages the stages are timed on, default
 1000), ``--skip-4x``, ``--skip-s3``, ``--skip-ablations``, ``--skip-peer``, ``--quick`` (500 articles),
