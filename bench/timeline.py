@@ -96,7 +96,8 @@ def summary(path: Path) -> dict[str, float]:
     """Shares of the samples (0..1) and means, over the samples from the first response to the last.
 
     ``renders_only``: the scheduler empty, nothing in the scraper and every request in the downloader a
-    browser render (the rest of the crawl waits for them); ``scraper_full``: the scraper holds more
+    browser render (the rest of the crawl waits for them); ``renders_only_mid``: seconds of that before the
+    last plain request; ``renders_tail``: seconds from the last plain request to the last sample; ``scraper_full``: the scraper holds more
     response bytes than ``SCRAPER_SLOT_MAX_ACTIVE_SIZE`` (the engine takes no request from the scheduler);
     ``downloader_full``: every CONCURRENT_REQUESTS slot taken; ``tail``: seconds from the last stored
     article to the last sample.
@@ -116,12 +117,15 @@ def summary(path: Path) -> dict[str, float]:
 
     final = rows[-1].get("stored", 0)
     last_store = next((r["t"] for r in rows if r.get("stored", 0) >= final), rows[-1]["t"])
+    # The last sample with a plain request in flight or queued: after it only renders were left.
+    plain_end = max((r["t"] for r in rows if r["sched"] or r["down_active"] > r["down_render"]), default=0)
+    interval = (rows[-1]["t"] - rows[0]["t"]) / max(1, len(rows) - 1)
     return {
         "samples": float(len(rows)),
         "seconds": float(rows[-1]["t"] - rows[0]["t"]),
-        "renders_only": share(
-            lambda r: r["sched"] == 0 and r["scr_active"] == 0 and 0 < r["down_active"] == r["down_render"]
-        ),
+        "renders_only": share(_renders_only),
+        "renders_only_mid": sum(interval for r in rows if _renders_only(r) and r["t"] < plain_end),
+        "renders_tail": float(rows[-1]["t"] - plain_end),
         "scraper_full": share(lambda r: r["scr_backout"]),
         "downloader_full": share(lambda r: r["down_backout"]),
         "down_active": mean("down_active"),
@@ -134,13 +138,18 @@ def summary(path: Path) -> dict[str, float]:
     }
 
 
+def _renders_only(row: dict[str, Any]) -> bool:
+    return row["sched"] == 0 and row["scr_active"] == 0 and 0 < row["down_active"] == row["down_render"]
+
+
 def summary_line(found: dict[str, float]) -> str:
     """One sentence for the bench's notes."""
     if not found:
         return ""
     return (
         f"timeline ({found['samples']:.0f} samples over {found['seconds']:.0f} s): only renders in flight "
-        f"{100 * found['renders_only']:.0f} % of the time, scraper full {100 * found['scraper_full']:.0f} %, "
+        f"{100 * found['renders_only']:.0f} % of the time ({found['renders_only_mid']:.0f} s while plain pages "
+        f"were still to come, {found['renders_tail']:.0f} s at the end, after the last plain page), scraper full {100 * found['scraper_full']:.0f} %, "
         f"downloader full {100 * found['downloader_full']:.0f} %; means: {found['down_active']:.0f} in the "
         f"downloader ({found['down_render']:.1f} renders), scheduler {found['sched']:.0f}, scraper "
         f"{found['scr_active']:.0f}, extraction pool queue {found['pool_pending']:.0f}, reactor lag "
