@@ -31,7 +31,8 @@ over the tree, with the main process's own VmHWM beside it; "load" is the 1-minu
 end of the row. Every full crawl also samples, every 0.5 s, what it waits on (``bench/timeline.py``: requests
 in the downloader and how many are browser renders, the scheduler, the scraper, the extraction pool's
 queue, the reactor's lag); the bound lines say how long only renders were in flight and how long the
-scraper or the downloader was full. The tables are printed and written to ``bench/results.md``.
+scraper or the downloader was full. The crawls rotate WARC files at 10 MB (``WARC_MAX_SIZE``; the default
+100 MB would make a bench crawl one file, packaged only at close). The tables are printed and written to ``bench/results.md``.
 
 Options: ``--articles N`` (default 5000), ``--stage-pages N`` (pages the stages are timed on, default
 1000), ``--skip-4x``, ``--skip-s3``, ``--skip-ablations``, ``--skip-peer``, ``--quick`` (500 articles),
@@ -83,6 +84,7 @@ MiB = 1024 * 1024
 CORES = len(os.sched_getaffinity(0))
 # What the crawl waits on, sampled every 0.5 s (bench/timeline.py; PYTHONPATH is the repository).
 TIMELINE = "bench.timeline.TimelineExtension"
+BENCH_WARC_MAX_SIZE = 10_000_000
 
 
 @dataclass
@@ -218,6 +220,10 @@ def crawl(
         # One browser context per site: with fewer contexts than gated sites the render queue deadlocks
         # (crawler.render + scrapy-playwright wait for a context slot that is never freed).
         "RENDER_MAX_CONTEXTS": str(SITES),
+        # A bench crawl lasts minutes and writes 40-100 MB: at the default 100 MB / 5 minutes it would be one
+        # WARC file, packaged (and uploaded) only at close. 10 MB makes it rotate as an hours-long crawl
+        # does, so the time after close is the last file's, as in production (--set overrides it).
+        "WARC_MAX_SIZE": str(BENCH_WARC_MAX_SIZE),
         **settings,
     }
     timeline = run_dir / "timeline.jsonl"
@@ -744,7 +750,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {info['cores']} cores, {info['ram']} RAM, {info['cpu']}, {info['python']}, Linux {info['kernel']}.",
         f"Articles: {articles:,} over {SITES} bigsite sites (5 % JavaScript-gated), crawls with "
         f"CONCURRENT_REQUESTS={args.concurrency}, CONCURRENT_REQUESTS_PER_DOMAIN={args.per_domain}, "
-        "DOWNLOAD_DELAY=0, AutoThrottle off" + (f", {' '.join(args.set)}" if args.set else "") + ". "
+        f"DOWNLOAD_DELAY=0, AutoThrottle off, WARC_MAX_SIZE={BENCH_WARC_MAX_SIZE:_}"
+        + (f", {' '.join(args.set)}" if args.set else "")
+        + ". "
         "The machine is shared: the load average (1 min) at the end of each row is beside it.",
         "",
         *table(rows, cores),
