@@ -289,8 +289,18 @@ class IndexState:
         row = self.db.execute("SELECT cluster FROM docs WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def add(self, key: str, sig: Signature, cluster: str, when: str, *, indexed: bool) -> bool:
-        """Store one version (False: the key was there). ``indexed``: into the LSH buckets too."""
+    def add(
+        self,
+        key: str,
+        sig: Signature,
+        cluster: str,
+        when: str,
+        *,
+        indexed: bool,
+        buckets: list[int] | None = None,
+    ) -> bool:
+        """Store one version (False: the key was there). ``indexed``: into the LSH buckets too
+        (``buckets``: ``_bucket_ids(sig.values)`` when the caller has them)."""
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO docs (key, cluster, size, sig) VALUES (?, ?, ?, ?)",
             (key, cluster, sig.size, sig.values.astype("<u4").tobytes()),
@@ -301,7 +311,7 @@ class IndexState:
         if indexed:
             self.db.executemany(
                 "INSERT OR IGNORE INTO bands (bucket, doc) VALUES (?, ?)",
-                [(b, doc) for b in _bucket_ids(sig.values)],
+                [(b, doc) for b in (buckets if buckets is not None else _bucket_ids(sig.values))],
             )
         root = self.root(cluster)
         origin = order_key(when)
@@ -314,9 +324,12 @@ class IndexState:
         )
         return True
 
-    def candidates(self, values: np.ndarray) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    def candidates(
+        self, values: np.ndarray, buckets: list[int] | None = None
+    ) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
         """(keys, clusters as written, signatures matrix, sizes) of the versions sharing an LSH bucket."""
-        buckets = _bucket_ids(values)
+        if buckets is None:
+            buckets = _bucket_ids(values)
         rows = self.db.execute(
             f"""SELECT key, cluster, size, sig FROM docs WHERE doc IN (
                     SELECT DISTINCT doc FROM bands WHERE bucket IN ({",".join("?" * len(buckets))}))
@@ -487,8 +500,9 @@ class NearDupIndex:
         best: tuple[float, str] | None = None
         matched: set[str] = set()
         indexed = sig.size >= self.config.min_shingles
+        buckets = _bucket_ids(sig.values) if indexed else None
         if indexed:
-            keys, clusters, sigs, sizes = self.state.candidates(sig.values)
+            keys, clusters, sigs, sizes = self.state.candidates(sig.values, buckets)
             if keys:
                 # every candidate checked at once: estimated Jaccard, then containment in the smaller
                 jaccard = (sigs == sig.values).mean(axis=1)
@@ -514,9 +528,9 @@ class NearDupIndex:
         event = {"t": "doc", "key": key, "cluster": cluster, "when": when, "size": sig.size}
         # the journal first: a run killed between the two has the event, and applies it on restart
         self.log.append({**event, "sig": sig.encode()})
-        self.state.add(key, sig, cluster, when, indexed=indexed)
+        self.state.add(key, sig, cluster, when, indexed=indexed, buckets=buckets)
         merges: list[Merge] = []
-        at = _now()
+        at = _now() if absorbed else ""
         for other in absorbed:
             self.log.append({"t": "merge", "cluster": other, "into": cluster, "when": at})
             self.state.merge(other, cluster)

@@ -32,10 +32,18 @@ import yaml
 from relevance.forms import surface_forms
 from relevance.normalize import tokenize
 
-__all__ = ["Relevance", "Topic", "TopicError", "default_topic_path"]
+__all__ = ["Relevance", "Topic", "TopicError", "default_topic_path", "tokenize_parts"]
 
 _PARAGRAPH_SPLIT = re.compile(r"\n+")
 DENSITY_MIN_TOKENS = 100
+
+
+def tokenize_parts(title: str, text: str) -> list[list[str]]:
+    """The tokens of the title, then of each paragraph (empty ones included), as :meth:`Topic.score` reads
+    an article: tokenized once, they serve the score and the corpus's entity tags and shingles (joined,
+    the paragraphs' tokens are ``tokenize(text)``: the normaliser never joins words across a line break).
+    """
+    return [tokenize(part) for part in [title or "", *_PARAGRAPH_SPLIT.split(text or "")]]
 
 
 def default_topic_path() -> Path:
@@ -192,15 +200,21 @@ class Topic:
 
     # -- scoring -------------------------------------------------------------------------------------
 
-    def score(self, title: str, text: str) -> Relevance:
-        """Score an article's title and extracted main text (paragraphs separated by newlines)."""
+    def score(self, title: str, text: str, *, parts: list[list[str]] | None = None) -> Relevance:
+        """Score an article's title and extracted main text (paragraphs separated by newlines).
+
+        ``parts``: ``tokenize_parts(title, text)`` when the caller has it already (the texts are then not
+        read): the same score.
+        """
         p = self.params
         mentions: list[_Mention] = []
-        title_tokens = tokenize(title)
+        if parts is None:
+            parts = tokenize_parts(title, text)
+        title_tokens = parts[0]
         for term, _ in self._matches(title_tokens):
             mentions.append(_Mention(unit=0, term=term, zone=p.title_zone, capped=False))
         total_tokens = len(title_tokens)
-        paragraphs = [tokens for tokens in map(tokenize, _PARAGRAPH_SPLIT.split(text)) if tokens]
+        paragraphs = [tokens for tokens in parts[1:] if tokens]
         body_seen = 0
         for number, tokens in enumerate(paragraphs):
             in_lead = number < p.lead_paragraphs
