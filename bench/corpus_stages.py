@@ -36,7 +36,7 @@ from corpus.annotate import record_version_key  # noqa: E402
 from corpus.dataset import DatasetWriter, row_from_record  # noqa: E402
 from corpus.neardup import NearDupIndex, Signature  # noqa: E402
 from corpus.worker import corpus_features, features_signature  # noqa: E402
-from relevance import default_topic_path  # noqa: E402
+from relevance import Topic, default_topic_path, tokenize_parts  # noqa: E402
 
 
 def stored_articles(archive: Path) -> list[tuple[dict[str, Any], str]]:
@@ -87,7 +87,8 @@ def stage_costs(archive: Path) -> list[StageCost]:
     """The corpus's stages over the archive's stored articles, each timed alone (module docstring).
 
     The stages follow where a crawl runs them: the entity tags and the signature in the extraction
-    workers (``corpus.worker.corpus_features``, the text tokenized once for both), the index query
+    workers (``corpus.worker.corpus_features``, from the tokens relevance scored: not timed, relevance
+    tokenizes with the corpus on or off), the index query
     (SQLite in a file, as in the spool) in a thread of the crawler, the dataset rows and parts in the
     store's threads and the parts thread; the start-up the corpus adds (once a crawl) is spread over the
     archive's pages.
@@ -98,13 +99,18 @@ def stage_costs(archive: Path) -> list[StageCost]:
     n = len(articles)
     signatures: list[Signature] = []
     copies = 0
-    topic = str(default_topic_path())
-    corpus_features(topic, "", "")  # the worker's tagger, loaded once a worker (not a page's cost)
+    topic_path = str(default_topic_path())
+    topic = Topic.load(topic_path)
+    corpus_features(topic_path, "", "", topic=topic)  # the worker's tagger, once a worker (not a page's)
+    # The worker tokenizes each article for relevance, corpus on or off; the corpus reads those tokens.
+    parts = [tokenize_parts(record.get("title") or "", text) for record, text in articles]
 
     def features() -> None:
-        # what each extraction worker adds for the corpus: one tokenization, the tags and the signature
-        for record, text in articles:
-            signatures.append(features_signature(corpus_features(topic, record.get("title") or "", text)))
+        # what each extraction worker adds for the corpus: the tags and the signature, from relevance's tokens
+        for (record, text), tokens in zip(articles, parts, strict=True):
+            title = record.get("title") or ""
+            features = corpus_features(topic_path, title, text, parts=tokens, topic=topic)
+            signatures.append(features_signature(features))
 
     with tempfile.TemporaryDirectory(prefix="bench-dataset-") as tmp:
         index = NearDupIndex(state_path=Path(tmp) / "neardup.sqlite")
