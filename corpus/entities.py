@@ -179,7 +179,11 @@ class EntityTagger:
     ) -> str:
         low, high = max(0, start - self.window), min(len(tokens), start + width + self.window)
         unit = units[start]
-        for marker in self.elsewhere.get(term.canonical, ()):
+        markers = self.elsewhere.get(term.canonical, ())
+        near = set(tokens[low:high]) if markers else set()
+        for marker in markers:
+            if marker.first.isdisjoint(near):  # its first word is nowhere in the window
+                continue
             for i in range(low, high):
                 if (
                     tokens[i] in marker.first

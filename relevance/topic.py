@@ -240,16 +240,19 @@ class Topic:
 
     def _spans(self, tokens: list[str]) -> list[tuple[int, int, int]]:
         found: list[tuple[int, int, int]] = []
-        i = 0
-        while i < len(tokens):
-            width = 1
-            for candidate in self._index.get(tokens[i], ()):
+        index = self._index
+        free = 0  # the first position not inside a match already found
+        # Only the tokens that start some spelling are looked at (found in C, by the comprehension), left
+        # to right; a match covers its width, so the next one starts after it.
+        for i in [i for i, token in enumerate(tokens) if token in index]:
+            if i < free:
+                continue
+            for candidate in index[tokens[i]]:
                 n = len(candidate.tail)
-                if tuple(tokens[i + 1 : i + 1 + n]) == candidate.tail:
-                    width = 1 + n
-                    found.append((candidate.term, i, width))
+                if not n or tuple(tokens[i + 1 : i + 1 + n]) == candidate.tail:
+                    found.append((candidate.term, i, 1 + n))
+                    free = i + 1 + n
                     break
-            i += width
         return found
 
     def _verdict(self, mentions: list[_Mention], total_tokens: int) -> Relevance:
