@@ -4,7 +4,7 @@
 crawl manifests) and its text go through what the extraction worker adds (entity tags and the
 near-duplicate signature, ``corpus.worker``), the near-duplicate index (LSH buckets and checks in SQLite) and the dataset writer (row, journal, Parquet
 parts into a file store), each timed alone with ``time.process_time`` (this process's CPU), and the
-start-up the corpus adds to a crawl is timed in a fresh process. The interface::
+start-up the corpus adds to a crawl and to each extraction worker is timed in a fresh process. The interface::
 
     stage_costs(archive: Path) -> list[StageCost]
     StageCost(name: str, pages: int, cpu: float seconds, note: str); .ms = 1000 * cpu / pages
@@ -19,6 +19,7 @@ Reads no settings.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -73,6 +74,27 @@ with tempfile.TemporaryDirectory() as tmp:
 encode_part([{"record_key": "k", "places": []}])  # the first part: pyarrow's import
 print(time.process_time() - started)
 """
+
+
+_WORKER_STARTUP = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import extraction  # what every extraction worker imports, corpus on or off
+from relevance import Topic, default_topic_path
+topic = Topic.load(default_topic_path())  # relevance's topic: loaded with the corpus off too
+started = time.process_time()
+from corpus.worker import corpus_features  # numpy, the MinHash tables
+corpus_features(str(default_topic_path()), "", "", topic=topic)  # the entity tagger
+print(time.process_time() - started)
+"""
+
+
+def worker_startup_cpu() -> float:
+    """CPU seconds the corpus adds to the start of one extraction worker (fresh process: imports, tagger)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _WORKER_STARTUP, str(REPO)], check=True, capture_output=True, text=True
+    ).stdout
+    return float(out.split()[-1])
 
 
 def startup_cpu() -> float:
@@ -157,6 +179,15 @@ def stage_costs(archive: Path) -> list[StageCost]:
             n,
             startup_cpu(),
             f"once a crawl, over these {n} pages: tagger, index, pyarrow",
+        )
+    )
+    workers = os.cpu_count() or 1  # EXTRACT_WORKERS' default: one a core
+    costs.append(
+        StageCost(
+            "stage: corpus start-up (extraction workers)",
+            n,
+            workers * worker_startup_cpu(),
+            f"once a worker, {workers} workers, over these {n} pages: numpy, tagger",
         )
     )
     return costs
