@@ -13,7 +13,7 @@ renderer, GPU, network and other utility processes), each process's own time sam
 
 ``measure(...)`` returns a ``RenderBench``; ``cpu_ms_per_gated_page(...)`` just the number (for
 ``bench/pipeline.py``). CLI: ``--articles N`` (default 200), ``--sites``, ``--set NAME=VALUE`` (any crawl
-setting), ``--json``, ``--max-ms X`` (exit status 1 when over X), ``--keep``.
+setting), ``--json``, ``--max-ms X`` (exit status 1 when over X), ``--keep``, ``--profile FILE`` (py-spy).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class RenderBench:
     wall: float  # the crawl process from start to exit
     cpu: float  # CPU seconds of the whole tree (exact)
     by_kind: dict[str, float] = field(default_factory=dict)  # sampled CPU seconds per process kind
+    processes: dict[str, int] = field(default_factory=dict)  # processes seen per kind
     stats: dict[str, Any] = field(default_factory=dict)
     returncode: int = 0
     # CPU seconds of the crawl process and of what it reaped itself: Chromium's processes that outlive
@@ -158,6 +159,13 @@ class KindSampler:
         self._stop.set()
         self._thread.join()
 
+    def processes(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for pid in self.cpu:
+            kind = self.kinds.get(pid, "?")
+            out[kind] = out.get(kind, 0) + 1
+        return out
+
     def by_kind(self) -> dict[str, float]:
         out: dict[str, float] = {}
         for pid, cpu in self.cpu.items():
@@ -180,15 +188,17 @@ def measure(
     concurrency: int = 64,
     per_domain: int = 16,
     timeout: float = 1800,
+    profile: Path | None = None,
 ) -> RenderBench:
-    """Crawl ``articles`` all-gated articles over ``sites`` sites with the full pipeline; see the module doc."""
+    """Crawl ``articles`` all-gated articles over ``sites`` sites with the full pipeline; see the module doc.
+    ``profile``: write py-spy's collapsed stacks of the Scrapy process there (py-spy must be installed)."""
     own_dir = workdir is None
     work = Path(tempfile.mkdtemp(prefix="bench-render-")) if workdir is None else workdir
     try:
         from pipeline import bigsite  # here: bench/pipeline.py imports this module
 
         with bigsite(work, articles, gated_share=1.0, sites=sites) as (_, sources):
-            return _crawl(work, sources, sites, settings or {}, concurrency, per_domain, timeout)
+            return _crawl(work, sources, sites, settings or {}, concurrency, per_domain, timeout, profile)
     finally:
         if own_dir:
             shutil.rmtree(work, ignore_errors=True)
@@ -202,6 +212,7 @@ def _crawl(
     concurrency: int,
     per_domain: int,
     timeout: float,
+    profile: Path | None = None,
 ) -> RenderBench:
     run = work / "render-crawl"
     run.mkdir(parents=True, exist_ok=True)
@@ -232,9 +243,12 @@ def _crawl(
         proc = subprocess.Popen(
             cmd, cwd=REPO, env=_env(), stdout=subprocess.DEVNULL, stderr=(run / "stderr.log").open("wb")
         )
+        spy = _profiler(proc.pid, profile) if profile else None
         with KindSampler(proc.pid) as sampler:
             reaped = _wait(proc, timeout)
             _reap_orphans(set(sampler.cpu) - {proc.pid})
+        if spy is not None:
+            spy.wait(60)
     wall = time.perf_counter() - started
     cpu = children_cpu() - cpu0
     stats: dict[str, Any] = json.loads(stats_file.read_text()) if stats_file.exists() else {}
@@ -246,10 +260,32 @@ def _crawl(
         wall=wall,
         cpu=cpu,
         by_kind=sampler.by_kind(),
+        processes=sampler.processes(),
         stats=stats,
         returncode=proc.returncode or 0,
         cpu_reaped=reaped,
     )
+
+
+def _profiler(pid: int, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` (its threads and idle time included) until it exits, as collapsed stacks."""
+    spy = shutil.which("py-spy", path=str(Path(PY).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy: pip install py-spy")
+    cmd = [
+        spy,
+        "record",
+        "--pid",
+        str(pid),
+        "--rate",
+        "50",
+        "--format",
+        "raw",
+        "--output",
+        str(out),
+        "--threads",
+    ]
+    return subprocess.Popen([*cmd, "--idle"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 @contextlib.contextmanager
@@ -288,8 +324,10 @@ def _reap_orphans(pids: set[int], wait: float = 30.0) -> None:
         for pid in list(pending):
             try:
                 done, _ = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:  # not ours (its parent reaped it), or already reaped
-                pending.discard(pid)
+            except ChildProcessError:
+                # Not ours yet (its parent is still exiting: it comes to us then) or reaped by its parent.
+                if not os.path.exists(f"/proc/{pid}"):
+                    pending.discard(pid)
                 continue
             if done:
                 pending.discard(pid)
@@ -314,7 +352,9 @@ def report(result: RenderBench) -> str:
         f"  without the processes reparented at shutdown (RUSAGE_CHILDREN of the crawl alone, as "
         f"bench/pipeline.py counts): {1000 * result.cpu_reaped / result.pages if result.pages else 0:.1f} ms",
     ]
-    lines += [f"  {kind:34} {ms:7.1f} ms" for kind, ms in result.breakdown()]
+    for kind, ms in result.breakdown():
+        count = result.processes.get(kind)
+        lines.append(f"  {kind:34} {ms:7.1f} ms" + (f"  ({count} processes)" if count and count > 1 else ""))
     return "\n".join(lines)
 
 
@@ -326,6 +366,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--max-ms", type=float, default=0.0, help="exit 1 when above this many CPU-ms")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--profile", type=Path, help="py-spy's collapsed stacks of the Scrapy process, to FILE"
+    )
     args = parser.parse_args(argv)
     bad = [item for item in args.set if not re.match(r"^[A-Z0-9_]+=", item)]
     if bad:
@@ -333,7 +376,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = dict(item.split("=", 1) for item in args.set)
     work = Path(tempfile.mkdtemp(prefix="bench-render-"))
     try:
-        result = measure(args.articles, sites=args.sites, settings=settings, workdir=work)
+        result = measure(
+            args.articles, sites=args.sites, settings=settings, workdir=work, profile=args.profile
+        )
     finally:
         if args.keep:
             print(f"work dir kept: {work}")

@@ -136,6 +136,9 @@ class CorpusExtension:
         self.stats = stats
         # Parts are encoded and handed over in a thread of their own: the store's threads only queue rows.
         self._parts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataset-parts")
+        # The index takes one assignment at a time (its lock): one thread of its own, always warm, rather
+        # than the loop's default pool, whose threads would only wait for each other on that lock.
+        self.annotating = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpus-annotate")
         self._flushing: Future[None] | None = None
 
     @classmethod
@@ -239,6 +242,7 @@ class CorpusExtension:
         self._inc("dataset/parts", len(parts))
 
     def close(self) -> None:
+        self.annotating.shutdown(wait=True)
         self._parts.shutdown(wait=True)
         parts = self.writer.close()
         self.annotator.index.close()
@@ -267,5 +271,7 @@ class CorpusAnnotatePipeline:
 
     async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         if isinstance(item, ArticlePage) and item.record:
-            await asyncio.to_thread(self.corpus.annotate, item)
+            await asyncio.get_running_loop().run_in_executor(
+                self.corpus.annotating, self.corpus.annotate, item
+            )
         return item

@@ -13,19 +13,28 @@ The decision function is tested on its own for the rules a local test cannot exe
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+from scrapy import Request
+from scrapy.statscollectors import MemoryStatsCollector
+from scrapy.utils.test import get_crawler
 from warcio.archiveiterator import ArchiveIterator
 
 from crawler.addressguard import SiteHosts
-from crawler.render.guard import browser_refusal
+from crawler.render import RenderConfig, find_chromium, playwright_settings
+from crawler.render.guard import BrowserGuard, browser_refusal
+from crawler.render.state import RenderState
 from newsroom import Newsroom
 from newsroom.sites.gated import PROBE_BYTES
 from tests.crawling import CrawlRun
+from tests.localserver import serve
 
 SITE = SiteHosts(frozenset({"127.0.0.1:8081", "alwasat.ly"}))
 
@@ -173,3 +182,174 @@ def test_the_hostile_page_replays(
             )
         finally:
             browser.close()
+
+
+# --- the guard alone, in Chromium: workers, popups, a POST navigation -----------------------------------
+
+_GUARDED_PAGE = """<html><body><h1>guarded</h1>
+<a id="tab" href="%(outside)s/tab" target="_blank">x</a>
+<form id="form" action="%(outside)s/form" method="post" target="_blank"><input name="q" value="1"></form>
+<script>
+new Worker(URL.createObjectURL(new Blob(['fetch("%(outside)s/blob-worker").catch(function () {})'],
+                                        {type: "text/javascript"})));
+new Worker("/worker.js");
+var popup = window.open("%(outside)s/popup");
+document.getElementById("tab").click();
+document.getElementById("form").submit();
+navigator.serviceWorker && navigator.serviceWorker.register("/sw.js").catch(function () {});
+document.title = popup === null ? "no popup" : "popup";
+</script></body></html>"""
+
+
+class _Hits(BaseHTTPRequestHandler):
+    """Serves the guarded page on the site (127.0.0.1) and logs every request on any address."""
+
+    hits: ClassVar[list[tuple[str, str, str, bytes]]] = []
+    outside: ClassVar[str] = ""
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.hits.append((self.server.server_address[0], self.command, self.path, body))  # type: ignore[index]
+        if self.path.startswith("/page"):
+            payload, kind = (_GUARDED_PAGE % {"outside": self.outside}).encode(), "text/html"
+        elif self.path == "/worker.js":
+            payload, kind = (
+                f'fetch("{self.outside}/script-worker").catch(() => {{}});'.encode(),
+                "text/javascript",
+            )
+        else:
+            payload, kind = b"", "text/javascript"
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+async def _render_guarded(
+    site: str, method: str, body: bytes
+) -> tuple[RenderState, MemoryStatsCollector, int]:
+    from playwright.async_api import async_playwright
+
+    crawler = get_crawler()
+    stats = MemoryStatsCollector(crawler)
+    guard = BrowserGuard(stats, 1024 * 1024)
+    state = RenderState(site="guarded", reason="always", started=0.0, hosts=SiteHosts.of([], site[7:]))
+    launch = playwright_settings(RenderConfig(find_chromium(), 1, 1, 30.0))["PLAYWRIGHT_LAUNCH_OPTIONS"]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(**launch)
+        try:
+            context = await browser.new_context(service_workers="block")
+            page = await context.new_page()
+            url = f"{site}/page"
+            await guard.install(page, Request(url, method=method, body=body), state=state)
+            await page.goto(url, wait_until="load")
+            await page.wait_for_load_state("networkidle")
+            await asyncio.sleep(1.0)  # the workers' fetches and the popups' navigations would be out by now
+            pages = len(context.pages)
+        finally:
+            await browser.close()
+    return state, stats, pages
+
+
+def test_the_guard_covers_workers_and_popups_without_playwright_routes() -> None:
+    outside = ThreadingHTTPServer(("127.0.0.2", 0), _Hits)
+    threading.Thread(target=outside.serve_forever, daemon=True).start()
+    _Hits.hits.clear()
+    _Hits.outside = f"http://127.0.0.2:{outside.server_address[1]}"
+    try:
+        with serve(_Hits) as site:
+            state, stats, pages = asyncio.run(_render_guarded(site, "POST", b"q=archive"))
+    finally:
+        outside.shutdown()
+        outside.server_close()
+    # Nothing reached the outside address: not the workers' fetches, not the popups, not the form.
+    assert [hit for hit in _Hits.hits if hit[0] != "127.0.0.1"] == []
+    blocked = {url.rsplit("/", 1)[-1]: reason for reason, url in state.blocked}
+    # Dedicated workers' requests (from a blob and from a script) pause in the page's own session.
+    assert blocked.get("blob-worker") == "loopback"
+    assert blocked.get("script-worker") == "loopback"
+    assert stats.get_value("render/blocked/loopback", 0) >= 2
+    # No popup opened (window.open, a target=_blank link, a form into a new window).
+    assert pages == 1
+    # The service worker was never registered (its script is not fetched).
+    paths = [path for _, _, path, _ in _Hits.hits]
+    assert "/sw.js" not in paths
+    # The render's navigation went out with the Scrapy request's method and body, once.
+    assert [(m, b) for _, m, p, b in _Hits.hits if p == "/page"] == [("POST", b"q=archive")]
+
+
+_TICKING_PAGE = """<html><body><h1>ticking</h1><script>
+setInterval(function () { fetch("/tick").catch(function () {}); }, 50);
+</script></body></html>"""
+
+
+class _Ticks(BaseHTTPRequestHandler):
+    paths: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.paths.append(self.path)
+        payload = _TICKING_PAGE.encode() if self.path.startswith("/page") else b""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+async def _freeze_and_reuse(site: str) -> tuple[int, int, int, bool]:
+    from playwright.async_api import async_playwright
+
+    stats = MemoryStatsCollector(get_crawler())
+    guard = BrowserGuard(stats, 1024 * 1024)
+    hosts = SiteHosts.of([], site[7:])
+    launch = playwright_settings(RenderConfig(find_chromium(), 1, 1, 30.0))["PLAYWRIGHT_LAUNCH_OPTIONS"]
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(**launch)
+        try:
+            page = await (await browser.new_context()).new_page()
+            first = RenderState(site="ticking", reason="always", started=0.0, hosts=hosts)
+            await guard.install(page, Request(f"{site}/page1"), state=first)
+            await page.goto(f"{site}/page1")
+            await asyncio.sleep(0.5)
+            while_rendering = _Ticks.paths.count("/tick")
+            guard.idle(page)
+            frozen = await guard.freeze(page)
+            await asyncio.sleep(0.3)  # a tick in flight when it froze may still land
+
+            def asked() -> int:  # requests the idle page made: the guard refuses them all (idle-page)
+                return int(stats.get_value("render/blocked/idle-page", 0) or 0)
+
+            at_rest, ticks = asked(), _Ticks.paths.count("/tick")
+            await asyncio.sleep(1.0)
+            while_idle = asked() - at_rest + _Ticks.paths.count("/tick") - ticks
+            second = RenderState(site="ticking", reason="always", started=0.0, hosts=hosts)
+            await guard.install(page, Request(f"{site}/page2"), state=second)
+            await page.goto(f"{site}/page2")
+            await asyncio.sleep(0.5)
+            after = _Ticks.paths.count("/tick") - ticks
+        finally:
+            await browser.close()
+    return while_rendering, while_idle, after, frozen
+
+
+def test_an_idle_page_runs_no_script_and_the_next_render_runs_again() -> None:
+    _Ticks.paths.clear()
+    with serve(_Ticks) as site:
+        while_rendering, while_idle, after, frozen = asyncio.run(_freeze_and_reuse(site))
+    assert while_rendering >= 3  # the page's timer fetches while it renders
+    assert frozen
+    assert (
+        while_idle == 0
+    )  # frozen: its timer stops (it does not even ask), nothing of the last render runs on
+    assert after >= 3  # the next render's document runs (the page is active again)
+    assert "/page2" in _Ticks.paths

@@ -13,7 +13,8 @@ hands them to ``engine.crawl``. So the order is the frontier's as a whole, not t
 * CRAWL_SITE_BUDGET: a site's rows are fed until the budget is spent; the rest stays PENDING and is saved
   as the site's backlog (``crawler.frontier.backlog``), which the next crawl continues.
 * CRAWL_FOCUS=prioritise: rows without a topic score wait until the spider is idle once (all discovery
-  done, every scored row fed): a section page still downloading may give them a score.
+  done, every scored row fed), or until nothing but browser renders is in flight: a section page still
+  downloading may give them a score.
 * A request's row is DONE when its item went through the pipelines (or was dropped), when it failed, or
   when its page was not HTML; a resumed crawl never feeds a DONE row, nor one the recovery journal has.
 * Redis mode: requests go to the shared queue as before (it is out of process already); only the seen-set
@@ -110,6 +111,7 @@ class FrontierMiddleware:
         connect = crawler.signals.connect
         connect(mw.spider_opened, signal=signals.spider_opened)
         connect(mw.spider_idle, signal=signals.spider_idle)
+        connect(mw.scheduler_empty, signal=signals.scheduler_empty)
         connect(mw.request_left, signal=signals.request_left_downloader)
         connect(mw.item_done, signal=signals.item_scraped)
         connect(mw.item_done, signal=signals.item_dropped)
@@ -267,10 +269,24 @@ class FrontierMiddleware:
             self.stats.inc_value("frontier/lost", lost)
             self.frontier.mark_queued_done()
         if not self.released:
-            self.released = True
-            self.stats.set_value("frontier/released_unscored", self.frontier.count(PENDING))
+            self._release()
         if self.top_up():
             raise DontCloseSpider
+
+    def scheduler_empty(self) -> None:
+        """Nothing to fetch but browser renders: the unscored rows go now, not at the idle signal. A render
+        takes seconds (up to RENDER_TIMEOUT) and yields no better candidate; waiting left every other slot
+        empty meanwhile (bench/timeline.py)."""
+        if self.released or self.redis or self._closing:
+            return
+        if _only_renders_in_flight(self.crawler.engine):
+            self._release()
+            self.stats.inc_value("focus/released_early")
+            self.top_up()
+
+    def _release(self) -> None:
+        self.released = True
+        self.stats.set_value("frontier/released_unscored", self.frontier.count(PENDING))
 
     # --- start and end ----------------------------------------------------------------------------------
     def spider_opened(self, spider: Spider) -> None:
@@ -290,6 +306,18 @@ class FrontierMiddleware:
             self.stats.set_value(f"frontier/fed_by_site/{site}", self.fed.get(site, 0))
             if not self.redis:
                 self.stats.set_value(BACKLOG_BY_SITE.format(site=site), self.frontier.count_waiting(site))
+
+
+def _only_renders_in_flight(engine: Any) -> bool:
+    """Idle but for browser renders: every start request handled, nothing in the scraper, and every
+    request in the downloader a render (``Engine.spider_is_idle`` without its empty-downloader check)."""
+    scraper = getattr(getattr(engine, "scraper", None), "slot", None)
+    downloader = getattr(engine, "downloader", None)
+    if scraper is None or downloader is None or not scraper.is_idle():
+        return False
+    if getattr(engine, "_start", None) is not None:  # start requests still coming (Scrapy 2.13+)
+        return False
+    return all(request.meta.get("playwright") for request in downloader.active)
 
 
 def _after(listed: str, last: str) -> bool:

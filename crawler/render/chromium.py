@@ -8,11 +8,13 @@ from __future__ import annotations
 import os
 import shutil
 
-__all__ = ["BROWSER_ARGS", "find_chromium"]
+__all__ = ["BROWSER_ARGS", "IGNORED_DEFAULT_ARGS", "find_chromium"]
 
 # Chromium flags for containers and crawling: no /dev/shm limits, no background traffic of its own
 # (that would land in the archive), no QUIC (captures stay HTTP/1.1 or HTTP/2), and no WebRTC over UDP: a
-# page's STUN requests go to any address it names and no route sees them (crawler.render.guard).
+# page's STUN requests go to any address it names and no route sees them (crawler.render.guard); no window a
+# page's script opens (a popup would be a page no render guards: the headless shell refuses them with
+# --block-new-web-contents; ``playwright_settings`` also keeps Chromium's popup blocker on).
 BROWSER_ARGS: tuple[str, ...] = (
     "--disable-dev-shm-usage",
     "--no-sandbox",
@@ -23,7 +25,10 @@ BROWSER_ARGS: tuple[str, ...] = (
     "--no-first-run",
     "--disable-quic",
     "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+    "--block-new-web-contents",
 )
+# Playwright's default flags that BROWSER_ARGS take back.
+IGNORED_DEFAULT_ARGS: tuple[str, ...] = ("--disable-popup-blocking",)
 
 
 def _playwright_has_chromium() -> bool:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from crawler.config import SettingsReader
 
-from .chromium import BROWSER_ARGS, find_chromium
+from .chromium import BROWSER_ARGS, IGNORED_DEFAULT_ARGS, find_chromium
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -83,7 +83,11 @@ class RenderConfig:
 
 def playwright_settings(config: RenderConfig) -> dict[str, Any]:
     """The scrapy-playwright settings for ``config`` (merge them into the crawl's settings)."""
-    launch: dict[str, Any] = {"headless": True, "args": list(BROWSER_ARGS)}
+    launch: dict[str, Any] = {
+        "headless": True,
+        "args": list(BROWSER_ARGS),
+        "ignore_default_args": list(IGNORED_DEFAULT_ARGS),
+    }
     if config.chromium_path:
         launch["executable_path"] = config.chromium_path
     return {

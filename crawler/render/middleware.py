@@ -125,9 +125,6 @@ class JsGateMiddleware:
             "pageerror": lambda error: state.page_errors.append(str(error)),
         }
         meta["playwright_page_event_handlers"] = dict(state.handlers)
-        # scrapy-playwright's own request route only matters when the browser must send another method or
-        # a body; otherwise the guard's route lets requests go on without it (one driver round trip less).
-        state.request_route = request.method != "GET" or bool(request.body)
         # The site's wait selector describes its article pages; listing pages settle on network idle.
         selector = meta.get("render_wait_selector") if is_article(request) else None
         meta["playwright_page_methods"] = [PageMethod(self.settle, state, selector, request.url)]
@@ -192,7 +189,8 @@ class JsGateMiddleware:
                     reuse
                     and self.pages is not None
                     and not state.page_too_large
-                    and await self.pages.give_back(state.context, page)
+                    and await self.guard.freeze(page)
+                    and self.pages.give_back(state.context, page)
                 )
                 if not kept and not page.is_closed():
                     if self.pages is not None:

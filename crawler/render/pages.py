@@ -3,8 +3,9 @@ context's next render navigates it instead of opening a new one.
 
 A new page costs a renderer process, Playwright's set-up of the page and the guard's (a DevTools session,
 its interception, the routes); in the benchmark that was about a third of a render's CPU. A page is given
-back only after a render that ended well, and only once it has navigated to ``about:blank`` (the site's
-scripts, timers and workers stop there, so nothing of the last render runs on). A page serves the context it
+back only after a render that ended well, and only once the guard has stopped its
+document (``BrowserGuard.freeze``: its scripts run no more, what its workers ask for is refused, so nothing of
+the last render runs on; the next render's navigation replaces the document). A page serves the context it
 was opened in (its cookies and storage are that context's) and at most ``max_uses`` renders, then it is
 closed. Pages idle for IDLE_SECONDS are closed when the spider idles (the spider idles often in a crawl,
 between sitemap batches), and every idle page when it closes. Stats: ``render/pages_reused``, ``render/pages_closed``.
@@ -72,15 +73,10 @@ class PagePool:
         now = time.monotonic()
         return sum(now - since >= older_than for pages in self._idle.values() for _, since in pages)
 
-    async def give_back(self, context: str, page: Page) -> bool:
-        """Keep ``page`` for the context's next render; False when it must be closed instead."""
+    def give_back(self, context: str, page: Page) -> bool:
+        """Keep ``page`` (its document stopped) for the context's next render; False when it must be closed instead."""
         uses = self._uses.pop(id(page), 0) + 1
         if uses >= self.max_uses or page.is_closed():
-            return False
-        try:
-            await page.goto("about:blank", wait_until="commit")
-        except PlaywrightError as exc:
-            logger.debug("A render page could not leave its site (%s): closing it", exc)
             return False
         self._uses[id(page)] = uses
         self._idle[context].append((page, time.monotonic()))

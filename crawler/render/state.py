@@ -74,8 +74,8 @@ class RenderState:
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     # The page event handlers of this render (removed from the page when it ends: pages are reused).
     handlers: dict[str, Callable[[Any], None]] = field(default_factory=dict)
-    # Whether allowed requests must go on through scrapy-playwright's route (a method or body to send).
-    request_route: bool = False
+    # The Scrapy request's (url, method, body) until the guard has sent the render's first navigation.
+    navigation: tuple[str, str, bytes] | None = None
 
 
 def failure_reason(exception: BaseException) -> str:
