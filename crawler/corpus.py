@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REDIS_NAMESPACE = "libya"  # shared across crawls, like the revisit digests (libya:digests)
+COMMIT_EVERY = 64  # at most this many near-duplicate assignments a SQLite transaction
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,8 @@ class CorpusExtension:
         # than the loop's default pool, whose threads would only wait for each other on that lock.
         self.annotating = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpus-annotate")
         self._flushing: Future[None] | None = None
+        self._waiting = 0  # articles handed to the annotate thread and not annotated yet
+        self._waiting_lock = threading.Lock()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CorpusExtension:
@@ -163,7 +167,9 @@ class CorpusExtension:
                 log = RedisEventLog(redis.Redis.from_url(redis_url), REDIS_NAMESPACE, log)  # type: ignore[arg-type]
             # The index itself: SQLite in the spool, kept from crawl to crawl (each store segment read once),
             # one file per store (a spool reused for another archive does not mix the two).
-            return NearDupIndex(config.neardup, log, state)
+            # One SQLite transaction for the articles that queue up for the annotate thread (see
+            # CorpusExtension.annotate), but each its own when the log's lock is shared with other workers.
+            return NearDupIndex(config.neardup, log, state, commit_every=1 if redis_url else COMMIT_EVERY)
 
         try:
             neardup = index(storage.store)
@@ -193,6 +199,23 @@ class CorpusExtension:
     def _inc(self, name: str, value: int = 1) -> None:
         if self.stats is not None and value:
             self.stats.inc_value(name, value)
+
+    def submit(self, item: ArticlePage) -> Future[None]:
+        """``annotate(item)`` in the annotate thread."""
+        with self._waiting_lock:
+            self._waiting += 1
+        return self.annotating.submit(self._annotate_queued, item)
+
+    def _annotate_queued(self, item: ArticlePage) -> None:
+        try:
+            self.annotate(item)
+        finally:
+            with self._waiting_lock:
+                self._waiting -= 1
+                idle = not self._waiting
+            if idle:
+                # nothing queued behind this one: the index's open transaction ends now, not later
+                self.annotator.index.commit()
 
     def annotate(self, item: ArticlePage) -> None:
         """Entity tags and cluster into ``item.record`` (CPU-bound: runs in a thread)."""
@@ -271,7 +294,5 @@ class CorpusAnnotatePipeline:
 
     async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         if isinstance(item, ArticlePage) and item.record:
-            await asyncio.get_running_loop().run_in_executor(
-                self.corpus.annotating, self.corpus.annotate, item
-            )
+            await asyncio.wrap_future(self.corpus.submit(item))
         return item
