@@ -404,12 +404,15 @@ class NearDupIndex:
     #: no article waits). Only for a log whose lock is this process's: a transaction held open while another
     #: process waits on a shared lock (Redis) could make each wait for the other.
     commit_every: int = 1
+    #: nor older than this (seconds), checked at each assignment
+    commit_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if self.commit_every < 1:
             raise ValueError(f"commit_every must be >= 1, got {self.commit_every!r}")
         self._lock = threading.Lock()
         self._uncommitted = 0  # assignments in the open transaction (0: none open)
+        self._began = 0.0
         self.state = IndexState(self.state_path)
         self.load()
 
@@ -496,6 +499,7 @@ class NearDupIndex:
         with self._lock, self.log.lock():
             if not self._uncommitted:
                 self.state.begin()
+                self._began = time.monotonic()
             self._uncommitted += 1
             done = False
             try:
@@ -503,7 +507,11 @@ class NearDupIndex:
                 done = True
                 return assignment
             finally:
-                if not done or self._uncommitted >= self.commit_every:
+                if (
+                    not done
+                    or self._uncommitted >= self.commit_every
+                    or time.monotonic() - self._began >= self.commit_seconds
+                ):
                     self._commit()
 
     def _commit(self) -> None:
