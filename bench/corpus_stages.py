@@ -37,6 +37,7 @@ from corpus.annotate import record_version_key  # noqa: E402
 from corpus.dataset import DatasetWriter, row_from_record  # noqa: E402
 from corpus.neardup import NearDupIndex, Signature  # noqa: E402
 from corpus.worker import corpus_features, features_signature  # noqa: E402
+from crawler.corpus import COMMIT_EVERY  # noqa: E402
 from relevance import Topic, default_topic_path, tokenize_parts  # noqa: E402
 
 
@@ -135,7 +136,8 @@ def stage_costs(archive: Path) -> list[StageCost]:
             signatures.append(features_signature(features))
 
     with tempfile.TemporaryDirectory(prefix="bench-dataset-") as tmp:
-        index = NearDupIndex(state_path=Path(tmp) / "neardup.sqlite")
+        # as a crawl without Redis: assignments share a transaction
+        index = NearDupIndex(state_path=Path(tmp) / "neardup.sqlite", commit_every=COMMIT_EVERY)
 
         def neardup() -> None:
             nonlocal copies

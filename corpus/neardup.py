@@ -398,9 +398,21 @@ class NearDupIndex:
     config: NearDupConfig = field(default_factory=NearDupConfig)
     log: EventLog = field(default_factory=MemoryEventLog)
     state_path: str | os.PathLike[str] | None = None
+    #: assignments a SQLite transaction takes before it is committed (1: each its own). More is cheaper (a
+    #: commit writes every page an assignment touched: ~32 LSH band pages) and safe, the state being a cache
+    #: of the log, whose events are journaled first; :meth:`commit` ends the transaction sooner (a crawl: when
+    #: no article waits). Only for a log whose lock is this process's: a transaction held open while another
+    #: process waits on a shared lock (Redis) could make each wait for the other.
+    commit_every: int = 1
+    #: nor older than this (seconds), checked at each assignment
+    commit_seconds: float = 5.0
 
     def __post_init__(self) -> None:
+        if self.commit_every < 1:
+            raise ValueError(f"commit_every must be >= 1, got {self.commit_every!r}")
         self._lock = threading.Lock()
+        self._uncommitted = 0  # assignments in the open transaction (0: none open)
+        self._began = 0.0
         self.state = IndexState(self.state_path)
         self.load()
 
@@ -485,11 +497,32 @@ class NearDupIndex:
         """
         sig = signature if signature is not None else self.signature(text)
         with self._lock, self.log.lock():
-            self.state.begin()
+            if not self._uncommitted:
+                self.state.begin()
+                self._began = time.monotonic()
+            self._uncommitted += 1
+            done = False
             try:
-                return self._assign(key, sig, when or "")
+                assignment = self._assign(key, sig, when or "")
+                done = True
+                return assignment
             finally:
-                self.state.commit()
+                if (
+                    not done
+                    or self._uncommitted >= self.commit_every
+                    or time.monotonic() - self._began >= self.commit_seconds
+                ):
+                    self._commit()
+
+    def _commit(self) -> None:
+        if self._uncommitted:
+            self._uncommitted = 0
+            self.state.commit()
+
+    def commit(self) -> None:
+        """End the open transaction, if any (see ``commit_every``)."""
+        with self._lock:
+            self._commit()
 
     def _assign(self, key: str, sig: Signature, when: str) -> Assignment:
         for event in self.log.sync():
@@ -549,6 +582,7 @@ class NearDupIndex:
     def flush(self) -> None:
         """Hand this process's new events to the log's permanent home."""
         with self._lock:
+            self._commit()
             written = self.log.flush()
             # This run's own events are applied already: the segments they went to need no reading.
             self.state.mark_applied(written)

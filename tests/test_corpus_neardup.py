@@ -399,3 +399,34 @@ def test_a_trim_in_the_middle_of_a_read_loses_nothing(redis_url: str, tmp_path: 
     assert r.assign("more", f"{OTHER} وأضاف المتحدث", "2020-03-05").cluster == "other"
     for index in (w, r):
         index.close()
+
+
+def test_assignments_sharing_a_transaction_are_seen_at_once_and_survive_a_kill_before_commit(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    store = open_store(str(tmp_path / "archive"))
+    work, state = tmp_path / "work", tmp_path / "index.sqlite"
+    index = NearDupIndex(log=StoreEventLog(store, store, work, "crawl-1"), state_path=state, commit_every=64)
+    assert index.assign("sent", SENT, "2020-03-02").cluster == "sent"
+    # the next assignment, in the same open transaction, finds the first
+    assert index.assign("edited", EDITED, "2020-03-03").cluster == "sent"
+    assert index.assign("other", OTHER, "2020-03-04").cluster == "other"
+    other_process = sqlite3.connect(str(state))
+    assert other_process.execute("SELECT count(*) FROM docs").fetchone()[0] == 0  # not committed yet
+    # the process "dies" before the commit: its transaction is lost, the journal is not
+    index.state.db.close()
+    resumed = NearDupIndex(
+        log=StoreEventLog(store, store, work, "crawl-1"), state_path=state, commit_every=64
+    )
+    assert (resumed.cluster_of("sent"), resumed.cluster_of("edited"), resumed.cluster_of("other")) == (
+        "sent",
+        "sent",
+        "other",
+    )
+    assert resumed.assign("short", SHORT, "2020-03-09").cluster == "sent"
+    resumed.commit()
+    assert other_process.execute("SELECT count(*) FROM docs").fetchone()[0] == 4
+    with pytest.raises(ValueError, match="commit_every"):
+        NearDupIndex(commit_every=0)
