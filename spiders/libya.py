@@ -380,7 +380,9 @@ class LibyaSpider(Spider):
             )
             # A share link (`?utm_source=…`) is the article's own address once canonical: an article, not a
             # section, whichever of the two links the page has first.
-            if self._looks_like_article(source, url) or self._looks_like_article(source, canonicalize_url(url)):
+            if self._looks_like_article(source, url) or self._looks_like_article(
+                source, canonicalize_url(url)
+            ):
                 in_section = topic_section and not chrome
                 yield from self._article(
                     url,

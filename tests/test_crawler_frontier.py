@@ -196,7 +196,9 @@ class _LinkedTwiceHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         _LinkedTwiceHandler.hits.append(self.path)
-        share = '<a href="/news/1-talks?utm_source=facebook&amp;utm_medium=social">محادثات ليبيا في طرابلس</a>'
+        share = (
+            '<a href="/news/1-talks?utm_source=facebook&amp;utm_medium=social">محادثات ليبيا في طرابلس</a>'
+        )
         if self.path == "/robots.txt":
             self._send(b"User-agent: *\nAllow: /\n", "text/plain")
         elif self.path == "/":
