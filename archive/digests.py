@@ -13,8 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Protocol
+
+from archive.diskmap import DiskMap
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +56,13 @@ class JsonlDigestIndex:
     """A digest index persisted as an append-only JSON Lines file, loaded in full at open.
 
     Each ``add`` of a new digest appends and flushes one line, so a crash loses at most the line being
-    written; a torn last line is skipped (with a warning) on the next load.
+    written; a torn last line is skipped (with a warning) on the next load. The lookup table is a
+    ``DiskMap`` (SQLite scratch file): memory does not grow with the number of payloads.
     """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
-        self._entries: dict[str, tuple[str, str]] = {}
+        self._entries = DiskMap()
         self._lock = threading.Lock()
         self._file: IO[str] | None = None
         if self.path.exists():
@@ -75,17 +79,17 @@ class JsonlDigestIndex:
                 except (ValueError, KeyError, TypeError):
                     logger.warning("Skipping unreadable digest index line %s:%s", self.path, lineno)
                     continue
-                self._entries.setdefault(digest, (uri, date))
+                self._entries.add(digest, (uri, date))
 
     def get(self, digest: str) -> tuple[str, str] | None:
         with self._lock:
-            return self._entries.get(digest)
+            value = self._entries.get(digest)
+        return (str(value[0]), str(value[1])) if value is not None else None
 
     def add(self, digest: str, uri: str, warc_date: str) -> None:
         with self._lock:
-            if digest in self._entries:
+            if not self._entries.add(digest, (uri, warc_date)):
                 return
-            self._entries[digest] = (uri, warc_date)
             if self._file is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._file = self.path.open("a", encoding="utf-8")
@@ -112,13 +116,27 @@ class JsonlDigestIndex:
         self.close()
 
     def dump_bytes(self) -> bytes:
-        """The whole index as JSONL bytes, to store in the archive between crawls."""
-        with self._lock:
-            lines = [
-                json.dumps({"digest": d, "uri": u, "date": t}, ensure_ascii=False) + "\n"
-                for d, (u, t) in self._entries.items()
-            ]
-        return "".join(lines).encode("utf-8")
+        """The whole index as JSONL bytes, to store in the archive between crawls (``dump_file`` streams)."""
+        return b"".join(self._lines())
+
+    def dump_file(self, path: Path | str) -> Path:
+        """The whole index as a JSONL file, written a line at a time."""
+        path = Path(path)
+        with path.open("wb") as out:
+            for line in self._lines():
+                out.write(line)
+        return path
+
+    def _lines(self) -> Iterator[bytes]:
+        for digest, (uri, date) in self._entries.items():
+            yield (
+                json.dumps({"digest": digest, "uri": uri, "date": date}, ensure_ascii=False) + "\n"
+            ).encode()
+
+    def entries(self) -> Iterator[tuple[str, str, str]]:
+        """(digest, uri, date) of every payload, in digest order."""
+        for digest, (uri, date) in self._entries.items():
+            yield digest, uri, date
 
     @classmethod
     def load_bytes(cls, data: bytes | None, path: Path | str) -> JsonlDigestIndex:

@@ -31,12 +31,13 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from archive.dates import parse_datetime
+from archive.diskmap import DiskMap
 from archive.keys import SITES_STATE_PREFIX, check_key
 
 logger = logging.getLogger(__name__)
@@ -174,24 +175,30 @@ class ArticleState:
 
 
 class CrawlState:
-    """One site's article records: loaded at crawl start, updated during the crawl, saved at its end.
+    r"""One site's article records: loaded at crawl start, updated during the crawl, saved at its end.
 
     Thread-safe. Every update also goes into this crawl's delta (``changes()``), which is what ``save``
-    persists first; the snapshot is derived from the deltas.
+    persists first; the snapshot is derived from the deltas. The records, the delta and the canonical-URL
+    index are ``archive.diskmap.DiskMap``\ s (SQLite scratch files), so memory does not grow with the site.
     """
 
     def __init__(
-        self, site: str, crawl_id: str, entries: Mapping[str, Mapping[str, Any]] | None = None
+        self, site: str, crawl_id: str, entries: Mapping[str, Mapping[str, Any]] | DiskMap | None = None
     ) -> None:
         self.site = site
         self.crawl_id = crawl_id
-        self._entries: dict[str, dict[str, Any]] = {u: dict(e) for u, e in (entries or {}).items()}
-        self._delta: dict[str, dict[str, Any]] = {}
-        self._by_canonical: dict[str, str] = {}
+        self._entries = entries if isinstance(entries, DiskMap) else DiskMap()
+        self._delta = DiskMap()
+        self._by_canonical = DiskMap()
         self._lock = threading.Lock()
+        if not isinstance(entries, DiskMap):
+            for url, entry in (entries or {}).items():
+                self._entries[url] = dict(entry)
         for url, entry in self._entries.items():
             if entry.get("canonical_url"):
                 self._by_canonical[entry["canonical_url"]] = url
+        #: The store's run keys folded into the records at load (``StateStore.load``).
+        self.loaded_runs: list[str] = []
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -200,8 +207,7 @@ class CrawlState:
         return url in self._entries
 
     def urls(self) -> list[str]:
-        with self._lock:
-            return sorted(self._entries)
+        return list(self._entries.keys())
 
     def get(self, url: str) -> ArticleState | None:
         with self._lock:
@@ -258,10 +264,11 @@ class CrawlState:
             raise ValueError(f"unknown state fields {sorted(unknown)}")
         with self._lock:
             current = self._entries.get(url, {})
-            self._entries[url] = merge_entries(current, fields)
+            merged = merge_entries(current, fields)
+            self._entries[url] = merged
             self._delta[url] = merge_entries(self._delta.get(url, {}), fields)
-            canonical = self._entries[url].get("canonical_url")
-            if canonical:
+            canonical = merged.get("canonical_url")
+            if canonical and canonical != current.get("canonical_url"):
                 self._by_canonical[canonical] = url
 
     def record_seen(self, url: str, *, when: str | None = None) -> None:
@@ -330,17 +337,26 @@ class CrawlState:
     # --- serialisation --------------------------------------------------------------------------------------
 
     def changes(self) -> dict[str, dict[str, Any]]:
-        """What this crawl learned (the delta ``save`` writes)."""
-        with self._lock:
-            return {url: dict(entry) for url, entry in self._delta.items()}
+        """What this crawl learned (the delta ``save`` writes), as a dict (``iter_changes`` streams it)."""
+        return dict(self._delta.items())
+
+    def iter_changes(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        return self._delta.items()
+
+    def has_changes(self) -> bool:
+        return bool(self._delta)
 
     def entries(self) -> dict[str, dict[str, Any]]:
-        with self._lock:
-            return {url: dict(entry) for url, entry in self._entries.items()}
+        return dict(self._entries.items())
+
+    def iter_entries(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        return self._entries.items()
 
 
-def merge_into(target: dict[str, dict[str, Any]], entries: Mapping[str, Mapping[str, Any]]) -> None:
-    for url, entry in entries.items():
+def merge_into(target: Any, entries: Any) -> None:
+    """Fold ``entries`` (a mapping, a ``DiskMap`` or an iterable of (url, entry)) into ``target``."""
+    items = entries.items() if hasattr(entries, "items") else entries
+    for url, entry in items:
         if not isinstance(entry, Mapping):
             continue
         clean = {k: v for k, v in entry.items() if k in _ALL_FIELDS}

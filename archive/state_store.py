@@ -5,12 +5,16 @@ per crawl, folded together on load and on save (the layout and the merge-on-save
 
 from __future__ import annotations
 
+import io
 import json
 import logging
-from collections.abc import Iterable
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
+from archive.diskmap import DiskMap
 from archive.keys import check_key, safe_segment
 from archive.state import DEFAULT_PREFIX, STATE_FORMAT, CrawlState, merge_into, utc_now
 from archive.store import Store, StoreError
@@ -45,10 +49,18 @@ class StateStore:
     def delta_key(self, site: str, crawl_id: str) -> str:
         return check_key(f"{self.runs_prefix(site)}{safe_segment(crawl_id)}.json")
 
-    def _read_json(self, key: str) -> dict[str, Any] | None:
+    def _read(self, key: str) -> tuple[dict[str, Any], Iterator[tuple[str, Any]]] | None:
+        """(header, articles) of a state object; None when it is missing or not a JSON object.
+
+        Objects this module writes have one article per line (``_write_object``) and are read a line at a
+        time; any other JSON object (an older archive's) is parsed whole.
+        """
         data = self.store.get_bytes(key)
         if data is None:
             return None
+        parsed = _read_lines(data)
+        if parsed is not None:
+            return parsed
         try:
             value = json.loads(data.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
@@ -57,22 +69,24 @@ class StateStore:
         if not isinstance(value, dict):
             logger.warning("State object %s is not a JSON object; ignored", key)
             return None
-        return value
+        articles = value.pop("articles", None) or {}
+        return value, iter(articles.items() if isinstance(articles, dict) else ())
 
-    def _fold(self, site: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
-        """The snapshot plus every delta not yet folded into it: (entries, all merged run keys)."""
-        entries: dict[str, dict[str, Any]] = {}
-        snapshot = self._read_json(self.snapshot_key(site)) or {}
-        merged_runs = [str(k) for k in snapshot.get("merged_runs") or []]
-        merge_into(entries, snapshot.get("articles") or {})
+    def _fold(self, site: str, skip: str | None = None) -> tuple[DiskMap, list[str]]:
+        """The snapshot plus every delta not yet in it (but ``skip``): (entries on disk, merged run keys)."""
+        entries = DiskMap()
+        snapshot = self._read(self.snapshot_key(site))
+        header, articles = snapshot if snapshot is not None else ({}, iter(()))
+        merged_runs = [str(k) for k in header.get("merged_runs") or []]
+        merge_into(entries, articles)
         folded = set(merged_runs)
         for key in self.store.list(self.runs_prefix(site)):
-            if key in folded or not key.endswith(".json"):
+            if key in folded or not key.endswith(".json") or key == skip:
                 continue
-            delta = self._read_json(key)
+            delta = self._read(key)
             if delta is None:
                 continue
-            merge_into(entries, delta.get("articles") or {})
+            merge_into(entries, delta[1])
             merged_runs.append(key)
             folded.add(key)
         return entries, merged_runs
@@ -87,51 +101,41 @@ class StateStore:
             self.store.describe(),
             len(runs),
         )
-        return CrawlState(site, crawl_id, entries)
+        state = CrawlState(site, crawl_id, entries)
+        state.loaded_runs = runs
+        return state
 
     def save(self, state: CrawlState) -> SaveResult:
         """Persist this crawl's delta (immutable), then rewrite the snapshot with everything known.
 
         A failure to write the delta raises ``StoreError`` (the crawl's knowledge would be lost: the caller
         must report it). A failure to rewrite the snapshot only logs: the delta is safe and the next load
-        folds it in.
+        folds it in. Both objects are written a line at a time through a file, never whole in memory.
         """
         site = state.site
-        changes = state.changes()
         delta_key: str | None = None
-        if changes:
-            delta = {
-                "format": STATE_FORMAT,
-                "site": site,
-                "crawl_id": state.crawl_id,
-                "saved_at": utc_now(),
-                "articles": changes,
-            }
-            delta_key = self.store.put_bytes(
-                self.delta_key(site, state.crawl_id),
-                _dumps(delta),
-                content_type="application/json",
-                overwrite=False,
+        if state.has_changes():
+            header = {"format": STATE_FORMAT, "site": site, "crawl_id": state.crawl_id, "saved_at": utc_now()}
+            delta_key = self._put_object(
+                self.delta_key(site, state.crawl_id), header, state.iter_changes(), overwrite=False
             )
-        entries, runs = self._fold(site)
+        # Everything the store has now, without reading our own delta back: its changes are merged from
+        # the state itself.
+        entries, runs = self._fold(site, skip=delta_key)
+        merge_into(entries, state.iter_changes())
         if delta_key is not None and delta_key not in runs:
-            # A store that lists lazily (eventual consistency) may not show our own delta yet.
-            merge_into(entries, changes)
             runs.append(delta_key)
         snapshot_key = self.snapshot_key(site)
-        snapshot = {
+        header = {
             "format": STATE_FORMAT,
             "site": site,
             "updated_at": utc_now(),
             "updated_by": state.crawl_id,
             "merged_runs": sorted(runs),
-            "articles": entries,
         }
         written = True
         try:
-            self.store.put_bytes(
-                snapshot_key, _dumps(snapshot), content_type="application/json", overwrite=True
-            )
+            self._put_object(snapshot_key, header, entries.items(), overwrite=True)
         except StoreError as exc:
             written = False
             logger.warning(
@@ -141,7 +145,20 @@ class StateStore:
                 exc,
                 delta_key,
             )
-        return SaveResult(delta_key, snapshot_key, written, len(entries), len(runs))
+        count = len(entries)
+        entries.close()
+        return SaveResult(delta_key, snapshot_key, written, count, len(runs))
+
+    def _put_object(
+        self, key: str, header: dict[str, Any], articles: Iterable[tuple[str, Any]], *, overwrite: bool
+    ) -> str:
+        fd, tmp = tempfile.mkstemp(prefix="state-", suffix=".json")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                _write_object(out, header, articles)
+            return self.store.put_file(key, tmp, content_type="application/json", overwrite=overwrite)
+        finally:
+            os.unlink(tmp)
 
     def sites(self) -> Iterable[str]:
         """Names of the sites with a snapshot."""
@@ -153,3 +170,41 @@ class StateStore:
 
 def _dumps(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+_ARTICLES_OPEN = b',"articles":{\n'
+
+
+def _write_object(out: IO[bytes], header: dict[str, Any], articles: Iterable[tuple[str, Any]]) -> None:
+    """One JSON object: the header's fields on the first line, then ``"articles": {`` with one article a
+    line (sorted by URL), so a reader can take it a line at a time (``_read_lines``)."""
+    out.write(_dumps(header)[:-1] + _ARTICLES_OPEN)
+    first = True
+    for url, entry in articles:
+        out.write((b"" if first else b",\n") + _dumps({url: entry})[1:-1])
+        first = False
+    out.write(b"\n}}\n")
+
+
+def _read_lines(data: bytes) -> tuple[dict[str, Any], Iterator[tuple[str, Any]]] | None:
+    """(header, articles) of an object ``_write_object`` wrote; None for any other layout."""
+    stream = io.BytesIO(data)
+    first = stream.readline()
+    if not first.endswith(_ARTICLES_OPEN):
+        return None
+    try:
+        header = json.loads(first[: -len(_ARTICLES_OPEN)] + b"}")
+    except ValueError:
+        return None
+
+    def articles() -> Iterator[tuple[str, Any]]:
+        for line in stream:
+            line = line.rstrip(b"\n").rstrip(b",")
+            if not line or line == b"}}":
+                continue
+            try:
+                yield from json.loads(b"{" + line + b"}").items()
+            except ValueError:
+                logger.warning("Skipping an unreadable line of a state object")
+
+    return header, articles()

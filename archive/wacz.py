@@ -86,20 +86,23 @@ def detect_pages(warc_files: Sequence[Path | str]) -> list[Page]:
     return pages
 
 
-def _replayable(warc_files: Sequence[Path | str]) -> set[tuple[str, str]]:
+def _replayable(warc_files: Sequence[Path | str], urls: set[str] | None) -> set[tuple[str, str]]:
+    """(URL, 14-digit timestamp) of the replayable records of ``urls`` (the pages': not every record of a
+    whole-site crawl, which would hold the site in memory); ``None``: of every record (one WARC file's)."""
     found = set()
     for path in warc_files:
         with open(path, "rb") as fh:
             for record in ArchiveIterator(fh):
                 if record.rec_type in ("response", "revisit", "resource"):
                     url = record.rec_headers.get_header("WARC-Target-URI")
-                    found.add((url, _ts14(record.rec_headers.get_header("WARC-Date"))))
+                    if urls is None or url in urls:
+                        found.add((url, _ts14(record.rec_headers.get_header("WARC-Date"))))
     return found
 
 
 def replayable_urls(warc_files: Sequence[Path | str]) -> set[str]:
     """The target URIs of the replayable records (response, revisit, resource) in ``warc_files``."""
-    return {url for url, _ in _replayable(warc_files)}
+    return {url for url, _ in _replayable(warc_files, None)}
 
 
 def _ts14(date: str) -> str:
@@ -109,7 +112,7 @@ def _ts14(date: str) -> str:
 def _match_captures(pages: list[Page], warc_files: Sequence[Path | str]) -> list[Page]:
     # The wacz tool pairs a page with a capture by (URL, 14-digit timestamp), and only with replayable
     # records; a page that names e.g. a rendered-DOM conversion record is matched by URL alone instead.
-    found = _replayable(warc_files)
+    found = _replayable(warc_files, {page.url for page in pages})
     urls = {url for url, _ in found}
     matched = []
     for page in pages:

@@ -4,7 +4,7 @@
 crawl manifests) and its text go through what the extraction worker adds (entity tags and the
 near-duplicate signature, ``corpus.worker``), the near-duplicate index (LSH buckets and checks in SQLite) and the dataset writer (row, journal, Parquet
 parts into a file store), each timed alone with ``time.process_time`` (this process's CPU), and the
-start-up the corpus adds to a crawl is timed in a fresh process. The interface::
+start-up the corpus adds to a crawl and to each extraction worker is timed in a fresh process. The interface::
 
     stage_costs(archive: Path) -> list[StageCost]
     StageCost(name: str, pages: int, cpu: float seconds, note: str); .ms = 1000 * cpu / pages
@@ -19,6 +19,7 @@ Reads no settings.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,8 @@ from corpus.annotate import record_version_key  # noqa: E402
 from corpus.dataset import DatasetWriter, row_from_record  # noqa: E402
 from corpus.neardup import NearDupIndex, Signature  # noqa: E402
 from corpus.worker import corpus_features, features_signature  # noqa: E402
-from relevance import default_topic_path  # noqa: E402
+from crawler.corpus import COMMIT_EVERY  # noqa: E402
+from relevance import Topic, default_topic_path, tokenize_parts  # noqa: E402
 
 
 def stored_articles(archive: Path) -> list[tuple[dict[str, Any], str]]:
@@ -75,6 +77,27 @@ print(time.process_time() - started)
 """
 
 
+_WORKER_STARTUP = """
+import sys, time
+sys.path.insert(0, sys.argv[1])
+import extraction  # what every extraction worker imports, corpus on or off
+from relevance import Topic, default_topic_path
+topic = Topic.load(default_topic_path())  # relevance's topic: loaded with the corpus off too
+started = time.process_time()
+from corpus.worker import corpus_features  # numpy, the MinHash tables
+corpus_features(str(default_topic_path()), "", "", topic=topic)  # the entity tagger
+print(time.process_time() - started)
+"""
+
+
+def worker_startup_cpu() -> float:
+    """CPU seconds the corpus adds to the start of one extraction worker (fresh process: imports, tagger)."""
+    out = subprocess.run(
+        [sys.executable, "-c", _WORKER_STARTUP, str(REPO)], check=True, capture_output=True, text=True
+    ).stdout
+    return float(out.split()[-1])
+
+
 def startup_cpu() -> float:
     """CPU seconds the corpus adds to a crawl's start when on (fresh process: tagger, index, pyarrow)."""
     out = subprocess.run(
@@ -87,7 +110,8 @@ def stage_costs(archive: Path) -> list[StageCost]:
     """The corpus's stages over the archive's stored articles, each timed alone (module docstring).
 
     The stages follow where a crawl runs them: the entity tags and the signature in the extraction
-    workers (``corpus.worker.corpus_features``, the text tokenized once for both), the index query
+    workers (``corpus.worker.corpus_features``, from the tokens relevance scored: not timed, relevance
+    tokenizes with the corpus on or off), the index query
     (SQLite in a file, as in the spool) in a thread of the crawler, the dataset rows and parts in the
     store's threads and the parts thread; the start-up the corpus adds (once a crawl) is spread over the
     archive's pages.
@@ -98,16 +122,22 @@ def stage_costs(archive: Path) -> list[StageCost]:
     n = len(articles)
     signatures: list[Signature] = []
     copies = 0
-    topic = str(default_topic_path())
-    corpus_features(topic, "", "")  # the worker's tagger, loaded once a worker (not a page's cost)
+    topic_path = str(default_topic_path())
+    topic = Topic.load(topic_path)
+    corpus_features(topic_path, "", "", topic=topic)  # the worker's tagger, once a worker (not a page's)
+    # The worker tokenizes each article for relevance, corpus on or off; the corpus reads those tokens.
+    parts = [tokenize_parts(record.get("title") or "", text) for record, text in articles]
 
     def features() -> None:
-        # what each extraction worker adds for the corpus: one tokenization, the tags and the signature
-        for record, text in articles:
-            signatures.append(features_signature(corpus_features(topic, record.get("title") or "", text)))
+        # what each extraction worker adds for the corpus: the tags and the signature, from relevance's tokens
+        for (record, text), tokens in zip(articles, parts, strict=True):
+            title = record.get("title") or ""
+            features = corpus_features(topic_path, title, text, parts=tokens, topic=topic)
+            signatures.append(features_signature(features))
 
     with tempfile.TemporaryDirectory(prefix="bench-dataset-") as tmp:
-        index = NearDupIndex(state_path=Path(tmp) / "neardup.sqlite")
+        # as a crawl without Redis: assignments share a transaction
+        index = NearDupIndex(state_path=Path(tmp) / "neardup.sqlite", commit_every=COMMIT_EVERY)
 
         def neardup() -> None:
             nonlocal copies
@@ -151,6 +181,15 @@ def stage_costs(archive: Path) -> list[StageCost]:
             n,
             startup_cpu(),
             f"once a crawl, over these {n} pages: tagger, index, pyarrow",
+        )
+    )
+    workers = os.cpu_count() or 1  # EXTRACT_WORKERS' default: one a core
+    costs.append(
+        StageCost(
+            "stage: corpus start-up (extraction workers)",
+            n,
+            workers * worker_startup_cpu(),
+            f"once a worker, {workers} workers, over these {n} pages: numpy, tagger",
         )
     )
     return costs

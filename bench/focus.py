@@ -67,9 +67,14 @@ def panarab_server(workdir: Path, articles: int, libya_percent: float) -> Iterat
 
 
 def measure(
-    name: str, sources: Path, workdir: Path, gold: set[str], settings: dict[str, str]
+    name: str,
+    sources: Path,
+    workdir: Path,
+    gold: set[str],
+    settings: dict[str, str],
+    timeout: float = 3600,
 ) -> dict[str, Any]:
-    row, stats = crawl(name, sources, workdir, settings, concurrency=16, per_domain=16, timeout=3600)
+    row, stats = crawl(name, sources, workdir, settings, concurrency=16, per_domain=16, timeout=timeout)
     run_dir = workdir / name  # names are already slugs: pipeline.crawl's run directory and crawl id
     run = CrawlRun(0, "", stats, run_dir / "archive", name)
     stored = [line["url"] for line in run.manifest() if (line.get("relevance") or {}).get("relevant")]

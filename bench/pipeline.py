@@ -28,7 +28,11 @@ machine, though raised by it, since a thread waiting for a core stays runnable l
 Scrapy's ``elapsed_time_seconds``; "wall s" the whole process (start-up, the closing WACZ build and the
 storage drain). CPU is user+sys of the measured process tree (``RUSAGE_CHILDREN`` deltas, or /proc for the servers); peak RSS is the largest simultaneous sum of PSS
 over the tree, with the main process's own VmHWM beside it; "load" is the 1-minute load average at the
-end of the row. The tables are printed and written to ``bench/results.md``.
+end of the row. Every full crawl also samples, every 0.5 s, what it waits on (``bench/timeline.py``: requests
+in the downloader and how many are browser renders, the scheduler, the scraper, the extraction pool's
+queue, the reactor's lag); the bound lines say how long only renders were in flight and how long the
+scraper or the downloader was full. The crawls rotate WARC files at 10 MB (``WARC_MAX_SIZE``; the default
+100 MB would make a bench crawl one file, packaged only at close). The tables are printed and written to ``bench/results.md``.
 
 Options: ``--articles N`` (default 5000), ``--stage-pages N`` (pages the stages are timed on, default
 1000), ``--skip-4x``, ``--skip-s3``, ``--skip-ablations``, ``--skip-peer``, ``--quick`` (500 articles),
@@ -66,7 +70,10 @@ from procstats import (  # noqa: E402
     self_cpu,
 )
 from serverload import extract_capacity, fetch_all  # noqa: E402
+from timeline import summary as timeline_summary  # noqa: E402
+from timeline import summary_line  # noqa: E402
 
+from crawler import settings as project_settings  # noqa: E402
 from crawler.render import find_chromium  # noqa: E402
 from newsroom.bigsite import gated_count  # noqa: E402
 
@@ -75,6 +82,9 @@ SITES = 4
 CHROMIUM = os.environ.get("CRAWL_CHROMIUM_PATH") or find_chromium() or "/usr/bin/chromium"
 MiB = 1024 * 1024
 CORES = len(os.sched_getaffinity(0))
+# What the crawl waits on, sampled every 0.5 s (bench/timeline.py; PYTHONPATH is the repository).
+TIMELINE = "bench.timeline.TimelineExtension"
+BENCH_WARC_MAX_SIZE = 10_000_000
 
 
 @dataclass
@@ -97,6 +107,7 @@ class Row:
 @contextlib.contextmanager
 def bigsite(workdir: Path, articles: int, *, gated_share: float = 0.05, sites: int = SITES) -> Iterator[Any]:
     """Run ``python -m newsroom.bigsite serve`` until the block ends; yields (process, sources path)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     sources = workdir / f"sources-{articles}-{gated_share}.yaml"
     log = (workdir / f"bigsite-{articles}-{gated_share}.log").open("wb")
     cmd = [PY, "-m", "newsroom.bigsite", "serve", "--articles", str(articles), "--sites", str(sites)]
@@ -209,13 +220,22 @@ def crawl(
         # One browser context per site: with fewer contexts than gated sites the render queue deadlocks
         # (crawler.render + scrapy-playwright wait for a context slot that is never freed).
         "RENDER_MAX_CONTEXTS": str(SITES),
+        # A bench crawl lasts minutes and writes 40-100 MB: at the default 100 MB / 5 minutes it would be one
+        # WARC file, packaged (and uploaded) only at close. 10 MB makes it rotate as an hours-long crawl
+        # does, so the time after close is the last file's, as in production (--set overrides it).
+        "WARC_MAX_SIZE": str(BENCH_WARC_MAX_SIZE),
         **settings,
     }
+    timeline = run_dir / "timeline.jsonl"
+    if "EXTENSIONS" not in merged:  # the bare crawl names its own; every other crawl gets the sampler
+        merged["EXTENSIONS"] = json.dumps({**project_settings.EXTENSIONS, TIMELINE: 950})
+        merged["BENCH_TIMELINE_FILE"] = str(timeline)
     cmd = [PY, "-m", "scrapy", "crawl", "libya", "-a", f"sources={sources}"]
     for key, value in merged.items():
         cmd += ["-s", f"{key}={value}"]
     cpu0 = children_cpu()
     started = time.perf_counter()
+    launched = time.time()
     proc = subprocess.Popen(
         cmd,
         cwd=REPO,
@@ -243,9 +263,11 @@ def crawl(
     for server in servers:
         server.__exit__(None, None, None)
     wall = time.perf_counter() - started
+    exited = time.time()
     cpu = children_cpu() - cpu0
     stats: dict[str, Any] = json.loads(stats_file.read_text()) if stats_file.exists() else {}
     busy = _busy(stats, monitor.usage, [m.usage for m in servers])
+    window = _spider_window(stats)
     if proc.returncode != 0 or not stats:
         print(f"!! {name}: exit {proc.returncode}; see {run_dir}/crawl.log and stderr.log", file=sys.stderr)
     failed = sum(v for k, v in stats.items() if k.startswith("crawl/failed_kind/article"))
@@ -255,7 +277,23 @@ def crawl(
     row = Row(name, pages, seconds, cpu, monitor.usage.peak_rss, monitor.usage.hwm.get(proc.pid))
     row.extra.update(wall=wall, returncode=proc.returncode, stats=stats, processes=monitor.usage.processes)
     row.extra.update(busy)
+    if window:
+        # Before the spider opened (imports, settings, add-ons) and after it closed (WACZ, upload drain).
+        row.extra.update(startup=window[0] - launched, after_close=exited - window[1])
+    row.extra["timeline"] = timeline_summary(timeline)
     return row, stats
+
+
+def _spider_window(stats: dict[str, Any]) -> tuple[float, float] | None:
+    """Scrapy's start_time and finish_time (spider open and close) as epoch seconds."""
+    from datetime import datetime
+
+    try:
+        start = datetime.fromisoformat(str(stats["start_time"])).timestamp()
+        end = datetime.fromisoformat(str(stats["finish_time"])).timestamp()
+    except (KeyError, ValueError):
+        return None
+    return start, end
 
 
 def _busy(stats: dict[str, Any], crawl: TreeUsage, servers: list[TreeUsage]) -> dict[str, float]:
@@ -267,13 +305,10 @@ def _busy(stats: dict[str, Any], crawl: TreeUsage, servers: list[TreeUsage]) -> 
     while it waits): low ``asked`` means the pipeline waits on itself, high means it had work for the
     cores, whoever got them.
     """
-    from datetime import datetime
-
-    try:
-        start = datetime.fromisoformat(str(stats["start_time"])).timestamp()
-        end = datetime.fromisoformat(str(stats["finish_time"])).timestamp()
-    except (KeyError, ValueError):
+    window = _spider_window(stats)
+    if window is None:
         return {}
+    start, end = window
     cores = CORES
     used = asked = 0.0
     for usage in [crawl, *servers]:
@@ -517,6 +552,9 @@ def bound_lines(
         f"load average {float(full.extra.get('load', 0)):.1f} at the end of the crawl.",
         "",
     ]
+    waits = summary_line(full.extra.get("timeline") or {})
+    if waits:
+        lines += [f"What the crawl waited on ({name}): {waits}.", ""]
     return lines
 
 
@@ -651,10 +689,10 @@ def main(argv: list[str] | None = None) -> int:
                     )
                     weed_used = cpu_seconds(s3.process.pid) - weed_cpu
                     row.extra["server_cpu"] = weed_used + cpu_seconds(server.pid) - server_cpu
-                    drain = float(row.extra["wall"]) - row.seconds
+                    drain = float(row.extra.get("after_close", float(row.extra["wall"]) - row.seconds))
                     row.note = full_note(stats, gated) + (
                         f"; SeaweedFS used {weed_used:.1f} CPU s (counted in the ratio); "
-                        f"{drain:.0f} s after the spider closed (start-up, WACZ, drain)"
+                        f"{drain:.0f} s after the spider closed (WACZ, drain)"
                     )
                     add(row)
         render_script = BENCH / "render.py"
@@ -712,7 +750,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Machine: {info['cores']} cores, {info['ram']} RAM, {info['cpu']}, {info['python']}, Linux {info['kernel']}.",
         f"Articles: {articles:,} over {SITES} bigsite sites (5 % JavaScript-gated), crawls with "
         f"CONCURRENT_REQUESTS={args.concurrency}, CONCURRENT_REQUESTS_PER_DOMAIN={args.per_domain}, "
-        "DOWNLOAD_DELAY=0, AutoThrottle off" + (f", {' '.join(args.set)}" if args.set else "") + ". "
+        f"DOWNLOAD_DELAY=0, AutoThrottle off, WARC_MAX_SIZE={BENCH_WARC_MAX_SIZE:_}"
+        + (f", {' '.join(args.set)}" if args.set else "")
+        + ". "
         "The machine is shared: the load average (1 min) at the end of each row is beside it.",
         "",
         *table(rows, cores),
@@ -729,10 +769,12 @@ def main(argv: list[str] | None = None) -> int:
                 "S3", "S3 end to end / its stage bound", s3_bound, s3_full, cores, end_to_end=True
             )
             crawl_s, wall_s = s3_full.seconds, float(s3_full.extra.get("wall", s3_full.seconds))
+            after = float(s3_full.extra.get("after_close", wall_s - crawl_s))
+            startup = float(s3_full.extra.get("startup", 0.0))
             lines.append(
                 f"S3: {crawl_s:.1f} s crawling, {wall_s:.1f} s wall; after the spider closed "
-                f"{wall_s - crawl_s:.1f} s = {100 * (wall_s - crawl_s) / crawl_s:.0f} % of the crawl's time "
-                "(start-up included; target ≤ 10 %)."
+                f"{after:.1f} s = **{100 * after / crawl_s:.0f} %** of the crawl's time (target ≤ 10 %); "
+                f"the process's start-up before the spider opened took {startup:.1f} s more."
             )
     if full and peer and peer.pages and full.pages:
         ours_ms, peer_ms = 1000 * full.cpu / full.pages, 1000 * peer.cpu / peer.pages
@@ -752,12 +794,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{1000 * req_off.cpu / req_off.pages:.1f} without: **{1000 * (full.cpu / full.pages - req_off.cpu / req_off.pages):+.1f} "
             f"ms a page**; rate {full.rate:.1f} vs {req_off.rate:.1f} pages/s."
         )
-    off = by_name.get(CORPUS_OFF)
-    if full and off and off.rate:
+    corpus_off = by_name.get(CORPUS_OFF)
+    if full and corpus_off and corpus_off.rate:
         cost = " + ".join(f"{r.name[7:]} {1000 * r.cpu / r.pages:.2f}" for r in corpus_rows if r.pages)
         lines.append(
             f"Research corpus: {cost} CPU ms a page; full pipeline {full.rate:.1f} pages/s with it, "
-            f"{off.rate:.1f} without: **{100 * (full.rate - off.rate) / off.rate:+.1f} %** (target: at most 5 % lower)."
+            f"{corpus_off.rate:.1f} without: **{100 * (full.rate - corpus_off.rate) / corpus_off.rate:+.1f} %** (target: at most 5 % lower)."
         )
     if len(memory) == 2:
         small, large = (memory[k] for k in sorted(memory))

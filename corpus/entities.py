@@ -15,7 +15,6 @@ This module reads no settings.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,11 +24,10 @@ import yaml
 
 from relevance.forms import surface_forms
 from relevance.normalize import tokenize
-from relevance.topic import Term, Topic, TopicError
+from relevance.topic import Term, Topic, TopicError, tokenize_parts
 
 KINDS = ("place", "actor")
 DEFAULT_WINDOW = 25
-_PARAGRAPHS = re.compile(r"\n+")
 
 
 @dataclass(frozen=True)
@@ -52,12 +50,6 @@ class Entities:
             tuple(data.get("actors") or ()),
             tuple(data.get("ambiguous") or ()),
         )
-
-
-def tokenize_parts(title: str, text: str) -> list[list[str]]:
-    """The tokens of the title, then of each paragraph (joined, the paragraphs' tokens are
-    ``tokenize(text)``: the normaliser never joins words across a line break)."""
-    return [tokenize(part) for part in [title or "", *_PARAGRAPHS.split(text or "")]]
 
 
 def entities_path(topic_path: str | Path) -> Path:
@@ -187,7 +179,11 @@ class EntityTagger:
     ) -> str:
         low, high = max(0, start - self.window), min(len(tokens), start + width + self.window)
         unit = units[start]
-        for marker in self.elsewhere.get(term.canonical, ()):
+        markers = self.elsewhere.get(term.canonical, ())
+        near = set(tokens[low:high]) if markers else set()
+        for marker in markers:
+            if marker.first.isdisjoint(near):  # its first word is nowhere in the window
+                continue
             for i in range(low, high):
                 if (
                     tokens[i] in marker.first

@@ -23,23 +23,48 @@ import numpy as np
 
 NUM_PERM = 128
 SEED = 20261201
-_P31 = (1 << 31) - 1  # values and coefficients live below this prime: products fit int64
+_P31 = (1 << 31) - 1  # values and coefficients live below this prime: products fit 64 bits
 _rng = np.random.default_rng(SEED)
 _A = _rng.integers(1, _P31, size=(NUM_PERM, 1), dtype=np.int64)
 _B = _rng.integers(0, _P31, size=(NUM_PERM, 1), dtype=np.int64)
 _EMPTY = np.full(NUM_PERM, _P31, dtype=np.uint32)
+_AU, _BU = _A.astype(np.uint64), _B.astype(np.uint64)
+_PU, _S31 = np.uint64(_P31), np.uint64(31)
+
+
+def _fold(v: np.ndarray) -> np.ndarray:
+    """``v`` (uint64, in place) reduced towards ``v mod (2**31 - 1)``: ``2**31 = 1`` modulo the Mersenne
+    prime, so ``v = (v & P) + (v >> 31)`` keeps the residue; two folds take any ``v < 2**64`` below
+    ``P + 8``, and :func:`_mod` subtracts the last ``P``. Shifts and masks instead of numpy's integer
+    division: the same values, a fraction of the time."""
+    high = v >> _S31
+    v &= _PU
+    v += high
+    high = v >> _S31
+    v &= _PU
+    v += high
+    return v
+
+
+def _mod(v: np.ndarray) -> np.ndarray:
+    """``v mod (2**31 - 1)`` of uint64 values, in place."""
+    _fold(v)
+    np.subtract(v, _PU, out=v, where=v >= _PU)
+    return v
 
 
 def minhash(shingles: Iterable[bytes]) -> np.ndarray:
     """The ``NUM_PERM`` MinHash values (``uint32``) of a set of shingles; all ``2**31 - 1`` when empty."""
     # The digests joined and read as little-endian uint64 at once: the same values as int.from_bytes per
-    # shingle, at a fraction of the Python work.
+    # shingle, at a fraction of the Python work; then all permutations of all shingles at once.
     blake2b = hashlib.blake2b
     digests = b"".join([blake2b(s, digest_size=8).digest() for s in shingles])
     if not digests:
         return _EMPTY.copy()
-    x = (np.frombuffer(digests, dtype="<u8") % np.uint64(_P31)).astype(np.int64)[np.newaxis, :]
-    return ((_A * x + _B) % _P31).min(axis=1).astype(np.uint32)
+    x = _mod(np.frombuffer(digests, dtype="<u8").astype(np.uint64))
+    # a * x + b < 2**62 + 2**31: exact in uint64
+    values = _mod(np.multiply(_AU, x[np.newaxis, :]) + _BU)
+    return values.min(axis=1).astype(np.uint32)
 
 
 def band_keys(values: np.ndarray, bands: int, rows: int) -> np.ndarray:

@@ -289,8 +289,18 @@ class IndexState:
         row = self.db.execute("SELECT cluster FROM docs WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
-    def add(self, key: str, sig: Signature, cluster: str, when: str, *, indexed: bool) -> bool:
-        """Store one version (False: the key was there). ``indexed``: into the LSH buckets too."""
+    def add(
+        self,
+        key: str,
+        sig: Signature,
+        cluster: str,
+        when: str,
+        *,
+        indexed: bool,
+        buckets: list[int] | None = None,
+    ) -> bool:
+        """Store one version (False: the key was there). ``indexed``: into the LSH buckets too
+        (``buckets``: ``_bucket_ids(sig.values)`` when the caller has them)."""
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO docs (key, cluster, size, sig) VALUES (?, ?, ?, ?)",
             (key, cluster, sig.size, sig.values.astype("<u4").tobytes()),
@@ -301,7 +311,7 @@ class IndexState:
         if indexed:
             self.db.executemany(
                 "INSERT OR IGNORE INTO bands (bucket, doc) VALUES (?, ?)",
-                [(b, doc) for b in _bucket_ids(sig.values)],
+                [(b, doc) for b in (buckets if buckets is not None else _bucket_ids(sig.values))],
             )
         root = self.root(cluster)
         origin = order_key(when)
@@ -314,9 +324,12 @@ class IndexState:
         )
         return True
 
-    def candidates(self, values: np.ndarray) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    def candidates(
+        self, values: np.ndarray, buckets: list[int] | None = None
+    ) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
         """(keys, clusters as written, signatures matrix, sizes) of the versions sharing an LSH bucket."""
-        buckets = _bucket_ids(values)
+        if buckets is None:
+            buckets = _bucket_ids(values)
         rows = self.db.execute(
             f"""SELECT key, cluster, size, sig FROM docs WHERE doc IN (
                     SELECT DISTINCT doc FROM bands WHERE bucket IN ({",".join("?" * len(buckets))}))
@@ -385,9 +398,21 @@ class NearDupIndex:
     config: NearDupConfig = field(default_factory=NearDupConfig)
     log: EventLog = field(default_factory=MemoryEventLog)
     state_path: str | os.PathLike[str] | None = None
+    #: assignments a SQLite transaction takes before it is committed (1: each its own). More is cheaper (a
+    #: commit writes every page an assignment touched: ~32 LSH band pages) and safe, the state being a cache
+    #: of the log, whose events are journaled first; :meth:`commit` ends the transaction sooner (a crawl: when
+    #: no article waits). Only for a log whose lock is this process's: a transaction held open while another
+    #: process waits on a shared lock (Redis) could make each wait for the other.
+    commit_every: int = 1
+    #: nor older than this (seconds), checked at each assignment
+    commit_seconds: float = 5.0
 
     def __post_init__(self) -> None:
+        if self.commit_every < 1:
+            raise ValueError(f"commit_every must be >= 1, got {self.commit_every!r}")
         self._lock = threading.Lock()
+        self._uncommitted = 0  # assignments in the open transaction (0: none open)
+        self._began = 0.0
         self.state = IndexState(self.state_path)
         self.load()
 
@@ -472,11 +497,32 @@ class NearDupIndex:
         """
         sig = signature if signature is not None else self.signature(text)
         with self._lock, self.log.lock():
-            self.state.begin()
+            if not self._uncommitted:
+                self.state.begin()
+                self._began = time.monotonic()
+            self._uncommitted += 1
+            done = False
             try:
-                return self._assign(key, sig, when or "")
+                assignment = self._assign(key, sig, when or "")
+                done = True
+                return assignment
             finally:
-                self.state.commit()
+                if (
+                    not done
+                    or self._uncommitted >= self.commit_every
+                    or time.monotonic() - self._began >= self.commit_seconds
+                ):
+                    self._commit()
+
+    def _commit(self) -> None:
+        if self._uncommitted:
+            self._uncommitted = 0
+            self.state.commit()
+
+    def commit(self) -> None:
+        """End the open transaction, if any (see ``commit_every``)."""
+        with self._lock:
+            self._commit()
 
     def _assign(self, key: str, sig: Signature, when: str) -> Assignment:
         for event in self.log.sync():
@@ -487,8 +533,9 @@ class NearDupIndex:
         best: tuple[float, str] | None = None
         matched: set[str] = set()
         indexed = sig.size >= self.config.min_shingles
+        buckets = _bucket_ids(sig.values) if indexed else None
         if indexed:
-            keys, clusters, sigs, sizes = self.state.candidates(sig.values)
+            keys, clusters, sigs, sizes = self.state.candidates(sig.values, buckets)
             if keys:
                 # every candidate checked at once: estimated Jaccard, then containment in the smaller
                 jaccard = (sigs == sig.values).mean(axis=1)
@@ -514,9 +561,9 @@ class NearDupIndex:
         event = {"t": "doc", "key": key, "cluster": cluster, "when": when, "size": sig.size}
         # the journal first: a run killed between the two has the event, and applies it on restart
         self.log.append({**event, "sig": sig.encode()})
-        self.state.add(key, sig, cluster, when, indexed=indexed)
+        self.state.add(key, sig, cluster, when, indexed=indexed, buckets=buckets)
         merges: list[Merge] = []
-        at = _now()
+        at = _now() if absorbed else ""
         for other in absorbed:
             self.log.append({"t": "merge", "cluster": other, "into": cluster, "when": at})
             self.state.merge(other, cluster)
@@ -535,6 +582,7 @@ class NearDupIndex:
     def flush(self) -> None:
         """Hand this process's new events to the log's permanent home."""
         with self._lock:
+            self._commit()
             written = self.log.flush()
             # This run's own events are applied already: the segments they went to need no reading.
             self.state.mark_applied(written)
@@ -732,6 +780,36 @@ class StoreEventLog:
             self._fh = None
 
 
+# Redis scripts: each runs atomically, so a read, a push or a join never meets half a trim.
+_JOIN = """
+local base = tonumber(redis.call('GET', KEYS[1]) or '0')
+redis.call('HSET', KEYS[2], ARGV[1], base .. ' ' .. ARGV[2])
+return base
+"""
+_READ = """
+local base = tonumber(redis.call('GET', KEYS[2]) or '0')
+local start = tonumber(ARGV[1]) - base
+if start < 0 then start = 0 end
+return {base, redis.call('LRANGE', KEYS[1], start, -1)}
+"""
+_PUSH = """
+local length = redis.call('RPUSH', KEYS[1], ARGV[1])
+return tonumber(redis.call('GET', KEYS[2]) or '0') + length - 1
+"""
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _in_store(reader: ObjectReader, key: str) -> bool:
+    try:
+        return any(found == key for found in reader.list(key))
+    except Exception as exc:  # the store is down: not known to be there
+        logger.debug("near-duplicate segment %s not checked in the store: %s", key, exc)
+        return False
+
+
 class RedisEventLog:
     """Events shared by the workers of a distributed crawl (a Redis list), on top of a store log.
 
@@ -739,12 +817,21 @@ class RedisEventLog:
     visible to the other workers while the crawl runs. ``assign`` holds a Redis lock, so two workers never
     found two clusters for one story at the same moment.
 
-    The list does not grow forever: each event names its writer (``w``); a writer's :meth:`flush` records
-    how far its events are in its store segments (``<ns>:neardup:flushed``), each reader records how far
-    it has read (``<ns>:neardup:readers``, with the time; a reader silent for ``reader_ttl`` seconds, or
-    closed, no longer counts), and the head of the list that is both handed over and read by every
-    reader is trimmed (``<ns>:neardup:base`` counts what was trimmed, so positions stay absolute). A
-    worker starting later reads the store's segments, then the list from its base.
+    The list does not grow forever, and trimming it loses no event for anyone:
+
+    - each event names its writer (``w``); a writer's :meth:`flush` hands its events to its segments and
+      records them as pending (``<ns>:neardup:pending``: the writer's last position and the segment keys);
+      they count as stored (``<ns>:neardup:flushed``) only once a trimming worker *finds those segments in
+      the store*: a crawl's segments wait in its spool until uploaded, and a worker joining meanwhile reads
+      the store, where they are not yet;
+    - each reader records how far it has read (``<ns>:neardup:readers``, with the time; a reader silent for
+      ``reader_ttl`` seconds, or closed, no longer counts), registering *before* it reads the store's
+      segments, at the list's base then: what is pushed after the store listing cannot be trimmed before
+      it has read it;
+    - the head of the list that is both stored and read by every reader is trimmed, and ``<ns>:neardup:base``
+      counts what was trimmed (positions stay absolute); the trim (one MULTI), a read (base and events in
+      one script) and a push are each atomic, so a read meeting a trim (a stalled worker's lock expired)
+      still starts at its own position. A reader trimmed past (silent too long) reads the store again.
     """
 
     def __init__(
@@ -755,6 +842,7 @@ class RedisEventLog:
         *,
         writer: str | None = None,
         reader_ttl: float = 600.0,
+        lock_timeout: float = 5.0,
     ) -> None:
         self.client = client
         self.key = f"{namespace}:neardup:events"
@@ -762,31 +850,42 @@ class RedisEventLog:
         self.base_key = f"{namespace}:neardup:base"
         self.readers_key = f"{namespace}:neardup:readers"
         self.flushed_key = f"{namespace}:neardup:flushed"
+        self.pending_key = f"{namespace}:neardup:pending"
         self.store_log = store_log
         self.writer = writer or f"{getattr(store_log, 'part_name', 'w')}-{os.getpid()}"
         self.reader_ttl = reader_ttl
+        self.lock_timeout = lock_timeout
         self._offset = 0  # absolute position of the next event to read
         self._last = -1  # absolute position of this writer's last event
         self._reported = 0.0
+        self._pending: list[tuple[int, list[str]]] = []  # (last position, segments) not known stored
+        self._join = client.register_script(_JOIN)
+        self._read = client.register_script(_READ)
+        self._push = client.register_script(_PUSH)
 
     def _base(self) -> int:
         return int(self.client.get(self.base_key) or 0)
 
     def load(self, skip: Collection[str] = ()) -> Iterable[tuple[str | None, Events]]:
+        # Registered first, at the list's base: from here on nothing is trimmed before this reader read it,
+        # and what was trimmed before is in the store's segments, listed next.
+        now = time.time()
+        self._offset = int(
+            self._join(keys=[self.base_key, self.readers_key], args=[self.writer, f"{now:.0f}"])
+        )
+        self._reported = now
         yield from self.store_log.load(skip)
-        self._offset = self._base()
         yield None, self.sync()
 
     def sync(self) -> Events:
-        base = self._base()
+        base, raw = self._read(keys=[self.key, self.base_key], args=[self._offset])
+        base = int(base)
+        events: list[dict[str, Any]] = []
         if self._offset < base:
             # Trimmed past us (silent longer than reader_ttl): what we missed is in the store's segments.
             logger.warning("near-duplicate Redis list trimmed past this reader: segments read again")
-            self._offset = base
             events = [e for _, batch in self.store_log.load() for e in batch]
-        else:
-            events = []
-        raw = self.client.lrange(self.key, self._offset - base, -1)
+            self._offset = base
         self._offset += len(raw)
         self._seen(force=bool(raw))
         data = b"\n".join(r if isinstance(r, bytes) else r.encode() for r in raw)
@@ -802,26 +901,56 @@ class RedisEventLog:
     def append(self, event: dict[str, Any]) -> None:
         event = {**event, "w": self.writer}
         self.store_log.append(event)
-        length = int(self.client.rpush(self.key, json.dumps(event, ensure_ascii=False)))
-        self._last = self._base() + length - 1
+        self._last = int(
+            self._push(keys=[self.key, self.base_key], args=[json.dumps(event, ensure_ascii=False)])
+        )
         self._offset = max(self._offset, self._last + 1)
 
     def flush(self) -> list[str]:
         written = self.store_log.flush()
         if written and self._last >= 0:
-            self.client.hset(self.flushed_key, self.writer, self._last)
+            self._pending.append((self._last, written))
+        if self._pending:
+            stored = int(self.client.hget(self.flushed_key, self.writer) or -1)
+            self._pending = [(last, keys) for last, keys in self._pending if last > stored]
+            if self._pending:
+                self.client.hset(self.pending_key, self.writer, json.dumps(self._pending))
         with self.lock():
             self._seen(force=True)
             self.trim()
         return written
 
+    def _confirm(self) -> dict[str, int]:
+        """Writers' pending segments found in the store become stored; every writer's stored position."""
+        flushed = {_text(k): int(v) for k, v in self.client.hgetall(self.flushed_key).items()}
+        reader = getattr(self.store_log, "reader", None)
+        if reader is None:  # the store is not readable from here: another worker confirms
+            return flushed
+        for name, value in self.client.hgetall(self.pending_key).items():
+            writer = _text(name)
+            stored = flushed.get(writer, -1)
+            entries = [(int(last), list(keys)) for last, keys in json.loads(value)]
+            for last, keys in entries:
+                if last <= stored:
+                    continue
+                if not all(_in_store(reader, key) for key in keys):
+                    break
+                stored = last
+            if stored > flushed.get(writer, -1):
+                self.client.hset(self.flushed_key, writer, stored)
+                flushed[writer] = stored
+            if all(last <= stored for last, _ in entries):
+                # all stored (the writer writes its whole pending list again at its next flush)
+                self.client.hdel(self.pending_key, writer)
+        return flushed
+
     def trim(self) -> int:
-        """Drop the head of the list that every writer handed over and every reader read; how many."""
+        """Drop the head of the list that every writer stored and every reader read; how many."""
         base = self._base()
         now = time.time()
         bound = None
         for name, value in self.client.hgetall(self.readers_key).items():
-            offset, _, seen = (value.decode() if isinstance(value, bytes) else str(value)).partition(" ")
+            offset, _, seen = _text(value).partition(" ")
             if now - float(seen or 0) > self.reader_ttl:
                 self.client.hdel(self.readers_key, name)
                 continue
@@ -830,10 +959,7 @@ class RedisEventLog:
         end = base + length if bound is None else min(bound, base + length)
         if end <= base:
             return 0
-        flushed = {
-            (k.decode() if isinstance(k, bytes) else str(k)): int(v)
-            for k, v in self.client.hgetall(self.flushed_key).items()
-        }
+        flushed = self._confirm()
         count = 0
         for position, raw in enumerate(self.client.lrange(self.key, 0, end - base - 1), base):
             try:
@@ -844,8 +970,10 @@ class RedisEventLog:
                 break
             count += 1
         if count:
-            self.client.ltrim(self.key, count, -1)
-            self.client.incrby(self.base_key, count)
+            with self.client.pipeline(transaction=True) as pipe:
+                pipe.ltrim(self.key, count, -1)
+                pipe.incrby(self.base_key, count)
+                pipe.execute()
         return count
 
     def close(self) -> None:
@@ -853,5 +981,33 @@ class RedisEventLog:
         self.store_log.close()
 
     def lock(self) -> Any:
-        # A worker killed while holding it stalls the others for at most `timeout` seconds.
-        return self.client.lock(self.lock_key, timeout=5, blocking_timeout=30)
+        # A worker killed (or stalled) while holding it stalls the others for at most `lock_timeout` s.
+        return _RedisLock(
+            self.client.lock(self.lock_key, timeout=self.lock_timeout, blocking_timeout=30), self.lock_timeout
+        )
+
+
+class _RedisLock:
+    """The Redis lock as a context manager whose release does not raise when it expired meanwhile."""
+
+    def __init__(self, lock: Any, timeout: float) -> None:
+        self.lock = lock
+        self.timeout = timeout
+
+    def __enter__(self) -> None:
+        from redis.exceptions import LockError
+
+        if not self.lock.acquire():
+            raise LockError("the near-duplicate index's Redis lock was not acquired in time")
+
+    def __exit__(self, *exc: object) -> None:
+        from redis.exceptions import LockNotOwnedError
+
+        try:
+            self.lock.release()
+        except LockNotOwnedError:
+            logger.warning(
+                "near-duplicate Redis lock expired while held (a stall longer than %.1f s): another worker "
+                "may have assigned a copy of the same story meanwhile",
+                self.timeout,
+            )

@@ -21,4 +21,7 @@ def shingles(text: str, words: int = SHINGLE_WORDS, *, tokens: list[str] | None 
         tokens = tokenize(text)
     if len(tokens) < words:
         return {" ".join(tokens).encode("utf-8")} if tokens else set()
-    return {" ".join(tokens[i : i + words]).encode("utf-8") for i in range(len(tokens) - words + 1)}
+    # each token encoded once, each shingle joined as bytes: the same bytes as " ".join(...).encode()
+    encoded = [token.encode("utf-8") for token in tokens]
+    # the k-th token of every shingle: the slices differ in length, zip stops at the shortest
+    return set(map(b" ".join, zip(*(encoded[k:] for k in range(words)), strict=False)))

@@ -26,6 +26,7 @@ Stats: ``corpus/annotated``, ``corpus/copies`` (a row that joined an earlier clu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -59,6 +60,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 REDIS_NAMESPACE = "libya"  # shared across crawls, like the revisit digests (libya:digests)
+COMMIT_EVERY = 64  # at most this many near-duplicate assignments a SQLite transaction
+COMMIT_SECONDS = 1.0  # and an open one is committed this long after the last assignment
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,11 @@ class CorpusExtension:
         self.stats = stats
         # Parts are encoded and handed over in a thread of their own: the store's threads only queue rows.
         self._parts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataset-parts")
+        # The index takes one assignment at a time (its lock): one thread of its own, always warm, rather
+        # than the loop's default pool, whose threads would only wait for each other on that lock.
+        self.annotating = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpus-annotate")
         self._flushing: Future[None] | None = None
+        self._commit_due: asyncio.TimerHandle | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CorpusExtension:
@@ -160,7 +167,9 @@ class CorpusExtension:
                 log = RedisEventLog(redis.Redis.from_url(redis_url), REDIS_NAMESPACE, log)  # type: ignore[arg-type]
             # The index itself: SQLite in the spool, kept from crawl to crawl (each store segment read once),
             # one file per store (a spool reused for another archive does not mix the two).
-            return NearDupIndex(config.neardup, log, state)
+            # One SQLite transaction for up to COMMIT_EVERY assignments (ended COMMIT_SECONDS after the last
+            # one: CorpusExtension.commit_soon), but each its own when the log's lock is shared with others.
+            return NearDupIndex(config.neardup, log, state, commit_every=1 if redis_url else COMMIT_EVERY)
 
         try:
             neardup = index(storage.store)
@@ -190,6 +199,17 @@ class CorpusExtension:
     def _inc(self, name: str, value: int = 1) -> None:
         if self.stats is not None and value:
             self.stats.inc_value(name, value)
+
+    def commit_soon(self, loop: asyncio.AbstractEventLoop) -> None:
+        """(Reactor thread, after an article's annotation) the index's open transaction ends within a
+        second or so, in the annotate thread: a crawl gone quiet leaves nothing uncommitted for long."""
+        if self._commit_due is None:
+            self._commit_due = loop.call_later(COMMIT_SECONDS, self._commit)
+
+    def _commit(self) -> None:
+        self._commit_due = None
+        with contextlib.suppress(RuntimeError):  # shut down: close() commits
+            self.annotating.submit(self.annotator.index.commit)
 
     def annotate(self, item: ArticlePage) -> None:
         """Entity tags and cluster into ``item.record`` (CPU-bound: runs in a thread)."""
@@ -239,6 +259,7 @@ class CorpusExtension:
         self._inc("dataset/parts", len(parts))
 
     def close(self) -> None:
+        self.annotating.shutdown(wait=True)
         self._parts.shutdown(wait=True)
         parts = self.writer.close()
         self.annotator.index.close()
@@ -267,5 +288,7 @@ class CorpusAnnotatePipeline:
 
     async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
         if isinstance(item, ArticlePage) and item.record:
-            await asyncio.to_thread(self.corpus.annotate, item)
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self.corpus.annotating, self.corpus.annotate, item)
+            self.corpus.commit_soon(loop)
         return item

@@ -43,6 +43,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.spidermiddlewares.base import BaseSpiderMiddleware
 
+from archive.diskmap import DiskSet
 from archive.keys import safe_segment
 from archive.repair import RepairResult, repair_directory
 from crawler import identity
@@ -64,7 +65,7 @@ class DoneJournal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.done: set[str] = set()
+        self.done = DiskSet()  # on disk: memory does not grow with the crawl
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
@@ -157,7 +158,7 @@ class CrawlRecoveryExtension:
         return ext
 
     @property
-    def done(self) -> set[str]:
+    def done(self) -> DiskSet:
         return self.journal.done
 
     def engine_started(self) -> None:

@@ -306,13 +306,13 @@ class ArchiveSession:
             current = JsonlDigestIndex.load_bytes(
                 store.get_bytes(DIGESTS_KEY), index.path.with_suffix(".merge")
             )
-            for line in index.dump_bytes().decode("utf-8").splitlines():
-                entry = json.loads(line)
-                current.add(entry["digest"], entry["uri"], entry["date"])
-            store.put_bytes(
-                DIGESTS_KEY, current.dump_bytes(), content_type="application/jsonl", overwrite=True
-            )
+            for digest, uri, date in index.entries():
+                current.add(digest, uri, date)
             current.close()
+            # Written a line at a time through a file: the index is never whole in memory.
+            merged = current.dump_file(index.path.with_suffix(".merged"))
+            store.put_file(DIGESTS_KEY, merged, content_type="application/jsonl", overwrite=True)
+            merged.unlink(missing_ok=True)
             current.path.unlink(missing_ok=True)
         except StoreError as exc:
             logger.warning("Revisit index not saved to the store (%s); the next crawl archives in full", exc)

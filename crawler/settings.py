@@ -173,6 +173,9 @@ RENDER_MAX_RESPONSE_SIZE = 0
 RENDER_MAX_PAGE_SIZE = 64 * 1024 * 1024
 
 # --- Components ------------------------------------------------------------------------------------------
+# Scrapy's duplicate filter, asking the frontier about article URLs instead of keeping them in memory
+# (crawler/frontier/dupefilter.py; Redis mode uses scrapy-redis' own).
+DUPEFILTER_CLASS = "crawler.frontier.dupefilter.FrontierDupeFilter"
 DOWNLOADER_MIDDLEWARES: dict[str, int | None] = {
     # Before robots.txt (100): out-of-scope URLs and redirects are dropped before anything is fetched.
     "crawler.scope.ScopeMiddleware": 50,
@@ -202,8 +205,9 @@ ADDONS: dict[str, int] = {
 SPIDER_MIDDLEWARES: dict[str, int] = {
     # After a crash: articles already archived by the killed run are not fetched again.
     "crawler.recovery.SkipDoneSpiderMiddleware": 50,
-    # CRAWL_FOCUS=prioritise: unscored article requests wait until the spider is idle (sees the others' output).
-    "crawler.focus.hold.FocusHoldMiddleware": 10,
+    # Article requests go to the frontier on disk (sees the others' output); a feeder hands them to the
+    # scheduler best first, a few at a time (crawler/frontier/).
+    "crawler.frontier.feeder.FrontierMiddleware": 10,
     # Skips article requests whose sitemap lastmod is not newer than the last fetch.
     "crawler.incremental.IncrementalSpiderMiddleware": 600,
     # Adds the page requisites (CSS, scripts, images, fonts, icons) of every archived HTML page.
@@ -228,6 +232,9 @@ EXTENSIONS: dict[str, int] = {
     "crawler.session.ArchiveSession": 90,
     # Repairs WARC files a killed crawl left `.open` and remembers which articles it finished.
     "crawler.recovery.CrawlRecoveryExtension": 95,
+    # The frontier on disk and its feeder (also a spider middleware, below: one object); after the session,
+    # which saves each site's backlog, and the recovery journal, which it consults.
+    "crawler.frontier.feeder.FrontierMiddleware": 96,
     # Signs each crawl's WACZ right after it is built (crawler/signing.py); after the session that owns it.
     "crawler.signing.WaczSigningExtension": 101,
     # The store's replay collection (one index over every crawl) gets this crawl's index at close.

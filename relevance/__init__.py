@@ -10,6 +10,14 @@ Topics are YAML files (schema in :mod:`relevance.topic`); ``relevance/topics/lib
 from __future__ import annotations
 
 from relevance.normalize import normalize, tokenize
-from relevance.topic import Relevance, Topic, TopicError, default_topic_path
+from relevance.topic import Relevance, Topic, TopicError, default_topic_path, tokenize_parts
 
-__all__ = ["Relevance", "Topic", "TopicError", "default_topic_path", "normalize", "tokenize"]
+__all__ = [
+    "Relevance",
+    "Topic",
+    "TopicError",
+    "default_topic_path",
+    "normalize",
+    "tokenize",
+    "tokenize_parts",
+]

@@ -32,10 +32,18 @@ import yaml
 from relevance.forms import surface_forms
 from relevance.normalize import tokenize
 
-__all__ = ["Relevance", "Topic", "TopicError", "default_topic_path"]
+__all__ = ["Relevance", "Topic", "TopicError", "default_topic_path", "tokenize_parts"]
 
 _PARAGRAPH_SPLIT = re.compile(r"\n+")
 DENSITY_MIN_TOKENS = 100
+
+
+def tokenize_parts(title: str, text: str) -> list[list[str]]:
+    """The tokens of the title, then of each paragraph (empty ones included), as :meth:`Topic.score` reads
+    an article: tokenized once, they serve the score and the corpus's entity tags and shingles (joined,
+    the paragraphs' tokens are ``tokenize(text)``: the normaliser never joins words across a line break).
+    """
+    return [tokenize(part) for part in [title or "", *_PARAGRAPH_SPLIT.split(text or "")]]
 
 
 def default_topic_path() -> Path:
@@ -192,15 +200,21 @@ class Topic:
 
     # -- scoring -------------------------------------------------------------------------------------
 
-    def score(self, title: str, text: str) -> Relevance:
-        """Score an article's title and extracted main text (paragraphs separated by newlines)."""
+    def score(self, title: str, text: str, *, parts: list[list[str]] | None = None) -> Relevance:
+        """Score an article's title and extracted main text (paragraphs separated by newlines).
+
+        ``parts``: ``tokenize_parts(title, text)`` when the caller has it already (the texts are then not
+        read): the same score.
+        """
         p = self.params
         mentions: list[_Mention] = []
-        title_tokens = tokenize(title)
+        if parts is None:
+            parts = tokenize_parts(title, text)
+        title_tokens = parts[0]
         for term, _ in self._matches(title_tokens):
             mentions.append(_Mention(unit=0, term=term, zone=p.title_zone, capped=False))
         total_tokens = len(title_tokens)
-        paragraphs = [tokens for tokens in map(tokenize, _PARAGRAPH_SPLIT.split(text)) if tokens]
+        paragraphs = [tokens for tokens in parts[1:] if tokens]
         body_seen = 0
         for number, tokens in enumerate(paragraphs):
             in_lead = number < p.lead_paragraphs
@@ -226,16 +240,19 @@ class Topic:
 
     def _spans(self, tokens: list[str]) -> list[tuple[int, int, int]]:
         found: list[tuple[int, int, int]] = []
-        i = 0
-        while i < len(tokens):
-            width = 1
-            for candidate in self._index.get(tokens[i], ()):
+        index = self._index
+        free = 0  # the first position not inside a match already found
+        # Only the tokens that start some spelling are looked at (found in C, by the comprehension), left
+        # to right; a match covers its width, so the next one starts after it.
+        for i in [i for i, token in enumerate(tokens) if token in index]:
+            if i < free:
+                continue
+            for candidate in index[tokens[i]]:
                 n = len(candidate.tail)
-                if tuple(tokens[i + 1 : i + 1 + n]) == candidate.tail:
-                    width = 1 + n
-                    found.append((candidate.term, i, width))
+                if not n or tuple(tokens[i + 1 : i + 1 + n]) == candidate.tail:
+                    found.append((candidate.term, i, 1 + n))
+                    free = i + 1 + n
                     break
-            i += width
         return found
 
     def _verdict(self, mentions: list[_Mention], total_tokens: int) -> Relevance:

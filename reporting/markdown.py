@@ -38,15 +38,15 @@ def render_markdown(report: CrawlReport) -> str:
         "## Sites",
         "",
         "| site | found | stored | relevant | rendered | failed | empty text | missing date "
-        "| median chars | duration | bytes | requisites fetched | requisites uncaptured |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| median chars | duration | bytes | backlog left | requisites fetched | requisites uncaptured |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for s in report.sites:
         out.append(
             f"| {s.site} | {format_count(s.found)} | {s.stored} | {format_count(s.relevant)} | {format_count(s.rendered)} | "
             f"{format_count(s.failed)} | {format_percent(s.empty_rate)} | {format_percent(s.missing_date_rate)} | "
             f"{format_count(s.median_text_chars)} | {format_duration(s.duration_seconds)} | {format_bytes(s.bytes)} | "
-            f"{s.requisites_fetched} | {s.requisites_uncaptured} |"
+            f"{format_count(s.backlog)} | {s.requisites_fetched} | {s.requisites_uncaptured} |"
         )
     failures = report.failures()
     if failures:

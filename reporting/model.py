@@ -41,6 +41,7 @@ from reporting.formatting import (
 )
 from reporting.health import DriftThresholds, DriftWarning, SiteHealth, detect_drift, median_int, rate
 from reporting.stats_keys import (
+    BACKLOG_BY_SITE,
     FAILURE_PREFIXES,
     GLOBAL_STATS,
     REQUISITES_FETCHED,
@@ -92,6 +93,7 @@ class SiteReport:
     empty: int | None = None
     missing_date: int | None = None
     bytes: int | None = None
+    backlog: int | None = None  # candidates left in the site's frontier for the next crawl
     first_fetch: str | None = None
     last_fetch: str | None = None
     text_lengths: list[int] = field(default_factory=list)
@@ -156,6 +158,7 @@ class SiteReport:
             "missing_date_rate": self.missing_date_rate,
             "median_text_chars": self.median_text_chars,
             "bytes": self.bytes,
+            "backlog": self.backlog,
             "first_fetch": self.first_fetch,
             "last_fetch": self.last_fetch,
             "duration_seconds": self.duration_seconds,
@@ -409,6 +412,8 @@ def _site_report(
     report.empty = values["empty"]
     report.missing_date = values["missing_date"]
     report.bytes = values["bytes"]
+    backlog = number(stats.get(BACKLOG_BY_SITE.format(site=site)))
+    report.backlog = int(backlog) if backlog is not None else None
     report.text_lengths = [_text_chars(line) for line in lines]
     report.requisites_fetched = int(number(stats.get(f"{REQUISITES_FETCHED}{site}")) or 0)
     report.requisites_uncaptured = int(number(stats.get(f"{REQUISITES_UNCAPTURED}{site}")) or 0)

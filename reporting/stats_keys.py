@@ -18,6 +18,8 @@ SITE_STATS: dict[str, str] = {
     "missing_date": "extract/missing_date_by_site/{site}",
     "bytes": "warc/bytes_by_site/{site}",
 }
+#: Candidates a site's frontier holds at the end of a crawl: its backlog, which the next crawl continues.
+BACKLOG_BY_SITE = "frontier/backlog_by_site/{site}"
 #: The crawl-wide counter behind each figure: a key, or a prefix (ending in "/") whose keys are summed.
 GLOBAL_STATS: dict[str, str] = {
     "found": "discovery/requests/article",

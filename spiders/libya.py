@@ -42,6 +42,7 @@ from crawler.focus import (
     DISCOVERY_PRIORITY,
     SECTION_PRIORITY,
     BudgetExhausted,
+    Candidates,
     FocusConfig,
     FocusScorer,
     Superseded,
@@ -49,6 +50,7 @@ from crawler.focus import (
     priority,
 )
 from crawler.focus.learn import HarvestRates, harvest_path, pattern_of
+from crawler.frontier import Frontier, frontier_of
 from crawler.incremental import NotModified
 from crawler.items import ArticlePage
 from crawler.politeness.robots import RobotsTxtUnreachable
@@ -65,7 +67,6 @@ class LibyaSpider(Spider):
 
     sources: list[Source]
     config: CrawlConfig
-    _canonical_seen: set[str]
     trusted_hosts: set[str]
     _max_listing_pages: int
     focus: FocusScorer
@@ -111,7 +112,6 @@ class LibyaSpider(Spider):
                 )
             sources = [s for s in sources if s.name in wanted]
         spider.sources = sources
-        spider._canonical_seen = set()
         spider.trusted_hosts = set()
         spider._max_listing_pages = spider.config.max_listing_pages
         from crawler.pipelines.relevance import topic_path
@@ -129,6 +129,19 @@ class LibyaSpider(Spider):
             f", since {spider.config.since}" if spider.config.since else "",
         )
         return spider
+
+    @property
+    def frontier(self) -> Frontier:
+        """The crawl's frontier on disk (``crawler.frontier``): the seen-set and the candidates' scores."""
+        return frontier_of(self.crawler)
+
+    @property
+    def candidates(self) -> Candidates:
+        """The focus candidates, as queries on the crawl's frontier."""
+        frontier = self.frontier
+        if self.focus.candidates.frontier is not frontier:
+            self.focus.candidates = Candidates(frontier)
+        return self.focus.candidates
 
     # --- requests ------------------------------------------------------------------------------------
 
@@ -187,24 +200,21 @@ class LibyaSpider(Spider):
             # A sitemap or feed the site points to on another host (a CDN): fetch it, nothing else there.
             self.trusted_hosts.add((urlsplit(url).hostname or "").lower())
         canonical = canonicalize_url(url)
-        dont_filter = False
-        # Distributed, each worker's candidates know only its own requests: a better-scored request of an
-        # article another worker may already hold would be a second fetch, so the plain duplicate check holds.
-        rescoring = self.focus.config.enabled and not self.crawler.settings.get("CRAWL_REDIS_URL")
-        if kind == "article" and rescoring:
-            offer = self.focus.candidates.offer(canonical, float(meta.get("focus_score", 0.0)))
-            if offer is None:
-                stats.inc_value("discovery/skipped/duplicate")
+        if kind == "article":
+            # The seen-set is the frontier's table on disk. Distributed, each worker's frontier knows only its
+            # own requests: a better-scored request of an article another worker may already hold would be a
+            # second fetch, so there a candidate seen once is a duplicate whatever its score.
+            rescoring = self.focus.config.enabled and not self.crawler.settings.get("CRAWL_REDIS_URL")
+            offer = self.candidates.offer(canonical, float(meta.get("focus_score", 0.0)), source.name)
+            if offer is None or (offer == "better" and not rescoring):
+                if self.frontier.existed and self.frontier.done_earlier(canonical):
+                    stats.inc_value("recovery/skipped_done")  # finished by the killed run of this crawl
+                else:
+                    stats.inc_value("discovery/skipped/duplicate")
                 return
             if offer == "better":
-                # Listed again with a better score: requested again at that priority, fetched once.
+                # Listed again with a better score: its waiting row in the frontier gets that score.
                 stats.inc_value("focus/rescored")
-                dont_filter = True
-        elif kind == "article":
-            if canonical in self._canonical_seen:
-                stats.inc_value("discovery/skipped/duplicate")
-                return
-            self._canonical_seen.add(canonical)
         request_meta: dict[str, Any] = {
             "site": source.name,
             "kind": kind,
@@ -233,7 +243,6 @@ class LibyaSpider(Spider):
             errback=self.on_error,
             meta=request_meta,
             priority=priority,
-            dont_filter=dont_filter,
         )
 
     def _source(self, response: Response) -> Source:
@@ -369,7 +378,11 @@ class LibyaSpider(Spider):
                 ).get()
                 == "1"
             )
-            if self._looks_like_article(source, url):
+            # A share link (`?utm_source=…`) is the article's own address once canonical: an article, not a
+            # section, whichever of the two links the page has first.
+            if self._looks_like_article(source, url) or self._looks_like_article(
+                source, canonicalize_url(url)
+            ):
                 in_section = topic_section and not chrome
                 yield from self._article(
                     url,
@@ -425,7 +438,7 @@ class LibyaSpider(Spider):
     ) -> Iterator[Request]:
         stats = self.crawler.stats
         assert stats is not None
-        if source.is_article(url) is False:
+        if source.is_article(url) is False and source.is_article(canonicalize_url(url)) is False:
             stats.inc_value("discovery/skipped/not_article")
             return
         score = 0.0
@@ -456,13 +469,13 @@ class LibyaSpider(Spider):
         if content_type and content_type not in _HTML_TYPES:
             logger.info("Not HTML (%s): %s", content_type.decode("latin-1"), response.url)
             stats.inc_value("crawl/skipped/not_html")
+            self._done(response.request)
             return []
         # rel=canonical: a later link to the canonical address is the same article, not a new fetch.
         canonical = _rel_canonical(response)
         if canonical and self._source(response).in_scope(canonical):
-            self._canonical_seen.add(canonical)
-            if self.focus.config.enabled:
-                self.focus.candidates.mark_taken(canonical)
+            # Marked done in the frontier with this page, once its item is through the pipelines.
+            response.meta["frontier_canonical"] = canonical
         headers = {k.decode("latin-1"): b", ".join(v).decode("latin-1") for k, v in response.headers.items()}
         return [
             ArticlePage(
@@ -525,6 +538,9 @@ class LibyaSpider(Spider):
         coordinator = getattr(self.crawler, "redis_coordinator", None)
         if coordinator is not None:
             coordinator.done(request)
+        feeder = getattr(self.crawler, "frontier_feeder", None)
+        if feeder is not None:
+            feeder.done(request)
 
 
 def _all_before(response: TextResponse, since: Any) -> bool:

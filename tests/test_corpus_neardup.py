@@ -280,3 +280,153 @@ def test_the_workers_shared_tokens_give_the_same_signature_and_tags_as_each_alon
         shared = features_signature(features)
         assert shared.size == alone.size and (shared.values == alone.values).all()
         assert features["entities"] == tagger.tag(spec.title, text).to_dict()
+
+
+def _redis_worker(client: Any, namespace: str, reader: Any, sink: Any, work: Path, name: str) -> NearDupIndex:
+    return NearDupIndex(
+        log=RedisEventLog(client, namespace, StoreEventLog(reader, sink, work / name, name), lock_timeout=0.5)
+    )
+
+
+def test_a_worker_joining_while_another_trims_misses_no_event(redis_url: str, tmp_path: Path) -> None:
+    """A joining worker lists the store's segments, then reads the Redis list: another worker that hands
+    its events to a segment and trims the list between the two must not drop what the joiner needs."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    namespace = f"test-{tmp_path.name}"
+    store = open_store(str(tmp_path / "archive"))
+    a = _redis_worker(client, namespace, store, store, tmp_path, "a")
+    a.assign("sent", SENT, "2020-03-02")
+
+    class ListsBeforeTheFlush:
+        """The store as the joiner sees it: its listing taken just before ``a`` flushes and trims."""
+
+        def get_bytes(self, key: str) -> bytes | None:
+            return store.get_bytes(key)
+
+        def list(self, prefix: str = "") -> Any:
+            listed = list(store.list(prefix))
+            if prefix == "state/neardup/" and a is not None:
+                a.assign("other", OTHER, "2020-03-03")
+                a.flush()
+            return iter(listed)
+
+    c = _redis_worker(client, namespace, ListsBeforeTheFlush(), store, tmp_path, "c")
+    assert c.cluster_of("sent") == "sent" and c.cluster_of("other") == "other"
+    assert c.assign("edited", EDITED, "2020-03-04").cluster == "sent"
+    for index in (a, c):
+        index.close()
+
+
+def test_events_in_a_segment_not_yet_in_the_store_stay_in_the_redis_list(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """A crawl hands its segments to the spool; the store has them only once uploaded. Until then a
+    worker joining (it reads the store, then the list) needs them from the list."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    namespace = f"test-{tmp_path.name}"
+    store = open_store(str(tmp_path / "archive"))
+
+    class Spool:
+        """Segments wait here until ``upload()`` (the crawl's storage uploads in the background)."""
+
+        def __init__(self) -> None:
+            self.waiting: dict[str, bytes] = {}
+
+        def put_bytes(self, key: str, data: bytes, *, content_type: str = "") -> object:
+            self.waiting[key] = data
+            return key
+
+        def upload(self) -> None:
+            for key, data in self.waiting.items():
+                store.put_bytes(key, data)
+            self.waiting.clear()
+
+    spool = Spool()
+    key = f"{namespace}:neardup:events"
+    a = _redis_worker(client, namespace, store, spool, tmp_path, "a")
+    a.assign("sent", SENT, "2020-03-02")
+    a.flush()  # in the spool only: the list keeps it
+    assert spool.waiting and client.llen(key) == 1
+    c = _redis_worker(client, namespace, store, store, tmp_path, "c")
+    assert c.cluster_of("sent") == "sent"
+    assert c.assign("edited", EDITED, "2020-03-03").cluster == "sent"
+    c.flush()  # c's own event goes to the store at once; a's is still only in the spool: nothing goes
+    assert [json.loads(e)["key"] for e in client.lrange(key, 0, -1)] == ["sent", "edited"]
+    spool.upload()
+    a.flush()  # a's segment is in the store now and both read it; c's event waits for a to read it
+    assert [json.loads(e)["key"] for e in client.lrange(key, 0, -1)] == ["edited"]
+    d = _redis_worker(client, namespace, store, store, tmp_path, "d")
+    assert d.cluster_of("sent") == "sent" and d.cluster_of("edited") == "sent"
+    for index in (a, c, d):
+        index.close()
+
+
+def test_a_trim_in_the_middle_of_a_read_loses_nothing(redis_url: str, tmp_path: Path) -> None:
+    """A reader's read of the list and another worker's trim may meet (its lock expired: a worker stalled
+    while holding it): the reader still gets every event after its position, once."""
+    import redis
+
+    namespace = f"test-{tmp_path.name}"
+    store = open_store(str(tmp_path / "archive"))
+
+    class Interleaved(redis.Redis):
+        """A Redis client that runs ``hook`` (once) right before it reads the list."""
+
+        hook: Any = None
+
+        def execute_command(self, *args: Any, **options: Any) -> Any:
+            if self.hook is not None and args[0] in ("LRANGE", "EVAL", "EVALSHA", "FCALL"):
+                hook, self.hook = self.hook, None
+                hook()
+            return super().execute_command(*args, **options)
+
+    w = _redis_worker(redis.Redis.from_url(redis_url), namespace, store, store, tmp_path, "w")
+    w.assign("sent", SENT, "2020-03-02")
+    reader_client = Interleaved.from_url(redis_url)
+    assert isinstance(reader_client, Interleaved)
+    r = _redis_worker(reader_client, namespace, store, store, tmp_path, "r")
+    assert r.cluster_of("sent") == "sent"
+    w.assign("other", OTHER, "2020-03-03")
+    # r's next read meets w's flush: "sent" (read by both, stored) is trimmed under it; "other" is not read
+    reader_client.hook = w.flush
+    r.assign("edited", EDITED, "2020-03-04")
+    assert reader_client.hook is None
+    assert r.cluster_of("other") == "other"
+    assert r.assign("more", f"{OTHER} وأضاف المتحدث", "2020-03-05").cluster == "other"
+    for index in (w, r):
+        index.close()
+
+
+def test_assignments_sharing_a_transaction_are_seen_at_once_and_survive_a_kill_before_commit(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    store = open_store(str(tmp_path / "archive"))
+    work, state = tmp_path / "work", tmp_path / "index.sqlite"
+    index = NearDupIndex(log=StoreEventLog(store, store, work, "crawl-1"), state_path=state, commit_every=64)
+    assert index.assign("sent", SENT, "2020-03-02").cluster == "sent"
+    # the next assignment, in the same open transaction, finds the first
+    assert index.assign("edited", EDITED, "2020-03-03").cluster == "sent"
+    assert index.assign("other", OTHER, "2020-03-04").cluster == "other"
+    other_process = sqlite3.connect(str(state))
+    assert other_process.execute("SELECT count(*) FROM docs").fetchone()[0] == 0  # not committed yet
+    # the process "dies" before the commit: its transaction is lost, the journal is not
+    index.state.db.close()
+    resumed = NearDupIndex(
+        log=StoreEventLog(store, store, work, "crawl-1"), state_path=state, commit_every=64
+    )
+    assert (resumed.cluster_of("sent"), resumed.cluster_of("edited"), resumed.cluster_of("other")) == (
+        "sent",
+        "sent",
+        "other",
+    )
+    assert resumed.assign("short", SHORT, "2020-03-09").cluster == "sent"
+    resumed.commit()
+    assert other_process.execute("SELECT count(*) FROM docs").fetchone()[0] == 4
+    with pytest.raises(ValueError, match="commit_every"):
+        NearDupIndex(commit_every=0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -187,7 +188,9 @@ def test_only_mode_and_the_site_budget(panarab: tuple[Path, PanArabSite], tmp_pa
     budgeted = _crawl(panarab, tmp_path, "budget", CRAWL_SITE_BUDGET=25)
     stored = _stored(budgeted)
     assert budgeted.stat("relevance/relevant") + budgeted.stat("relevance/irrelevant") == 25
-    assert budgeted.stat("focus/over_budget") > 0
+    # the feeder stopped at the budget: every other candidate is the site's backlog, saved for the next crawl
+    assert budgeted.stat("frontier/fed") == 25
+    assert budgeted.stat("frontier/backlog_by_site/big01") == site.articles - 25
     # the best-scored candidates came first: the budget went to Libya articles
     assert len(set(stored) & gold) == 25
 
@@ -248,13 +251,94 @@ def test_the_next_crawl_uses_what_the_last_one_learned(
     panarab: tuple[Path, PanArabSite], tmp_path: Path
 ) -> None:
     first = _crawl(panarab, tmp_path, "learn", crawl_id="learn-1", CRAWL_SITE_BUDGET=40)
-    saved = json.loads((tmp_path / "learn" / "spool" / "state" / "focus-harvest.json").read_text())
-    section = saved["sites"]["big01"]["section:/category/libya/"]
+    # kept in the site's focus state in the archive store, not in the spool
+    assert not (tmp_path / "learn" / "spool" / "state" / "focus-harvest.json").exists()
+    section = _focus_state(tmp_path / "learn")["harvest"]["section:/category/libya/"]
     assert section[0] >= 10 and section[1] == section[0]  # every article of the Libya section was relevant
     # candidates are scored when found, before this first crawl had fetched anything to learn from
     assert first.stat("focus/learned") == 0
     second = _crawl(panarab, tmp_path, "learn", crawl_id="learn-2", CRAWL_SITE_BUDGET=40)
     # the second crawl scores with what the first one learned
     assert second.stat("focus/learned") > 0
-    after = json.loads((tmp_path / "learn" / "spool" / "state" / "focus-harvest.json").read_text())
-    assert after["sites"]["big01"]["section:/category/libya/"][0] > section[0]
+    after = _focus_state(tmp_path / "learn")
+    assert after["crawl_id"] == "learn-2" and after["harvest"]["section:/category/libya/"][0] > section[0]
+
+
+def test_rates_an_older_archive_kept_in_the_spool_are_loaded(
+    panarab: tuple[Path, PanArabSite], tmp_path: Path
+) -> None:
+    """An archive from before the rates moved to the store: its focus-harvest.json is read, then the store's."""
+    legacy = tmp_path / "old" / "spool" / "state" / "focus-harvest.json"
+    rates = HarvestRates(legacy)
+    for _ in range(40):
+        rates.record("big01", "sitemap:/N/N/N/*", relevant=False)
+        rates.record("big01", "section:/category/libya/", relevant=True)
+    rates.save()
+    run = _crawl(panarab, tmp_path, "old", crawl_id="old-1", CRAWL_SITE_BUDGET=5)
+    assert run.stat("focus/learned") > 0
+    saved = _focus_state(tmp_path / "old")["harvest"]
+    assert saved["sitemap:/N/N/N/*"][0] >= 40
+
+
+def _focus_state(workdir: Path, site: str = "big01") -> dict[str, Any]:
+    """The header of the site's newest focus state object in the archive store."""
+    import gzip
+
+    objects = sorted((workdir / "archive" / "state" / "sites" / site / "focus").glob("*.jsonl.gz"))
+    assert objects
+    header: dict[str, Any] = json.loads(gzip.decompress(objects[-1].read_bytes()).decode().split("\n", 1)[0])
+    return header
+
+
+def _fetched_articles(workdir: Path, crawl_id: str) -> list[str]:
+    """The article URLs a crawl fetched (its WARC response records), from the archive store's copy."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    urls = []
+    for path in sorted((workdir / "archive" / "warc" / crawl_id).glob("*.warc.gz")):
+        with path.open("rb") as fh:
+            for record in ArchiveIterator(fh):
+                uri = record.rec_headers.get_header("WARC-Target-URI") or ""
+                if record.rec_type in ("response", "revisit") and re.search(r"/\d{4}/\d\d/\d\d/", uri):
+                    urls.append(uri)
+    return urls
+
+
+def test_backfill_continues_across_budgeted_crawls_without_refetching(
+    panarab: tuple[Path, PanArabSite], tmp_path: Path
+) -> None:
+    _, site = panarab
+    gold = {site.article_url(n) for n in site.libya_numbers()}
+    budget = len(gold) * 2 // 3
+    first = _crawl(panarab, tmp_path, "backfill", crawl_id="backfill-1", CRAWL_SITE_BUDGET=budget)
+    assert first.stat("frontier/fed") == budget
+    assert first.stat("frontier/backlog_by_site/big01") == site.articles - budget
+    second = _crawl(panarab, tmp_path, "backfill", crawl_id="backfill-2", CRAWL_SITE_BUDGET=budget)
+    # the second crawl took the first one's backlog from the store and went on where it stopped
+    assert second.stat("frontier/backlog_loaded_by_site/big01") == site.articles - budget
+    assert second.stat("frontier/fed") == budget
+    assert second.stat("frontier/backlog_by_site/big01") == site.articles - 2 * budget
+    # what the first crawl fetched is not fetched again (the sitemaps list it as unchanged since)
+    one, two = (
+        _fetched_articles(tmp_path / "backfill", "backfill-1"),
+        _fetched_articles(tmp_path / "backfill", "backfill-2"),
+    )
+    assert len(one) == len(set(one)) == budget and len(two) == len(set(two)) == budget
+    assert not set(one) & set(two)
+    # best-scored first: the first crawl's budget went to Libya articles, the second one's to the rest of them
+    assert set(_stored(first)) <= gold and len(_stored(first)) == budget
+    assert set(_stored(first)) | set(_stored(second)) == gold
+    assert not set(_stored(first)) & set(_stored(second))
+    # the report shows each site's backlog left
+    report = (tmp_path / "backfill" / "archive" / "reports" / "backfill-2" / "report.md").read_text(
+        encoding="utf-8"
+    )
+    assert "backlog left |" in report and f"| {site.articles - 2 * budget} |" in report
+    # `since` bounds the backlog: older candidates are not loaded
+    since = site.published(site.articles // 2).date().isoformat()
+    third = _crawl(
+        panarab, tmp_path, "backfill", crawl_id="backfill-3", CRAWL_SITE_BUDGET=1, CRAWL_SINCE=since
+    )
+    assert third.stat("frontier/backlog_before_since") > 0
+    loaded = third.stat("frontier/backlog_loaded_by_site/big01")
+    assert 0 < loaded < site.articles - 2 * budget

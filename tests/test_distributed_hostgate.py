@@ -95,6 +95,24 @@ def test_crawl_delay_counts_from_the_last_request(redis_url: str) -> None:
     assert _run(gates, body) >= 0.5 - 0.02
 
 
+def test_crawl_delay_also_counts_from_the_end_of_the_last_transfer(redis_url: str) -> None:
+    # A request let go on time can reach the server late; its answer cannot come back before it arrived,
+    # so the next request of a Crawl-delay host waits the delay from that answer too.
+    w1, w2 = gates = _gates(redis_url, "w1", "w2")
+
+    async def body() -> float:
+        await w1.set_floor(SLOT, 0.5)
+        lease = await w1.acquire(SLOT, 0.0, 4)
+        await asyncio.sleep(0.4)  # a slow answer
+        ended = time.monotonic()
+        await w1.release(SLOT, lease, 200, None)
+        lease = await w2.acquire(SLOT, 0.0, 4)
+        await w2.release(SLOT, lease, 200, None)
+        return time.monotonic() - ended
+
+    assert _run(gates, body) >= 0.5 - 0.02
+
+
 def test_a_dead_workers_leases_are_freed(redis_url: str) -> None:
     dead, live = gates = _gates(redis_url, "dead", "live", alive=("live",))
 

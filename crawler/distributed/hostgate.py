@@ -7,7 +7,9 @@ The ``HostGate`` of a distributed crawl (see ``crawler.politeness.gate``). Per d
 one Lua script, atomic across workers: it waits while a hold or the spacing runs, or while the slot's
 concurrency (CONCURRENT_REQUESTS_PER_DOMAIN, as the asking worker's slot has it) is used up; else it takes a
 lease and moves ``next`` on by the largest of the slot's delay (DOWNLOAD_DELAY, or AutoThrottle's current
-value on the asking worker), the Crawl-delay and the back-off. Ending one is one more script.
+value on the asking worker), the Crawl-delay and the back-off. Ending one is one more script; it also
+moves ``next`` to at least the Crawl-delay after the end (as ``LocalHostGate`` does: spacing as the site
+sees it).
 
 A worker killed mid-transfer leaves its leases behind: another worker that finds the slot full frees the
 leases of workers without a heartbeat (``worker:<id>``, see the coordinator), and every lease expires anyway
@@ -61,6 +63,8 @@ _RELEASE = (
     _NOW
     + """
 redis.call('ZREM', KEYS[2], ARGV[1])
+local floor = field('floor')
+if floor > 0 then redis.call('HSET', KEYS[1], 'next', math.max(field('next'), now + floor)) end
 local penalty = field('penalty')
 if ARGV[2] == 'backoff' then
   penalty = math.min(math.max(2 * penalty, tonumber(ARGV[4])), tonumber(ARGV[5]))

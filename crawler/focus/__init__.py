@@ -23,7 +23,6 @@ to ``since``), not bounded by ``CRAWL_MAX_LISTING_PAGES``.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from relevance import Topic
 
 if TYPE_CHECKING:
     from crawler.focus.learn import HarvestRates
+    from crawler.frontier import Frontier
 
 FOCUS_MODES = ("prioritise", "only", "off")
 # Discovery documents first (their entries carry the hints), then the topic's sections, then articles.
@@ -163,43 +163,38 @@ def priority(score: float) -> int:
     return round(score * 10)
 
 
-_TAKEN = math.inf
-
-
 class Candidates:
-    """The best score each candidate article was requested with, until the downloader takes it.
+    r"""The best score each candidate article was offered with: queries on a ``crawler.frontier.Frontier``
+    (the crawl's table on disk; by default one in memory).
 
     A link found later with a better score (the same article listed in the topic's section after its
-    sitemap entry) is requested again at the better priority; the older request is dropped when the
-    scheduler hands it over (``take``), so each article is fetched once.
+    sitemap entry) raises its waiting row's score (``offer`` says "better"); a request handed over once is
+    taken and never again, so each article is fetched once.
     """
 
-    def __init__(self) -> None:
-        self.best: dict[str, float] = {}
+    def __init__(self, frontier: Frontier | None = None) -> None:
+        from crawler.frontier import Frontier
 
-    def offer(self, url: str, score: float) -> str | None:
-        """ "new", "better" (request it again at this score) or None (a duplicate)."""
-        old = self.best.get(url)
-        if old is None:
-            self.best[url] = score
-            return "new"
-        if score > old:
-            self.best[url] = score
-            return "better"
-        return None
+        self.frontier = frontier if frontier is not None else Frontier(":memory:")
+
+    def offer(self, url: str, score: float, site: str = "") -> str | None:
+        """ "new", "better" (a better score than before) or None (a duplicate, or taken already)."""
+        return self.frontier.offer(url, site, score)
 
     def take(self, url: str, score: float) -> bool:
-        """False when a better request for ``url`` exists or it was fetched already."""
-        best = self.best.get(url)
-        if best is None:
+        """False when a better request for ``url`` exists or it was taken already."""
+        from crawler.frontier import DONE, QUEUED
+
+        state = self.frontier.state(url)
+        if state is None:
             return True
-        if best == _TAKEN or best > score:
+        if state in (QUEUED, DONE) or (self.frontier.score(url) or 0.0) > score:
             return False
-        self.best[url] = _TAKEN
+        self.frontier.mark_queued(url)
         return True
 
     def mark_taken(self, url: str) -> None:
-        self.best[url] = _TAKEN
+        self.frontier.mark_done(url)
 
 
 class FocusDownloaderMiddleware:
@@ -214,6 +209,7 @@ class FocusDownloaderMiddleware:
         self.stats = crawler.stats
         self.budget = budget
         self.fetched: dict[str, int] = {}
+        self.redis = bool(crawler.settings.get("CRAWL_REDIS_URL"))
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> FocusDownloaderMiddleware:
@@ -228,7 +224,13 @@ class FocusDownloaderMiddleware:
         meta = request.meta
         if meta.get("kind") != "article" or meta.get("focus_taken"):
             return
-        candidates = getattr(getattr(self.crawler.spider, "focus", None), "candidates", None)
+        # A request the frontier fed was handed over once, best first (crawler.frontier.feeder); in Redis
+        # mode a candidate is requested once whatever its later scores (the spider does not rescore there).
+        candidates = (
+            None
+            if meta.get("frontier_url") or self.redis
+            else getattr(getattr(self.crawler.spider, "focus", None), "candidates", None)
+        )
         if candidates is not None and not candidates.take(request.url, float(meta.get("focus_score", 0.0))):
             self.stats.inc_value("focus/superseded")
             raise Superseded(f"a better-scored request for {request.url} exists or it was fetched")

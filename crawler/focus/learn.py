@@ -4,8 +4,10 @@ Each fetched article is counted under its site and its *pattern*: the topic sect
 (``section:/category/libya/``), else how it was found and the shape of its path (``sitemap:/N/N/N/*``).
 ``adjust`` turns a pattern's harvest rate (relevant articles per fetch, smoothed) against the site's into a
 score change: patterns whose pages turn out relevant are boosted, those that never do are lowered. The
-rates are kept in ``<CRAWL_STATE_DIR>/focus-harvest.json`` (default ``<ARCHIVE_SPOOL_DIR>/state``) for the
-next crawl, written whole to a new file and renamed, so a kill leaves the previous version.
+rates are kept in each site's focus state in the archive store, with its backlog
+(``crawler.frontier.backlog``), for the next crawl. An archive from before that kept them in
+``<CRAWL_STATE_DIR>/focus-harvest.json`` (default ``<ARCHIVE_SPOOL_DIR>/state``): that file is still read
+(a site's rates in the store win), and written only by a crawl without an archive session.
 """
 
 from __future__ import annotations
@@ -101,8 +103,9 @@ class HarvestRates:
 class HarvestExtension:
     """Counts each article's relevance verdict under its pattern; saves the rates when the spider closes."""
 
-    def __init__(self, rates: HarvestRates) -> None:
+    def __init__(self, rates: HarvestRates, crawler: Any = None) -> None:
         self.rates = rates
+        self.crawler = crawler
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> HarvestExtension:
@@ -110,7 +113,7 @@ class HarvestExtension:
 
         if crawler.settings.get("CRAWL_FOCUS") == "off":
             raise NotConfigured("CRAWL_FOCUS is off")
-        ext = cls(HarvestRates(None))
+        ext = cls(HarvestRates(None), crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
@@ -136,6 +139,8 @@ class HarvestExtension:
         self._count(item, response)
 
     def spider_closed(self, spider: Any, reason: str = "") -> None:
+        if getattr(self.crawler, "archive_session", None) is not None:
+            return  # kept in each site's focus state in the store (crawler.frontier.backlog)
         try:
             self.rates.save()
         except OSError as exc:

@@ -50,18 +50,18 @@ def extract_record(
     """
     record = _extract(body, url, headers, feed_content, hint_published, trace)
     if topic_path and record.get("status") == "article":
-        from relevance import Topic
+        from relevance import Topic, tokenize_parts
 
         topic = _TOPICS.get(topic_path)
         if topic is None:
             topic = _TOPICS[topic_path] = Topic.load(topic_path)
-        record["relevance"] = topic.score(record.get("title") or "", record.get("text") or "").to_dict()
+        title, text = record.get("title") or "", record.get("text") or ""
+        parts = tokenize_parts(title, text)  # once: the score, the entity tags and the shingles read it
+        record["relevance"] = topic.score(title, text, parts=parts).to_dict()
         if corpus and record["relevance"]["relevant"]:
             from corpus.worker import corpus_features
 
-            record["corpus"] = corpus_features(
-                topic_path, record.get("title") or "", record.get("text") or ""
-            )
+            record["corpus"] = corpus_features(topic_path, title, text, parts=parts, topic=topic)
     return record
 
 

@@ -7,7 +7,10 @@ this process when the gate is asked (``acquire``). The gate adds what the slot c
   RETRY_AFTER_MAX_DELAY), else for a back-off that starts at 1 s and doubles with every such answer, up to
   AUTOTHROTTLE_MAX_DELAY. Every request of the host waits, not only the one that was refused; afterwards
   the host's requests stay spaced by the back-off, halved by every other answer until it falls under 0.25 s;
-- the host's robots.txt ``Crawl-delay`` as the smallest spacing between two of its requests;
+- the host's robots.txt ``Crawl-delay`` as the smallest spacing between two of its requests, counted from the
+  previous request's start and from its end: a request released on time can still reach the server late on
+  a loaded machine, and spacing starts only would then let the next one arrive early; its answer cannot come
+  back before it arrived, so spacing from the answer holds as the site sees it;
 - the slot's concurrency once more: Scrapy 2.19's slot checks it before the transfers it lets go have
   started (``Downloader._process_queue`` pops every queued request while ``transferring`` is still empty,
   since each transfer is a task that starts later), so with no DOWNLOAD_DELAY a slot of concurrency 1 sends
@@ -97,6 +100,8 @@ class LocalHostGate:
     async def release(self, key: str, lease: str, status: int | None, retry_after: float | None) -> None:
         host = self._hosts.setdefault(key, _Host())
         host.active = max(0, host.active - 1)
+        if host.floor:
+            host.next = max(host.next, monotonic() + host.floor)
         if status is not None and status in self.config.backoff_codes:
             host.penalty, hold = backed_off(host.penalty, retry_after, self.config)
             host.until = max(host.until, monotonic() + hold)
