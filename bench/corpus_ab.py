@@ -31,6 +31,7 @@ sys.path[:0] = [str(BENCH.parent), str(BENCH)]
 
 import pipeline  # noqa: E402
 from corpus_stages import StageCost, stage_costs  # noqa: E402
+from crawl_settings import bench_crawl_settings  # noqa: E402
 
 
 def ab(articles: int, pairs: int, concurrency: int, per_domain: int) -> int:
@@ -106,19 +107,14 @@ def _crawl_profiled(sources: Path, workdir: Path, out: Path, concurrency: int, p
 
     run_dir = workdir / "profiled"
     run_dir.mkdir()
-    settings = {
-        "DOWNLOAD_DELAY": "0",
-        "AUTOTHROTTLE_ENABLED": "False",
-        "CONCURRENT_REQUESTS": str(concurrency),
-        "CONCURRENT_REQUESTS_PER_DOMAIN": str(per_domain),
-        "LOG_LEVEL": "INFO",
-        "LOG_FILE": str(run_dir / "crawl.log"),
-        "ARCHIVE_URI": str(run_dir / "archive"),
-        "ARCHIVE_SPOOL_DIR": str(run_dir / "spool"),
-        "TELNETCONSOLE_ENABLED": "False",
-        "RENDER_MAX_CONTEXTS": str(pipeline.SITES),
-        "RENDER_CHROMIUM_PATH": pipeline.CHROMIUM,
-    }
+    settings = bench_crawl_settings(
+        run_dir,
+        "corpus-profiled",
+        concurrency=concurrency,
+        per_domain=per_domain,
+        contexts=pipeline.SITES,
+        chromium=pipeline.CHROMIUM,
+    )
     cmd = [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "scrapy", "crawl", "libya"]
     cmd += ["-a", f"sources={sources}"]
     for key, value in settings.items():

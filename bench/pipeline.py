@@ -61,6 +61,7 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
 sys.path[:0] = [str(REPO), str(BENCH)]
 
+from crawl_settings import bench_crawl_settings  # noqa: E402
 from procstats import (  # noqa: E402
     TreeMonitor,
     TreeUsage,
@@ -205,21 +206,9 @@ def crawl(
     run_dir.mkdir(parents=True, exist_ok=True)
     stats_file = run_dir / "stats.json"
     merged = {
-        "DOWNLOAD_DELAY": "0",
-        "AUTOTHROTTLE_ENABLED": "False",
-        "CONCURRENT_REQUESTS": str(concurrency),
-        "CONCURRENT_REQUESTS_PER_DOMAIN": str(per_domain),
-        "LOG_LEVEL": "INFO",
-        "LOG_FILE": str(run_dir / "crawl.log"),
-        "CRAWL_STATS_FILE": str(stats_file),
-        "CRAWL_ID": slug,
-        "ARCHIVE_URI": str(run_dir / "archive"),
-        "ARCHIVE_SPOOL_DIR": str(run_dir / "spool"),
-        "RENDER_CHROMIUM_PATH": CHROMIUM,
-        "TELNETCONSOLE_ENABLED": "False",
-        # One browser context per site: with fewer contexts than gated sites the render queue deadlocks
-        # (crawler.render + scrapy-playwright wait for a context slot that is never freed).
-        "RENDER_MAX_CONTEXTS": str(SITES),
+        **bench_crawl_settings(
+            run_dir, slug, concurrency=concurrency, per_domain=per_domain, contexts=SITES, chromium=CHROMIUM
+        ),
         # A bench crawl lasts minutes and writes 40-100 MB: at the default 100 MB / 5 minutes it would be one
         # WARC file, packaged (and uploaded) only at close. 10 MB makes it rotate as an hours-long crawl
         # does, so the time after close is the last file's, as in production (--set overrides it).

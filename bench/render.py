@@ -39,6 +39,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(Path(__file__).resolve().parent)]
 
+from crawl_settings import bench_crawl_settings  # noqa: E402
 from procstats import children_cpu, machine  # noqa: E402
 
 from crawler.render import find_chromium  # noqa: E402
@@ -238,19 +239,14 @@ def _crawl(
     run.mkdir(parents=True, exist_ok=True)
     stats_file = run / "stats.json"
     merged = {
-        "DOWNLOAD_DELAY": "0",
-        "AUTOTHROTTLE_ENABLED": "False",
-        "CONCURRENT_REQUESTS": str(concurrency),
-        "CONCURRENT_REQUESTS_PER_DOMAIN": str(per_domain),
-        "LOG_LEVEL": "INFO",
-        "LOG_FILE": str(run / "crawl.log"),
-        "CRAWL_STATS_FILE": str(stats_file),
-        "CRAWL_ID": "bench-render",
-        "ARCHIVE_URI": str(run / "archive"),
-        "ARCHIVE_SPOOL_DIR": str(run / "spool"),
-        "RENDER_CHROMIUM_PATH": os.environ.get("CRAWL_CHROMIUM_PATH") or find_chromium() or "",
-        "RENDER_MAX_CONTEXTS": str(max(2, sites)),
-        "TELNETCONSOLE_ENABLED": "False",
+        **bench_crawl_settings(
+            run,
+            "bench-render",
+            concurrency=concurrency,
+            per_domain=per_domain,
+            contexts=max(2, sites),
+            chromium=os.environ.get("CRAWL_CHROMIUM_PATH") or find_chromium() or "",
+        ),
         **settings,
     }
     cmd = [PY, "-m", "scrapy", "crawl", "libya", "-a", f"sources={sources}"]
