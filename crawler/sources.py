@@ -28,6 +28,8 @@ from urllib.parse import urljoin, urlsplit
 
 import yaml
 
+from crawler.urls import canonicalize_url
+
 RENDER_MODES = ("auto", "always", "never")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _KNOWN_KEYS = {
@@ -90,12 +92,20 @@ class Source:
         return False
 
     def is_article(self, url: str) -> bool | None:
-        """Whether the URL looks like an article page; None when the site gives no pattern."""
-        if self.article_pattern is None:
+        """Whether the URL looks like an article page; None when the site gives no pattern.
+
+        Its canonical address counts too: a share link (``?utm_source=…``) is the article's own address, not a
+        section, whichever of the two links a page has first.
+        """
+        pattern = self.article_pattern
+        if pattern is None:
             return None
-        parts = urlsplit(url)
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
-        return self.article_pattern.search(target) is not None
+        return _pattern_matches(pattern, url) or _pattern_matches(pattern, canonicalize_url(url))
+
+
+def _pattern_matches(pattern: re.Pattern[str], url: str) -> bool:
+    parts = urlsplit(url)
+    return pattern.search(parts.path + (f"?{parts.query}" if parts.query else "")) is not None
 
 
 def load_sources(path: str | Path) -> list[Source]:

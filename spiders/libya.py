@@ -378,11 +378,7 @@ class LibyaSpider(Spider):
                 ).get()
                 == "1"
             )
-            # A share link (`?utm_source=…`) is the article's own address once canonical: an article, not a
-            # section, whichever of the two links the page has first.
-            if self._looks_like_article(source, url) or self._looks_like_article(
-                source, canonicalize_url(url)
-            ):
+            if self._looks_like_article(source, url):
                 in_section = topic_section and not chrome
                 yield from self._article(
                     url,
@@ -438,7 +434,7 @@ class LibyaSpider(Spider):
     ) -> Iterator[Request]:
         stats = self.crawler.stats
         assert stats is not None
-        if source.is_article(url) is False and source.is_article(canonicalize_url(url)) is False:
+        if source.is_article(url) is False:
             stats.inc_value("discovery/skipped/not_article")
             return
         score = 0.0
