@@ -56,9 +56,14 @@ if TYPE_CHECKING:
     from scrapy.http import Request
     from scrapy.statscollectors import StatsCollector
 
+    from .capture import BrowserCapture
+
 __all__ = ["BrowserGuard", "browser_refusal"]
 
 logger = logging.getLogger(__name__)
+
+# A request body longer than this is asked for separately (Network.getRequestPostData), not sent in its event.
+_MAX_POST_DATA = 64 * 1024
 
 
 def browser_refusal(url: str, addresses: Sequence[str], hosts: SiteHosts, *, page: bool) -> str | None:
@@ -100,6 +105,8 @@ class BrowserGuard:
         self._popups: set[asyncio.Task[None]] = set()
         # The render each guarded page serves now, by page.
         self._pages: dict[int, _Current] = {}
+        # Archives what the guarded pages fetch, from the same DevTools session (``crawler.render.capture``).
+        self.capture: BrowserCapture | None = None
 
     async def install(self, page: Page, request: Request, *, state: RenderState) -> None:
         """Guard ``page`` for the render of ``state``. A reused page (``crawler.render.pages``) is guarded
@@ -124,7 +131,8 @@ class BrowserGuard:
             raise
         self._pages[id(page)] = current
         page.once("close", self._forget_page)
-        page.on("requestfailed", lambda failed: self._failed(failed.url, current.state))
+        if self.capture is None:  # else the capture's Network events tell the settle (``PageTraffic``)
+            page.on("requestfailed", lambda failed: self._failed(failed.url, current.state))
 
     @staticmethod
     def _failed(url: str, state: RenderState | None) -> None:
@@ -183,6 +191,12 @@ class BrowserGuard:
         session.on("Fetch.requestPaused", paused)
         stages = [{"urlPattern": "*", "requestStage": stage} for stage in ("Request", "Response")]
         await session.send("Fetch.enable", {"patterns": stages})
+        if self.capture is not None:
+            traffic = self.capture.watch(session, lambda: current.state, main_frame)
+            page.once("close", lambda _: traffic.forget())
+            # Chromium's own body buffers, as on Playwright's session: the caps are the capture's (a body
+            # that decodes larger than its cap is archived cut, so it must be there to be read).
+            await session.send("Network.enable", {"maxPostDataSize": _MAX_POST_DATA})
 
     async def _paused(
         self, session: CDPSession, event: dict[str, Any], main_frame: str, state: RenderState | None
