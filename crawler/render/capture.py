@@ -39,7 +39,7 @@ from archive.capture import Capture, CaptureRef
 from crawler.addressguard import url_refusal
 
 from .headers import decoded_body_headers
-from .state import RenderState, WarcSink
+from .state import RenderState, WarcSink, listen
 
 if TYPE_CHECKING:
     from playwright.async_api import CDPSession
@@ -264,7 +264,7 @@ class BrowserCapture:
         """Capture what ``session``'s page fetches (its ``Network`` domain must be enabled after this)."""
         traffic = PageTraffic(self, session, render, main_frame)
         for event, handler in traffic.handlers.items():
-            session.on(event, handler)
+            listen(session, event, handler)
         return traffic
 
     def start(
@@ -306,7 +306,7 @@ class BrowserCapture:
                 return None
         except PlaywrightError as exc:
             self.stats.inc_value("render/capture_failed")
-            logger.debug("Could not capture browser response %s: %s", url, exc)
+            logger.warning("Could not capture browser response %s: %s", url, exc)
             return None
         sink = self.sink()
         if sink is None:

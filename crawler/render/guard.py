@@ -49,7 +49,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from crawler.addressguard import HostResolver, SiteHosts, http_target, url_refusal
 
-from .state import RenderState
+from .state import RenderState, listen
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, CDPSession, Page, WebSocketRoute
@@ -188,7 +188,7 @@ class BrowserGuard:
             tasks.add(task)  # a reference until it is done
             task.add_done_callback(tasks.discard)
 
-        session.on("Fetch.requestPaused", paused)
+        listen(session, "Fetch.requestPaused", paused)
         stages = [{"urlPattern": "*", "requestStage": stage} for stage in ("Request", "Response")]
         await session.send("Fetch.enable", {"patterns": stages})
         if self.capture is not None:
