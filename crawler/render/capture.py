@@ -306,7 +306,7 @@ class BrowserCapture:
                 return None
         except PlaywrightError as exc:
             self.stats.inc_value("render/capture_failed")
-            logger.warning("Could not capture browser response %s: %s", url, exc)
+            logger.debug("Could not capture browser response %s: %s", url, exc)
             return None
         sink = self.sink()
         if sink is None:

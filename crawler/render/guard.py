@@ -28,8 +28,10 @@ runs after the page is created and before it navigates, and adds
   counted (``popup``).
 
 The interception also tells the render what its page's network does (``RenderState.network``: a request
-sent, its response headers; with Playwright's ``requestfailed`` event, sent only for a failed request, the
-settle's own network idle: ``crawler.render.settle``).
+sent, its response headers; with the capture's ``Network`` events, a response that reached the page and a
+request that failed: the settle's own network idle, ``crawler.render.settle``). The same DevTools session
+carries the capture (``BrowserGuard.capture``: ``crawler.render.capture.BrowserCapture.watch``, then
+``Network.enable``); without a capture (the guard alone) Playwright's ``requestfailed`` event tells the settle.
 
 If installing fails the page is closed, so the render fails rather than running unguarded. Service workers
 are blocked in every context (``crawler.render.contexts``): no page session sees their requests. The caps on
