@@ -77,6 +77,14 @@ CHALLENGE = html_page(
     "<p>لحظة من فضلك</p><script>document.cookie = 'nr_challenge=ok; path=/';"
     " window.addEventListener('load', () => setTimeout(() => location.reload(), 300));</script>",
 )
+# A challenge that reloads the page as soon as it has loaded its script: the document (and its resources)
+# is replaced right after its responses are in, before a capture that read bodies from the page could.
+QUICK_CHALLENGE = html_page(
+    "Just a moment...",
+    "<p>لحظة من فضلك</p><script>document.cookie = 'nr_challenge=ok; path=/';</script>"
+    "<script src='/static/quick.js'></script>",
+)
+QUICK_JS = b"location.reload();"
 APP_JS = b"""
 const id = location.pathname.split('/').filter(Boolean).pop();
 fetch('/api/articles/' + id + '.json').then(r => r.json()).then(a => {
@@ -153,10 +161,11 @@ def make_handler(site: GatedSite) -> type[BaseHTTPRequestHandler]:
             browser = self.headers.get("Sec-Fetch-Mode") is not None
             with site.lock:
                 site.hits.append((path, browser, cookie))
-            if path.startswith(("/gated/", "/poll/", "/cache/")):
+            if path.startswith(("/gated/", "/poll/", "/cache/", "/quick/")):
                 if not cookie:
-                    return self.send(503, "text/html; charset=utf-8", CHALLENGE)
-                shells = {"/gated/": APP_SHELL, "/poll/": POLLING, "/cache/": CACHING}
+                    challenge = QUICK_CHALLENGE if path.startswith("/quick/") else CHALLENGE
+                    return self.send(503, "text/html; charset=utf-8", challenge)
+                shells = {"/gated/": APP_SHELL, "/poll/": POLLING, "/cache/": CACHING, "/quick/": APP_SHELL}
                 return self.send(200, "text/html; charset=utf-8", shells[path[: path.index("/", 1) + 1]])
             if path == "/old/app.js":
                 self.send_response(302)
@@ -194,6 +203,7 @@ def make_handler(site: GatedSite) -> type[BaseHTTPRequestHandler]:
                 "/static/a.js": ("application/javascript", b"window.ok = 1;"),
                 "/static/site.css": ("text/css", b"#app p { line-height: 1.8; }"),
                 "/static/logo.png": ("image/png", PNG),
+                "/static/quick.js": ("application/javascript", QUICK_JS),
             }
             if path in static:
                 return self.send(200, static[path][0], static[path][1])
@@ -591,6 +601,34 @@ def test_redirects_revalidations_and_cache_hits_are_archived_with_their_own_head
     assert {r[2] for r in styles} == {200}
     assert all(values(r[3], "cache-control") == ["max-age=3600"] for r in styles)
     assert any(r[0] == "response" and r[4] == FRESH_CSS for r in styles)
+    assert "render/capture_failed" not in result.stats
+    assert not any(key.startswith("render/failed/") for key in result.stats)
+
+
+def test_responses_of_a_document_that_replaces_itself_at_once_are_archived_whole(tmp_path: Path) -> None:
+    # The challenge reloads the page from the script it loads: the browser replaces the document (and drops
+    # what it kept of its responses) right as they are in. Every response is archived with its body all the
+    # same: the challenge document, its script, then the app shell and everything it fetched.
+    with serve_site() as site:
+        result = run_crawl(
+            tmp_path, site.base_url, "quick/1,quick/2", {"RENDER_TIMEOUT": 20}, selector="#app h1"
+        )
+        scripts = site.count("/static/quick.js", browser=True)
+    for path, article in (("quick/1", "1"), ("quick/2", "2")):
+        assert result.pages[path]["paragraphs"] == ARTICLES[article]["paragraphs"]
+    # (A body the WARC holds already is written again as a revisit record.)
+    records = [r for r in read_records(result.warcs) if r.rec_type in ("response", "revisit")]
+
+    def bodies(url: str) -> list[bytes]:
+        return [r.body for r in records if r.uri == site.base_url + url and r.rec_type == "response"]
+
+    assert scripts >= 1
+    assert len([r for r in records if r.uri == site.base_url + "static/quick.js"]) == scripts
+    assert bodies("static/quick.js") == [QUICK_JS]
+    documents = [r for r in records if r.uri.startswith(site.base_url + "quick/")]
+    assert {r.uri for r in documents} == {site.base_url + "quick/1", site.base_url + "quick/2"}
+    assert APP_SHELL in bodies("quick/1") + bodies("quick/2")
+    assert QUICK_CHALLENGE in bodies("quick/1") + bodies("quick/2")
     assert "render/capture_failed" not in result.stats
     assert not any(key.startswith("render/failed/") for key in result.stats)
 

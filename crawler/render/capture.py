@@ -287,7 +287,7 @@ class BrowserCapture:
         fetched_at = datetime.now(UTC)
         try:
             size = await traffic.finished if last else 0
-            if size is None:
+            if size is None and traffic.request_id not in state.bodies:
                 raise PlaywrightError("the response's body did not arrive")
             raw_request, raw_response = await traffic.raw_headers(hop)
             response_headers = state.cut.get(url) or raw_response or _header_list(response.get("headers"))
@@ -337,10 +337,17 @@ class BrowserCapture:
         return ref
 
     async def _body(
-        self, session: CDPSession, traffic: _Traffic, url: str, status: int, size: int, headers: Headers
+        self,
+        session: CDPSession,
+        traffic: _Traffic,
+        url: str,
+        status: int,
+        size: int | None,
+        headers: Headers,
     ) -> tuple[bytes, str | None]:
         """The body to archive and, when it was cut, why (``response-too-large`` or ``page-too-large``)."""
         state = traffic.state
+        taken = state.bodies.pop(traffic.request_id, None)  # read by the guard at the response's headers
         if 300 <= status < 400:
             return b"", None  # redirects have no body in the browser; the record keeps their headers
         if url in state.cut:  # answered empty by the guard: the body never left the server
@@ -349,11 +356,14 @@ class BrowserCapture:
         limit = min(self.max_response_size, room)
         why = "response-too-large" if self.max_response_size <= room else "page-too-large"
         declared = _content_length(headers)
-        if (declared if declared is not None else size) > limit:
+        if (declared if declared is not None else size or 0) > limit:
             return b"", why
-        result = await session.send("Network.getResponseBody", {"requestId": traffic.request_id})
-        text = result.get("body") or ""
-        body = base64.b64decode(text) if result.get("base64Encoded") else text.encode("utf-8")
+        if taken is not None:
+            body = taken
+        else:
+            result = await session.send("Network.getResponseBody", {"requestId": traffic.request_id})
+            text = result.get("body") or ""
+            body = base64.b64decode(text) if result.get("base64Encoded") else text.encode("utf-8")
         if len(body) > limit:  # decoded larger than it travelled (a compression bomb)
             body, cut = body[:limit], why
         else:

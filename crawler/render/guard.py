@@ -67,6 +67,11 @@ logger = logging.getLogger(__name__)
 # A request body longer than this is asked for separately (Network.getRequestPostData), not sent in its event.
 _MAX_POST_DATA = 64 * 1024
 
+# Responses without a body (a 304's is the browser cache's: the capture reads it once loaded).
+_NO_BODY = frozenset({101, 204, 205, 304})
+# Resource types the page uses as their bytes come: their bodies are not awaited at the response's headers.
+_STREAMED = frozenset({"Media", "EventSource", "WebSocket"})
+
 
 def browser_refusal(url: str, addresses: Sequence[str], hosts: SiteHosts, *, page: bool) -> str | None:
     """Why the browser must not send a request for ``url`` (its host has ``addresses``); None when it may.
@@ -248,9 +253,12 @@ class BrowserGuard:
         """A response whose declared length is over RENDER_MAX_RESPONSE_SIZE is answered empty right at its
         headers, so Chromium never downloads the body; the capture archives it cut (``state.cut``)."""
         headers = [(h["name"], h["value"]) for h in event.get("responseHeaders") or ()]
-        declared = next((v for n, v in headers if n.lower() == "content-length"), "")
+        declared = next((v for n, v in headers if n.lower() == "content-length"), "").strip()
+        length = int(declared) if declared.isdigit() else None
         try:
-            if not (declared.strip().isdigit() and int(declared) > self.max_response_size):
+            if length is None or length <= self.max_response_size:
+                if length is not None and self.capture is not None:
+                    await self._take_body(session, event, headers, length, state)
                 await session.send("Fetch.continueRequest", {"requestId": event["requestId"]})
                 return
             state.cut[event["request"]["url"]] = headers
@@ -266,6 +274,39 @@ class BrowserGuard:
             )
         except PlaywrightError as exc:  # the page closed meanwhile
             logger.debug("Answering %s failed: %s", event["request"]["url"], exc)
+
+    @staticmethod
+    async def _take_body(
+        session: CDPSession,
+        event: dict[str, Any],
+        headers: list[tuple[str, str]],
+        length: int,
+        state: RenderState,
+    ) -> None:
+        """Read the body of a response paused at its headers, for the capture (``RenderState.bodies``):
+        Chromium holds it until the response goes on, and then still gives it to the page whole. Read here,
+        a document that replaces itself (a challenge that reloads the page) cannot take it away before the
+        capture reads it. Only a response that declares its length, within RENDER_MAX_RESPONSE_SIZE (a
+        stream, an event stream, a body of unknown length is read by the capture once loaded), with a body
+        (not a redirect, a 304 or a 204), not media or an event source (the page plays or shows those as they come)."""
+        status = int(event.get("responseStatusCode") or 0)
+        network_id = event.get("networkId")
+        if network_id is None or 300 <= status < 400 or status in _NO_BODY:
+            return
+        if event.get("resourceType") in _STREAMED:
+            return
+        if any(n.lower() == "content-type" and "event-stream" in v.lower() for n, v in headers):
+            return
+        if length == 0 or event["request"].get("method") == "HEAD":
+            state.bodies[network_id] = b""
+            return
+        try:
+            result = await session.send("Fetch.getResponseBody", {"requestId": event["requestId"]})
+        except PlaywrightError as exc:  # the capture reads it once loaded, as for any other response
+            logger.debug("Could not read the body of %s at its headers: %s", event["request"]["url"], exc)
+            return
+        text = result.get("body") or ""
+        state.bodies[network_id] = base64.b64decode(text) if result.get("base64Encoded") else text.encode()
 
     async def decide(self, url: str, state: RenderState, *, page: bool) -> str | None:
         """``browser_refusal`` for one request of ``state``'s render, with its host looked up when needed."""

@@ -150,6 +150,9 @@ class RenderState:
     page_too_large: bool = False
     # Responses the guard answered empty at their headers (over RENDER_MAX_RESPONSE_SIZE): URL -> headers.
     cut: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    # Bodies the guard read while their response was paused at its headers, before the page got them (a
+    # reload cannot take them away): DevTools network id -> body. The capture takes them from here.
+    bodies: dict[str, bytes] = field(default_factory=dict)
     # Set when the render must stop at once (the page went over its cap): the waits in settle give up.
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     # The page event handlers of this render (removed from the page when it ends: pages are reused).
