@@ -1,8 +1,8 @@
 """Capture: every network response the browser saw becomes a ``Capture(source="browser")`` in the WARC.
 
 It comes from the DevTools ``Network`` events of the page's own session (the guard's: ``crawler.render.guard``
-opens it and hands its events here, ``BrowserCapture.watch``), so a response costs the driver one round trip,
-``Network.getResponseBody``, and Python no Playwright ``Request``/``Response`` object: ``requestWillBeSent``
+opens it and hands its events here, ``BrowserCapture.watch``), so a response costs the driver at most one round
+trip for its body and Python no Playwright ``Request``/``Response`` object: ``requestWillBeSent``
 gives the request (method, body, resource type, frame; a redirect hop's response rides on the next hop's),
 ``requestWillBeSentExtraInfo`` / ``responseReceivedExtraInfo`` the headers as they went over the wire (the
 cookies, every ``Set-Cookie`` line), ``responseReceived`` the status, the server's address and the headers
@@ -11,7 +11,15 @@ the end. Raw headers are matched to their hop as Playwright does: the n-th extra
 to its n-th response that has one. A response whose body did not arrive (``loadingFailed`` after its
 headers) is not archived (``render/capture_failed``), as a redirect hop is archived without a body.
 
-Bodies come back decoded from Chromium, so their headers are made true to them (``decoded_body_headers``).
+Bodies: a response that declares its length within RENDER_MAX_RESPONSE_SIZE has its body read by the guard
+while it is paused at its headers (``Fetch.getResponseBody``, ``RenderState.bodies``), before the page gets
+it: a document that replaces itself (a challenge that reloads the page) drops what Chromium kept of its
+responses, and a body read from the page after ``loadingFinished`` was then gone. The others (a body of
+unknown length, a stream, media, a 304 or a cache hit, whose body is the browser cache's) are read once
+loaded (``Network.getResponseBody``); one gone by then is counted ``render/capture_failed`` and logged, not
+read again. A body the guard read is archived even if the page dropped its request after it (the server
+sent it whole). Bodies come back decoded from Chromium, so their headers are made true to them
+(``decoded_body_headers``).
 
 Caps: a response may put at most RENDER_MAX_RESPONSE_SIZE bytes into the WARC, a page all its responses
 together RENDER_MAX_PAGE_SIZE. The size is known before the body crosses over from Chromium (Content-Length,

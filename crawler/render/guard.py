@@ -17,7 +17,9 @@ runs after the page is created and before it navigates, and adds
   refused request fails (``BlockedByClient``), an allowed one continues (the render's first navigation with
   the Scrapy request's method and body, when it has them). Responses pause there too, at their headers: one
   whose Content-Length is over RENDER_MAX_RESPONSE_SIZE is answered with an empty body at once, so Chromium
-  never downloads it (the capture archives it cut, ``state.cut``). This is the only interception: no
+  never downloads it (the capture archives it cut, ``state.cut``); one whose Content-Length is within it has
+  its body read there for the capture (``Fetch.getResponseBody``, then it goes on to the page whole:
+  ``_take_body``), unless it is media or an event source. This is the only interception: no
   Playwright route runs (each would pause every request a second time and carry it through the driver to
   Python and back);
 - a WebSocket route: every WebSocket is refused (it never reaches its server; the DevTools interception does
@@ -286,9 +288,11 @@ class BrowserGuard:
         """Read the body of a response paused at its headers, for the capture (``RenderState.bodies``):
         Chromium holds it until the response goes on, and then still gives it to the page whole. Read here,
         a document that replaces itself (a challenge that reloads the page) cannot take it away before the
-        capture reads it. Only a response that declares its length, within RENDER_MAX_RESPONSE_SIZE (a
-        stream, an event stream, a body of unknown length is read by the capture once loaded), with a body
-        (not a redirect, a 304 or a 204), not media or an event source (the page plays or shows those as they come)."""
+        capture reads it. Only a response that declares its length, within RENDER_MAX_RESPONSE_SIZE (a body
+        of unknown length is read by the capture once loaded, when its size is known), with a body (not a
+        redirect, a 304 or a 204), not media or an event source (the page uses those as their bytes come:
+        they would wait here for all of them). Round trips stay those of a capture that reads the body
+        from the page: the read here replaces ``Network.getResponseBody`` (none for an empty body)."""
         status = int(event.get("responseStatusCode") or 0)
         network_id = event.get("networkId")
         if network_id is None or 300 <= status < 400 or status in _NO_BODY:
