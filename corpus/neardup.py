@@ -326,21 +326,32 @@ class IndexState:
 
     def candidates(
         self, values: np.ndarray, buckets: list[int] | None = None
-    ) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
-        """(keys, clusters as written, signatures matrix, sizes) of the versions sharing an LSH bucket."""
+    ) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """(doc ids, signatures matrix, sizes) of the versions sharing an LSH bucket, in doc order.
+
+        Only what the duplicate test reads: most candidates fail it, so their keys and clusters are not
+        fetched (:meth:`names` for those that pass).
+        """
         if buckets is None:
             buckets = _bucket_ids(values)
         rows = self.db.execute(
-            f"""SELECT key, cluster, size, sig FROM docs WHERE doc IN (
-                    SELECT DISTINCT doc FROM bands WHERE bucket IN ({",".join("?" * len(buckets))}))
+            f"""SELECT doc, size, sig FROM docs WHERE doc IN (
+                    SELECT doc FROM bands WHERE bucket IN ({",".join("?" * len(buckets))}))
                 ORDER BY doc""",
             buckets,
         ).fetchall()
         if not rows:
-            return [], [], np.empty((0, NUM_PERM), dtype=np.uint32), np.empty(0, dtype=np.int64)
-        sigs = np.frombuffer(b"".join(r[3] for r in rows), dtype="<u4").reshape(len(rows), NUM_PERM)
-        sizes = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
-        return [r[0] for r in rows], [r[1] for r in rows], sigs, sizes
+            return [], np.empty((0, NUM_PERM), dtype=np.uint32), np.empty(0, dtype=np.int64)
+        sigs = np.frombuffer(b"".join([r[2] for r in rows]), dtype="<u4").reshape(len(rows), NUM_PERM)
+        sizes = np.array([r[1] for r in rows], dtype=np.int64)
+        return [r[0] for r in rows], sigs, sizes
+
+    def names(self, docs: list[int]) -> dict[int, tuple[str, str]]:
+        """doc id -> (key, cluster as written) of ``docs``."""
+        rows = self.db.execute(
+            f"SELECT doc, key, cluster FROM docs WHERE doc IN ({','.join('?' * len(docs))})", docs
+        )
+        return {doc: (key, cluster) for doc, key, cluster in rows}
 
     # -- clusters --
 
@@ -535,18 +546,23 @@ class NearDupIndex:
         indexed = sig.size >= self.config.min_shingles
         buckets = _bucket_ids(sig.values) if indexed else None
         if indexed:
-            keys, clusters, sigs, sizes = self.state.candidates(sig.values, buckets)
-            if keys:
+            docs, sigs, sizes = self.state.candidates(sig.values, buckets)
+            if docs:
                 # every candidate checked at once: estimated Jaccard, then containment in the smaller
                 jaccard = (sigs == sig.values).mean(axis=1)
                 smaller = np.maximum(np.minimum(sizes, sig.size), 1)
                 contained = np.minimum(1.0, jaccard * (sizes + sig.size) / (1.0 + jaccard) / smaller)
-                copies = (jaccard >= self.config.jaccard) | (contained >= self.config.containment)
-                scores = np.maximum(jaccard, contained)
-                for i in np.flatnonzero(copies):
-                    matched.add(self.state.root(clusters[i]))
-                    if best is None or scores[i] > best[0]:
-                        best = (float(scores[i]), keys[i])
+                copies = np.flatnonzero(
+                    (jaccard >= self.config.jaccard) | (contained >= self.config.containment)
+                )
+                if copies.size:
+                    scores = np.maximum(jaccard, contained)
+                    names = self.state.names([docs[i] for i in copies])
+                    for i in copies:
+                        name, written = names[docs[i]]
+                        matched.add(self.state.root(written))
+                        if best is None or scores[i] > best[0]:
+                            best = (float(scores[i]), name)
         absorbed: list[str] = []
         if not matched:
             cluster = key

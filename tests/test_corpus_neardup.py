@@ -162,7 +162,9 @@ def test_lsh_buckets_find_near_identical_texts_in_memory_and_in_a_file(tmp_path:
         assert not state.add("d0", signatures[0], "d0", "2020-01-01", indexed=True)  # once per key
         assert len(state) == 11
         for n, sig in enumerate(signatures):
-            keys, _, sigs, sizes = state.candidates(sig.values)
+            docs, sigs, sizes = state.candidates(sig.values)
+            names = state.names(docs)
+            keys = [names[doc][0] for doc in docs]
             assert f"d{n}" in keys
             # the near-identical texts find each other, not the other story's
             assert {int(k[1:]) % 2 for k in keys} == {n % 2}
