@@ -64,7 +64,8 @@ class JsGateMiddleware:
         self.stats = stats
         self.crawler = crawler
         self._inflight: Counter[str] = Counter()
-        self.contexts = ContextPool(config.max_contexts)
+        # Shared with the render queue (crawler.render.queue), which names a render's context first.
+        self.contexts = ContextPool.of(crawler) if crawler is not None else ContextPool(config.max_contexts)
         self.gate = RenderGate(detector, stats, self.contexts.name_for_request)
         self.guard = BrowserGuard(stats, config.max_response_size)
         self.capture = BrowserCapture(
