@@ -12,6 +12,8 @@ One component per module:
   middleware and the render queue's downloader after every other settings source, so ``-s RENDER_TIMEOUT=...`` is honoured;
 - ``gate``: which plain responses of ``render: auto`` sites go back as browser requests (``JsGateDetector``);
 - ``middleware``: ``JsGateMiddleware``, the life of a render (downloader middleware, order 585);
+- ``driver``: Playwright reads its driver's messages in bursts on the crawl's busy event loop (not one
+  message per emptied loop: renders stalled behind the plain crawl);
 - ``queue``: ``RenderQueueDownloader`` (the addon's ``DOWNLOADER``): a render waits for a free page of its
   context in a queue of its own, holding no CONCURRENT_REQUESTS slot meanwhile;
 - ``contexts``: the RENDER_MAX_CONTEXTS browser contexts, shared by sites and open for the crawl, so a
