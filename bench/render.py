@@ -15,6 +15,10 @@ renderer, GPU, network and other utility processes), each process's own time sam
 ``bench/pipeline.py``). CLI: ``--articles N`` (default 200), ``--sites``, ``--gated-share`` (default 1; a mixed
 crawl like bench/pipeline.py's with 0.05: its CPU then includes the plain pages), ``--set NAME=VALUE`` (any crawl
 setting), ``--json``, ``--max-ms X`` (exit status 1 when over X), ``--keep``, ``--profile FILE`` (py-spy).
+
+``--floor``: instead of the crawl, Chromium's own floor for the same pages: a bare Playwright script (one page,
+the challenge cookie set, ``goto(networkidle)`` and ``content()`` per article; no guard, capture or Scrapy),
+its CPU per page by process the same way.
 """
 
 from __future__ import annotations
@@ -287,6 +291,82 @@ def _crawl(
     )
 
 
+# ---- Chromium's own floor -----------------------------------------------------------------------------
+# A bare Playwright script: one browser (the crawl's Chromium and BROWSER_ARGS), one context holding the
+# challenge cookie, one page loading each gated article until the network idles, then its DOM. No guard, no
+# capture, no Scrapy: what any render of the page costs at least.
+_FLOOR_SCRIPT = """
+import asyncio, json, sys
+from playwright.async_api import async_playwright
+
+async def main(chromium, args, urls, cookies):
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=chromium or None, args=args)
+        context = await browser.new_context()
+        await context.add_cookies(cookies)
+        page = await context.new_page()
+        for url in urls:
+            await page.goto(url, wait_until="networkidle")
+            await page.content()
+        await browser.close()
+
+asyncio.run(main(*json.loads(sys.argv[1])))
+"""
+
+
+def floor(articles: int = 100, *, sites: int = 1, timeout: float = 900) -> RenderBench:
+    """CPU of loading ``articles`` all-gated bigsite articles with the bare Playwright script above."""
+    import urllib.request
+
+    import yaml
+    from pipeline import bigsite
+
+    from crawler.render import BROWSER_ARGS
+    from newsroom.sites.gated import CHALLENGE_COOKIE
+
+    work = Path(tempfile.mkdtemp(prefix="bench-render-floor-"))
+    try:
+        with bigsite(work, articles, gated_share=1.0, sites=sites) as (_, sources):
+            urls: list[str] = []
+            cookies: list[dict[str, str]] = []
+            for site in yaml.safe_load(sources.read_text(encoding="utf-8"))["sites"]:
+                cookies.append(
+                    {"name": CHALLENGE_COOKIE[0], "value": CHALLENGE_COOKIE[1], "url": site["home"]}
+                )
+                index = urllib.request.urlopen(site["sitemaps"][0], timeout=30).read().decode()
+                for sitemap in re.findall(r"<loc>([^<]+)</loc>", index):
+                    urls += re.findall(
+                        r"<loc>([^<]+)</loc>", urllib.request.urlopen(sitemap, timeout=30).read().decode()
+                    )
+            urls = urls[:articles]
+            chromium = os.environ.get("CRAWL_CHROMIUM_PATH") or find_chromium() or ""
+            script = work / "floor.py"
+            script.write_text(_FLOOR_SCRIPT, encoding="utf-8")
+            arg = json.dumps([chromium, list(BROWSER_ARGS), urls, cookies])
+            cpu0 = children_cpu()
+            started = time.perf_counter()
+            with _subreaper():
+                proc = subprocess.Popen([PY, str(script), arg], cwd=work, env=_env())
+                with KindSampler(proc.pid) as sampler:
+                    reaped = _wait(proc, timeout)
+                    _reap_orphans(set(sampler.cpu) - {proc.pid})
+            wall = time.perf_counter() - started
+            by_kind = sampler.by_kind()
+            by_kind["python (bare Playwright client)"] = by_kind.pop("scrapy (main process)", 0.0)
+            return RenderBench(
+                pages=len(urls) if proc.returncode == 0 else 0,
+                seconds=wall,
+                wall=wall,
+                cpu=children_cpu() - cpu0,
+                by_kind=by_kind,
+                processes=sampler.processes(),
+                returncode=proc.returncode or 0,
+                cpu_reaped=reaped,
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 _RENDER_LINE = re.compile(r"(?:Rendered \S+ \(\S+\) in |Render failed \(.*?\) for \S+ after )([0-9.]+)s")
 
 
@@ -405,7 +485,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", type=Path, help="py-spy's collapsed stacks of the Scrapy process, to FILE"
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="instead: Chromium's own floor, the articles loaded by a bare Playwright script (no crawler)",
+    )
     args = parser.parse_args(argv)
+    if args.floor:
+        bare = floor(args.articles)
+        print(f"machine: {machine()['cores']} cores; load {os.getloadavg()[0]:.1f}")
+        print(
+            f"bare Playwright, {bare.pages} gated pages loaded (networkidle + content) in {bare.wall:.1f} s:"
+        )
+        print(
+            f"CPU: {bare.cpu:.1f} s = **{bare.cpu_ms_per_page:.1f} CPU-ms per page** (the script + driver + Chromium)"
+        )
+        for kind, ms in bare.breakdown():
+            print(f"  {kind:34} {ms:7.1f} ms")
+        return 0 if bare.pages else 2
     bad = [item for item in args.set if not re.match(r"^[A-Z0-9_]+=", item)]
     if bad:
         parser.error(f"--set takes NAME=VALUE, got {bad}")

@@ -63,6 +63,11 @@ SEGMENT_PREFIX = "state/neardup/"
 SEGMENT_MANIFESTS = "state/neardup-manifests/"
 #: SQLite's page cache for the index, KiB: what the index costs in memory, whatever its size on disk
 CACHE_KIB = 8192
+#: signatures also kept decoded, by doc id (direct-mapped: slot ``doc % SIG_CACHE_SLOTS``; 516 bytes a slot,
+#: 4 MiB in all): every candidate's signature is read for the duplicate test, and most candidates fail it,
+#: so reading them out of SQLite rows was the dearest part of an assignment. Filled as versions are added
+#: (this crawl's, the likeliest copies) and as they are read.
+SIG_CACHE_SLOTS = 8192
 
 
 @dataclass(frozen=True)
@@ -238,6 +243,10 @@ class IndexState:
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else None
+        # the signature cache (SIG_CACHE_SLOTS): doc id held by each slot (0: none; ids start at 1)
+        self._slot_doc = np.zeros(SIG_CACHE_SLOTS, dtype=np.int64)
+        self._slot_size = np.zeros(SIG_CACHE_SLOTS, dtype=np.int64)
+        self._slot_sig = np.zeros((SIG_CACHE_SLOTS, NUM_PERM), dtype=np.uint32)
         try:
             self.db = self._open()
         except sqlite3.DatabaseError as exc:
@@ -308,6 +317,9 @@ class IndexState:
         if not cursor.rowcount:
             return False
         doc = cursor.lastrowid
+        assert doc is not None
+        slot = doc % SIG_CACHE_SLOTS
+        self._slot_doc[slot], self._slot_size[slot], self._slot_sig[slot] = doc, sig.size, sig.values
         if indexed:
             self.db.executemany(
                 "INSERT OR IGNORE INTO bands (bucket, doc) VALUES (?, ?)",
@@ -326,21 +338,49 @@ class IndexState:
 
     def candidates(
         self, values: np.ndarray, buckets: list[int] | None = None
-    ) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
-        """(keys, clusters as written, signatures matrix, sizes) of the versions sharing an LSH bucket."""
+    ) -> tuple[list[int], np.ndarray, np.ndarray]:
+        """(doc ids, signatures matrix, sizes) of the versions sharing an LSH bucket, in doc order.
+
+        Only what the duplicate test reads, from the signature cache where it has them (SIG_CACHE_SLOTS):
+        most candidates fail the test, so their keys and clusters are not read (:meth:`names`).
+        """
         if buckets is None:
             buckets = _bucket_ids(values)
+        docs = [
+            doc
+            for (doc,) in self.db.execute(
+                f"SELECT DISTINCT doc FROM bands WHERE bucket IN ({','.join('?' * len(buckets))}) ORDER BY doc",
+                buckets,
+            )
+        ]
+        if not docs:
+            return [], np.empty((0, NUM_PERM), dtype=np.uint32), np.empty(0, dtype=np.int64)
+        ids = np.array(docs, dtype=np.int64)
+        slots = ids % SIG_CACHE_SLOTS
+        sigs, sizes = self._slot_sig[slots], self._slot_size[slots]
+        missing = np.flatnonzero(self._slot_doc[slots] != ids)
+        if missing.size:
+            wanted = [docs[i] for i in missing]
+            rows = {
+                doc: (size, sig)
+                for doc, size, sig in self.db.execute(
+                    f"SELECT doc, size, sig FROM docs WHERE doc IN ({','.join('?' * len(wanted))})", wanted
+                )
+            }
+            for i in missing:
+                doc = docs[i]
+                size, sig = rows[doc]
+                sigs[i], sizes[i] = np.frombuffer(sig, dtype="<u4"), size
+                slot = slots[i]
+                self._slot_doc[slot], self._slot_size[slot], self._slot_sig[slot] = doc, size, sigs[i]
+        return docs, sigs, sizes
+
+    def names(self, docs: list[int]) -> dict[int, tuple[str, str]]:
+        """doc id -> (key, cluster as written) of ``docs``."""
         rows = self.db.execute(
-            f"""SELECT key, cluster, size, sig FROM docs WHERE doc IN (
-                    SELECT DISTINCT doc FROM bands WHERE bucket IN ({",".join("?" * len(buckets))}))
-                ORDER BY doc""",
-            buckets,
-        ).fetchall()
-        if not rows:
-            return [], [], np.empty((0, NUM_PERM), dtype=np.uint32), np.empty(0, dtype=np.int64)
-        sigs = np.frombuffer(b"".join(r[3] for r in rows), dtype="<u4").reshape(len(rows), NUM_PERM)
-        sizes = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
-        return [r[0] for r in rows], [r[1] for r in rows], sigs, sizes
+            f"SELECT doc, key, cluster FROM docs WHERE doc IN ({','.join('?' * len(docs))})", docs
+        )
+        return {doc: (key, cluster) for doc, key, cluster in rows}
 
     # -- clusters --
 
@@ -535,18 +575,23 @@ class NearDupIndex:
         indexed = sig.size >= self.config.min_shingles
         buckets = _bucket_ids(sig.values) if indexed else None
         if indexed:
-            keys, clusters, sigs, sizes = self.state.candidates(sig.values, buckets)
-            if keys:
+            docs, sigs, sizes = self.state.candidates(sig.values, buckets)
+            if docs:
                 # every candidate checked at once: estimated Jaccard, then containment in the smaller
                 jaccard = (sigs == sig.values).mean(axis=1)
                 smaller = np.maximum(np.minimum(sizes, sig.size), 1)
                 contained = np.minimum(1.0, jaccard * (sizes + sig.size) / (1.0 + jaccard) / smaller)
-                copies = (jaccard >= self.config.jaccard) | (contained >= self.config.containment)
-                scores = np.maximum(jaccard, contained)
-                for i in np.flatnonzero(copies):
-                    matched.add(self.state.root(clusters[i]))
-                    if best is None or scores[i] > best[0]:
-                        best = (float(scores[i]), keys[i])
+                copies = np.flatnonzero(
+                    (jaccard >= self.config.jaccard) | (contained >= self.config.containment)
+                )
+                if copies.size:
+                    scores = np.maximum(jaccard, contained)
+                    names = self.state.names([docs[i] for i in copies])
+                    for i in copies:
+                        name, written = names[docs[i]]
+                        matched.add(self.state.root(written))
+                        if best is None or scores[i] > best[0]:
+                            best = (float(scores[i]), name)
         absorbed: list[str] = []
         if not matched:
             cluster = key

@@ -5,8 +5,10 @@ the Parquet dataset written in parts as the crawl goes (``corpus/`` does the wor
   entity tagger and the near-duplicate index, loaded from the store's ``state/neardup/`` segments and, in a
   distributed crawl, shared in Redis at ``libya:neardup:*``) and its ``corpus.dataset.DatasetWriter``.
   In the session's closing sequence it writes the last parts and the index's new segment.
-- ``CorpusAnnotatePipeline`` (before ``StorePipeline``) puts ``entities`` and ``cluster`` into the record.
-- ``StorePipeline`` hands each stored record to ``CorpusExtension.add_row`` right before its manifest line
+- ``StorePipeline`` has ``CorpusExtension.annotated`` put ``entities`` and ``cluster`` into each record, in
+  the store's thread, before anything of the article is written (the index query rides on the store's own
+  hand-off to a thread: no pipeline stage and thread hop of its own, which cost the reactor thread more
+  than the query), and hands each stored record to ``CorpusExtension.add_row`` right before its manifest line
   (a resumed crawl skips what its manifest has, so those articles must have their row already); a part
   goes to storage every DATASET_PART_ROWS rows or DATASET_PART_SECONDS seconds, encoded in a thread of
   its own (the store's threads only queue rows; pyarrow is imported when the first part is written).
@@ -25,20 +27,20 @@ Stats: ``corpus/annotated``, ``corpus/copies`` (a row that joined an earlier clu
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scrapy import Spider
 from scrapy.exceptions import NotConfigured
 
 from archive.keys import article_id, safe_segment
-from archive.record import text_sha256
+from archive.record import StoredRecord, text_sha256
 from archive.store import StoreError
 from corpus.annotate import Annotator, version_key
 from corpus.dataset import DatasetWriter, row_from_record
@@ -139,11 +141,11 @@ class CorpusExtension:
         self.stats = stats
         # Parts are encoded and handed over in a thread of their own: the store's threads only queue rows.
         self._parts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dataset-parts")
-        # The index takes one assignment at a time (its lock): one thread of its own, always warm, rather
-        # than the loop's default pool, whose threads would only wait for each other on that lock.
-        self.annotating = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpus-annotate")
+        # Ends the index's open transaction COMMIT_SECONDS after an assignment (commit_soon).
+        self._committing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="corpus-commit")
         self._flushing: Future[None] | None = None
-        self._commit_due: asyncio.TimerHandle | None = None
+        self._commit_due = False
+        self._closing = threading.Event()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CorpusExtension:
@@ -200,19 +202,28 @@ class CorpusExtension:
         if self.stats is not None and value:
             self.stats.inc_value(name, value)
 
-    def commit_soon(self, loop: asyncio.AbstractEventLoop) -> None:
-        """(Reactor thread, after an article's annotation) the index's open transaction ends within a
-        second or so, in the annotate thread: a crawl gone quiet leaves nothing uncommitted for long."""
-        if self._commit_due is None:
-            self._commit_due = loop.call_later(COMMIT_SECONDS, self._commit)
+    def commit_soon(self) -> None:
+        """(Any thread, after an assignment) the index's open transaction ends within COMMIT_SECONDS, in
+        the commit thread: a crawl gone quiet leaves nothing uncommitted for long. One wait at a time
+        (two threads racing here only commit twice)."""
+        if not self._commit_due:
+            self._commit_due = True
+            with contextlib.suppress(RuntimeError):  # shut down: close() commits
+                self._committing.submit(self._commit_later)
 
-    def _commit(self) -> None:
-        self._commit_due = None
-        with contextlib.suppress(RuntimeError):  # shut down: close() commits
-            self.annotating.submit(self.annotator.index.commit)
+    def _commit_later(self) -> None:
+        self._closing.wait(COMMIT_SECONDS)
+        self._commit_due = False  # an assignment from here on asks for the next commit
+        self.annotator.index.commit()
+
+    def annotated(self, item: ArticlePage, record: StoredRecord) -> StoredRecord:
+        """``record`` with the article's entity tags and cluster (``annotate``; a store thread calls it)."""
+        self.annotate(item)
+        self.commit_soon()
+        return dataclasses.replace(record, entities=item.record["entities"], cluster=item.record["cluster"])
 
     def annotate(self, item: ArticlePage) -> None:
-        """Entity tags and cluster into ``item.record`` (CPU-bound: runs in a thread)."""
+        """Entity tags and cluster into ``item.record`` (CPU-bound and thread-safe: runs in a thread)."""
         record = item.record
         canonical = item.canonical_url or canonicalize_url(record.get("canonical_url") or item.url)
         digest = item.text_sha256 or text_sha256(record.get("text") or "")
@@ -259,7 +270,8 @@ class CorpusExtension:
         self._inc("dataset/parts", len(parts))
 
     def close(self) -> None:
-        self.annotating.shutdown(wait=True)
+        self._closing.set()  # a commit waiting runs now
+        self._committing.shutdown(wait=True)
         self._parts.shutdown(wait=True)
         parts = self.writer.close()
         self.annotator.index.close()
@@ -267,28 +279,3 @@ class CorpusExtension:
         logger.info(
             "corpus: %d dataset rows in %d parts", self.writer.rows_written, len(self.writer.parts_written)
         )
-
-
-def _corpus(crawler: Crawler) -> CorpusExtension:
-    ext = getattr(crawler, "corpus", None)
-    if ext is None:
-        raise NotConfigured("the corpus pipelines need crawler.corpus.CorpusExtension in EXTENSIONS")
-    return ext
-
-
-class CorpusAnnotatePipeline:
-    """Entity tags and near-duplicate cluster into each article's record, before it is stored."""
-
-    def __init__(self, corpus: CorpusExtension) -> None:
-        self.corpus = corpus
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> CorpusAnnotatePipeline:
-        return cls(_corpus(crawler))
-
-    async def process_item(self, item: Any, spider: Spider | None = None) -> Any:
-        if isinstance(item, ArticlePage) and item.record:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self.corpus.annotating, self.corpus.annotate, item)
-            self.corpus.commit_soon(loop)
-        return item

@@ -221,8 +221,6 @@ ITEM_PIPELINES: dict[str, int] = {
     "crawler.pipelines.relevance.RelevancePipeline": 200,
     # Unchanged text (same digest as the last version) makes no new record.
     "crawler.incremental.IncrementalPipeline": 250,
-    # Entity tags and near-duplicate cluster into the record (crawler.corpus); the store writes the row.
-    "crawler.corpus.CorpusAnnotatePipeline": 280,
     "crawler.pipelines.store.StorePipeline": 300,
 }
 EXTENSIONS: dict[str, int] = {

@@ -162,7 +162,9 @@ def test_lsh_buckets_find_near_identical_texts_in_memory_and_in_a_file(tmp_path:
         assert not state.add("d0", signatures[0], "d0", "2020-01-01", indexed=True)  # once per key
         assert len(state) == 11
         for n, sig in enumerate(signatures):
-            keys, _, sigs, sizes = state.candidates(sig.values)
+            docs, sigs, sizes = state.candidates(sig.values)
+            names = state.names(docs)
+            keys = [names[doc][0] for doc in docs]
             assert f"d{n}" in keys
             # the near-identical texts find each other, not the other story's
             assert {int(k[1:]) % 2 for k in keys} == {n % 2}
@@ -171,6 +173,34 @@ def test_lsh_buckets_find_near_identical_texts_in_memory_and_in_a_file(tmp_path:
             ]
         assert state.candidates(signature("نص مختلف تماما عن كل ما سبق ولا يشبه شيئا منه").values)[0] == []
         state.close()
+
+
+def test_candidate_signatures_are_right_whether_cached_evicted_or_read_from_a_reopened_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two cache slots for eleven versions: most lookups miss (evicted by a doc sharing the slot) and are read
+    # from SQLite; a reopened file starts with an empty cache. Each way the signatures and sizes are the
+    # ones added, row for row.
+    import corpus.neardup as neardup
+
+    monkeypatch.setattr(neardup, "SIG_CACHE_SLOTS", 2)
+    texts = [f"{SENT} {n}" if n % 2 else f"{OTHER} إضافة {n}" for n in range(11)]
+    signatures = [signature(t) for t in texts]
+    path = tmp_path / "index.sqlite"
+    state = IndexState(path)
+    for n, sig in enumerate(signatures):
+        assert state.add(f"d{n}", sig, f"d{n}", "2020-01-01", indexed=True)
+    reopened = IndexState(path)
+    for current in (state, reopened, state):
+        for sig in signatures:
+            docs, sigs, sizes = current.candidates(sig.values)
+            names = current.names(docs)
+            assert len(docs) > 1
+            for doc, row, size in zip(docs, sigs, sizes, strict=True):
+                added = signatures[int(names[doc][0][1:])]
+                assert (row == added.values).all() and size == added.size
+    state.close()
+    reopened.close()
 
 
 def test_an_earlier_published_copy_crawled_later_names_the_cluster() -> None:

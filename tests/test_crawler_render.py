@@ -96,6 +96,16 @@ POLLING = html_page(
     "<script>fetch('/api/poll').catch(() => {});</script>",
     APP_HEAD,
 )
+# An app shell whose script comes through a redirect and whose image and style the browser keeps: the
+# image is revalidated on every use (an ETag, no-cache: a 304 the second time), the style is fresh for an
+# hour (the second page gets it from the browser's cache, without asking the server).
+CACHING = html_page(
+    "الخبر",
+    '<div id="app"></div><img src="/static/etag.png" alt="">',
+    '<link rel="stylesheet" href="/static/fresh.css"><script defer src="/old/app.js"></script>',
+)
+ETAG = '"logo-1"'
+FRESH_CSS = b"#app h1 { font-size: 2em; }"
 BROKEN = html_page("معطل", '<div id="app"></div><script>throw new Error("boom: app failed");</script>')
 HANGING = html_page("بطيء", '<div id="root"></div><script src="/static/slow.js"></script>')
 NORMAL = html_page(
@@ -143,11 +153,30 @@ def make_handler(site: GatedSite) -> type[BaseHTTPRequestHandler]:
             browser = self.headers.get("Sec-Fetch-Mode") is not None
             with site.lock:
                 site.hits.append((path, browser, cookie))
-            if path.startswith(("/gated/", "/poll/")):
+            if path.startswith(("/gated/", "/poll/", "/cache/")):
                 if not cookie:
                     return self.send(503, "text/html; charset=utf-8", CHALLENGE)
-                shell = APP_SHELL if path.startswith("/gated/") else POLLING
-                return self.send(200, "text/html; charset=utf-8", shell)
+                shells = {"/gated/": APP_SHELL, "/poll/": POLLING, "/cache/": CACHING}
+                return self.send(200, "text/html; charset=utf-8", shells[path[: path.index("/", 1) + 1]])
+            if path == "/old/app.js":
+                self.send_response(302)
+                self.send_header("Location", "/static/app.js")
+                self.send_header("Set-Cookie", "hop=1; Path=/")
+                self.send_header("Set-Cookie", "hop2=2; Path=/")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
+            if path == "/static/etag.png":
+                validators = {"ETag": ETAG, "Cache-Control": "no-cache"}
+                if self.headers.get("If-None-Match") == ETAG:
+                    self.send_response(304)
+                    for name, value in {**validators, "X-Revalidated": "yes"}.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    return None
+                return self.send(200, "image/png", PNG, validators)
+            if path == "/static/fresh.css":
+                return self.send(200, "text/css", FRESH_CSS, {"Cache-Control": "max-age=3600"})
             if path == "/api/poll":
                 site.release.wait(60)  # no answer, not even headers, while the test runs
                 return None
@@ -479,6 +508,91 @@ def test_a_render_ends_when_its_content_is_in_though_a_request_never_answers(tmp
     assert uris.count("static/logo.png") >= 1
     for path in rendered:
         assert path in uris
+
+
+def _raw_records(warcs: list[Path]) -> list[tuple[str, str, int | None, list[tuple[str, str]], bytes]]:
+    """(record type, URI, status, HTTP header lines in order, payload) of every record."""
+    records = []
+    for path in warcs:
+        with path.open("rb") as fh:
+            for rec in ArchiveIterator(fh):
+                http = rec.http_headers
+                status = (
+                    int(http.get_statuscode()) if http and rec.rec_type in ("response", "revisit") else None
+                )
+                lines = [(k.lower(), v) for k, v in http.headers] if http else []
+                uri = rec.rec_headers.get_header("WARC-Target-URI") or ""
+                records.append((rec.rec_type, uri, status, lines, rec.content_stream().read()))
+    return records
+
+
+def test_redirects_revalidations_and_cache_hits_are_archived_with_their_own_headers(tmp_path: Path) -> None:
+    # Two pages of one site, rendered one after the other in one page of one context: the second finds the
+    # first's style in the browser's cache and revalidates its image (304). Every response the browser got
+    # is in the WARC with the headers it came with: each redirect hop (both Set-Cookie lines), the 304 (not
+    # the 200 it revalidated), the cache hit (its body too, though the server saw one request for it); each
+    # request record with what the browser sent (its cookies, the If-None-Match of the revalidation).
+    with serve_site() as site:
+        result = run_crawl(
+            tmp_path,
+            site.base_url,
+            "cache/1,cache/2",
+            {"RENDER_MAX_PAGES_PER_CONTEXT": 1, "RENDER_TIMEOUT": 20},
+            selector="#app h1",
+        )
+        hits = list(site.hits)
+    assert result.pages["cache/1"]["paragraphs"] == ARTICLES["1"]["paragraphs"]
+    assert result.pages["cache/2"]["paragraphs"] == ARTICLES["2"]["paragraphs"]
+    browser = [(path, cookie) for path, from_browser, cookie in hits if from_browser]
+    # The server saw: the style once, the image twice (the second a revalidation), the redirect twice.
+    assert [p for p, _ in browser].count("/static/fresh.css") == 1
+    assert [p for p, _ in browser].count("/static/etag.png") == 2
+    assert [p for p, _ in browser].count("/old/app.js") >= 2
+    records = _raw_records(result.warcs)
+    base = site.base_url
+    captured = [r for r in records if r[0] in ("response", "revisit")]
+    requests = [r for r in records if r[0] == "request"]
+
+    def of(url: str) -> list[tuple[str, str, int | None, list[tuple[str, str]], bytes]]:
+        return [r for r in captured if r[1] == base + url]
+
+    def values(lines: list[tuple[str, str]], name: str) -> list[str]:
+        return [v for k, v in lines if k == name]
+
+    # The redirect hop, once for each page, with its own headers; then the script it led to.
+    hops = of("old/app.js")
+    assert len(hops) == [p for p, _ in browser].count("/old/app.js")
+    for _, _, status, lines, body in hops:
+        assert status == 302
+        assert values(lines, "location") == ["/static/app.js"]
+        assert sorted(values(lines, "set-cookie")) == ["hop2=2; Path=/", "hop=1; Path=/"]
+        assert body == b""
+    scripts = of("static/app.js")
+    assert len(scripts) == [p for p, _ in browser].count("/static/app.js")
+    assert any(r[0] == "response" and r[4] == APP_JS for r in scripts)
+    # The browser's request for the hop carried the cookie the challenge set (a header only the network
+    # stack adds: the request records hold what went on the wire).
+    hop_requests = [r for r in requests if r[1] == base + "old/app.js"]
+    assert len(hop_requests) == len(hops)
+    assert all(any("nr_challenge=ok" in v for v in values(r[3], "cookie")) for r in hop_requests)
+
+    # The image: a 200 with its body, then the 304 with the 304's own headers, asked with If-None-Match.
+    images = sorted(of("static/etag.png"), key=lambda r: r[2] or 0)
+    assert [r[2] for r in images] == [200, 304]
+    assert any(r[0] == "response" and r[4] == PNG for r in images)
+    assert values(images[0][3], "x-revalidated") == []
+    assert values(images[1][3], "x-revalidated") == ["yes"]
+    image_requests = [r for r in requests if r[1] == base + "static/etag.png"]
+    assert sorted(values(r[3], "if-none-match") for r in image_requests) == [[], [ETAG]]
+
+    # The style: both pages' copies, the second from the browser's cache (the server saw one request).
+    styles = of("static/fresh.css")
+    assert len(styles) == 2
+    assert {r[2] for r in styles} == {200}
+    assert all(values(r[3], "cache-control") == ["max-age=3600"] for r in styles)
+    assert any(r[0] == "response" and r[4] == FRESH_CSS for r in styles)
+    assert "render/capture_failed" not in result.stats
+    assert not any(key.startswith("render/failed/") for key in result.stats)
 
 
 def test_watchdog_ends_a_render_that_outlives_the_hard_timeout(tmp_path: Path) -> None:

@@ -91,6 +91,9 @@ class StorePipeline:
         )
 
     def _write(self, item: ArticlePage, record: StoredRecord, text: str) -> StoredRecord:
+        if self.corpus is not None:
+            # Entity tags and near-duplicate cluster (crawler.corpus), in this thread, before anything is written.
+            record = self.corpus.annotated(item, record)
         warc = self.session.warc
         if warc is not None and item.warc:
             ref = CaptureRef.from_dict(item.warc)

@@ -1,6 +1,17 @@
 """Capture: every network response the browser saw becomes a ``Capture(source="browser")`` in the WARC.
 
-Bodies come back decoded from Playwright, so their headers are made true to them (``decoded_body_headers``).
+It comes from the DevTools ``Network`` events of the page's own session (the guard's: ``crawler.render.guard``
+opens it and hands its events here, ``BrowserCapture.watch``), so a response costs the driver one round trip,
+``Network.getResponseBody``, and Python no Playwright ``Request``/``Response`` object: ``requestWillBeSent``
+gives the request (method, body, resource type, frame; a redirect hop's response rides on the next hop's),
+``requestWillBeSentExtraInfo`` / ``responseReceivedExtraInfo`` the headers as they went over the wire (the
+cookies, every ``Set-Cookie`` line), ``responseReceived`` the status, the server's address and the headers
+when there are no raw ones (a response from the browser's cache), ``loadingFinished`` / ``loadingFailed``
+the end. Raw headers are matched to their hop as Playwright does: the n-th extra info of a request id belongs
+to its n-th response that has one. A response whose body did not arrive (``loadingFailed`` after its
+headers) is not archived (``render/capture_failed``), as a redirect hop is archived without a body.
+
+Bodies come back decoded from Chromium, so their headers are made true to them (``decoded_body_headers``).
 
 Caps: a response may put at most RENDER_MAX_RESPONSE_SIZE bytes into the WARC, a page all its responses
 together RENDER_MAX_PAGE_SIZE. The size is known before the body crosses over from Chromium (Content-Length,
@@ -15,10 +26,12 @@ Stats: ``render/captures``, ``render/captures/<resource type>``, ``render/captur
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from playwright.async_api import Error as PlaywrightError
 
@@ -26,21 +39,27 @@ from archive.capture import Capture, CaptureRef
 from crawler.addressguard import url_refusal
 
 from .headers import decoded_body_headers
-from .state import RenderState, WarcSink
+from .state import RenderState, WarcSink, listen
 
 if TYPE_CHECKING:
-    from playwright.async_api import Response as BrowserResponse
+    from playwright.async_api import CDPSession
     from scrapy.statscollectors import StatsCollector
 
-__all__ = ["BrowserCapture"]
+__all__ = ["BrowserCapture", "PageTraffic"]
 
 logger = logging.getLogger(__name__)
 
 
 Block = Callable[[str, str, RenderState], None]
+Headers = list[tuple[str, str]]
+
+# How long a capture waits for raw headers Chromium said it would send (they come on their own path).
+_EXTRA_INFO_SECONDS = 1.0
+# Requests Chromium makes for the page that Playwright never reported either (a CORS preflight).
+_SKIPPED_TYPES = frozenset({"Preflight"})
 
 
-def _content_length(headers: list[tuple[str, str]]) -> int | None:
+def _content_length(headers: Headers) -> int | None:
     for name, value in headers:
         if name.lower() == "content-length":
             try:
@@ -48,6 +67,177 @@ def _content_length(headers: list[tuple[str, str]]) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def _header_list(headers: dict[str, str] | None) -> Headers:
+    """DevTools headers (one value a name, repeated lines joined by a newline) as header lines."""
+    return [
+        (name, line)
+        for name, value in (headers or {}).items()
+        if not name.startswith(":")  # HTTP/2 pseudo-headers are not HTTP/1.1 header lines
+        for line in str(value).split("\n")
+    ]
+
+
+@dataclass
+class _Hop:
+    """One request of a request id and the response it got (a redirect hop, or the last)."""
+
+    request: dict[str, Any]
+    response: dict[str, Any] | None = None
+    # Its index among the request id's responses with raw headers (None: it has none, e.g. from the cache).
+    extra: int | None = None
+
+
+@dataclass
+class _Traffic:
+    """What the Network events told about one request id so far."""
+
+    request_id: str
+    state: RenderState
+    resource_type: str
+    document: bool
+    hops: list[_Hop] = field(default_factory=list)
+    request_extra: list[dict[str, str]] = field(default_factory=list)
+    response_extra: list[dict[str, str]] = field(default_factory=list)
+    extra_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    responses_with_extra: int = 0
+    from_cache: bool = False
+    # Set by loadingFinished (its body's size on the wire) or loadingFailed (None).
+    finished: asyncio.Future[int | None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    # Bytes on the wire when the last response's headers came (what the body size is counted from).
+    header_bytes: int = 0
+
+    def hop_response(self, hop: _Hop, response: dict[str, Any], has_extra: bool) -> None:
+        hop.response = response
+        if has_extra and not self.from_cache:
+            hop.extra = self.responses_with_extra
+            self.responses_with_extra += 1
+
+    async def raw_headers(self, hop: _Hop) -> tuple[Headers | None, Headers | None]:
+        """The hop's request and response headers as sent and received (None: Chromium has none)."""
+        if hop.extra is None:
+            return None, None
+        index = hop.extra
+        if len(self.response_extra) <= index:
+            try:
+                async with asyncio.timeout(_EXTRA_INFO_SECONDS):
+                    while len(self.response_extra) <= index:
+                        self.extra_seen.clear()
+                        await self.extra_seen.wait()
+            except TimeoutError:
+                pass
+        request = _header_list(self.request_extra[index]) if index < len(self.request_extra) else None
+        response = _header_list(self.response_extra[index]) if index < len(self.response_extra) else None
+        return request, response
+
+
+class PageTraffic:
+    """The Network events of one page's DevTools session, turned into captures for the render the page
+    serves when a request starts (``render()``: None while the page is idle, and then nothing is captured)."""
+
+    def __init__(
+        self,
+        capture: BrowserCapture,
+        session: CDPSession,
+        render: Callable[[], RenderState | None],
+        main_frame: str,
+    ) -> None:
+        self.capture = capture
+        self.session = session
+        self.render = render
+        self.main_frame = main_frame
+        self._requests: dict[str, _Traffic] = {}
+        self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {
+            "Network.requestWillBeSent": self._request,
+            "Network.requestWillBeSentExtraInfo": self._request_extra,
+            "Network.responseReceivedExtraInfo": self._response_extra,
+            "Network.requestServedFromCache": self._from_cache,
+            "Network.responseReceived": self._response,
+            "Network.loadingFinished": self._finished,
+            "Network.loadingFailed": self._failed,
+        }
+
+    def _request(self, event: dict[str, Any]) -> None:
+        request_id = event["requestId"]
+        traffic = self._requests.get(request_id)
+        redirect = event.get("redirectResponse")
+        if traffic is not None and redirect is not None and traffic.hops:
+            hop = traffic.hops[-1]  # its response is this redirect: archived now, without a body
+            traffic.hop_response(hop, redirect, bool(event.get("redirectHasExtraInfo")))
+            self.capture.start(self.session, traffic, hop, last=False)
+        if traffic is None:
+            state = self.render()
+            url = event["request"]["url"]
+            if (
+                state is None
+                or event.get("type") in _SKIPPED_TYPES
+                or not url.startswith(("http://", "https://"))
+            ):
+                return
+            traffic = _Traffic(
+                request_id=request_id,
+                state=state,
+                resource_type=str(event.get("type") or "Other").lower(),
+                document=event.get("type") == "Document" and event.get("frameId") == self.main_frame,
+            )
+            self._requests[request_id] = traffic
+        traffic.hops.append(_Hop(event["request"]))
+
+    def _request_extra(self, event: dict[str, Any]) -> None:
+        traffic = self._requests.get(event["requestId"])
+        if traffic is not None:
+            traffic.request_extra.append(event.get("headers") or {})
+
+    def _response_extra(self, event: dict[str, Any]) -> None:
+        traffic = self._requests.get(event["requestId"])
+        if traffic is not None:
+            traffic.response_extra.append(event.get("headers") or {})
+            traffic.extra_seen.set()
+
+    def _from_cache(self, event: dict[str, Any]) -> None:
+        traffic = self._requests.get(event["requestId"])
+        if traffic is not None:
+            traffic.from_cache = True
+
+    def _response(self, event: dict[str, Any]) -> None:
+        traffic = self._requests.get(event["requestId"])
+        if traffic is None or not traffic.hops:
+            return
+        if traffic.state is not self.render():  # its render ended (the page is idle or serves the next)
+            del self._requests[event["requestId"]]
+            return
+        response = event["response"]
+        hop = traffic.hops[-1]
+        traffic.hop_response(hop, response, bool(event.get("hasExtraInfo")))
+        traffic.header_bytes = int(response.get("encodedDataLength") or 0)
+        task = self.capture.start(self.session, traffic, hop, last=True)
+        if traffic.document and not 300 <= int(response.get("status") or 0) < 400:
+            traffic.state.document_task = task
+            traffic.state.document_status = int(response["status"])
+
+    def _finished(self, event: dict[str, Any]) -> None:
+        traffic = self._requests.pop(event["requestId"], None)
+        if traffic is not None and not traffic.finished.done():
+            size = int(event.get("encodedDataLength") or 0) - traffic.header_bytes
+            traffic.finished.set_result(max(size, 0))
+
+    def _failed(self, event: dict[str, Any]) -> None:
+        traffic = self._requests.pop(event["requestId"], None)
+        if traffic is None:
+            return
+        if traffic.hops and traffic.hops[-1].response is None:  # never answered: the settle stops awaiting it
+            traffic.state.network.failed(traffic.hops[-1].request["url"])
+        if not traffic.finished.done():
+            traffic.finished.set_result(None)
+
+    def forget(self) -> None:
+        """The page closed: nothing more comes for its requests."""
+        for traffic in self._requests.values():
+            traffic.finished.cancel()  # as its render's end cancels its captures
+        self._requests.clear()
 
 
 class BrowserCapture:
@@ -68,90 +258,102 @@ class BrowserCapture:
         self.max_response_size = max_response_size
         self.max_page_size = max_page_size
 
-    def on_response(self, response: BrowserResponse, state: RenderState) -> None:
-        """The page's ``response`` event: start the capture, remember which one is the final document."""
-        if not response.url.startswith(("http://", "https://")):
-            return
-        task = asyncio.ensure_future(self.capture(response, state))
+    def watch(
+        self, session: CDPSession, render: Callable[[], RenderState | None], main_frame: str
+    ) -> PageTraffic:
+        """Capture what ``session``'s page fetches (its ``Network`` domain must be enabled after this)."""
+        traffic = PageTraffic(self, session, render, main_frame)
+        for event, handler in traffic.handlers.items():
+            listen(session, event, handler)
+        return traffic
+
+    def start(
+        self, session: CDPSession, traffic: _Traffic, hop: _Hop, *, last: bool
+    ) -> asyncio.Task[CaptureRef | None]:
+        state = traffic.state
+        task = asyncio.ensure_future(self.capture(session, traffic, hop, last=last))
         state.tasks.append(task)
         # The settle's network idle counts a response until its capture is written.
-        state.network.response(response.url)
+        state.network.response(hop.request["url"])
         task.add_done_callback(lambda _: state.network.wake())
-        try:
-            is_document = response.request.is_navigation_request() and response.frame.parent_frame is None
-        except PlaywrightError:  # service-worker responses have no frame
-            is_document = False
-        if is_document and not 300 <= response.status < 400:
-            state.document_task = task
-            state.document_status = response.status
+        return task
 
-    async def capture(self, response: BrowserResponse, state: RenderState) -> CaptureRef | None:
-        request = response.request
+    async def capture(
+        self, session: CDPSession, traffic: _Traffic, hop: _Hop, *, last: bool
+    ) -> CaptureRef | None:
+        state = traffic.state
+        request, response = hop.request, hop.response or {}
+        url, status = request["url"], int(response.get("status") or 0)
         fetched_at = datetime.now(UTC)
         try:
-            request_headers = await request.headers_array()
-            response_headers = state.cut.get(response.url) or [
-                (h["name"], h["value"]) for h in await response.headers_array()
-            ]
+            size = await traffic.finished if last else 0
+            if size is None:
+                raise PlaywrightError("the response's body did not arrive")
+            raw_request, raw_response = await traffic.raw_headers(hop)
+            response_headers = state.cut.get(url) or raw_response or _header_list(response.get("headers"))
+            request_headers = raw_request or _header_list(request.get("headers"))
             # The body first: a challenge that reloads the page takes its resources' bodies with it.
-            body, cut = await self._body(response, response_headers, state)
-            server = await response.server_addr()
-            ip_address = server["ipAddress"] if server else None
-            refused = url_refusal(response.url, [ip_address], state.hosts) if ip_address else None
+            body, cut = (
+                (b"", None)
+                if not last
+                else await self._body(session, traffic, url, status, size, response_headers)
+            )
+            request_body = await self._request_body(session, traffic, request)
+            ip_address = response.get("remoteIPAddress") or None
+            refused = url_refusal(url, [ip_address], state.hosts) if ip_address else None
             if refused is not None:
-                self.block(refused, response.url, state)
+                self.block(refused, url, state)
                 return None
         except PlaywrightError as exc:
             self.stats.inc_value("render/capture_failed")
-            logger.debug("Could not capture browser response %s: %s", response.url, exc)
+            logger.debug("Could not capture browser response %s: %s", url, exc)
             return None
         sink = self.sink()
         if sink is None:
             return None
-        extra = {"resource_type": request.resource_type}
+        extra = {"resource_type": traffic.resource_type}
         if cut is not None:
             extra["truncated"] = "length"
-            self.block(cut, response.url, state)
+            self.block(cut, url, state)
             if cut == "page-too-large":
-                self._over_page_cap(response, state)
+                self._over_page_cap(url, state)
         capture = Capture(
-            url=response.url,
-            method=request.method,
-            request_headers=[
-                (h["name"], h["value"]) for h in request_headers if not h["name"].startswith(":")
-            ],
-            status=response.status,
-            reason=response.status_text,
+            url=url,
+            method=request.get("method") or "GET",
+            request_headers=request_headers,
+            status=status,
+            reason=response.get("statusText") or "",
             response_headers=decoded_body_headers(response_headers, len(body)),
             body=body,
             fetched_at=fetched_at,
-            request_body=request.post_data_buffer or b"",
+            request_body=request_body,
             ip_address=ip_address,
             source="browser",
             extra=extra,
         )
         ref = await sink.write_capture_async(capture)
         self.stats.inc_value("render/captures")
-        self.stats.inc_value(f"render/captures/{request.resource_type}")
+        self.stats.inc_value(f"render/captures/{traffic.resource_type}")
         return ref
 
     async def _body(
-        self, response: BrowserResponse, headers: list[tuple[str, str]], state: RenderState
+        self, session: CDPSession, traffic: _Traffic, url: str, status: int, size: int, headers: Headers
     ) -> tuple[bytes, str | None]:
         """The body to archive and, when it was cut, why (``response-too-large`` or ``page-too-large``)."""
-        if 300 <= response.status < 400:
+        state = traffic.state
+        if 300 <= status < 400:
             return b"", None  # redirects have no body in the browser; the record keeps their headers
-        if response.url in state.cut:  # answered empty by the guard: the body never left the server
+        if url in state.cut:  # answered empty by the guard: the body never left the server
             return b"", "response-too-large"
         room = self.max_page_size - state.page_bytes
         limit = min(self.max_response_size, room)
         why = "response-too-large" if self.max_response_size <= room else "page-too-large"
-        size = _content_length(headers)
-        if size is None:  # chunked: what crossed the wire, once loaded (still inside Chromium)
-            size = (await response.request.sizes())["responseBodySize"]
-        if size > limit:
+        declared = _content_length(headers)
+        if (declared if declared is not None else size) > limit:
             return b"", why
-        body = await response.body()
+        result = await session.send("Network.getResponseBody", {"requestId": traffic.request_id})
+        text = result.get("body") or ""
+        body = base64.b64decode(text) if result.get("base64Encoded") else text.encode("utf-8")
         if len(body) > limit:  # decoded larger than it travelled (a compression bomb)
             body, cut = body[:limit], why
         else:
@@ -159,14 +361,28 @@ class BrowserCapture:
         state.page_bytes += len(body)
         return body, cut
 
-    def _over_page_cap(self, response: BrowserResponse, state: RenderState) -> None:
+    @staticmethod
+    async def _request_body(session: CDPSession, traffic: _Traffic, request: dict[str, Any]) -> bytes:
+        """What the request sent (a form's POST): in its event, or asked for when too long to ride there."""
+        entries = request.get("postDataEntries")
+        if entries:
+            return b"".join(base64.b64decode(entry.get("bytes") or "") for entry in entries)
+        if request.get("postData"):
+            return str(request["postData"]).encode("utf-8")
+        if not request.get("hasPostData"):
+            return b""
+        try:
+            result = await session.send("Network.getRequestPostData", {"requestId": traffic.request_id})
+        except PlaywrightError:  # gone with the request (a redirect hop's)
+            return b""
+        return str(result.get("postData") or "").encode("utf-8")
+
+    def _over_page_cap(self, url: str, state: RenderState) -> None:
         # The render stops through its normal failure path (crawler.render.settle), which closes the page:
         # closing it from here, under scrapy-playwright's navigation, hung the crawl.
         if not state.page_too_large:
             logger.warning(
-                "Browser page over RENDER_MAX_PAGE_SIZE (%d bytes) at %s: closing it",
-                self.max_page_size,
-                response.url,
+                "Browser page over RENDER_MAX_PAGE_SIZE (%d bytes) at %s: closing it", self.max_page_size, url
             )
         state.page_too_large = True
         state.stop.set()

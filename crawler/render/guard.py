@@ -28,8 +28,10 @@ runs after the page is created and before it navigates, and adds
   counted (``popup``).
 
 The interception also tells the render what its page's network does (``RenderState.network``: a request
-sent, its response headers; with Playwright's ``requestfailed`` event, sent only for a failed request, the
-settle's own network idle: ``crawler.render.settle``).
+sent, its response headers; with the capture's ``Network`` events, a response that reached the page and a
+request that failed: the settle's own network idle, ``crawler.render.settle``). The same DevTools session
+carries the capture (``BrowserGuard.capture``: ``crawler.render.capture.BrowserCapture.watch``, then
+``Network.enable``); without a capture (the guard alone) Playwright's ``requestfailed`` event tells the settle.
 
 If installing fails the page is closed, so the render fails rather than running unguarded. Service workers
 are blocked in every context (``crawler.render.contexts``): no page session sees their requests. The caps on
@@ -49,16 +51,21 @@ from playwright.async_api import Error as PlaywrightError
 
 from crawler.addressguard import HostResolver, SiteHosts, http_target, url_refusal
 
-from .state import RenderState
+from .state import RenderState, listen
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, CDPSession, Page, WebSocketRoute
     from scrapy.http import Request
     from scrapy.statscollectors import StatsCollector
 
+    from .capture import BrowserCapture
+
 __all__ = ["BrowserGuard", "browser_refusal"]
 
 logger = logging.getLogger(__name__)
+
+# A request body longer than this is asked for separately (Network.getRequestPostData), not sent in its event.
+_MAX_POST_DATA = 64 * 1024
 
 
 def browser_refusal(url: str, addresses: Sequence[str], hosts: SiteHosts, *, page: bool) -> str | None:
@@ -100,6 +107,8 @@ class BrowserGuard:
         self._popups: set[asyncio.Task[None]] = set()
         # The render each guarded page serves now, by page.
         self._pages: dict[int, _Current] = {}
+        # Archives what the guarded pages fetch, from the same DevTools session (``crawler.render.capture``).
+        self.capture: BrowserCapture | None = None
 
     async def install(self, page: Page, request: Request, *, state: RenderState) -> None:
         """Guard ``page`` for the render of ``state``. A reused page (``crawler.render.pages``) is guarded
@@ -124,7 +133,8 @@ class BrowserGuard:
             raise
         self._pages[id(page)] = current
         page.once("close", self._forget_page)
-        page.on("requestfailed", lambda failed: self._failed(failed.url, current.state))
+        if self.capture is None:  # else the capture's Network events tell the settle (``PageTraffic``)
+            page.on("requestfailed", lambda failed: self._failed(failed.url, current.state))
 
     @staticmethod
     def _failed(url: str, state: RenderState | None) -> None:
@@ -180,9 +190,15 @@ class BrowserGuard:
             tasks.add(task)  # a reference until it is done
             task.add_done_callback(tasks.discard)
 
-        session.on("Fetch.requestPaused", paused)
+        listen(session, "Fetch.requestPaused", paused)
         stages = [{"urlPattern": "*", "requestStage": stage} for stage in ("Request", "Response")]
         await session.send("Fetch.enable", {"patterns": stages})
+        if self.capture is not None:
+            traffic = self.capture.watch(session, lambda: current.state, main_frame)
+            page.once("close", lambda _: traffic.forget())
+            # Chromium's own body buffers, as on Playwright's session: the caps are the capture's (a body
+            # that decodes larger than its cap is archived cut, so it must be there to be read).
+            await session.send("Network.enable", {"maxPostDataSize": _MAX_POST_DATA})
 
     async def _paused(
         self, session: CDPSession, event: dict[str, Any], main_frame: str, state: RenderState | None

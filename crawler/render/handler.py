@@ -20,19 +20,40 @@ a crawl that logs at INFO pays for none of it.
 No Playwright-level interception: scrapy-playwright routes every request of its pages through a Python
 handler (Playwright's own Fetch interception: each request paused in Chromium, sent to the driver and on to
 Python and back) only to override the navigation's method and body, which the guard's DevTools interception
-does itself (``crawler.render.guard``). Its ``request`` event listener (a stats counter) goes too: without a
-listener the driver sends no request events to Python.
+does itself (``crawler.render.guard``). Its ``request`` and ``response`` event listeners (stats counters) go
+too: without a listener the driver sends no request or response events (nor a ``Request`` and a ``Response``
+object each) to Python; the capture reads the page's traffic from DevTools (``crawler.render.capture``).
+
+A render talks to the driver only for what it needs (``_download_request_with_page``, scrapy-playwright's
+trimmed): the navigation, the settle (``crawler.render.settle``) and the DOM. Not the navigation's raw headers
+(the Scrapy response gets the headers the navigation reported; the WARC has the raw ones from the capture),
+its TLS details and server address (nothing reads them: the browser's responses are archived by the
+capture, not by the WARC middleware), nor Playwright's ``load`` state after the settle (the settle decides
+when the page is done; waiting for ``load`` too held a page whose last image never came). A navigation that
+turns into a download fails the render (the plain fetch archived the file already).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
+from functools import partial
 from typing import TYPE_CHECKING
 
 from playwright.async_api import Page
-from scrapy_playwright._utils import _attach_page_event_handlers, _maybe_execute_page_init_callback
+from scrapy.http.headers import Headers
+from scrapy.responsetypes import responsetypes
+from scrapy_playwright._utils import (
+    _attach_page_event_handlers,
+    _encode_body,
+    _get_page_content,
+    _maybe_await,
+    _maybe_execute_page_init_callback,
+    _set_redirect_meta,
+)
 from scrapy_playwright.handler import DEFAULT_CONTEXT_NAME, ScrapyPlaywrightDownloadHandler
+from scrapy_playwright.page import PageMethod
 
 from .pages import PagePool
 
@@ -120,7 +141,45 @@ class RenderDownloadHandler(ScrapyPlaywrightDownloadHandler):
 
     def _quiet(self, page: Page) -> Page:
         page.remove_listener("request", self._increment_request_stats)
+        page.remove_listener("response", self._increment_response_stats)
         return page
+
+    async def _download_request_with_page(self, request: Request, page: Page, spider: Spider) -> Response:
+        """scrapy-playwright's, with only the driver calls a render needs (see the module docstring)."""
+        if request.meta.get("playwright_include_page"):
+            request.meta["playwright_page"] = page
+        start = time.time()
+        goto_kwargs = dict(request.meta.get("playwright_page_goto_kwargs") or {})
+        goto_kwargs.pop("url", None)
+        navigation = await page.goto(url=request.url, **goto_kwargs)
+        headers = Headers()
+        if navigation is not None:
+            if navigation.request.redirected_from is not None:
+                await _set_redirect_meta(request=request, response=navigation)
+            headers = Headers(navigation.headers)
+            headers.pop("Content-Encoding", None)
+        for method in request.meta.get("playwright_page_methods") or ():
+            if not isinstance(method, PageMethod):
+                raise TypeError(f"expected a PageMethod in playwright_page_methods, got {method!r}")
+            call = partial(method.method, page) if callable(method.method) else getattr(page, method.method)
+            method.result = await _maybe_await(call(*method.args, **method.kwargs))
+        context_name = request.meta.get("playwright_context", DEFAULT_CONTEXT_NAME)
+        text = await _get_page_content(page, spider, context_name, request.url, request.method)
+        request.meta["download_latency"] = time.time() - start
+        if not request.meta.get("playwright_include_page"):
+            await page.close()
+            self.stats.inc_value("playwright/page_count/closed")
+        body, encoding = _encode_body(headers=headers, text=text)
+        respcls = responsetypes.from_args(headers=headers, url=page.url, body=body)
+        return respcls(  # type: ignore[call-arg]  # a text response for the DOM, as scrapy-playwright's
+            url=page.url,
+            status=navigation.status if navigation is not None else 200,
+            headers=headers,
+            body=body,
+            request=request,
+            flags=["playwright"],
+            encoding=encoding,
+        )
 
     def _closed(self, context: str) -> None:
         self._open[context] -= 1

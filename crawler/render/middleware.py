@@ -72,6 +72,7 @@ class JsGateMiddleware:
         self.capture = BrowserCapture(
             stats, self._sink, self.guard.count, config.max_response_size, config.max_page_size
         )
+        self.guard.capture = self.capture
         self.settle = PageSettler(detector, config.timeout, stats)
         self.watchdog = RenderWatchdog(config.watchdog_seconds, stats)
         # Pages go back for the next render only when the download handler takes them from there.
@@ -125,7 +126,6 @@ class JsGateMiddleware:
         # Before the page navigates: every request it makes goes through the guard.
         meta["playwright_page_init_callback"] = functools.partial(self.guard.install, state=state)
         state.handlers = {
-            "response": lambda response: self.capture.on_response(response, state),
             "pageerror": lambda error: state.page_errors.append(str(error)),
         }
         meta["playwright_page_event_handlers"] = dict(state.handlers)

@@ -15,7 +15,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 from archive.capture import Capture, CaptureRef
 from crawler.addressguard import SiteHosts
 
-__all__ = ["NetworkActivity", "RenderFailed", "RenderState", "WarcSink", "failure_reason"]
+__all__ = ["NetworkActivity", "RenderFailed", "RenderState", "WarcSink", "failure_reason", "listen"]
 
 
 class WarcSink(Protocol):
@@ -47,14 +47,14 @@ class RenderFailed(Exception):
 
 class NetworkActivity:
     """What a render's page asked the network for and has not got yet, from what the render sees anyway: the
-    guard's DevTools interception (a request about to be sent; its response headers) and Playwright's
-    ``response`` and ``requestfailed`` events. The settle's own network idle (``crawler.render.settle``):
+    guard's DevTools interception (a request about to be sent; its response headers) and the capture's
+    DevTools Network events (a response reached the page; a request failed). The settle's own network idle (``crawler.render.settle``):
     Playwright's ``networkidle`` is a lifecycle event of the driver that may never fire on a page that is
     done (a request it counts in flight for ever), and then the render waited all of RENDER_TIMEOUT.
 
     ``awaiting``: requests sent whose response headers have not come (by DevTools network id: a redirect
-    keeps its id). ``responding``: responses whose headers came but not yet as Playwright's ``response``
-    event (which starts their capture: ``RenderState.tasks`` covers them from there until the body is
+    keeps its id). ``responding``: responses whose headers came but not yet as the page's
+    ``Network.responseReceived`` (which starts their capture: ``RenderState.tasks`` covers them from there until the body is
     written). URLs without their fragment. ``last``: when the network last did anything; ``changed`` is set
     then, and when a capture is written."""
 
@@ -90,19 +90,22 @@ class NetworkActivity:
         self.touch()
 
     def response(self, url: str) -> None:
-        """Playwright's ``response`` event: the capture takes it from here."""
+        """The response's headers reached the page (``crawler.render.capture``): its capture takes it from
+        here."""
         self._settle(_unfragmented(url))
 
     def failed(self, url: str) -> None:
-        """Playwright's ``requestfailed`` event (cancelled by the page, a network error)."""
+        """The request failed before its response (cancelled by the page, a network error)."""
         self._settle(_unfragmented(url))
 
     def _settle(self, url: str) -> None:
-        if self.responding[url] > 0:
-            self.responding[url] -= 1
+        count = self.responding.get(url, 0)
+        if count > 1:
+            self.responding[url] = count - 1
+        elif count == 1:
+            del self.responding[url]
         else:
             self._drop_awaiting(url)  # never paused at its response (a cache hit, a failure before it)
-        self.responding += Counter()  # drop the zeros
         self.touch()
 
     def _drop_awaiting(self, url: str) -> None:
@@ -167,3 +170,12 @@ def failure_reason(exception: BaseException) -> str:
     if isinstance(exception, PlaywrightError):
         return "browser-error"
     return type(exception).__name__.lower()
+
+
+def listen(session: Any, event: str, handler: Callable[[dict[str, Any]], None]) -> None:
+    """``session.on(event, handler)`` for a DevTools session's events, with the event's parameters as they
+    arrive. Playwright's public ``on`` wraps every handler call: ``inspect.signature`` of the handler and a
+    deep copy of the parameters, per event, which cost more of the crawl's main thread than the capture
+    itself (py-spy, bench/render.py). Its implementation object (the same emitter, without the wrapper) is
+    used when there is one."""
+    getattr(session, "_impl_obj", session).on(event, handler)
