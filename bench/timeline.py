@@ -2,11 +2,12 @@
 
 Loaded by ``bench/pipeline.py --timeline`` (``EXTENSIONS``), it writes one JSON line per sample to
 ``BENCH_TIMELINE_FILE``: seconds since the spider opened, responses and articles stored so far, requests in
-the downloader (and how many of them are browser renders), the scheduler's size, the scraper's queue, its
-active responses and their bytes (Scrapy stops taking requests from the scheduler when these pass
-``SCRAPER_SLOT_MAX_ACTIVE_SIZE``), items in the pipelines, tasks waiting in the extraction pool, whether the
-engine is backing out (and why), and the reactor's lag (how late this sample's timer fired). ``summary``
-reads the file back into the few numbers ``bench/pipeline.py`` prints.
+the downloader (how many of them are browser renders, and how many of those wait for a browser page in the
+render queue), the scheduler's size, the scraper's queue, its active responses and their bytes (Scrapy stops
+taking requests from the scheduler when these pass ``SCRAPER_SLOT_MAX_ACTIVE_SIZE``), items in the pipelines,
+tasks waiting in the extraction pool, whether the engine is backing out (and why), and the reactor's lag (how
+late this sample's timer fired). ``summary`` reads the file back into the few numbers ``bench/pipeline.py``
+prints.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class TimelineExtension:
             active = list(downloader.active)
             row["down_active"] = len(active)
             row["down_render"] = sum(1 for r in active if r.meta.get("playwright"))
+            # Renders among them still waiting for a browser page (crawler.render.queue; 0 without it).
+            row["down_waiting"] = int(getattr(downloader, "renders_waiting", 0))
             row["down_backout"] = bool(downloader.needs_backout())
             row["sched"] = len(engine._slot.scheduler) if engine._slot else 0
             slot = engine.scraper.slot
@@ -99,7 +102,8 @@ def summary(path: Path) -> dict[str, float]:
     browser render (the rest of the crawl waits for them); ``renders_only_mid``: seconds of that before the
     last plain request; ``renders_tail``: seconds from the last plain request to the last sample; ``scraper_full``: the scraper holds more
     response bytes than ``SCRAPER_SLOT_MAX_ACTIVE_SIZE`` (the engine takes no request from the scheduler);
-    ``downloader_full``: every CONCURRENT_REQUESTS slot taken; ``tail``: seconds from the last stored
+    ``downloader_full``: every CONCURRENT_REQUESTS slot taken (renders waiting in the render queue take none);
+    ``down_waiting``: renders waiting for a browser page (mean); ``tail``: seconds from the last stored
     article to the last sample.
     """
     if not path.exists():
@@ -130,6 +134,7 @@ def summary(path: Path) -> dict[str, float]:
         "downloader_full": share(lambda r: r["down_backout"]),
         "down_active": mean("down_active"),
         "down_render": mean("down_render"),
+        "down_waiting": mean("down_waiting"),
         "sched": mean("sched"),
         "scr_active": mean("scr_active"),
         "pool_pending": mean("pool_pending"),
@@ -151,7 +156,8 @@ def summary_line(found: dict[str, float]) -> str:
         f"{100 * found['renders_only']:.0f} % of the time ({found['renders_only_mid']:.0f} s while plain pages "
         f"were still to come, {found['renders_tail']:.0f} s at the end, after the last plain page), scraper full {100 * found['scraper_full']:.0f} %, "
         f"downloader full {100 * found['downloader_full']:.0f} %; means: {found['down_active']:.0f} in the "
-        f"downloader ({found['down_render']:.1f} renders), scheduler {found['sched']:.0f}, scraper "
+        f"downloader ({found['down_render']:.1f} renders, {found.get('down_waiting', 0.0):.1f} of them waiting "
+        f"for a browser page), scheduler {found['sched']:.0f}, scraper "
         f"{found['scr_active']:.0f}, extraction pool queue {found['pool_pending']:.0f}, reactor lag "
         f"{1000 * found['lag']:.0f} ms; {found['tail']:.1f} s after the last stored article"
     )

@@ -172,6 +172,16 @@ class SettingsReader:
         return value
 
 
+def render_queue_size(r: SettingsReader) -> int:
+    """RENDER_QUEUE_SIZE: browser renders that may wait for a page without holding a CONCURRENT_REQUESTS slot
+    (``crawler.render.queue``)."""
+    return r.integer(
+        "RENDER_QUEUE_SIZE",
+        minimum=0,
+        hint=" (renders waiting for a browser page outside CONCURRENT_REQUESTS; 0: they count as requests)",
+    )
+
+
 def _whole(value: Any) -> int:
     if isinstance(value, float) and not value.is_integer():
         raise ValueError(value)
@@ -263,6 +273,7 @@ class ScrapyConfig:
             r.fail(
                 f"CONCURRENT_REQUESTS_PER_DOMAIN ({per_domain}) must not exceed CONCURRENT_REQUESTS ({total})"
             )
+        render_queue_size(r)
         r.number("DOWNLOAD_DELAY", minimum=0)
         r.choice("LOG_LEVEL", _LOG_LEVELS)
         r.text("FEED_EXPORT_ENCODING")

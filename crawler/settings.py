@@ -164,6 +164,9 @@ DRIFT_MIN_PAGES = 3  # runs with fewer pages for a site are not compared
 RENDER_CHROMIUM_PATH = os.environ.get("CRAWL_CHROMIUM_PATH", "")
 RENDER_MAX_CONTEXTS = 2
 RENDER_MAX_PAGES_PER_CONTEXT = 4
+# Renders waiting for a free browser page that do not hold a CONCURRENT_REQUESTS slot meanwhile (plain pages
+# keep flowing); beyond it waiting renders count again (crawler.render.queue). 0: they always count.
+RENDER_QUEUE_SIZE = 64
 # A render still running this long after its page first loaded is stopped (0: 3 x RENDER_TIMEOUT).
 RENDER_HARD_TIMEOUT = 0
 RENDER_TIMEOUT = 30.0

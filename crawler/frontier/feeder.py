@@ -193,7 +193,10 @@ class FrontierMiddleware:
         # Also the responses the spider and the item pipelines still work on: fed, not finished.
         scraper = getattr(getattr(engine, "scraper", None), "slot", None)
         busy = len(scraper.active) + scraper.itemproc_size if scraper is not None else 0
-        return len(slot.scheduler) + len(engine.downloader.active) + busy
+        # Renders waiting for a browser page outside CONCURRENT_REQUESTS (crawler.render.queue) hold no slot:
+        # the window keeps plain pages coming meanwhile.
+        waiting = int(getattr(engine.downloader, "renders_uncounted", 0))
+        return len(slot.scheduler) + len(engine.downloader.active) - waiting + busy
 
     def _budget_left(self, site: str) -> int:
         if not self.config.site_budget:

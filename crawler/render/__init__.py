@@ -2,16 +2,20 @@
 
 Reads: RENDER_CHROMIUM_PATH, RENDER_MAX_CONTEXTS, RENDER_MAX_PAGES_PER_CONTEXT, RENDER_TIMEOUT,
 RENDER_HARD_TIMEOUT, RENDER_MAX_RESPONSE_SIZE, RENDER_MAX_PAGE_SIZE (into ``RenderConfig``), USER_AGENT via the request headers, and DOWNLOAD_HANDLERS (to
-refuse to run without scrapy-playwright).
+refuse to run without scrapy-playwright); RENDER_QUEUE_SIZE (the render queue).
 
 One component per module:
 
 - ``config``: ``RenderConfig`` and ``playwright_settings(config)``, the scrapy-playwright settings for it;
 - ``chromium``: which Chromium to launch (``find_chromium``) and its flags (``BROWSER_ARGS``);
 - ``addon``: ``RenderAddon`` (``ADDONS = {"crawler.render.RenderAddon": 0}``) applies them plus the
-  middleware after every other settings source, so ``-s RENDER_TIMEOUT=...`` is honoured;
+  middleware and the render queue's downloader after every other settings source, so ``-s RENDER_TIMEOUT=...`` is honoured;
 - ``gate``: which plain responses of ``render: auto`` sites go back as browser requests (``JsGateDetector``);
 - ``middleware``: ``JsGateMiddleware``, the life of a render (downloader middleware, order 585);
+- ``driver``: Playwright reads its driver's messages in bursts on the crawl's busy event loop (not one
+  message per emptied loop: renders stalled behind the plain crawl);
+- ``queue``: ``RenderQueueDownloader`` (the addon's ``DOWNLOADER``): a render waits for a free page of its
+  context in a queue of its own, holding no CONCURRENT_REQUESTS slot meanwhile;
 - ``contexts``: the RENDER_MAX_CONTEXTS browser contexts, shared by sites and open for the crawl, so a
   challenge cookie serves the site's next pages;
 - ``pages`` and ``handler``: a render that ended well gives its page back (on ``about:blank``) and the
@@ -31,7 +35,8 @@ Meta read: ``render`` ("auto" | "always" | "never", default "auto"), ``site`` (c
 ``render_document_warc`` (the browser's capture of the final document), ``render_gated_warc`` (the plain
 gated response, when the WARC middleware recorded it). Stats: ``render/gate/<reason>``, ``render/pages``,
 ``render/seconds``, ``render/captures``, ``render/capture_failed``, ``render/failed/<reason>``,
-``render/pages_closed``, ``render/pages_reused``, ``render/contexts_closed``, ``render/watchdog``, ``render/blocked/<reason>``.
+``render/pages_closed``, ``render/pages_reused``, ``render/contexts_closed``, ``render/watchdog``, ``render/blocked/<reason>``,
+``render/queue/waited``, ``render/queue/peak``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """``RenderAddon`` (``ADDONS = {"crawler.render.RenderAddon": 0}``): applies ``playwright_settings`` plus the
-gate middleware after every other settings source, so ``-s RENDER_TIMEOUT=...`` is honoured."""
+gate middleware and the render queue's downloader after every other settings source, so ``-s RENDER_TIMEOUT=...``
+is honoured."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from typing import TYPE_CHECKING
 
 from .config import JS_GATE_MIDDLEWARE_ORDER, RenderConfig, playwright_settings
 from .middleware import JsGateMiddleware
+from .queue import RENDER_DOWNLOADER
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
 __all__ = ["RenderAddon"]
+
+SCRAPY_DOWNLOADER = "scrapy.core.downloader.Downloader"
 
 
 class RenderAddon:
@@ -34,3 +38,7 @@ class RenderAddon:
         settings.set_in_component_priority_dict(
             "DOWNLOADER_MIDDLEWARES", JsGateMiddleware, JS_GATE_MIDDLEWARE_ORDER
         )
+        # Renders wait for a browser page outside CONCURRENT_REQUESTS (crawler.render.queue), unless the
+        # crawl brings a downloader of its own.
+        if settings.get("DOWNLOADER") == SCRAPY_DOWNLOADER:
+            settings.set("DOWNLOADER", RENDER_DOWNLOADER, "addon")

@@ -1,7 +1,8 @@
 """The browser contexts renders run in: a fixed set shared by the sites, open for the whole crawl.
 
 A site's challenge cookie serves its next pages, so contexts are not closed between renders; they are closed
-when the spider closes (``render/contexts_closed``).
+when the spider closes (``render/contexts_closed``). One ``ContextPool`` per crawler (``ContextPool.of``): the
+gate middleware and the render queue (``crawler.render.queue``) name a site's context alike.
 """
 
 from __future__ import annotations
@@ -13,13 +14,18 @@ from urllib.parse import urlsplit
 from playwright.async_api import Error as PlaywrightError
 from scrapy.http import Request
 
+from crawler.config import SettingsReader
+
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
+    from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
 __all__ = ["ContextPool", "site_of"]
 
 logger = logging.getLogger(__name__)
+
+_ATTRIBUTE = "_render_context_pool"
 
 
 def site_of(request: Request) -> str:
@@ -37,6 +43,15 @@ class ContextPool:
         # The browser contexts renders ran in, by name (closed when the spider closes).
         self._open: dict[str, BrowserContext] = {}
         self._site_index: dict[str, int] = {}
+
+    @classmethod
+    def of(cls, crawler: Crawler) -> ContextPool:
+        """The crawler's pool (RENDER_MAX_CONTEXTS contexts), made on first use."""
+        pool = getattr(crawler, _ATTRIBUTE, None)
+        if pool is None:
+            pool = cls(max(1, SettingsReader(crawler.settings).integer("RENDER_MAX_CONTEXTS", minimum=1)))
+            setattr(crawler, _ATTRIBUTE, pool)
+        return pool
 
     def name_for(self, site: str) -> str:
         """Sites share a fixed set of RENDER_MAX_CONTEXTS browser contexts (cookies are scoped by domain):

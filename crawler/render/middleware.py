@@ -31,6 +31,7 @@ from extraction.gate import JsGateDetector
 from .capture import BrowserCapture
 from .config import PLAYWRIGHT_HANDLER, RENDER_HANDLER, RenderConfig
 from .contexts import ContextPool, site_of
+from .driver import read_driver_in_bursts
 from .gate import RenderGate, is_article
 from .guard import BrowserGuard
 from .pages import IDLE_SECONDS, PagePool
@@ -64,7 +65,8 @@ class JsGateMiddleware:
         self.stats = stats
         self.crawler = crawler
         self._inflight: Counter[str] = Counter()
-        self.contexts = ContextPool(config.max_contexts)
+        # Shared with the render queue (crawler.render.queue), which names a render's context first.
+        self.contexts = ContextPool.of(crawler) if crawler is not None else ContextPool(config.max_contexts)
         self.gate = RenderGate(detector, stats, self.contexts.name_for_request)
         self.guard = BrowserGuard(stats, config.max_response_size)
         self.capture = BrowserCapture(
@@ -88,6 +90,8 @@ class JsGateMiddleware:
                 "ADDONS = {'crawler.render.RenderAddon': 0}"
             )
         assert crawler.stats is not None
+        # Playwright shares the crawl's busy event loop: its driver's messages are read in bursts.
+        read_driver_in_bursts()
         mw = cls(RenderConfig.from_settings(crawler.settings), JsGateDetector(), crawler.stats, crawler)
         if chosen == {RENDER_HANDLER}:
             mw.pages = PagePool.of(crawler)
