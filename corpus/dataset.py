@@ -15,9 +15,7 @@ warc_offset, warc_length, warc_record_id, text_sha256, crawl_id, version, previo
 (the capture's WARC-Date).
 
 :class:`DatasetWriter` buffers rows and writes a part per partition every ``part_rows`` rows or
-``part_seconds`` seconds, and the biggest partitions at once when the queued rows reach ``part_bytes`` (their
-journal lines' size: the rows hold the articles' text, and a crawl's memory must not grow with what it stored
-in the last ``part_seconds``), through a sink with ``put_bytes(key, data, content_type)``: during a crawl the
+``part_seconds`` seconds, through a sink with ``put_bytes(key, data, content_type)``: during a crawl the
 storage extension (spool, SHA-256 verification, no silent overwrite), in ``scrapy dataset build`` a store.
 Every row is first appended to a local journal, and every part handed over is logged there with the keys
 it holds: a crawl killed and resumed with the same crawl id writes the rows it had not handed over (with
@@ -36,7 +34,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -56,7 +54,6 @@ PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 UNKNOWN_MONTH = "unknown"
 DEFAULT_PART_ROWS = 1000
 DEFAULT_PART_SECONDS = 300.0
-DEFAULT_PART_BYTES = 16 * 2**20
 _MONTH = re.compile(r"^(\d{4})-(\d{2})")
 _DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
 
@@ -273,18 +270,14 @@ class DatasetWriter:
         crawl_id: str = "",
         part_rows: int = DEFAULT_PART_ROWS,
         part_seconds: float = DEFAULT_PART_SECONDS,
-        part_bytes: int = DEFAULT_PART_BYTES,
     ) -> None:
         if part_rows < 1:
             raise ValueError(f"part_rows must be >= 1, got {part_rows!r}")
-        if part_bytes < 1:
-            raise ValueError(f"part_bytes must be >= 1, got {part_bytes!r}")
         self.sink = sink
         self.part_name = part_name
         self.crawl_id = crawl_id
         self.part_rows = part_rows
         self.part_seconds = part_seconds
-        self.part_bytes = part_bytes
         self.work_dir = Path(work_dir)
         self.work_dir.mkdir(parents=True, exist_ok=True)
         self._rows_path = self.work_dir / "rows.jsonl"
@@ -292,7 +285,6 @@ class DatasetWriter:
         self._lock = threading.RLock()
         self._flushing = threading.Lock()  # one flush at a time; the queue stays open meanwhile
         self._pending: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (site, month) -> rows
-        self._sizes: dict[tuple[str, str], int] = {}  # (site, month) -> its rows' journal bytes
         self._merges: list[dict[str, Any]] = []
         self._seen: set[str] = set()
         self._oldest: float | None = None
@@ -338,19 +330,15 @@ class DatasetWriter:
                     if row.get("published_date"):
                         row["published_date"] = date.fromisoformat(row["published_date"])
                     self._seen.add(key)
-                    self._queue(row, len(line))
+                    self._queue(row)
         return sum(len(rows) for rows in self._pending.values()) + len(self._merges)
 
-    def _queue(self, row: dict[str, Any], size: int) -> None:
-        partition = (row["site"], row["month"])
-        self._pending.setdefault(partition, []).append(row)
-        self._sizes[partition] = self._sizes.get(partition, 0) + size
+    def _queue(self, row: dict[str, Any]) -> None:
+        self._pending.setdefault((row["site"], row["month"]), []).append(row)
 
-    def _journal(self, obj: Mapping[str, Any]) -> int:
-        line = json.dumps(obj, ensure_ascii=False, default=str) + "\n"
-        self._rows_fh.write(line)
+    def _journal(self, obj: Mapping[str, Any]) -> None:
+        self._rows_fh.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
         self._rows_fh.flush()
-        return len(line)
 
     # -- writing --
 
@@ -369,7 +357,8 @@ class DatasetWriter:
             if key in self._seen:
                 return False
             self._seen.add(key)
-            self._queue(dict(row), self._journal(row))
+            self._journal(row)
+            self._queue(dict(row))
             if self._oldest is None:
                 self._oldest = time.monotonic()
             return True
@@ -390,42 +379,26 @@ class DatasetWriter:
                 self._oldest = time.monotonic()
 
     def due(self) -> bool:
-        """True when a partition holds ``part_rows`` rows, the queued rows reach ``part_bytes``, or the oldest
-        queued row waited ``part_seconds``."""
+        """True when a partition holds ``part_rows`` rows, or the oldest queued row waited ``part_seconds``."""
         with self._lock:
             if any(len(rows) >= self.part_rows for rows in self._pending.values()):
-                return True
-            if sum(self._sizes.values()) >= self.part_bytes:
                 return True
             return self._oldest is not None and time.monotonic() - self._oldest >= self.part_seconds
 
     def flush_due(self) -> list[WrittenPart]:
-        """The full partitions as parts; when the queued rows reach ``part_bytes``, also the biggest
-        partitions until half of that is left; everything when the oldest row waited ``part_seconds``.
+        """The full partitions as parts; everything when the oldest row waited ``part_seconds``.
 
         Big partitions get big parts and small ones wait (a crawl over years of archives touches many
         months, and a part per month per flush would make thousands of tiny files).
         """
         with self._lock:
-            if self._oldest is not None and time.monotonic() - self._oldest >= self.part_seconds:
-                chosen = None
-            else:
-                chosen = {p for p, rows in self._pending.items() if len(rows) >= self.part_rows}
-                left = sum(size for p, size in self._sizes.items() if p not in chosen)
-                for partition, size in sorted(self._sizes.items(), key=lambda item: -item[1]):
-                    if left < self.part_bytes:
-                        break
-                    if partition not in chosen:
-                        chosen.add(partition)
-                        left -= size
-                        if left <= self.part_bytes // 2:
-                            break
-        return self.flush(partitions=chosen)
+            stale = self._oldest is not None and time.monotonic() - self._oldest >= self.part_seconds
+        return self.flush(only_full=not stale)
 
-    def flush(self, *, partitions: Collection[tuple[str, str]] | None = None) -> list[WrittenPart]:
+    def flush(self, *, only_full: bool = False) -> list[WrittenPart]:
         """Write queued rows as parts (one per partition) and queued merges; return what was written.
 
-        ``partitions``: just these (site, month) partitions, and no merges. The rows are taken out of
+        ``only_full``: just the partitions holding ``part_rows`` rows or more. The rows are taken out of
         the queue first and encoded without holding it, so :meth:`add` goes on meanwhile (a crawl's
         parts are written in a thread of their own); what fails to be handed over goes back to the queue.
         """
@@ -434,11 +407,10 @@ class DatasetWriter:
                 groups = {
                     partition: self._pending.pop(partition)
                     for partition, rows in sorted(self._pending.items())
-                    if rows and (partitions is None or partition in partitions)
+                    if rows and (not only_full or len(rows) >= self.part_rows)
                 }
-                sizes = {partition: self._sizes.pop(partition, 0) for partition in groups}
                 merges: list[dict[str, Any]] = []
-                if partitions is None:
+                if not only_full:
                     merges, self._merges = self._merges, []
                     self._oldest = None
             written: list[WrittenPart] = []
@@ -463,7 +435,6 @@ class DatasetWriter:
                     for partition, rows in groups.items():
                         if partition not in done:
                             self._pending[partition] = rows + self._pending.get(partition, [])
-                            self._sizes[partition] = sizes[partition] + self._sizes.get(partition, 0)
                     self._merges = merges + self._merges
                     if self._oldest is None and (self._pending or self._merges):
                         self._oldest = time.monotonic()

@@ -17,8 +17,8 @@ Work files live in the spool (``<ARCHIVE_SPOOL_DIR>/corpus/<crawl part>/``), so 
 with the same CRAWL_ID writes each row once (``corpus.dataset``); the near-duplicate index's SQLite state
 is ``<ARCHIVE_SPOOL_DIR>/corpus/neardup-<store hash>.sqlite``, kept from crawl to crawl.
 
-Reads CORPUS_ENABLED (on), DATASET_PART_ROWS (1000), DATASET_PART_SECONDS (300), DATASET_PART_BYTES
-(16 MiB), NEARDUP_JACCARD (0.5), NEARDUP_CONTAINMENT (0.7), RELEVANCE_TOPIC and CRAWL_REDIS_URL; the crawl id, worker and spool come from the
+Reads CORPUS_ENABLED (on), DATASET_PART_ROWS (1000), DATASET_PART_SECONDS (300), NEARDUP_JACCARD (0.5),
+NEARDUP_CONTAINMENT (0.7), RELEVANCE_TOPIC and CRAWL_REDIS_URL; the crawl id, worker and spool come from the
 ``ArchiveSession``, which writes everything through its storage and runs the corpus's closing step.
 Stats: ``corpus/annotated``, ``corpus/copies`` (a row that joined an earlier cluster), ``corpus/merges``,
 ``corpus/index_unavailable`` (the store was down at start), ``dataset/rows``, ``dataset/duplicate_rows``, ``dataset/bad_rows`` (logged), ``dataset/parts``,
@@ -73,7 +73,6 @@ class CorpusConfig:
     enabled: bool
     part_rows: int
     part_seconds: float
-    part_bytes: int
     neardup: NearDupConfig
     topic: Path
     tagger: EntityTagger | None
@@ -87,11 +86,6 @@ class CorpusConfig:
             "DATASET_PART_ROWS", minimum=1, hint=" (rows a partition collects before it becomes a part)"
         )
         part_seconds = r.number("DATASET_PART_SECONDS", positive=True, hint=" (seconds)")
-        part_bytes = r.integer(
-            "DATASET_PART_BYTES",
-            minimum=1,
-            hint=" (bytes of queued rows at which the biggest partitions become parts)",
-        )
         thresholds = {}
         for name in ("NEARDUP_JACCARD", "NEARDUP_CONTAINMENT"):
             value = r.number(name, positive=True)
@@ -110,7 +104,6 @@ class CorpusConfig:
             enabled=enabled,
             part_rows=part_rows,
             part_seconds=part_seconds,
-            part_bytes=part_bytes,
             neardup=NearDupConfig(
                 jaccard=thresholds["NEARDUP_JACCARD"], containment=thresholds["NEARDUP_CONTAINMENT"]
             ),
@@ -197,7 +190,6 @@ class CorpusExtension:
             crawl_id=session.config.crawl_id,
             part_rows=config.part_rows,
             part_seconds=config.part_seconds,
-            part_bytes=config.part_bytes,
         )
         ext = cls(annotator, writer, crawler.stats)
         crawler.corpus = ext  # type: ignore[attr-defined]

@@ -139,7 +139,6 @@ INCREMENTAL_REFETCH = False
 CORPUS_ENABLED = True
 DATASET_PART_ROWS = 1000  # a dataset part per partition every this many rows ...
 DATASET_PART_SECONDS = 300.0  # ... or this many seconds, whichever comes first
-DATASET_PART_BYTES = 16 * 2**20  # queued rows' bytes at which the biggest partitions become parts (memory)
 NEARDUP_JACCARD = 0.5  # an edited copy: estimated Jaccard of word shingles at least this
 NEARDUP_CONTAINMENT = 0.7  # a shortened copy: share of its shingles found in the other at least this
 

@@ -104,35 +104,6 @@ def test_full_partitions_go_first_small_ones_wait(tmp_path: Path) -> None:
     assert "site=feeds" in rest.key
 
 
-def test_queued_rows_over_the_byte_budget_make_parts_of_the_biggest_partitions(tmp_path: Path) -> None:
-    # The rows hold the articles' text: what a crawl queues in DATASET_PART_SECONDS must not grow its memory
-    # without bound, so at DATASET_PART_BYTES the biggest partitions become parts; small ones keep waiting.
-    rows = [_row(n) for n in range(1, 5)] + [_row(5, site="feeds")]
-    sizes = [len(json.dumps(row, ensure_ascii=False, default=str)) + 1 for row in rows]
-    store = open_store(str(tmp_path / "archive"))
-    writer = DatasetWriter(
-        store, tmp_path / "work", "c1", part_rows=1000, part_seconds=3600, part_bytes=sum(sizes)
-    )
-    for row in rows[:-1]:
-        writer.add(row)
-    assert not writer.due()
-    writer.add(rows[-1])
-    assert writer.due()
-    (part,) = writer.flush_due()
-    assert part.rows == 4 and "site=wahaa" in part.key
-    assert not writer.due()
-    (rest,) = writer.close()
-    assert rest.rows == 1 and "site=feeds" in rest.key
-    assert sorted(r["record_key"] for r in _all_rows(tmp_path / "archive")) == sorted(
-        r["record_key"] for r in rows
-    )
-
-
-def test_a_bad_part_byte_budget_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="part_bytes"):
-        DatasetWriter(open_store(str(tmp_path / "archive")), tmp_path / "work", "c1", part_bytes=0)
-
-
 def test_parts_are_never_rewritten(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "archive"))
     row = _row(1)

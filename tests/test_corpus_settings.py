@@ -26,7 +26,6 @@ def _settings(**values: Any) -> Settings:
     [
         ({"DATASET_PART_ROWS": "0"}, "DATASET_PART_ROWS must be at least 1"),
         ({"DATASET_PART_SECONDS": "soon"}, "DATASET_PART_SECONDS must be a number"),
-        ({"DATASET_PART_BYTES": "0"}, "DATASET_PART_BYTES must be at least 1"),
         ({"NEARDUP_CONTAINMENT": "70"}, "NEARDUP_CONTAINMENT must be between 0 and 1, got 70.0"),
         ({"NEARDUP_JACCARD": "0"}, "NEARDUP_JACCARD must be a positive number"),
         ({"CORPUS_ENABLED": "maybe"}, "CORPUS_ENABLED must be True or False"),
