@@ -46,7 +46,7 @@ from playwright.async_api import Error as PlaywrightError
 from archive.capture import Capture, CaptureRef
 from crawler.addressguard import url_refusal
 
-from .headers import decoded_body_headers
+from .headers import declared_length, decoded_body_headers
 from .state import RenderState, WarcSink, listen
 
 if TYPE_CHECKING:
@@ -65,16 +65,6 @@ Headers = list[tuple[str, str]]
 _EXTRA_INFO_SECONDS = 1.0
 # Requests Chromium makes for the page that Playwright never reported either (a CORS preflight).
 _SKIPPED_TYPES = frozenset({"Preflight"})
-
-
-def _content_length(headers: Headers) -> int | None:
-    for name, value in headers:
-        if name.lower() == "content-length":
-            try:
-                return int(value.strip())
-            except ValueError:
-                return None
-    return None
 
 
 def _header_list(headers: dict[str, str] | None) -> Headers:
@@ -363,7 +353,7 @@ class BrowserCapture:
         room = self.max_page_size - state.page_bytes
         limit = min(self.max_response_size, room)
         why = "response-too-large" if self.max_response_size <= room else "page-too-large"
-        declared = _content_length(headers)
+        declared = declared_length(headers)
         if (declared if declared is not None else size or 0) > limit:
             return b"", why
         if taken is not None:

@@ -53,6 +53,7 @@ from playwright.async_api import Error as PlaywrightError
 
 from crawler.addressguard import HostResolver, SiteHosts, http_target, url_refusal
 
+from .headers import declared_length
 from .state import RenderState, listen
 
 if TYPE_CHECKING:
@@ -255,8 +256,7 @@ class BrowserGuard:
         """A response whose declared length is over RENDER_MAX_RESPONSE_SIZE is answered empty right at its
         headers, so Chromium never downloads the body; the capture archives it cut (``state.cut``)."""
         headers = [(h["name"], h["value"]) for h in event.get("responseHeaders") or ()]
-        declared = next((v for n, v in headers if n.lower() == "content-length"), "").strip()
-        length = int(declared) if declared.isdigit() else None
+        length = declared_length(headers)
         try:
             if length is None or length <= self.max_response_size:
                 if length is not None and self.capture is not None:

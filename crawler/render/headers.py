@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["decoded_body_headers"]
+__all__ = ["declared_length", "decoded_body_headers"]
 
 # Headers that describe the bytes on the wire; Playwright hands back the decoded body.
 _WIRE_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
 _ORIG_PREFIX = "X-Archive-Orig-"
+
+
+def declared_length(headers: list[tuple[str, str]]) -> int | None:
+    """The body length a response's Content-Length declares; None without one, or when it is not a number."""
+    value = next((v for n, v in headers if n.lower() == "content-length"), "").strip()
+    return int(value) if value.isdigit() else None
 
 
 def decoded_body_headers(headers: list[tuple[str, str]], body_length: int) -> list[tuple[str, str]]:
