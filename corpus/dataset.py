@@ -14,13 +14,16 @@ cluster, fixed when the row is written; resolve it through ``dataset-clusters``)
 warc_offset, warc_length, warc_record_id, text_sha256, crawl_id, version, previous_version, fetched_at
 (the capture's WARC-Date).
 
-:class:`DatasetWriter` buffers rows and writes a part per partition every ``part_rows`` rows or
+:class:`DatasetWriter` queues rows and writes a part per partition every ``part_rows`` rows or
 ``part_seconds`` seconds, through a sink with ``put_bytes(key, data, content_type)``: during a crawl the
 storage extension (spool, SHA-256 verification, no silent overwrite), in ``scrapy dataset build`` a store.
 Every row is first appended to a local journal, and every part handed over is logged there with the keys
 it holds: a crawl killed and resumed with the same crawl id writes the rows it had not handed over (with
 the same part name and bytes, so a part that did reach the store is not written twice) and skips the
-articles it already wrote, so each article version has one row. This module reads no settings.
+articles it already wrote, so each article version has one row. The queue itself holds only where each
+row's line is in the journal (two integers a row): a row holds the article's text, and a crawl storing
+articles faster than its partitions fill would otherwise keep ``part_seconds`` of them in memory; a part's
+rows are read back from the journal when it is encoded. This module reads no settings.
 """
 
 from __future__ import annotations
@@ -284,14 +287,15 @@ class DatasetWriter:
         self._parts_path = self.work_dir / "parts.jsonl"
         self._lock = threading.RLock()
         self._flushing = threading.Lock()  # one flush at a time; the queue stays open meanwhile
-        self._pending: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (site, month) -> rows
+        # (site, month) -> where each queued row's line is in the journal: (offset, length) in bytes
+        self._pending: dict[tuple[str, str], list[tuple[int, int]]] = {}
         self._merges: list[dict[str, Any]] = []
         self._seen: set[str] = set()
         self._oldest: float | None = None
         self.rows_written = 0
         self.parts_written: list[WrittenPart] = []
         resumed = self._recover()
-        self._rows_fh = open(self._rows_path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+        self._rows_fh = open(self._rows_path, "ab")  # noqa: SIM115 (closed in close())
         if resumed:
             # Hand over what a killed run journaled but had not written, before any new row joins it: the
             # same rows make the same part under the same name, so a part that did reach the store is
@@ -313,32 +317,52 @@ class DatasetWriter:
         self._seen = set(written)
         done_merges = {e for e in written if e.startswith("merge:")}
         if self._rows_path.exists():
-            for line in self._rows_path.read_text(encoding="utf-8").splitlines():
-                try:
-                    row = json.loads(line)
-                except ValueError:
-                    logger.warning("dataset journal %s: a torn line skipped", self._rows_path)
-                    continue
-                if row.get("_merge"):
-                    tag = f"merge:{row['cluster']}"
-                    if tag not in done_merges:
-                        self._merges.append(row)
-                        done_merges.add(tag)
-                    continue
-                key = row.get("record_key")
-                if key and key not in self._seen:
-                    if row.get("published_date"):
-                        row["published_date"] = date.fromisoformat(row["published_date"])
-                    self._seen.add(key)
-                    self._queue(row)
+            offset = 0
+            with open(self._rows_path, "rb") as fh:
+                for raw in fh:
+                    try:
+                        row = json.loads(raw)
+                    except ValueError:
+                        logger.warning("dataset journal %s: a torn line skipped", self._rows_path)
+                        row = None
+                    place = (offset, len(raw))
+                    offset += len(raw)
+                    if not isinstance(row, dict):
+                        continue
+                    if row.get("_merge"):
+                        tag = f"merge:{row['cluster']}"
+                        if tag not in done_merges:
+                            self._merges.append(row)
+                            done_merges.add(tag)
+                        continue
+                    key = row.get("record_key")
+                    if key and key not in self._seen:
+                        self._seen.add(key)
+                        self._queue(row, place)
         return sum(len(rows) for rows in self._pending.values()) + len(self._merges)
 
-    def _queue(self, row: dict[str, Any]) -> None:
-        self._pending.setdefault((row["site"], row["month"]), []).append(row)
+    def _queue(self, row: Mapping[str, Any], place: tuple[int, int]) -> None:
+        self._pending.setdefault((row["site"], row["month"]), []).append(place)
 
-    def _journal(self, obj: Mapping[str, Any]) -> None:
-        self._rows_fh.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    def _journal(self, obj: Mapping[str, Any]) -> tuple[int, int]:
+        """Append ``obj`` to the journal; where its line is (offset, length)."""
+        line = (json.dumps(obj, ensure_ascii=False, default=str) + "\n").encode("utf-8")
+        offset = self._rows_fh.tell()
+        self._rows_fh.write(line)
         self._rows_fh.flush()
+        return offset, len(line)
+
+    def _journaled_rows(self, places: list[tuple[int, int]]) -> list[dict[str, Any]]:
+        """The queued rows at ``places`` in the journal, as :meth:`add` had them."""
+        rows = []
+        with open(self._rows_path, "rb") as fh:
+            for offset, length in places:
+                fh.seek(offset)
+                row = json.loads(fh.read(length))
+                if row.get("published_date"):
+                    row["published_date"] = date.fromisoformat(row["published_date"])
+                rows.append(row)
+        return rows
 
     # -- writing --
 
@@ -357,8 +381,7 @@ class DatasetWriter:
             if key in self._seen:
                 return False
             self._seen.add(key)
-            self._journal(row)
-            self._queue(dict(row))
+            self._queue(row, self._journal(row))
             if self._oldest is None:
                 self._oldest = time.monotonic()
             return True
@@ -416,7 +439,8 @@ class DatasetWriter:
             written: list[WrittenPart] = []
             done: set[tuple[str, str]] = set()
             try:
-                for (site, month), rows in groups.items():
+                for (site, month), places in groups.items():
+                    rows = self._journaled_rows(places)
                     keys = [r["record_key"] for r in rows]
                     key = part_key(site, month, f"{self.part_name}-{_content_name(keys)}")
                     self._hand_over(key, encode_part(rows), keys)
@@ -432,9 +456,9 @@ class DatasetWriter:
                     merges = []
             except BaseException:
                 with self._lock:
-                    for partition, rows in groups.items():
+                    for partition, places in groups.items():
                         if partition not in done:
-                            self._pending[partition] = rows + self._pending.get(partition, [])
+                            self._pending[partition] = places + self._pending.get(partition, [])
                     self._merges = merges + self._merges
                     if self._oldest is None and (self._pending or self._merges):
                         self._oldest = time.monotonic()
@@ -443,7 +467,7 @@ class DatasetWriter:
                 if not self._pending and not self._merges:
                     # Everything journaled is in parts: the journal starts again (parts.jsonl keeps the keys).
                     self._rows_fh.close()
-                    self._rows_fh = open(self._rows_path, "w", encoding="utf-8")  # noqa: SIM115
+                    self._rows_fh = open(self._rows_path, "wb")  # noqa: SIM115
                 self.rows_written += sum(len(g) for g in groups.values())
                 self.parts_written += written
             return written

@@ -4,8 +4,11 @@ readers follow."""
 
 from __future__ import annotations
 
+import gc
 import json
 import re
+import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +105,42 @@ def test_full_partitions_go_first_small_ones_wait(tmp_path: Path) -> None:
     assert not writer.due()
     (rest,) = writer.close()
     assert "site=feeds" in rest.key
+
+
+def _reachable_strings(root: object) -> Iterator[str]:
+    """Every str reachable from ``root`` through containers and objects (not through modules or types)."""
+    seen: set[int] = set()
+    todo = [root]
+    while todo:
+        obj = todo.pop()
+        if id(obj) in seen or isinstance(obj, type | types.ModuleType):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, str):
+            yield obj
+            continue
+        todo.extend(gc.get_referents(obj))
+
+
+def test_queued_rows_wait_in_the_journal_not_in_memory(tmp_path: Path) -> None:
+    # A row holds the article's text: rows waiting for their partition to fill (up to part_seconds of a
+    # crawl's articles) would make the crawl's memory grow with what it stored; they wait on disk.
+    store = open_store(str(tmp_path / "archive"))
+    writer = DatasetWriter(store, tmp_path / "work", "c1", part_rows=1000, part_seconds=3600)
+    rows = [_row(n, published=f"2020-{1 + n % 3:02d}-03T10:00:00+02:00") for n in range(30)]
+    for row in rows:
+        row["text"] = f"نص طويل للخبر {row['id']} " * 50
+        assert writer.add(row)
+    assert not writer.due()
+    held = [s for s in _reachable_strings(writer) if "نص طويل" in s]
+    assert held == [], "the writer holds queued rows' text in memory"
+    parts = writer.close()
+    assert sorted(p.rows for p in parts) == [10, 10, 10]
+    # Read back from the journal, the rows are what was added (dates, lists, floats included).
+    written = {r["record_key"]: r for r in _all_rows(tmp_path / "archive")}
+    for row in rows:
+        got = written[row["record_key"]]
+        assert {k: v for k, v in row.items() if k not in ("site", "month")} == got
 
 
 def test_parts_are_never_rewritten(tmp_path: Path) -> None:
