@@ -47,7 +47,7 @@ from crawler import identity
 from crawler.config import ConfigError, SettingsReader
 from crawler.secrets import SecretMasker
 from reporting.health import DriftThresholds, HealthLog, HealthStore, SiteHealth
-from reporting.model import CrawlReport, StoredFile, build_report, jsonable_stats, report_key
+from reporting.model import CrawlReport, ManifestSummary, StoredFile, build_report, jsonable_stats, report_key
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -131,7 +131,8 @@ class CrawlReportExtension:
         self.stats = stats
         self.storage = storage  # crawler.archive_storage (put_json, put_bytes), or None
         self.store = store  # an archive.store.Store for the health history, or None
-        self.lines: list[dict[str, Any]] = []
+        # What the report uses of each stored article's manifest line, added as they are stored.
+        self.lines = ManifestSummary()
         self.sites: list[str] = []
         self.report: CrawlReport | None = None
         self.written: dict[str, str] = {}  # name -> where (store key or local path)
@@ -176,7 +177,7 @@ class CrawlReportExtension:
     def item_scraped(self, item: Any, spider: Spider) -> None:
         line = manifest_line(item)
         if line is not None:
-            self.lines.append(line)
+            self.lines.add(line)
 
     def load_history(self, sites: Sequence[str]) -> dict[str, list[SiteHealth]]:
         """Previous runs per site from the store (blocking); a site whose history cannot be read has none."""

@@ -2,8 +2,10 @@
 
 ``build_report(crawl_id, stats, manifest, ...)`` takes the crawl's final stats (a mapping of slash-namespaced
 keys, datetimes as ``datetime`` or ISO strings), the manifest lines (one mapping per stored article, see
-``docs/design.md``) and the previous runs' extraction health per site (``reporting.health``), and returns a
-``CrawlReport`` with ``to_markdown()``, ``to_html()`` and ``to_dict()``.
+``docs/design.md``), or a ``ManifestSummary`` of them (what the report needs of each line, added as the crawl
+stores articles: a crawl's report does not hold a line per article in memory), and the previous runs'
+extraction health per site (``reporting.health``), and returns a ``CrawlReport`` with ``to_markdown()``,
+``to_html()`` and ``to_dict()``.
 
 Per-site figures come from stats keys with a ``/<site>`` suffix (``SITE_STATS``). Where a crawl has no such
 key the figure falls back, in order, to: 0 when the key family exists for other sites or the global counter
@@ -19,6 +21,7 @@ titles sit in ``dir="auto"`` cells. No Scrapy here; ``crawler.report`` is the gl
 from __future__ import annotations
 
 import json
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -49,7 +52,15 @@ from reporting.stats_keys import (
     SITE_STATS,
 )
 
-__all__ = ["CrawlReport", "SiteReport", "build_report", "jsonable_stats", "load_manifest", "report_key"]
+__all__ = [
+    "CrawlReport",
+    "ManifestSummary",
+    "SiteReport",
+    "build_report",
+    "jsonable_stats",
+    "load_manifest",
+    "report_key",
+]
 
 DEFAULT_PYWB_VENV = ".pywb-venv"
 MAX_TITLES_PER_SITE = 25
@@ -329,10 +340,68 @@ class CrawlReport:
         return render_html(self)
 
 
+@dataclass
+class SiteLines:
+    """What the report uses of one site's manifest lines, added one line at a time."""
+
+    stored: int = 0
+    relevant: int = 0
+    rendered: int = 0
+    missing_date: int = 0
+    bytes: int = 0
+    text_lengths: array[int] = field(default_factory=lambda: array("q"))
+    first_fetch: str | None = None
+    last_fetch: str | None = None
+    titles: list[dict[str, Any]] = field(default_factory=list)  # the first MAX_TITLES_PER_SITE
+
+    def add(self, line: Mapping[str, Any]) -> None:
+        self.stored += 1
+        self.relevant += _relevant(line)
+        self.rendered += bool(line.get("rendered"))
+        self.missing_date += not line.get("published")
+        self.bytes += int(number((line.get("warc") or {}).get("length")) or 0)
+        self.text_lengths.append(_text_chars(line))
+        if line.get("fetched_at"):
+            fetched = str(line["fetched_at"])
+            self.first_fetch = min(fetched, self.first_fetch or fetched)
+            self.last_fetch = max(fetched, self.last_fetch or fetched)
+        if len(self.titles) < MAX_TITLES_PER_SITE:
+            self.titles.append(
+                {
+                    "title": str(line.get("title") or ""),
+                    "url": str(line.get("url") or ""),
+                    "published": line.get("published"),
+                    "text_chars": _text_chars(line),
+                }
+            )
+
+
+class ManifestSummary:
+    """The manifest lines as the report uses them, per site; ``add`` one line at a time (a crawl adds each
+    stored article's), or ``of`` a whole manifest. Holds a few figures and one integer a line."""
+
+    def __init__(self) -> None:
+        self.sites: dict[str, SiteLines] = {}
+        self.lines = 0
+
+    @classmethod
+    def of(cls, manifest: Iterable[Any]) -> ManifestSummary:
+        summary = cls()
+        for line in manifest:
+            summary.add(line)
+        return summary
+
+    def add(self, line: Any) -> None:
+        """One manifest line (anything but a mapping is skipped)."""
+        if isinstance(line, Mapping):
+            self.sites.setdefault(str(line.get("site") or "?"), SiteLines()).add(line)
+            self.lines += 1
+
+
 def build_report(
     crawl_id: str,
     stats: Mapping[str, Any],
-    manifest: Iterable[Mapping[str, Any]],
+    manifest: Iterable[Mapping[str, Any]] | ManifestSummary,
     *,
     sites: Sequence[str] = (),
     history: Mapping[str, Sequence[SiteHealth]] | None = None,
@@ -344,13 +413,11 @@ def build_report(
     """Build the report; ``sites`` are the crawl's configured sites (so a site with nothing still shows);
     ``files``: what the crawl stored, listed with their SHA-256 (sorted by key)."""
     flat = jsonable_stats(stats)
-    lines = [line for line in manifest if isinstance(line, Mapping)]
-    by_site: dict[str, list[Mapping[str, Any]]] = {}
-    for line in lines:
-        by_site.setdefault(str(line.get("site") or "?"), []).append(line)
+    summary = manifest if isinstance(manifest, ManifestSummary) else ManifestSummary.of(manifest)
+    by_site = summary.sites
     names = sorted(set(sites) | set(by_site) | sites_in_stats(flat))
     single = len(names) == 1
-    reports = [_site_report(name, flat, by_site.get(name, []), single) for name in names]
+    reports = [_site_report(name, flat, by_site.get(name) or SiteLines(), single) for name in names]
     at = str(flat.get("finish_time") or datetime.now(UTC).isoformat(timespec="seconds"))
     healths: list[SiteHealth] = []
     warnings: list[DriftWarning] = []
@@ -361,7 +428,7 @@ def build_report(
         warnings.extend(site_report.drift)
     totals = {figure: global_value(flat, figure) for figure in GLOBAL_STATS}
     if not totals["stored"]:
-        totals["stored"] = len(lines)
+        totals["stored"] = summary.lines
     return CrawlReport(
         crawl_id=crawl_id,
         stats=flat,
@@ -375,16 +442,14 @@ def build_report(
     )
 
 
-def _site_report(
-    site: str, stats: Mapping[str, Any], lines: list[Mapping[str, Any]], single: bool
-) -> SiteReport:
+def _site_report(site: str, stats: Mapping[str, Any], lines: SiteLines, single: bool) -> SiteReport:
     report = SiteReport(site)
     manifest_figures: dict[str, int] = {
-        "stored": len(lines),
-        "relevant": sum(1 for line in lines if _relevant(line)),
-        "rendered": sum(1 for line in lines if line.get("rendered")),
-        "missing_date": sum(1 for line in lines if not line.get("published")),
-        "bytes": sum(int(number((line.get("warc") or {}).get("length")) or 0) for line in lines),
+        "stored": lines.stored,
+        "relevant": lines.relevant,
+        "rendered": lines.rendered,
+        "missing_date": lines.missing_date,
+        "bytes": lines.bytes,
     }
     values: dict[str, int | None] = {}
     for figure, template in SITE_STATS.items():
@@ -397,7 +462,7 @@ def _site_report(
             values[figure], report.sources[figure] = int(value or 0), "stats"
         elif single and total:
             values[figure], report.sources[figure] = total, "global"
-        elif figure in manifest_figures and lines:
+        elif figure in manifest_figures and lines.stored:
             values[figure], report.sources[figure] = manifest_figures[figure], "manifest"
         elif total == 0:
             values[figure], report.sources[figure] = 0, "stats"
@@ -414,21 +479,11 @@ def _site_report(
     report.bytes = values["bytes"]
     backlog = number(stats.get(BACKLOG_BY_SITE.format(site=site)))
     report.backlog = int(backlog) if backlog is not None else None
-    report.text_lengths = [_text_chars(line) for line in lines]
+    report.text_lengths = list(lines.text_lengths)
     report.requisites_fetched = int(number(stats.get(f"{REQUISITES_FETCHED}{site}")) or 0)
     report.requisites_uncaptured = int(number(stats.get(f"{REQUISITES_UNCAPTURED}{site}")) or 0)
-    fetched = sorted(str(line["fetched_at"]) for line in lines if line.get("fetched_at"))
-    if fetched:
-        report.first_fetch, report.last_fetch = fetched[0], fetched[-1]
-    report.titles = [
-        {
-            "title": str(line.get("title") or ""),
-            "url": str(line.get("url") or ""),
-            "published": line.get("published"),
-            "text_chars": _text_chars(line),
-        }
-        for line in lines[:MAX_TITLES_PER_SITE]
-    ]
+    report.first_fetch, report.last_fetch = lines.first_fetch, lines.last_fetch
+    report.titles = list(lines.titles)
     return report
 
 

@@ -19,7 +19,14 @@ from reporting.health import (
     health_key,
     parse_history,
 )
-from reporting.model import build_report, jsonable_stats, load_manifest, report_key
+from reporting.model import (
+    MAX_TITLES_PER_SITE,
+    ManifestSummary,
+    build_report,
+    jsonable_stats,
+    load_manifest,
+    report_key,
+)
 
 ARABIC_TITLE = "اشتباكات في طرابلس وحكومة الوحدة تدعو إلى التهدئة"
 
@@ -144,6 +151,32 @@ def test_single_site_crawl_uses_global_counters() -> None:
     assert solo.failed == 3 and solo.sources["failed"] == "global"
     assert solo.rendered == 4
     assert solo.stored == 2
+
+
+def test_a_crawl_adds_lines_to_a_summary_that_keeps_no_line_per_article() -> None:
+    # The crawl's report extension adds each stored article's line as it goes: what it keeps must not grow
+    # with a line (title, URL, relevance, WARC place) per article, and it must make the same report.
+    manifest = [line(site, n, 300 + 37 * n, rendered=n % 4 == 0) for site in ("a", "b") for n in range(80)]
+    manifest.append(line("a", 99, 10, published=None))
+    summary = ManifestSummary()
+    for entry in manifest:
+        summary.add(entry)
+    summary.add("not a line")
+    assert build_report("c", {}, summary).to_dict() == build_report("c", {}, manifest).to_dict()
+    kept = {t["url"] for s in summary.sites.values() for t in s.titles}
+    assert len(kept) == 2 * MAX_TITLES_PER_SITE
+    assert all(
+        not isinstance(v, list | dict) or k == "titles"
+        for s in summary.sites.values()
+        for k, v in vars(s).items()
+    )
+    (a, _) = build_report("c", {}, summary).sites
+    assert (
+        a.stored == 81
+        and a.missing_date == 1
+        and a.rendered == 20
+        and a.first_fetch == manifest[0]["fetched_at"]
+    )
 
 
 def test_failures_and_text_histogram() -> None:
