@@ -150,6 +150,16 @@ def state_key(name: str) -> str:
     return check_key(f"state/{safe_segment(name, unicode_ok=True)}")
 
 
+#: Keys of what a crawl writes per article (its text and JSON record: ``text_key``) and of its report: not
+#: listed among the crawl's archive files (the manifest lists the articles' SHA-256).
+PER_ARTICLE_PREFIXES = ("text/", "reports/")
+
+
+def is_archive_file(key: str) -> bool:
+    """A key a crawl report lists among the crawl's files (WARC, CDXJ, WACZ, manifest, datasets, state)."""
+    return not key.startswith(PER_ARTICLE_PREFIXES)
+
+
 def check_key(key: str) -> str:
     """Return ``key`` if it is a safe relative key, else raise ValueError saying why.
 

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from archive.fsutil import READ_BLOCK, fsync_dir, sha256_file, write_atomic
-from archive.keys import check_key
+from archive.keys import check_key, is_archive_file
 from archive.store import (
     DEFAULT_CONTENT_TYPE,
     Store,
@@ -123,7 +123,8 @@ class Spool:
         self.max_backoff = max_backoff
         self._stats = stats
         self._on_uploaded = on_uploaded
-        # Every object handed over by this process (key, SHA-256, size): what a crawl report lists.
+        # The archive files handed over by this process (key, SHA-256, size): what a crawl report lists. Not
+        # the per-article objects (``archive.keys.is_archive_file``): a crawl into S3 hands over two an article.
         self.added: list[SpoolEntry] = []
         self._cond = threading.Condition()
         self._queue: deque[SpoolEntry] = deque()
@@ -322,7 +323,8 @@ class Spool:
 
     def _enqueue(self, entry: SpoolEntry) -> None:
         with self._cond:
-            self.added.append(entry)
+            if is_archive_file(entry.key):
+                self.added.append(entry)
             self._queue.append(entry)
             self._count += 1
             self._bytes += entry.size

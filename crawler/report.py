@@ -41,6 +41,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from archive.fsutil import write_bytes_atomic
+from archive.keys import is_archive_file
 from archive.record import StoredRecord
 from archive.store import StoreError
 from crawler import identity
@@ -211,11 +212,7 @@ class CrawlReportExtension:
         not the article texts, whose SHA-256 the manifest lists, nor this report), with their SHA-256."""
         spool = getattr(self.storage, "spool", None)
         entries = list(getattr(spool, "added", None) or [])
-        return [
-            StoredFile(e.key, e.size, e.sha256)
-            for e in entries
-            if not e.key.startswith(("text/", "reports/"))
-        ]
+        return [StoredFile(e.key, e.size, e.sha256) for e in entries if is_archive_file(e.key)]
 
     def _previous_runs(self) -> dict[str, list[SiteHealth]]:
         if self._history is None:

@@ -48,6 +48,9 @@ def test_spool_uploads_files_and_bytes_to_a_file_store(tmp_path: Path) -> None:
     assert counts == Counter({"uploaded": 2, "bytes": 5000 + len("نص".encode())})
     assert sorted(uploaded) == [("text/s/undated/a.txt",) * 2, ("warc/c/w.warc.gz",) * 2]
     assert _spool_files(tmp_path / "spool") == []
+    # What the crawl report lists is remembered; an article's text (two objects an article) is not, so the
+    # spool of a crawl into S3 does not grow with the articles it stored.
+    assert [e.key for e in spool.added] == ["warc/c/w.warc.gz"]
 
 
 def test_spool_keep_source_and_sidecar_contents(tmp_path: Path) -> None:
