@@ -321,9 +321,12 @@ class IndexState:
         slot = doc % SIG_CACHE_SLOTS
         self._slot_doc[slot], self._slot_size[slot], self._slot_sig[slot] = doc, sig.size, sig.values
         if indexed:
-            self.db.executemany(
-                "INSERT OR IGNORE INTO bands (bucket, doc) VALUES (?, ?)",
-                [(b, doc) for b in (buckets if buckets is not None else _bucket_ids(sig.values))],
+            # one statement for all bands: each row of an executemany is a step of its own, and each step
+            # hands the GIL over (the crawl's store threads, the reactor wait on it)
+            ids = buckets if buckets is not None else _bucket_ids(sig.values)
+            self.db.execute(
+                f"INSERT OR IGNORE INTO bands (bucket, doc) VALUES {','.join(['(?, ?)'] * len(ids))}",
+                [v for b in ids for v in (b, doc)],
             )
         root = self.root(cluster)
         origin = order_key(when)
@@ -346,16 +349,16 @@ class IndexState:
         """
         if buckets is None:
             buckets = _bucket_ids(values)
-        docs = [
-            doc
-            for (doc,) in self.db.execute(
-                f"SELECT DISTINCT doc FROM bands WHERE bucket IN ({','.join('?' * len(buckets))}) ORDER BY doc",
-                buckets,
-            )
-        ]
-        if not docs:
+        # One row for all candidates (a fetched row is a step, and each step hands the GIL over): the doc
+        # ids joined by SQLite, made distinct and ordered here.
+        (joined,) = self.db.execute(
+            f"SELECT group_concat(doc) FROM bands WHERE bucket IN ({','.join('?' * len(buckets))})",
+            buckets,
+        ).fetchone()
+        if not joined:
             return [], np.empty((0, NUM_PERM), dtype=np.uint32), np.empty(0, dtype=np.int64)
-        ids = np.array(docs, dtype=np.int64)
+        ids = np.unique(np.array(joined.split(","), dtype=np.int64))
+        docs = ids.tolist()
         slots = ids % SIG_CACHE_SLOTS
         sigs, sizes = self._slot_sig[slots], self._slot_size[slots]
         missing = np.flatnonzero(self._slot_doc[slots] != ids)
