@@ -307,9 +307,11 @@ class IndexState:
         *,
         indexed: bool,
         buckets: list[int] | None = None,
+        root: str | None = None,
     ) -> bool:
         """Store one version (False: the key was there). ``indexed``: into the LSH buckets too
-        (``buckets``: ``_bucket_ids(sig.values)`` when the caller has them)."""
+        (``buckets``: ``_bucket_ids(sig.values)`` when the caller has them; ``root``: ``root(cluster)``,
+        when the caller knows ``cluster`` is one)."""
         cursor = self.db.execute(
             "INSERT OR IGNORE INTO docs (key, cluster, size, sig) VALUES (?, ?, ?, ?)",
             (key, cluster, sig.size, sig.values.astype("<u4").tobytes()),
@@ -321,11 +323,15 @@ class IndexState:
         slot = doc % SIG_CACHE_SLOTS
         self._slot_doc[slot], self._slot_size[slot], self._slot_sig[slot] = doc, sig.size, sig.values
         if indexed:
-            self.db.executemany(
-                "INSERT OR IGNORE INTO bands (bucket, doc) VALUES (?, ?)",
-                [(b, doc) for b in (buckets if buckets is not None else _bucket_ids(sig.values))],
+            # one statement for all bands: each row of an executemany is a step of its own, and each step
+            # hands the GIL over (the crawl's store threads, the reactor wait on it)
+            ids = buckets if buckets is not None else _bucket_ids(sig.values)
+            self.db.execute(
+                f"INSERT OR IGNORE INTO bands (bucket, doc) VALUES {','.join(['(?, ?)'] * len(ids))}",
+                [v for b in ids for v in (b, doc)],
             )
-        root = self.root(cluster)
+        if root is None:
+            root = self.root(cluster)
         origin = order_key(when)
         self.db.execute(
             """INSERT INTO clusters (cluster, origin, members, parent) VALUES (?, ?, 1, NULL)
@@ -346,16 +352,16 @@ class IndexState:
         """
         if buckets is None:
             buckets = _bucket_ids(values)
-        docs = [
-            doc
-            for (doc,) in self.db.execute(
-                f"SELECT DISTINCT doc FROM bands WHERE bucket IN ({','.join('?' * len(buckets))}) ORDER BY doc",
-                buckets,
-            )
-        ]
-        if not docs:
+        # One row for all candidates (a fetched row is a step, and each step hands the GIL over): the doc
+        # ids joined by SQLite, made distinct and ordered here.
+        (joined,) = self.db.execute(
+            f"SELECT group_concat(doc) FROM bands WHERE bucket IN ({','.join('?' * len(buckets))})",
+            buckets,
+        ).fetchone()
+        if not joined:
             return [], np.empty((0, NUM_PERM), dtype=np.uint32), np.empty(0, dtype=np.int64)
-        ids = np.array(docs, dtype=np.int64)
+        ids = np.unique(np.fromstring(joined, dtype=np.int64, sep=","))
+        docs = ids.tolist()
         slots = ids % SIG_CACHE_SLOTS
         sigs, sizes = self._slot_sig[slots], self._slot_size[slots]
         missing = np.flatnonzero(self._slot_doc[slots] != ids)
@@ -375,12 +381,18 @@ class IndexState:
                 self._slot_doc[slot], self._slot_size[slot], self._slot_sig[slot] = doc, size, sigs[i]
         return docs, sigs, sizes
 
-    def names(self, docs: list[int]) -> dict[int, tuple[str, str]]:
-        """doc id -> (key, cluster as written) of ``docs``."""
+    def names(self, docs: list[int]) -> dict[int, tuple[str, str, str]]:
+        """doc id -> (key, cluster as written, that cluster's root) of ``docs``."""
         rows = self.db.execute(
-            f"SELECT doc, key, cluster FROM docs WHERE doc IN ({','.join('?' * len(docs))})", docs
+            "SELECT d.doc, d.key, d.cluster, c.parent FROM docs d LEFT JOIN clusters c ON c.cluster = d.cluster"
+            f" WHERE d.doc IN ({','.join('?' * len(docs))})",
+            docs,
         )
-        return {doc: (key, cluster) for doc, key, cluster in rows}
+        # a cluster not merged is its own root: no walk up the merges (a statement a step)
+        return {
+            doc: (key, cluster, cluster if parent is None else self.root(cluster))
+            for doc, key, cluster, parent in rows.fetchall()
+        }
 
     # -- clusters --
 
@@ -399,6 +411,11 @@ class IndexState:
 
     def origin(self, cluster: str) -> str:
         """The earliest ``when`` of a cluster's members and of everything merged into it (order_key form)."""
+        row = self.db.execute("SELECT parent, origin FROM clusters WHERE cluster = ?", (cluster,)).fetchone()
+        if row is None:
+            return ""  # no row: its own root, with no origin
+        if row[0] is None:
+            return str(row[1])  # a root: its own origin, read with its parent
         row = self.db.execute(
             "SELECT origin FROM clusters WHERE cluster = ?", (self.root(cluster),)
         ).fetchone()
@@ -588,11 +605,12 @@ class NearDupIndex:
                     scores = np.maximum(jaccard, contained)
                     names = self.state.names([docs[i] for i in copies])
                     for i in copies:
-                        name, written = names[docs[i]]
-                        matched.add(self.state.root(written))
+                        name, _written, found = names[docs[i]]
+                        matched.add(found)
                         if best is None or scores[i] > best[0]:
                             best = (float(scores[i]), name)
         absorbed: list[str] = []
+        root: str | None = None  # what add() must look up, unless the cluster is one of the roots matched
         if not matched:
             cluster = key
         else:
@@ -603,10 +621,11 @@ class NearDupIndex:
                 cluster, absorbed = key, sorted(matched)
             else:
                 absorbed = sorted(matched - {cluster})
+                root = cluster
         event = {"t": "doc", "key": key, "cluster": cluster, "when": when, "size": sig.size}
         # the journal first: a run killed between the two has the event, and applies it on restart
         self.log.append({**event, "sig": sig.encode()})
-        self.state.add(key, sig, cluster, when, indexed=indexed, buckets=buckets)
+        self.state.add(key, sig, cluster, when, indexed=indexed, buckets=buckets, root=root)
         merges: list[Merge] = []
         at = _now() if absorbed else ""
         for other in absorbed:

@@ -460,3 +460,25 @@ def test_assignments_sharing_a_transaction_are_seen_at_once_and_survive_a_kill_b
     assert other_process.execute("SELECT count(*) FROM docs").fetchone()[0] == 4
     with pytest.raises(ValueError, match="commit_every"):
         NearDupIndex(commit_every=0)
+
+
+def test_minhash_values_are_the_documented_scheme() -> None:
+    # Signatures persist in the archive for years: the numpy code (folds instead of division, the rare
+    # value of P or more after them fixed per row) must give the values of the scheme in corpus.minhash's
+    # docstring, computed here with Python integers.
+    import hashlib
+    import random
+
+    from corpus import minhash as mh
+
+    p = (1 << 31) - 1
+    rng = random.Random(5)
+    sets: list[set[bytes]] = [set()] + [
+        {bytes(rng.randrange(256) for _ in range(rng.randrange(1, 30))) for _ in range(rng.randrange(1, 300))}
+        for _ in range(40)
+    ]
+    coefficients = list(zip(mh._A[:, 0].tolist(), mh._B[:, 0].tolist(), strict=True))
+    for shingles in sets:
+        xs = [int.from_bytes(hashlib.blake2b(s, digest_size=8).digest(), "little") % p for s in shingles]
+        expected = [min(((a * x + b) % p for x in xs), default=p) for a, b in coefficients]
+        assert mh.minhash(shingles).tolist() == expected
