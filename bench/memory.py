@@ -10,8 +10,10 @@ frontier, the seen-set, the incremental state, the revisit index and the recover
 Disk: the WARC files of a 100,000-article site take several GB (pages of 30-150 KB, gzip); the bench
 prints what it expects to need and refuses to start without it, and removes its work directory at the end
 (``--keep`` keeps it). ``--no-requisites`` and ``--no-corpus`` switch page requisites and the research
-corpus off (fewer fetches and less CPU on a shared machine; neither holds per-article state in the main
-process); run it under ``nice``::
+corpus off (fewer fetches and less CPU on a shared machine). At the default ``--libya-percent 4`` only that
+share of the articles is stored, so whatever the main process keeps per *stored* article (the corpus's
+queued dataset rows, the report's lines) hardly shows; ``--libya-percent 85`` stores as many as the
+``newsroom.bigsite`` of ``bench/pipeline.py`` does. Run it under ``nice``::
 
     nice .venv/bin/python bench/memory.py --articles 20000 100000 --no-requisites --no-corpus
 """
