@@ -31,7 +31,7 @@ import asyncio
 import heapq
 import itertools
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from scrapy.core.downloader import Downloader
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
@@ -45,8 +45,11 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from twisted.internet.defer import Deferred
+    from twisted.python.failure import Failure
 
 __all__ = ["RENDER_DOWNLOADER", "RenderQueueDownloader"]
+
+_Result = TypeVar("_Result")
 
 RENDER_DOWNLOADER = "crawler.render.queue.RenderQueueDownloader"
 
@@ -78,7 +81,19 @@ class RenderQueueDownloader(Downloader):
     def fetch(self, request: Request, spider: Spider | None = None) -> Deferred[Response | Request]:
         if not request.meta.get("playwright"):
             return super().fetch(request)
-        return deferred_from_coro(self._fetch_render(request))
+
+        # In ``active`` from now until the callback chain that hands the result to the engine (which adds
+        # its own callbacks after ``delivered``): the coroutine starts a loop turn after this call and its
+        # end reaches the Deferred a turn after it ends. A render in neither the scheduler, the downloader
+        # nor the scraper meanwhile let the engine find the spider idle and close it, and the page's links
+        # were scheduled into a closing engine.
+        self.active.add(request)
+
+        def delivered(result: Response | Request | Failure) -> Response | Request | Failure:
+            self.active.discard(request)
+            return result
+
+        return deferred_from_coro(self._fetch_render(request)).addBoth(delivered)
 
     async def _fetch_render(self, request: Request) -> Response | Request:
         context = str(request.meta.get("playwright_context") or self.contexts.name_for_request(request))
@@ -88,15 +103,21 @@ class RenderQueueDownloader(Downloader):
         if not future.done():
             await self._wait(request, context, future)
         try:
-            # Scrapy's fetch puts the request (back) into ``active`` before anything else.
-            return await maybe_deferred_to_future(super().fetch(request))
+            # Scrapy's fetch takes the request out of ``active`` when it ends, and this coroutine resumes a
+            # loop turn later: back in at once, in the Deferred's own callback chain, until ``fetch`` delivers.
+            dfd = super().fetch(request)
+            dfd.addBoth(self._keep_active, request)
+            return await maybe_deferred_to_future(dfd)
         finally:
             self._admitted[context] -= 1
             self._admit(context)
 
-    async def _wait(self, request: Request, context: str, future: asyncio.Future[None]) -> None:
-        """Until ``_admit`` hands this render one of ``context``'s pages."""
+    def _keep_active(self, result: _Result, request: Request) -> _Result:
         self.active.add(request)
+        return result
+
+    async def _wait(self, request: Request, context: str, future: asyncio.Future[None]) -> None:
+        """Until ``_admit`` hands this render one of ``context``'s pages (``request`` stays in ``active``)."""
         self.renders_waiting += 1
         stats = self.crawler.stats
         if stats is not None:
@@ -113,7 +134,6 @@ class RenderQueueDownloader(Downloader):
             raise
         finally:
             self.renders_waiting -= 1
-            self.active.discard(request)
 
     def _admit(self, context: str) -> None:
         queue = self._waiting.get(context)
