@@ -133,7 +133,7 @@ class CrawlReportExtension:
         self.storage = storage  # crawler.archive_storage (put_json, put_bytes), or None
         self.store = store  # an archive.store.Store for the health history, or None
         # What the report uses of each stored article's manifest line, added as they are stored.
-        self.lines = ManifestSummary()
+        self.manifest = ManifestSummary()
         self.sites: list[str] = []
         self.report: CrawlReport | None = None
         self.written: dict[str, str] = {}  # name -> where (store key or local path)
@@ -178,7 +178,7 @@ class CrawlReportExtension:
     def item_scraped(self, item: Any, spider: Spider) -> None:
         line = manifest_line(item)
         if line is not None:
-            self.lines.add(line)
+            self.manifest.add(line)
 
     def load_history(self, sites: Sequence[str]) -> dict[str, list[SiteHealth]]:
         """Previous runs per site from the store (blocking); a site whose history cannot be read has none."""
@@ -256,7 +256,7 @@ class CrawlReportExtension:
         report = build_report(
             self.config.crawl_id,
             stats,
-            self.lines,
+            self.manifest,
             sites=self.sites,
             history=self._previous_runs(),
             thresholds=self.config.thresholds,
