@@ -235,6 +235,17 @@ def _taken_from_queue(queue_key: bytes, urls: set[bytes]) -> Any:
     return lambda sent, answer: queue_key in sent and any(url in answer for url in urls)
 
 
+def _page_done(inflight_key: bytes, fields: set[bytes]) -> Any:
+    """The reply to the command that takes one of the given pages (a sitemap or feed) out of the worker's
+    in-flight hash: the page is done, and what it listed must be queued by then."""
+    return lambda sent, answer: (
+        b"HDEL" in sent
+        and inflight_key in sent
+        and answer.startswith(b":1\r\n")
+        and any(field in sent for field in fields)
+    )
+
+
 def _path(url: str) -> str:
     parts = urlsplit(url)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -247,14 +258,17 @@ def _seed_taken(seeds_key: bytes) -> Any:
     )
 
 
-@pytest.mark.parametrize("moment", ["seed-taken", "marked-seen", "taken-from-queue"])
+@pytest.mark.parametrize("moment", ["seed-taken", "marked-seen", "taken-from-queue", "sitemap-or-feed-done"])
 @pytest.mark.timeout(900)
 def test_worker_killed_between_two_redis_steps_loses_nothing(
     moment: str, newsroom: Any, redis_url: str, tmp_path: Path
 ) -> None:
-    """A worker killed right after Redis has handed it a seed, marked an article seen or handed it the
-    article's request, and before the worker hears the answer: the survivor still fetches and stores every
-    relevant article. (Each of those steps took two round trips; a kill between them lost what it moved.)"""
+    """A worker killed right after Redis has handed it a seed, marked an article seen, handed it the
+    article's request or taken a sitemap or feed out of its in-flight hash, and before the worker hears the
+    answer: the survivor still fetches and stores every relevant article. (Each of the first three steps took
+    two round trips; a kill between them lost what it moved. A sitemap or feed was marked done before the
+    requests it yielded were queued: Scrapy hands a callback's output to the scheduler from tasks that run
+    after the output is exhausted, so a kill then lost the articles it listed.)"""
     from w3lib.url import safe_url_string
 
     from tests.redis_tap import RedisTap
@@ -269,8 +283,17 @@ def test_worker_killed_between_two_redis_steps_loses_nothing(
         for a in newsroom.articles
         if a.relevant and not a.id.startswith("pub-")
     }
+    seeds = [json.loads(m) for m in seed_messages(load_sources(sources), obey_robots=True)]
     if moment == "seed-taken":
         armed = _seed_taken(f"libya:{crawl_id}:seeds".encode())  # seeds are taken before any page
+    elif moment == "sitemap-or-feed-done":
+        # The sitemaps and feeds of the site where some relevant articles are listed there and nowhere else
+        # (newsroom.catalog.assign_discovery): a sitemap index lists the sitemaps, they list the articles.
+        exclusive = {a.site for a in newsroom.articles if a.relevant and len(a.discovery) == 1}
+        pages = [s["url"] for s in seeds if s["site"] in exclusive and s["kind"] in ("sitemap", "feed")]
+        assert pages
+        fields = {b"GET " + safe_url_string(url).encode() + b"\r\n" for url in pages}
+        armed = _page_done(f"libya:{crawl_id}:inflight:w1".encode(), fields)
     else:
         queue_key = f"libya:{crawl_id}:requests".encode()
         fingerprints = _article_fingerprints(newsroom)
@@ -284,7 +307,8 @@ def test_worker_killed_between_two_redis_steps_loses_nothing(
         _seed(sources, redis_url, crawl_id)
         doomed = _worker(sources, archive, tmp_path, tap.url, crawl_id, "w1")
         tap.victim = doomed.pid
-        if moment == "seed-taken":  # else the survivor, starting as fast, may take every seed itself
+        # Else the survivor, starting as fast, may take every seed (or fetch every sitemap) itself.
+        if moment in ("seed-taken", "sitemap-or-feed-done"):
             tap.fired.wait(timeout=180)
         survivor = _worker(sources, archive, tmp_path, redis_url, crawl_id, "w2")
         try:
@@ -313,7 +337,6 @@ def test_worker_killed_between_two_redis_steps_loses_nothing(
     assert not missing, missing
     # Every seed was fetched too (a site's home page, sitemaps and feeds each lead to its articles).
     fetched = {(r.site, r.path) for r in newsroom.requests}
-    seeds = [json.loads(m) for m in seed_messages(load_sources(sources), obey_robots=True)]
     unfetched = [s["url"] for s in seeds if (s["site"], _path(s["url"])) not in fetched]
     assert not unfetched, unfetched
 

@@ -10,7 +10,9 @@ worker (``worker:<id>``, with a time-to-live); the requests each worker has in f
 The revisit digest index is shared across crawls at ``libya:digests``.
 
 A request counts as in flight from the moment this worker takes it from the shared queue
-(``InflightScheduler``) until its article is stored or dropped, its errback ran, or its callback finished.
+(``InflightScheduler``) until its errback ran, or its callback's output is settled: the output ended, every
+request it yielded is in the shared queue (or was found seen there) and every article it yielded is stored or
+dropped (``RedisCoordinator.output_started``; Scrapy queues a callback's requests after the output ended).
 Every step a request makes between the keys is one Lua script, so there is no moment where it is in none:
 marking it seen and queueing it; popping it and recording it as in flight; putting a dead worker's requests
 back. A seed moves to the taking worker's ``seeding:<id>`` list until its requests are queued.

@@ -9,7 +9,9 @@ import json
 import logging
 import pickle
 import time
+from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -48,6 +50,16 @@ return {moved, older}
 """
 
 
+@dataclass(eq=False)
+class SpiderOutput:
+    """What one response's spider output still owes before the response is done (``RedisCoordinator``)."""
+
+    request: Request  # the response's request: its in-flight field is taken out once this is settled
+    waiting: int = 0  # requests yielded, not yet through the scheduler; articles yielded, without an outcome
+    exhausted: bool = False  # the spider middlewares' output has ended (or raised)
+    settled: bool = False
+
+
 class RedisCoordinator:
     """Seeds, heartbeat, in-flight bookkeeping and dead-worker recovery for one worker."""
 
@@ -64,6 +76,9 @@ class RedisCoordinator:
         self._beat: task.LoopingCall | None = None
         self._idle_since: float | None = None
         self._waiting_logged = False
+        # The outputs being handed over, by the response's request and by each request they yielded.
+        self._outputs: WeakKeyDictionary[Request, SpiderOutput] = WeakKeyDictionary()
+        self._yielded_by: WeakKeyDictionary[Request, SpiderOutput] = WeakKeyDictionary()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RedisCoordinator:
@@ -114,11 +129,58 @@ class RedisCoordinator:
         if request is not None:
             self.server.hdel(self.inflight_key, inflight_field(request))
 
+    # A response is done once everything its callback yielded is safe elsewhere: each request in the shared
+    # queue (or filtered as seen there), each article through the pipelines. Exhausting the output is not
+    # enough: Scrapy hands it to the scheduler and the pipelines from tasks that run after the spider
+    # middlewares have yielded it all (Scraper.handle_spider_output_async fills a queue that workers drain),
+    # so a response marked done then, and its worker killed, lost every request it had yielded.
+
+    def output_started(self, request: Request) -> SpiderOutput:
+        """The spider middlewares start yielding the output for the response to ``request``."""
+        output = self._outputs[request] = SpiderOutput(request)
+        return output
+
+    def output_item(self, output: SpiderOutput, obj: Any) -> None:
+        """The output yields ``obj``: a request waits for the scheduler, an article for its outcome."""
+        if isinstance(obj, Request):
+            self._yielded_by[obj] = output
+            output.waiting += 1
+        elif isinstance(obj, ArticlePage):
+            output.waiting += 1
+
+    def output_ended(self, output: SpiderOutput) -> None:
+        output.exhausted = True
+        self._settle(output)
+
+    def output_failed(self, response: Response) -> None:
+        """The spider (or a spider middleware) raised for ``response``: what it yielded before is waited
+        for as usual; a response whose output never started is done now."""
+        if response.request is not None and response.request not in self._outputs:
+            self.done(response.request)
+
+    def scheduled(self, request: Request) -> None:
+        """The scheduler has queued ``request`` in Redis, or found it seen there (``InflightScheduler``)."""
+        output = self._yielded_by.pop(request, None)
+        if output is not None:
+            output.waiting -= 1
+            self._settle(output)
+
+    def _settle(self, output: SpiderOutput) -> None:
+        if output.exhausted and output.waiting <= 0 and not output.settled:
+            output.settled = True
+            self.done(output.request)
+
     def item_done(
         self, item: Any, response: Response | None = None, spider: Spider | None = None, **kw: Any
     ) -> None:
-        if isinstance(item, ArticlePage) and response is not None:
+        if not isinstance(item, ArticlePage) or response is None or response.request is None:
+            return
+        output = self._outputs.get(response.request)
+        if output is None:
             self.done(response.request)
+            return
+        output.waiting -= 1
+        self._settle(output)
 
     # --- seeds, recovery and closing -----------------------------------------------------------------
 

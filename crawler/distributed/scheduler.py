@@ -67,7 +67,10 @@ class InflightScheduler(Scheduler):
             -request.priority,
             self._entry(request),
         ]
-        if not self._enqueue(keys=[self.df.key, self.queue.key], args=args):
+        queued = self._enqueue(keys=[self.df.key, self.queue.key], args=args)
+        # In the queue, or seen there: the response that yielded it no longer needs to (coordinator).
+        self._coordinator.scheduled(request)
+        if not queued:
             self.df.log(request, self.spider)
             return False
         if self.stats:

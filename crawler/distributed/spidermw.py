@@ -1,7 +1,8 @@
-"""``InflightSpiderMiddleware``: a response is done once the spider's output for it is exhausted."""
+"""``InflightSpiderMiddleware``: a response is done once all its spider output is safe elsewhere."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from scrapy import Spider
@@ -9,12 +10,13 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Response
 
-from crawler.items import ArticlePage
+from crawler.distributed.coordinator import RedisCoordinator
 
 
 class InflightSpiderMiddleware:
-    """Marks a response done once the spider's output for it is exhausted, unless it yielded an article
-    (then the article's pipeline outcome marks it)."""
+    """Hands the spider's output for a response to the ``RedisCoordinator``, which takes the response out
+    of the in-flight hash once the output has ended, each request it yielded is in the shared queue and
+    each article it yielded has its pipeline outcome (see ``RedisCoordinator.output_started``)."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
@@ -25,32 +27,44 @@ class InflightSpiderMiddleware:
             raise NotConfigured("CRAWL_REDIS_URL is empty")
         return cls(crawler)
 
-    async def process_spider_output_async(
-        self, response: Response, result: Any, spider: Spider | None = None
-    ) -> Any:
-        yielded_article = False
-        async for obj in result:
-            if isinstance(obj, ArticlePage):
-                yielded_article = True
-            yield obj
-        if not yielded_article:
-            self._done(response)
+    @property
+    def coordinator(self) -> RedisCoordinator | None:
+        return getattr(self.crawler, "redis_coordinator", None)
 
-    def process_spider_output(self, response: Response, result: Any, spider: Spider | None = None) -> Any:
-        yielded_article = False
-        for obj in result:
-            if isinstance(obj, ArticlePage):
-                yielded_article = True
-            yield obj
-        if not yielded_article:
-            self._done(response)
+    async def process_spider_output_async(
+        self, response: Response, result: AsyncIterator[Any], spider: Spider | None = None
+    ) -> AsyncIterator[Any]:
+        coordinator = self.coordinator
+        if coordinator is None or response.request is None:
+            async for obj in result:
+                yield obj
+            return
+        output = coordinator.output_started(response.request)
+        try:
+            async for obj in result:
+                coordinator.output_item(output, obj)
+                yield obj
+        finally:
+            coordinator.output_ended(output)
+
+    def process_spider_output(
+        self, response: Response, result: Iterable[Any], spider: Spider | None = None
+    ) -> Iterator[Any]:
+        coordinator = self.coordinator
+        if coordinator is None or response.request is None:
+            yield from result
+            return
+        output = coordinator.output_started(response.request)
+        try:
+            for obj in result:
+                coordinator.output_item(output, obj)
+                yield obj
+        finally:
+            coordinator.output_ended(output)
 
     def process_spider_exception(
         self, response: Response, exception: Exception, spider: Spider | None = None
     ) -> None:
-        self._done(response)
-
-    def _done(self, response: Response) -> None:
-        coordinator = getattr(self.crawler, "redis_coordinator", None)
+        coordinator = self.coordinator
         if coordinator is not None:
-            coordinator.done(response.request)
+            coordinator.output_failed(response)
