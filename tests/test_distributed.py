@@ -211,6 +211,70 @@ def test_killed_worker_loses_nothing(newsroom: Any, redis_url: str, tmp_path: Pa
     assert "Traceback" not in w2
 
 
+def _coordinator() -> tuple[Any, list[str]]:
+    """A ``RedisCoordinator`` whose Redis only records the in-flight fields taken out (HDEL)."""
+    from types import SimpleNamespace
+
+    from crawler.distributed.config import RedisConfig
+    from crawler.distributed.coordinator import RedisCoordinator
+
+    config = RedisConfig(url="redis://127.0.0.1:1/0", crawl_id="c", worker_id="w", idle_close=1, heartbeat=1)
+    coordinator = RedisCoordinator(SimpleNamespace(), config)  # type: ignore[arg-type]
+    taken_out: list[str] = []
+    coordinator.server = SimpleNamespace(hdel=lambda key, *fields: taken_out.extend(fields))
+    return coordinator, taken_out
+
+
+def test_a_page_is_done_once_the_requests_it_yielded_are_queued() -> None:
+    """Scrapy queues a callback's requests after the spider middlewares' output has ended: the page stays
+    in flight until the scheduler has taken the last of them (else a kill in between lost them)."""
+    from scrapy import Request
+    from scrapy.http import HtmlResponse
+
+    coordinator, taken_out = _coordinator()
+    sitemap = Request("http://site.test/sitemap.xml")
+    links = [Request(f"http://site.test/{n}") for n in range(3)]
+    output = coordinator.output_started(sitemap)
+    for link in links:
+        coordinator.output_item(output, link)
+    coordinator.output_ended(output)
+    coordinator.scheduled(links[0])
+    coordinator.scheduled(links[2])
+    assert taken_out == []
+    coordinator.scheduled(links[1])
+    assert taken_out == ["GET http://site.test/sitemap.xml"]
+    # A page that yielded nothing is done when its output ends; one whose callback raised before any output,
+    # at once.
+    empty = Request("http://site.test/empty")
+    coordinator.output_ended(coordinator.output_started(empty))
+    failed = Request("http://site.test/failed")
+    coordinator.output_failed(HtmlResponse(failed.url, request=failed))
+    assert taken_out[1:] == ["GET http://site.test/empty", "GET http://site.test/failed"]
+
+
+def test_an_article_page_is_done_once_its_article_is_stored_and_its_requisites_queued() -> None:
+    from scrapy import Request
+    from scrapy.http import HtmlResponse
+
+    from crawler.items import ArticlePage
+
+    coordinator, taken_out = _coordinator()
+    page = Request("http://site.test/article")
+    response = HtmlResponse(page.url, request=page)
+    article = ArticlePage(
+        url=page.url, response_url=page.url, site="s", status=200, headers={}, body=b"", fetched_at=""
+    )
+    requisite = Request("http://site.test/style.css")
+    output = coordinator.output_started(page)
+    coordinator.output_item(output, article)
+    coordinator.output_item(output, requisite)
+    coordinator.item_done(article, response=response)  # stored before its page's output has ended
+    coordinator.output_ended(output)
+    assert taken_out == []
+    coordinator.scheduled(requisite)
+    assert taken_out == ["GET http://site.test/article"]
+
+
 def _article_fingerprints(newsroom: Any) -> set[bytes]:
     """The duplicate filter's fingerprints of the relevant articles' requests (scrapy-redis computes them
     from the method and the canonicalised URL)."""
