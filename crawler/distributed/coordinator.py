@@ -186,7 +186,8 @@ class RedisCoordinator:
 
     def spider_idle(self, spider: Spider) -> None:
         # Idle means nothing of ours is downloading or being processed: what our in-flight set still holds
-        # are requests that ended without reaching the spider (a redirect to an already seen URL, say).
+        # are requests that ended without reaching the spider (a redirect to an already seen URL, say), or
+        # pages one of whose yielded requests never reached the scheduler (dropped on the way).
         self.server.delete(self.inflight_key)
         if not self.server.exists(self.config.key("seeded")):
             if not self._waiting_logged:
