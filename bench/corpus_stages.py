@@ -30,14 +30,16 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from procstats import cpu_seconds  # noqa: E402
 from stages import StageCost  # noqa: E402  (bench/stages.py: one stage's CPU over its pages)
 
 from archive.store import open_store  # noqa: E402
 from corpus.annotate import record_version_key  # noqa: E402
 from corpus.dataset import DatasetWriter, row_from_record  # noqa: E402
-from corpus.neardup import NearDupIndex, Signature  # noqa: E402
+from corpus.neardup import NearDupConfig, Signature  # noqa: E402
 from corpus.worker import corpus_features, features_signature  # noqa: E402
 from crawler.corpus import COMMIT_EVERY  # noqa: E402
+from crawler.corpus_index import IndexProcess  # noqa: E402
 from relevance import Topic, default_topic_path, tokenize_parts  # noqa: E402
 
 
@@ -60,20 +62,25 @@ def _timed(fn: Any) -> float:
 
 
 _STARTUP = """
-import sys, tempfile, time
+import resource, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 import crawler.corpus  # Scrapy imports it with the corpus on or off (settings name its classes)
+from archive.store import open_store
 from corpus.dataset import encode_part
-from corpus.neardup import NearDupIndex
+from corpus.neardup import NearDupConfig, NearDupIndex
 from crawler.corpus import load_tagger
+from crawler.corpus_index import IndexProcess
 from relevance import default_topic_path
 started = time.process_time()
 load_tagger(default_topic_path())
 with tempfile.TemporaryDirectory() as tmp:
-    NearDupIndex(state_path=Path(tmp) / "neardup.sqlite").close()
+    NearDupIndex(state_path=Path(tmp) / "neardup.sqlite").close()  # the store's segments applied
+    store = open_store(str(Path(tmp) / "archive"))
+    IndexProcess(NearDupConfig(), Path(tmp) / "neardup.sqlite", Path(tmp) / "work", "s", store).close()
 encode_part([{"record_key": "k", "places": []}])  # the first part: pyarrow's import
-print(time.process_time() - started)
+child = resource.getrusage(resource.RUSAGE_CHILDREN)  # the index process, started and stopped
+print(time.process_time() - started + child.ru_utime + child.ru_stime)
 """
 
 
@@ -99,7 +106,8 @@ def worker_startup_cpu() -> float:
 
 
 def startup_cpu() -> float:
-    """CPU seconds the corpus adds to a crawl's start when on (fresh process: tagger, index, pyarrow)."""
+    """CPU seconds the corpus adds to a crawl's start when on (fresh process: tagger, index and the index's
+    process, pyarrow)."""
     out = subprocess.run(
         [sys.executable, "-c", _STARTUP, str(REPO)], check=True, capture_output=True, text=True
     ).stdout
@@ -137,16 +145,29 @@ def stage_costs(archive: Path) -> list[StageCost]:
 
     with tempfile.TemporaryDirectory(prefix="bench-dataset-") as tmp:
         # as a crawl without Redis: assignments share a transaction
-        index = NearDupIndex(state_path=Path(tmp) / "neardup.sqlite", commit_every=COMMIT_EVERY)
+        # As a crawl without Redis runs it: in a process of its own (crawler.corpus_index), assignments
+        # sharing a transaction. Its CPU is the child's; the crawler's is the round trips on the pipe.
+        store = open_store(str(Path(tmp) / "archive"))
+        index = IndexProcess(
+            NearDupConfig(),
+            Path(tmp) / "neardup.sqlite",
+            Path(tmp) / "neardup",
+            "bench",
+            store,
+            commit_every=COMMIT_EVERY,
+        )
+        child_cpu = 0.0
 
         def neardup() -> None:
-            nonlocal copies
+            nonlocal copies, child_cpu
+            assert index.pid is not None
+            before = cpu_seconds(index.pid)
             for (record, text), sig in zip(articles, signatures, strict=True):
                 when = str(record.get("published") or record.get("fetched_at") or "")
                 assignment = index.assign(record_version_key(record), text, when, signature=sig)
                 copies += assignment.duplicate_of is not None
+            child_cpu = cpu_seconds(index.pid) - before
 
-        store = open_store(str(Path(tmp) / "archive"))
         writer = DatasetWriter(store, Path(tmp) / "work", "bench", part_rows=1000)
 
         def dataset() -> None:
@@ -164,11 +185,20 @@ def stage_costs(archive: Path) -> list[StageCost]:
             StageCost(
                 "stage: entity tags + near-duplicate signature (extraction worker)", n, _timed(features)
             ),
+        ]
+        crawler_side = _timed(neardup)
+        costs += [
             StageCost(
-                "stage: near-duplicate index (crawler)",
+                "stage: near-duplicate index (its own process)",
                 n,
-                _timed(neardup),
+                child_cpu,
                 f"SQLite in a file; {copies} copies of an earlier article",
+            ),
+            StageCost(
+                "stage: near-duplicate index round trips (crawler)",
+                n,
+                crawler_side,
+                "one pipe message each way",
             ),
         ]
         index.close()
@@ -180,7 +210,7 @@ def stage_costs(archive: Path) -> list[StageCost]:
             "stage: corpus start-up (crawler)",
             n,
             startup_cpu(),
-            f"once a crawl, over these {n} pages: tagger, index, pyarrow",
+            f"once a crawl, over these {n} pages: tagger, index, its process, pyarrow",
         )
     )
     workers = os.cpu_count() or 1  # EXTRACT_WORKERS' default: one a core

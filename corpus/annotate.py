@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from corpus.dataset import record_key_of
 from corpus.entities import Entities, EntityTagger
-from corpus.neardup import Merge, NearDupIndex, Signature
+from corpus.neardup import Assignment, Merge, Signature
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,27 @@ def record_version_key(record: Mapping[str, Any]) -> str:
     return record_key_of(record)
 
 
+class ClusterIndex(Protocol):
+    """What annotating needs of a near-duplicate index: ``corpus.neardup.NearDupIndex``, or the crawl's
+    ``crawler.corpus_index.IndexProcess`` serving one from a process of its own."""
+
+    def assign(
+        self, key: str, text: str, when: str | None = None, *, signature: Signature | None = None
+    ) -> Assignment: ...
+
+    def commit(self) -> None: ...
+
+    def flush(self) -> object: ...
+
+    def close(self) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
 class Annotator:
     """Tags and clusters records; ``tagger`` None leaves entity tags empty (a topic without entities)."""
 
-    def __init__(self, index: NearDupIndex, tagger: EntityTagger | None = None) -> None:
+    def __init__(self, index: ClusterIndex, tagger: EntityTagger | None = None) -> None:
         self.index = index
         self.tagger = tagger
 

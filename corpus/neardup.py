@@ -651,6 +651,13 @@ class NearDupIndex:
             # This run's own events are applied already: the segments they went to need no reading.
             self.state.mark_applied(written)
 
+    def mark_applied(self, segments: Iterable[str]) -> None:
+        """``segments`` hold events this index has applied already (its own, handed over by another
+        process): a later load does not read them."""
+        with self._lock:
+            self._commit()
+            self.state.mark_applied(segments)
+
     def close(self) -> None:
         """Flush, let go of the log (a Redis reader stops holding the list's trimming back) and the state."""
         self.flush()
@@ -821,27 +828,43 @@ class StoreEventLog:
         self._count += 1
 
     def flush(self) -> list[str]:
+        if self.sink is None:
+            self.journals()  # the journal is closed all the same: the next event starts a new one
+            return []
+        return hand_over(self.journals(), self.sink)
+
+    def journals(self) -> list[tuple[str, Path]]:
+        """Close the open journal and name every journal of the work dir: (segment key, path), oldest first.
+
+        The next event starts a new journal, so the ones named can be handed over (:func:`hand_over`)
+        from another process than the one writing events (``crawler.corpus_index``).
+        """
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-        if self.sink is None:
-            return []
-        written = []
-        for path in sorted(self.work_dir.glob("journal-*.jsonl")):
-            data = path.read_bytes()
-            if data:
-                stamp = path.stem.removeprefix("journal-")
-                key = f"{SEGMENT_PREFIX}{self.part_name}-{stamp}.jsonl"
-                self.sink.put_bytes(key, data, content_type="application/x-ndjson")
-                written.append(key)
-            path.unlink()
         self._journal = None
-        return written
+        return [
+            (f"{SEGMENT_PREFIX}{self.part_name}-{path.stem.removeprefix('journal-')}.jsonl", path)
+            for path in sorted(self.work_dir.glob("journal-*.jsonl"))
+        ]
 
     def close(self) -> None:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
+
+
+def hand_over(journals: Iterable[tuple[str, Path]], sink: ObjectSink) -> list[str]:
+    """Each closed journal to ``sink`` as its segment, then removed (an empty one only removed); returns
+    the segment keys written. A journal whose write fails stays, for the next hand-over."""
+    written = []
+    for key, path in journals:
+        data = path.read_bytes()
+        if data:
+            sink.put_bytes(key, data, content_type="application/x-ndjson")
+            written.append(key)
+        path.unlink()
+    return written
 
 
 # Redis scripts: each runs atomically, so a read, a push or a join never meets half a trim.

@@ -17,11 +17,16 @@ Work files live in the spool (``<ARCHIVE_SPOOL_DIR>/corpus/<crawl part>/``), so 
 with the same CRAWL_ID writes each row once (``corpus.dataset``); the near-duplicate index's SQLite state
 is ``<ARCHIVE_SPOOL_DIR>/corpus/neardup-<store hash>.sqlite``, kept from crawl to crawl.
 
+The near-duplicate index runs in a process of its own (``crawler.corpus_index``: in the crawler's process an
+assignment's SQLite statements each handed the GIL over, and cost three times what they cost alone), except
+in a distributed crawl (each assignment holds the workers' Redis lock) or with NEARDUP_PROCESS off.
+
 Reads CORPUS_ENABLED (on), DATASET_PART_ROWS (1000), DATASET_PART_SECONDS (300), NEARDUP_JACCARD (0.5),
-NEARDUP_CONTAINMENT (0.7), RELEVANCE_TOPIC and CRAWL_REDIS_URL; the crawl id, worker and spool come from the
+NEARDUP_CONTAINMENT (0.7), NEARDUP_PROCESS (on), RELEVANCE_TOPIC and CRAWL_REDIS_URL; the crawl id, worker and spool come from the
 ``ArchiveSession``, which writes everything through its storage and runs the corpus's closing step.
 Stats: ``corpus/annotated``, ``corpus/copies`` (a row that joined an earlier cluster), ``corpus/merges``,
-``corpus/index_unavailable`` (the store was down at start), ``dataset/rows``, ``dataset/duplicate_rows``, ``dataset/bad_rows`` (logged), ``dataset/parts``,
+``corpus/index_unavailable`` (the store was down at start), ``corpus/index_process_lost`` (the index's
+process died; the index went on in the crawler's process), ``dataset/rows``, ``dataset/duplicate_rows``, ``dataset/bad_rows`` (logged), ``dataset/parts``,
 ``dataset/part_errors`` (a part not handed over during the crawl, logged; retried).
 """
 
@@ -48,6 +53,7 @@ from corpus.entities import EntityTagger, entities_path
 from corpus.neardup import EventLog, NearDupConfig, NearDupIndex, RedisEventLog, StoreEventLog
 from corpus.worker import features_signature
 from crawler.config import SettingsReader
+from crawler.corpus_index import IndexProcess
 from crawler.items import ArticlePage
 from crawler.pipelines.relevance import topic_path
 from crawler.session import ArchiveSession
@@ -76,6 +82,8 @@ class CorpusConfig:
     neardup: NearDupConfig
     topic: Path
     tagger: EntityTagger | None
+    #: the index in a process of its own (``crawler.corpus_index``), unless the crawl is distributed
+    process: bool = True
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> CorpusConfig:
@@ -86,6 +94,7 @@ class CorpusConfig:
             "DATASET_PART_ROWS", minimum=1, hint=" (rows a partition collects before it becomes a part)"
         )
         part_seconds = r.number("DATASET_PART_SECONDS", positive=True, hint=" (seconds)")
+        process = r.boolean("NEARDUP_PROCESS")
         thresholds = {}
         for name in ("NEARDUP_JACCARD", "NEARDUP_CONTAINMENT"):
             value = r.number(name, positive=True)
@@ -109,6 +118,7 @@ class CorpusConfig:
             ),
             topic=topic,
             tagger=tagger,
+            process=process,
         )
 
 
@@ -182,7 +192,27 @@ class CorpusExtension:
             if crawler.stats is not None:
                 crawler.stats.set_value("corpus/index_unavailable", 1)
             neardup = index(None)
-        annotator = Annotator(neardup, config.tagger)
+        served: NearDupIndex | IndexProcess = neardup
+        if config.process and not redis_url:
+            # The state is up to date (the store's segments and a killed run's journals applied, those
+            # journals handed over): the child serves it from here (crawler.corpus_index).
+            neardup.close()
+            stats = crawler.stats
+
+            def lost() -> None:
+                if stats is not None:
+                    stats.inc_value("corpus/index_process_lost")
+
+            served = IndexProcess(
+                config.neardup,
+                state,
+                work / "neardup",
+                part or "crawl",
+                storage,
+                commit_every=COMMIT_EVERY,
+                on_lost=lost,
+            )
+        annotator = Annotator(served, config.tagger)
         writer = DatasetWriter(
             storage,
             work / "dataset",

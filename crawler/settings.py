@@ -141,6 +141,9 @@ DATASET_PART_ROWS = 1000  # a dataset part per partition every this many rows ..
 DATASET_PART_SECONDS = 300.0  # ... or this many seconds, whichever comes first
 NEARDUP_JACCARD = 0.5  # an edited copy: estimated Jaccard of word shingles at least this
 NEARDUP_CONTAINMENT = 0.7  # a shortened copy: share of its shingles found in the other at least this
+NEARDUP_PROCESS = (
+    True  # the index in a process of its own (crawler.corpus_index); in-process when distributed
+)
 
 # --- Operators: progress, report, metrics, layout drift ---------------------------------------------------
 PROGRESS_INTERVAL = 30  # seconds between progress lines (0: off)

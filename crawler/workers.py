@@ -11,13 +11,8 @@ died (``BrokenProcessPool`` reaches the caller, which counts and skips that page
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import multiprocessing
 import os
-import signal
-import sys
-import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -27,44 +22,19 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 
 from crawler.config import SettingsReader
+from crawler.lifetime import die_with_parent
 
 T = TypeVar("T")
 
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
 
 def _worker_start(parent_pid: int) -> None:
-    """Runs first in every worker: die with the crawl, then import trafilatura and friends once.
-
-    A crawl killed with SIGKILL (the OOM killer, ``kill -9``) runs no clean-up, and a worker waiting on its
-    task queue would never notice: it holds that queue's write end itself. So the kernel kills it when its
-    parent dies (Linux ``PR_SET_PDEATHSIG``; the parent is the thread that started it, the reactor thread,
-    which lives as long as the crawl), or, elsewhere, a thread watches the parent pid. With the workers gone,
-    multiprocessing's resource tracker sees the last copy of its pipe close and exits too.
-    """
-    if not _parent_death_signal(signal.SIGKILL):
-        threading.Thread(target=_watch_parent, args=(parent_pid,), name="parent-watch", daemon=True).start()
-    if os.getppid() != parent_pid:  # the crawl died before the signal was set up
-        os._exit(1)
+    """Runs first in every worker: die with the crawl (``crawler.lifetime``; with the workers gone,
+    multiprocessing's resource tracker sees the last copy of its pipe close and exits too), then import
+    trafilatura and friends once."""
+    die_with_parent(parent_pid)
     import scrapy.http  # noqa: F401  (the requisites' parse builds an HtmlResponse)
 
     import extraction  # noqa: F401
-
-
-def _parent_death_signal(signum: int) -> bool:
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def _watch_parent(parent_pid: int) -> None:
-    while os.getppid() == parent_pid:
-        time.sleep(1.0)
-    os._exit(1)
 
 
 def configured_workers(settings: Any) -> int:
