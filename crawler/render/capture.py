@@ -8,8 +8,15 @@ gives the request (method, body, resource type, frame; a redirect hop's response
 cookies, every ``Set-Cookie`` line), ``responseReceived`` the status, the server's address and the headers
 when there are no raw ones (a response from the browser's cache), ``loadingFinished`` / ``loadingFailed``
 the end. Raw headers are matched to their hop as Playwright does: the n-th extra info of a request id belongs
-to its n-th response that has one. A response whose body did not arrive (``loadingFailed`` after its
-headers) is not archived (``render/capture_failed``), as a redirect hop is archived without a body.
+to its n-th response that has one. They come from Chromium's network stack, the other events from the
+page's renderer, in no set order between the two: before the request's own ``requestWillBeSent`` (a loaded
+renderer sends its events late), or after its ``loadingFinished``. Either way they are kept for their hop
+until its record is written (``_Extras``); raw headers not in by then (``_EXTRA_INFO_SECONDS`` after the
+hop's response is known and its body loaded) leave the record with the headers the renderer saw, which
+lack what only the network stack knows (the ``Set-Cookie`` lines). A redirect hop never takes the raw
+headers of another status (when Chromium never sent its own, the next hop's come at its index). A response
+whose body did not arrive (``loadingFailed`` after its headers) is not archived (``render/capture_failed``),
+as a redirect hop is archived without a body.
 
 Bodies: a response that declares its length within RENDER_MAX_RESPONSE_SIZE has its body read by the guard
 while it is paused at its headers (``Fetch.getResponseBody``, ``RenderState.bodies``), before the page gets
@@ -63,6 +70,9 @@ Headers = list[tuple[str, str]]
 
 # How long a capture waits for raw headers Chromium said it would send (they come on their own path).
 _EXTRA_INFO_SECONDS = 1.0
+# Raw headers kept for request ids the page has not told of (yet, or at all: a request it does not capture).
+_MAX_EARLY_EXTRAS = 256
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Requests Chromium makes for the page that Playwright never reported either (a CORS preflight).
 _SKIPPED_TYPES = frozenset({"Preflight"})
 
@@ -75,6 +85,16 @@ def _header_list(headers: dict[str, str] | None) -> Headers:
         if not name.startswith(":")  # HTTP/2 pseudo-headers are not HTTP/1.1 header lines
         for line in str(value).split("\n")
     ]
+
+
+@dataclass
+class _Extras:
+    """The raw headers Chromium's network stack sent for one request id, a hop's at a time, in hop order."""
+
+    request: list[dict[str, str]] = field(default_factory=list)
+    # responseReceivedExtraInfo events: statusCode and headers.
+    response: list[dict[str, Any]] = field(default_factory=list)
+    seen: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass
@@ -96,10 +116,12 @@ class _Traffic:
     resource_type: str
     document: bool
     hops: list[_Hop] = field(default_factory=list)
-    request_extra: list[dict[str, str]] = field(default_factory=list)
-    response_extra: list[dict[str, str]] = field(default_factory=list)
-    extra_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    extras: _Extras = field(default_factory=_Extras)
     responses_with_extra: int = 0
+    # Its loading ended (loadingFinished or loadingFailed), and how many of its captures are not written yet:
+    # it is kept for the raw headers of those until they are.
+    ended: bool = False
+    open_captures: int = 0
     from_cache: bool = False
     # Set by loadingFinished (its body's size on the wire) or loadingFailed (None).
     finished: asyncio.Future[int | None] = field(
@@ -118,18 +140,30 @@ class _Traffic:
         """The hop's request and response headers as sent and received (None: Chromium has none)."""
         if hop.extra is None:
             return None, None
-        index = hop.extra
-        if len(self.response_extra) <= index:
+        index, extras = hop.extra, self.extras
+        if len(extras.response) <= index:
             try:
                 async with asyncio.timeout(_EXTRA_INFO_SECONDS):
-                    while len(self.response_extra) <= index:
-                        self.extra_seen.clear()
-                        await self.extra_seen.wait()
+                    while len(extras.response) <= index:
+                        extras.seen.clear()
+                        await extras.seen.wait()
             except TimeoutError:
                 pass
-        request = _header_list(self.request_extra[index]) if index < len(self.request_extra) else None
-        response = _header_list(self.response_extra[index]) if index < len(self.response_extra) else None
-        return request, response
+        request = _header_list(extras.request[index]) if index < len(extras.request) else None
+        event = extras.response[index] if index < len(extras.response) else None
+        if event is None or not _same_hop(hop, event):
+            return request, None
+        return request, _header_list(event.get("headers"))
+
+
+def _same_hop(hop: _Hop, extra: dict[str, Any]) -> bool:
+    """Whether a response's raw headers can be its hop's: a redirect and a response that is none (or another
+    redirect) never share them. Other statuses may differ (a revalidated cache hit: 200 in the page, 304 on
+    the wire)."""
+    status, raw = int((hop.response or {}).get("status") or 0), int(extra.get("statusCode") or 0)
+    if not status or not raw or status == raw:
+        return True
+    return status not in _REDIRECTS and raw not in _REDIRECTS
 
 
 class PageTraffic:
@@ -147,7 +181,10 @@ class PageTraffic:
         self.session = session
         self.render = render
         self.main_frame = main_frame
+        # Request ids being captured (kept after their loading ended until their captures are written).
         self._requests: dict[str, _Traffic] = {}
+        # Raw headers of request ids not among them: come before the request's own events, or not captured.
+        self._early: dict[str, _Extras] = {}
         self.handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "Network.requestWillBeSent": self._request,
             "Network.requestWillBeSentExtraInfo": self._request_extra,
@@ -161,14 +198,18 @@ class PageTraffic:
     def _request(self, event: dict[str, Any]) -> None:
         request_id = event["requestId"]
         traffic = self._requests.get(request_id)
+        if traffic is not None and traffic.ended:  # a new request under an old id: its captures go on alone
+            del self._requests[request_id]
+            traffic = None
         redirect = event.get("redirectResponse")
         if traffic is not None and redirect is not None and traffic.hops:
             hop = traffic.hops[-1]  # its response is this redirect: archived now, without a body
             traffic.hop_response(hop, redirect, bool(event.get("redirectHasExtraInfo")))
-            self.capture.start(self.session, traffic, hop, last=False)
+            self._start(traffic, hop, last=False)
         if traffic is None:
             state = self.render()
             url = event["request"]["url"]
+            extras = self._early.pop(request_id, None)
             if (
                 state is None
                 or event.get("type") in _SKIPPED_TYPES
@@ -180,20 +221,29 @@ class PageTraffic:
                 state=state,
                 resource_type=str(event.get("type") or "Other").lower(),
                 document=event.get("type") == "Document" and event.get("frameId") == self.main_frame,
+                extras=extras if extras is not None else _Extras(),
             )
             self._requests[request_id] = traffic
         traffic.hops.append(_Hop(event["request"]))
 
-    def _request_extra(self, event: dict[str, Any]) -> None:
-        traffic = self._requests.get(event["requestId"])
+    def _extras(self, request_id: str) -> _Extras:
+        traffic = self._requests.get(request_id)
         if traffic is not None:
-            traffic.request_extra.append(event.get("headers") or {})
+            return traffic.extras
+        extras = self._early.get(request_id)
+        if extras is None:
+            if len(self._early) >= _MAX_EARLY_EXTRAS:  # of requests never captured, or written already
+                del self._early[next(iter(self._early))]
+            extras = self._early[request_id] = _Extras()
+        return extras
+
+    def _request_extra(self, event: dict[str, Any]) -> None:
+        self._extras(event["requestId"]).request.append(event.get("headers") or {})
 
     def _response_extra(self, event: dict[str, Any]) -> None:
-        traffic = self._requests.get(event["requestId"])
-        if traffic is not None:
-            traffic.response_extra.append(event.get("headers") or {})
-            traffic.extra_seen.set()
+        extras = self._extras(event["requestId"])
+        extras.response.append(event)
+        extras.seen.set()
 
     def _from_cache(self, event: dict[str, Any]) -> None:
         traffic = self._requests.get(event["requestId"])
@@ -202,7 +252,7 @@ class PageTraffic:
 
     def _response(self, event: dict[str, Any]) -> None:
         traffic = self._requests.get(event["requestId"])
-        if traffic is None or not traffic.hops:
+        if traffic is None or traffic.ended or not traffic.hops:
             return
         if traffic.state is not self.render():  # its render ended (the page is idle or serves the next)
             del self._requests[event["requestId"]]
@@ -211,19 +261,47 @@ class PageTraffic:
         hop = traffic.hops[-1]
         traffic.hop_response(hop, response, bool(event.get("hasExtraInfo")))
         traffic.header_bytes = int(response.get("encodedDataLength") or 0)
-        task = self.capture.start(self.session, traffic, hop, last=True)
+        task = self._start(traffic, hop, last=True)
         if traffic.document and not 300 <= int(response.get("status") or 0) < 400:
             traffic.state.document_task = task
             traffic.state.document_status = int(response["status"])
 
+    def _start(self, traffic: _Traffic, hop: _Hop, *, last: bool) -> asyncio.Task[CaptureRef | None]:
+        task = self.capture.start(self.session, traffic, hop, last=last)
+        traffic.open_captures += 1
+
+        def written(_: asyncio.Task[CaptureRef | None]) -> None:
+            traffic.open_captures -= 1
+            self._release(traffic)
+
+        task.add_done_callback(written)
+        return task
+
+    def _ended(self, request_id: str) -> _Traffic | None:
+        """The request id's loading ended: its traffic, if it is captured and had not ended before."""
+        traffic = self._requests.get(request_id)
+        if traffic is None:
+            self._early.pop(request_id, None)
+            return None
+        if traffic.ended:
+            return None
+        traffic.ended = True
+        self._release(traffic)
+        return traffic
+
+    def _release(self, traffic: _Traffic) -> None:
+        """Forget an ended request id once its captures are written (no raw headers are awaited then)."""
+        if traffic.ended and not traffic.open_captures and self._requests.get(traffic.request_id) is traffic:
+            del self._requests[traffic.request_id]
+
     def _finished(self, event: dict[str, Any]) -> None:
-        traffic = self._requests.pop(event["requestId"], None)
+        traffic = self._ended(event["requestId"])
         if traffic is not None and not traffic.finished.done():
             size = int(event.get("encodedDataLength") or 0) - traffic.header_bytes
             traffic.finished.set_result(max(size, 0))
 
     def _failed(self, event: dict[str, Any]) -> None:
-        traffic = self._requests.pop(event["requestId"], None)
+        traffic = self._ended(event["requestId"])
         if traffic is None:
             return
         if traffic.hops and traffic.hops[-1].response is None:  # never answered: the settle stops awaiting it
@@ -236,6 +314,7 @@ class PageTraffic:
         for traffic in self._requests.values():
             traffic.finished.cancel()  # as its render's end cancels its captures
         self._requests.clear()
+        self._early.clear()
 
 
 class BrowserCapture:
