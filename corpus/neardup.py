@@ -345,21 +345,28 @@ class IndexState:
     def candidates(
         self, values: np.ndarray, buckets: list[int] | None = None
     ) -> tuple[list[int], np.ndarray, np.ndarray]:
-        """(doc ids, signatures matrix, sizes) of the versions sharing an LSH bucket, in doc order.
+        """(doc ids, signatures matrix, sizes) of the versions sharing an LSH bucket, in doc order."""
+        return self.lookup(None, values, buckets)[1]
+
+    def lookup(
+        self, key: str | None, values: np.ndarray, buckets: list[int] | None = None
+    ) -> tuple[str | None, tuple[list[int], np.ndarray, np.ndarray]]:
+        """The cluster written for ``key`` (None: not in the index) and :meth:`candidates`, in one statement.
 
         Only what the duplicate test reads, from the signature cache where it has them (SIG_CACHE_SLOTS):
         most candidates fail the test, so their keys and clusters are not read (:meth:`names`).
         """
         if buckets is None:
             buckets = _bucket_ids(values)
-        # One row for all candidates (a fetched row is a step, and each step hands the GIL over): the doc
-        # ids joined by SQLite, made distinct and ordered here.
-        (joined,) = self.db.execute(
-            f"SELECT group_concat(doc) FROM bands WHERE bucket IN ({','.join('?' * len(buckets))})",
-            buckets,
+        # One statement, one row (a statement's steps each hand the GIL over): the key's cluster, and the
+        # candidates' doc ids joined by SQLite, made distinct and ordered here.
+        written, joined = self.db.execute(
+            "SELECT (SELECT cluster FROM docs WHERE key = ?),"
+            f" (SELECT group_concat(doc) FROM bands WHERE bucket IN ({','.join('?' * len(buckets))}))",
+            [key, *buckets],
         ).fetchone()
         if not joined:
-            return [], np.empty((0, NUM_PERM), dtype=np.uint32), np.empty(0, dtype=np.int64)
+            return written, ([], np.empty((0, NUM_PERM), dtype=np.uint32), np.empty(0, dtype=np.int64))
         ids = np.unique(np.fromstring(joined, dtype=np.int64, sep=","))
         docs = ids.tolist()
         slots = ids % SIG_CACHE_SLOTS
@@ -379,19 +386,23 @@ class IndexState:
                 sigs[i], sizes[i] = np.frombuffer(sig, dtype="<u4"), size
                 slot = slots[i]
                 self._slot_doc[slot], self._slot_size[slot], self._slot_sig[slot] = doc, size, sigs[i]
-        return docs, sigs, sizes
+        return written, (docs, sigs, sizes)
 
-    def names(self, docs: list[int]) -> dict[int, tuple[str, str, str]]:
-        """doc id -> (key, cluster as written, that cluster's root) of ``docs``."""
+    def names(self, docs: list[int]) -> dict[int, tuple[str, str, str, str | None]]:
+        """doc id -> (key, cluster as written, that cluster's root, the root's origin if read with it:
+        None when the cluster was merged, and its root's origin is read by :meth:`origin`) of ``docs``."""
         rows = self.db.execute(
-            "SELECT d.doc, d.key, d.cluster, c.parent FROM docs d LEFT JOIN clusters c ON c.cluster = d.cluster"
+            "SELECT d.doc, d.key, d.cluster, c.parent, c.origin FROM docs d"
+            " LEFT JOIN clusters c ON c.cluster = d.cluster"
             f" WHERE d.doc IN ({','.join('?' * len(docs))})",
             docs,
         )
         # a cluster not merged is its own root: no walk up the merges (a statement a step)
         return {
-            doc: (key, cluster, cluster if parent is None else self.root(cluster))
-            for doc, key, cluster, parent in rows.fetchall()
+            doc: (key, cluster, cluster, origin or "")
+            if parent is None
+            else (key, cluster, self.root(cluster), None)
+            for doc, key, cluster, parent, origin in rows.fetchall()
         }
 
     # -- clusters --
@@ -534,12 +545,15 @@ class NearDupIndex:
         else:
             logger.warning("near-duplicate index: unknown event %r skipped", kind)
 
-    def _earliest(self, clusters: Iterable[str]) -> str:
-        def order(name: str) -> tuple[int, str, str]:
-            origin = self.state.origin(name)
-            return (0 if origin else 1, origin, name)
-
-        return min(clusters, key=order)
+    def _earliest(self, origins: dict[str, str | None]) -> tuple[str, str]:
+        """The cluster (a root) with the earliest origin, and that origin; ``origins``: each root's origin
+        when known already (None: read here)."""
+        known = {
+            name: origin if origin is not None else self.state.origin(name)
+            for name, origin in origins.items()
+        }
+        name = min(known, key=lambda n: (0 if known[n] else 1, known[n], n))
+        return name, str(known[name])
 
     # -- the one public write --
 
@@ -584,44 +598,43 @@ class NearDupIndex:
     def _assign(self, key: str, sig: Signature, when: str) -> Assignment:
         for event in self.log.sync():
             self._apply(event)
-        written = self.state.cluster_of(key)
-        if written is not None:
-            return Assignment(key=key, cluster=written, known=True)
         best: tuple[float, str] | None = None
-        matched: set[str] = set()
+        matched: dict[str, str | None] = {}  # the roots matched, with their origins when read already
         indexed = sig.size >= self.config.min_shingles
         buckets = _bucket_ids(sig.values) if indexed else None
         if indexed:
-            docs, sigs, sizes = self.state.candidates(sig.values, buckets)
-            if docs:
-                # every candidate checked at once: estimated Jaccard, then containment in the smaller
-                jaccard = (sigs == sig.values).mean(axis=1)
-                smaller = np.maximum(np.minimum(sizes, sig.size), 1)
-                contained = np.minimum(1.0, jaccard * (sizes + sig.size) / (1.0 + jaccard) / smaller)
-                copies = np.flatnonzero(
-                    (jaccard >= self.config.jaccard) | (contained >= self.config.containment)
-                )
-                if copies.size:
-                    scores = np.maximum(jaccard, contained)
-                    names = self.state.names([docs[i] for i in copies])
-                    for i in copies:
-                        name, _written, found = names[docs[i]]
-                        matched.add(found)
-                        if best is None or scores[i] > best[0]:
-                            best = (float(scores[i]), name)
+            written, (docs, sigs, sizes) = self.state.lookup(key, sig.values, buckets)
+        else:
+            written, docs = self.state.cluster_of(key), []
+        if written is not None:
+            return Assignment(key=key, cluster=written, known=True)
+        if docs:
+            # every candidate checked at once: estimated Jaccard, then containment in the smaller
+            jaccard = (sigs == sig.values).mean(axis=1)
+            smaller = np.maximum(np.minimum(sizes, sig.size), 1)
+            contained = np.minimum(1.0, jaccard * (sizes + sig.size) / (1.0 + jaccard) / smaller)
+            copies = np.flatnonzero((jaccard >= self.config.jaccard) | (contained >= self.config.containment))
+            if copies.size:
+                scores = np.maximum(jaccard, contained)
+                names = self.state.names([docs[i] for i in copies])
+                for i in copies:
+                    name, _written, found, origin = names[docs[i]]
+                    if matched.get(found) is None:
+                        matched[found] = origin
+                    if best is None or scores[i] > best[0]:
+                        best = (float(scores[i]), name)
         absorbed: list[str] = []
-        root: str | None = None  # what add() must look up, unless the cluster is one of the roots matched
         if not matched:
             cluster = key
         else:
-            cluster = self._earliest(matched)
-            mine, origin = order_key(when), self.state.origin(cluster)
+            cluster, origin = self._earliest(matched)
+            mine = order_key(when)
             if mine and (not origin or mine < origin):
                 # Published before everything it matched: it names the story; the rest is merged into it.
                 cluster, absorbed = key, sorted(matched)
             else:
-                absorbed = sorted(matched - {cluster})
-                root = cluster
+                absorbed = sorted(set(matched) - {cluster})
+        root = cluster  # a new key, or a root matched: add() need not look it up
         event = {"t": "doc", "key": key, "cluster": cluster, "when": when, "size": sig.size}
         # the journal first: a run killed between the two has the event, and applies it on restart
         self.log.append({**event, "sig": sig.encode()})

@@ -18,8 +18,8 @@ with the same CRAWL_ID writes each row once (``corpus.dataset``); the near-dupli
 is ``<ARCHIVE_SPOOL_DIR>/corpus/neardup-<store hash>.sqlite``, kept from crawl to crawl.
 
 The near-duplicate index runs in a process of its own (``crawler.corpus_index``: in the crawler's process an
-assignment's SQLite statements each handed the GIL over, and cost three times what they cost alone), except
-in a distributed crawl (each assignment holds the workers' Redis lock) or with NEARDUP_PROCESS off.
+assignment's SQLite statements took their CPU from the process whose reactor paces the crawl), except in a
+distributed crawl (each assignment holds the workers' Redis lock) or with NEARDUP_PROCESS off.
 
 Reads CORPUS_ENABLED (on), DATASET_PART_ROWS (1000), DATASET_PART_SECONDS (300), NEARDUP_JACCARD (0.5),
 NEARDUP_CONTAINMENT (0.7), NEARDUP_PROCESS (on), RELEVANCE_TOPIC and CRAWL_REDIS_URL; the crawl id, worker and spool come from the
