@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -68,7 +69,13 @@ def serve(
     commit_every: int,
     parent_pid: int,
 ) -> None:
-    """The child's loop: one request at a time, each answered ``("ok", value)`` or ``("error", text)``."""
+    """The child's loop: one request at a time, each answered ``("ok", value)`` or ``("error", text)``.
+
+    Ctrl-C and SIGTERM sent to the crawl's process group are the crawler's to handle (a graceful stop that
+    flushes and closes this child); the child ends when the crawler closes it, lets go of the pipe or dies.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     die_with_parent(parent_pid)
     log = StoreEventLog(None, None, work_dir, part_name)
     index = NearDupIndex(config, log, state_path, commit_every=commit_every)

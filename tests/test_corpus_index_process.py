@@ -82,6 +82,10 @@ def test_a_killed_index_process_is_replaced_in_process_and_loses_no_assignment(t
     got = [served.assign(key, text, when) for key, when, text in ARTICLES[:half]]
     child = served.pid
     assert child is not None
+    # Ctrl-C or SIGTERM to the crawl's process group is the crawler's to handle: the child carries on.
+    os.kill(child, signal.SIGINT)
+    os.kill(child, signal.SIGTERM)
+    assert len(served) == half and not lost
     # Killed with its last transaction open (commit_every=8): what it had not committed is in its journal.
     os.kill(child, signal.SIGKILL)
     deadline = time.monotonic() + 30
