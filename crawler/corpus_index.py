@@ -33,7 +33,7 @@ import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -51,6 +51,8 @@ from corpus.neardup import signature as text_signature
 from crawler.lifetime import die_with_parent
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 #: how long the crawler waits for the child to load its state and answer that it is ready
 START_SECONDS = 120.0
@@ -220,51 +222,40 @@ class IndexProcess:
 
     # -- the interface --
 
-    def __len__(self) -> int:
+    def _either(self, request: tuple[Any, ...], local: Callable[[NearDupIndex], T]) -> T | Any:
+        """``request``'s answer from the child, or, once it is lost, ``local`` of the index in this process."""
         with self._lock:
             if self._local is None:
                 try:
-                    return int(self._request("len"))
+                    return self._request(*request)
                 except _Lost:
                     pass
             assert self._local is not None
-            return len(self._local)
+            return local(self._local)
+
+    def __len__(self) -> int:
+        return int(self._either(("len",), len))
 
     def assign(
         self, key: str, text: str, when: str | None = None, *, signature: Signature | None = None
     ) -> Assignment:
         """As ``NearDupIndex.assign``; the signature is computed here when not given."""
         sig = signature if signature is not None else text_signature(text)
-        with self._lock:
-            if self._local is None:
-                values = sig.values.astype("<u4").tobytes()
-                try:
-                    cluster, duplicate_of, merges, known = self._request(
-                        "assign", key, values, sig.size, when or ""
-                    )
-                except _Lost:
-                    pass
-                else:
-                    return Assignment(
-                        key=key,
-                        cluster=cluster,
-                        duplicate_of=duplicate_of,
-                        merges=tuple(Merge(cluster=c, into=i, at=a) for c, i, a in merges),
-                        known=known,
-                    )
-            assert self._local is not None
-            return self._local.assign(key, text, when, signature=sig)
+        request = ("assign", key, sig.values.astype("<u4").tobytes(), sig.size, when or "")
+        found = self._either(request, lambda index: index.assign(key, text, when, signature=sig))
+        if isinstance(found, Assignment):
+            return found
+        cluster, duplicate_of, merges, known = found
+        return Assignment(
+            key=key,
+            cluster=cluster,
+            duplicate_of=duplicate_of,
+            merges=tuple(Merge(cluster=c, into=i, at=a) for c, i, a in merges),
+            known=known,
+        )
 
     def commit(self) -> None:
-        with self._lock:
-            if self._local is None:
-                try:
-                    self._request("commit")
-                    return
-                except _Lost:
-                    pass
-            assert self._local is not None
-            self._local.commit()
+        self._either(("commit",), NearDupIndex.commit)
 
     def flush(self) -> list[str]:
         """Hand the child's closed journals to ``sink`` as segments; returns the segment keys."""
