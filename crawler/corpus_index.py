@@ -25,6 +25,7 @@ Redis lock and reads their events first (``corpus.neardup.RedisEventLog``). Read
 
 from __future__ import annotations
 
+import atexit
 import logging
 import multiprocessing
 import os
@@ -165,6 +166,10 @@ class IndexProcess:
         )
         self._process.start()
         child.close()  # ours is the only end left in this process: the child's death reads as EOF
+        # A crawl that stops before it opens (a bad setting in a later component) never calls close(); at
+        # exit multiprocessing would SIGTERM the child, which ignores it, and wait for it for ever. This
+        # runs first (atexit is last in, first out) and lets go of the pipe: the child commits and ends.
+        atexit.register(self._at_exit)
         try:
             if not self._conn.poll(START_SECONDS):
                 self._lost(f"not ready in {START_SECONDS:.0f} s")
@@ -274,6 +279,7 @@ class IndexProcess:
 
     def close(self) -> None:
         """Flush, stop the child (its open transaction committed), or close the local index."""
+        atexit.unregister(self._at_exit)
         self.flush()
         with self._lock:
             if self._local is not None:
@@ -286,11 +292,29 @@ class IndexProcess:
                 self._local.close()
                 return
             self._conn.close()
-            self._process.join(30)
-            if self._process.is_alive():
-                logger.warning("near-duplicate index process did not stop; killed")
-                self._process.kill()
-                self._process.join(10)
+            self._stop()
+
+    def _at_exit(self) -> None:
+        """(At interpreter exit, when close() was never called) end the child: its open transaction is
+        committed, its journals stay in the work dir for the next crawl to hand over."""
+        held = self._lock.acquire(timeout=10)  # a daemon thread may have been stopped mid-request
+        try:
+            if self._local is not None or not self._process.is_alive():
+                return
+            logger.info("near-duplicate index process not closed by the crawl: stopped at exit")
+            self._conn.close()
+            self._stop()
+        finally:
+            if held:
+                self._lock.release()
+
+    def _stop(self) -> None:
+        """Wait for the child to end (its pipe closed), killing it if it does not."""
+        self._process.join(30)
+        if self._process.is_alive():
+            logger.warning("near-duplicate index process did not stop; killed")
+            self._process.kill()
+            self._process.join(10)
 
 
 class _Lost(Exception):

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -102,3 +105,43 @@ def test_a_killed_index_process_is_replaced_in_process_and_loses_no_assignment(t
     assert len(later) == len(ARTICLES)
     for (key, _, _), assignment in zip(ARTICLES, got, strict=True):
         assert later.cluster_of(key) == assignment.cluster, key
+
+
+def test_a_process_that_exits_without_closing_the_index_ends_its_child_and_keeps_its_assignments(
+    tmp_path: Path,
+) -> None:
+    """A crawl stopped before it opens (a bad setting in a later component) never closes the index: the
+    interpreter's exit must still end the child (which ignores SIGTERM, multiprocessing's way of ending it),
+    with its open transaction committed, instead of waiting for it for ever."""
+    count = 12
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from pathlib import Path
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from archive.store import open_store
+        from test_corpus_index_process import ARTICLES, _process
+        served = _process(Path({str(tmp_path)!r}), open_store({str(tmp_path / "archive")!r}))
+        for key, when, text in ARTICLES[:{count}]:
+            served.assign(key, text, when)
+        print(served.pid, flush=True)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    child = int(proc.stdout.split()[-1])
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+    # The next crawl's index (same state, same work dir) holds every assignment, and hands them over.
+    store = open_store(str(tmp_path / "archive"))
+    again = NearDupIndex(
+        NearDupConfig(), StoreEventLog(store, store, tmp_path / "work", "crawl-1"), tmp_path / "state.sqlite"
+    )
+    assert len(again) == count
+    again.close()
